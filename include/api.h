@@ -1,0 +1,105 @@
+/* One function per Lightly endpoint the filesystem uses, and the decoders of
+ * their JSON.  This is the only module that sees cJSON: everything else gets
+ * the structs below.  Wire facts: shared/API-NOTES.md. */
+#ifndef LIGHTLYFS_API_H
+#define LIGHTLYFS_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+
+#define API_ID_LEN 24
+#define API_MAPPINGS_PAGE 100000
+
+struct api_dataset {
+	char id[API_ID_LEN + 1];
+	char *name;     /* malloc'd */
+	char *img_type; /* malloc'd, NULL when absent */
+	int64_t n_samples;
+	int64_t created_at;       /* ms since epoch, 0 when absent */
+	int64_t last_modified_at; /* ms since epoch, 0 when absent */
+	char *json; /* the object as the server sent it, malloc'd */
+};
+
+struct api_tag {
+	char id[API_ID_LEN + 1];
+	char prev_tag_id[API_ID_LEN + 1]; /* "" when null */
+	char *name;     /* malloc'd */
+	char *bitmask;  /* malloc'd "0x…" as sent (validated by bitmask.c) */
+	int64_t tot_size;
+	int64_t created_at;
+	int64_t last_modified_at; /* createdAt when absent */
+};
+
+void api_dataset_dispose(struct api_dataset *d);
+void api_tag_dispose(struct api_tag *t);
+void api_datasets_free(struct api_dataset *v, size_t n);
+void api_tags_free(struct api_tag *v, size_t n);
+
+/* Called once per string of a JSON string array, in order.  name is
+ * len bytes (may contain NUL), valid only during the call.  A non-zero
+ * return stops the decoding and is returned. */
+typedef int (*api_name_cb)(const char *name, size_t len, void *arg);
+
+/* --- decoders: pure, for the endpoints below and for tests and fuzzers.
+ * Each returns 0, -EIO for malformed or wrong-typed JSON (logged), or
+ * -ENOMEM.  Arrays are malloc'd; free with api_*_free. */
+int api_decode_datasets(const char *body, size_t len,
+			struct api_dataset **out, size_t *n);
+int api_decode_dataset(const char *body, size_t len, struct api_dataset *out);
+int api_decode_tags(const char *body, size_t len, struct api_tag **out,
+		    size_t *n);
+int api_decode_tag(const char *body, size_t len, struct api_tag *out);
+/* *count gets the number of strings (a short page ends paging). */
+int api_decode_names(const char *body, size_t len, api_name_cb cb, void *arg,
+		     size_t *count);
+/* {"id": "<24 hex>"} */
+int api_decode_create(const char *body, size_t len,
+		      char id[API_ID_LEN + 1]);
+/* An error body {code, error|message, requestId}: copies what is there into
+ * the buffers (empty strings otherwise).  Never fails. */
+void api_decode_error(const char *body, size_t len, char *code, size_t codesz,
+		      char *msg, size_t msgsz);
+
+/* --- endpoints.  Each returns 0 or a negative errno from http_errno() (with
+ * the Lightly error code of the body taken into account) or the decoder's.
+ * A failure is logged here once with status, error code and request id. */
+struct api;
+
+struct api *api_new(struct http *h);
+void api_free(struct api *a);
+
+/* GET /v1/datasets, all pages. */
+int api_list_datasets(struct api *a, struct api_dataset **out, size_t *n);
+int api_get_dataset(struct api *a, const char *ds, struct api_dataset *out);
+int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
+		  size_t *n);
+/* GET a tag as raw JSON text (malloc'd, *len bytes). */
+int api_get_tag_json(struct api *a, const char *ds, const char *tag,
+		     char **json, size_t *len);
+/* GET /mappings?field=fileName from offset on, in pages of page_size, until a
+ * short page.  cb gets each name.  -ENOENT when the server has no mappings. */
+int api_get_mappings(struct api *a, const char *ds, size_t offset,
+		     size_t page_size, api_name_cb cb, void *arg);
+/* GET .../tags/{tag}/filenames. */
+int api_get_tag_filenames(struct api *a, const char *ds, const char *tag,
+			  api_name_cb cb, void *arg);
+/* POST .../tags (creator USER_PIP). */
+int api_create_tag(struct api *a, const char *ds, const char *name,
+		   const char *prev_tag_id, const char *bitmask,
+		   int64_t tot_size, char id_out[API_ID_LEN + 1]);
+/* POST .../tags/initial. img_type NULL means "full". */
+int api_create_initial_tag(struct api *a, const char *ds, const char *name,
+			   const char *img_type, char id_out[API_ID_LEN + 1]);
+/* PUT .../tags/{tag}: name required; bitmask NULL keeps the mask. */
+int api_update_tag(struct api *a, const char *ds, const char *tag,
+		   const char *name, const char *bitmask);
+int api_delete_tag(struct api *a, const char *ds, const char *tag);
+
+/* True for a 24 lower-case hex id. */
+int api_id_valid(const char *s);
+/* True for a name the server accepts as a tag name (API-NOTES pattern). */
+int api_tag_name_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,83 @@
+/* The filesystem's model of the account: datasets, their tags (with
+ * bitmasks) and name indexes, kept fresh for ttl seconds with single-flight
+ * loading, and the tag edits made through the mount.  Answers in terms of
+ * inode numbers and struct stat; knows nothing of FUSE requests (fsops.c
+ * adapts).  One mutex guards the model; it is never held across a request
+ * to the server. */
+#ifndef LIGHTLYFS_FS_H
+#define LIGHTLYFS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct api;
+
+struct fs_config {
+	struct api *api;     /* borrowed; outlives the fs */
+	const char *server;  /* for error messages; borrowed */
+	double ttl_s;        /* freshness of everything read */
+	const char *dataset; /* ID or name to mount as the root, or NULL */
+	bool sync_edits;     /* send each edit at once */
+	unsigned flush_delay_ms;
+	uid_t uid;
+	gid_t gid;
+};
+
+struct fs;
+
+/* Validates the token and the server with one request (and resolves
+ * cfg->dataset).  On failure writes a one-line reason into err.
+ * 0, -EACCES, -ECONNREFUSED, -ENOENT, -ENOMEM, ... */
+int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
+	   size_t errsz);
+/* Flushes pending edits first.  fs_free(NULL) does nothing. */
+void fs_free(struct fs *fs);
+
+/* Timeouts the kernel may cache entries and attributes for. */
+double fs_entry_timeout(const struct fs *fs);
+
+int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
+	      struct stat *st);
+int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st);
+
+/* A directory listing taken at opendir and streamed by offset. */
+struct fs_dir;
+/* Called per entry; next_off is the offset of the entry after it.  Return
+ * non-zero to stop (the reply buffer is full). */
+typedef int (*fs_fill_cb)(const char *name, const struct stat *st,
+			  off_t next_off, void *arg);
+int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out);
+/* Whether the listing is unchanged since the last opendir of this
+ * directory (the kernel may keep its cached pages). */
+bool fs_dir_unchanged(const struct fs_dir *d);
+int fs_readdir(struct fs *fs, struct fs_dir *d, off_t off, fs_fill_cb cb,
+	       void *arg);
+void fs_releasedir(struct fs *fs, struct fs_dir *d);
+
+/* The content of a file at open time: malloc'd in *data (may be NULL when
+ * *len is 0), freed by the caller. */
+int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
+		 size_t *len);
+
+/* Tag management and bitmask edits (see README "Managing tags").  Each
+ * fills *st for the new entry where there is one. */
+int fs_mkdir(struct fs *fs, uint64_t parent, const char *name,
+	     struct stat *st);
+int fs_rmdir(struct fs *fs, uint64_t parent, const char *name);
+int fs_rename(struct fs *fs, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned flags);
+int fs_unlink(struct fs *fs, uint64_t parent, const char *name);
+int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct stat *st);
+int fs_create(struct fs *fs, uint64_t parent, const char *name,
+	      struct stat *st);
+/* Sends the pending edits of the tag that holds ino (all tags for the root
+ * or when ino is 0) and reports a refused earlier flush once. */
+int fs_fsync(struct fs *fs, uint64_t ino);
+/* Drops every cached thing (SIGHUP). */
+void fs_drop_caches(struct fs *fs);
+
+#endif

@@ -1,0 +1,50 @@
+/* Inode numbers are computed, not allocated: each encodes what it names
+ * (kind, dataset slot, tag slot, folder or sample index), so lookup needs no
+ * table, FORGET needs no bookkeeping and a million entries cost no memory.
+ * Slots are handed out once per process and never reused, which keeps a
+ * number meaning one thing for as long as the kernel may hold it.
+ *
+ * A sample's file has one inode whatever tag shows it: the same sample in
+ * two tags is one file with two links, which is what `ln` between tags
+ * makes.  Pure code, no I/O. */
+#ifndef LIGHTLYFS_INODE_H
+#define LIGHTLYFS_INODE_H
+
+#include <stdint.h>
+
+#define INODE_ROOT 1u /* FUSE_ROOT_ID */
+#define INODE_MAX_DATASETS 0xffffu
+#define INODE_MAX_TAGS 0xffffu
+#define INODE_MAX_FOLDERS 0x0fffffffu
+#define INODE_MAX_SAMPLES 0x00000fffffffffffull
+
+enum inode_kind {
+	INODE_KIND_NONE = 0,
+	INODE_KIND_ROOT,        /* the mount root (all datasets) */
+	INODE_KIND_ROOT_META,   /* MOUNT/.lightly */
+	INODE_KIND_STATS,       /* MOUNT/.lightly/stats */
+	INODE_KIND_DATASET,     /* a dataset directory */
+	INODE_KIND_TAG,         /* a folder of a tag: folder 0 is the tag */
+	INODE_KIND_FILE,        /* a sample */
+	INODE_KIND_META,        /* DS/.lightly */
+	INODE_KIND_META_DATASET, /* DS/.lightly/dataset.json */
+	INODE_KIND_META_TAGS,   /* DS/.lightly/tags */
+	INODE_KIND_META_TAG,    /* DS/.lightly/tags/<tag>.json */
+	INODE_KIND_MAX_
+};
+
+struct inode_ref {
+	enum inode_kind kind;
+	uint32_t ds;     /* dataset slot */
+	uint32_t tag;    /* tag slot */
+	uint32_t folder; /* folder id within the dataset's index */
+	uint64_t sample; /* sample index */
+};
+
+/* The number for ref; 0 when a field is out of range (a programmer error
+ * elsewhere, but never a wrong inode). */
+uint64_t inode_encode(const struct inode_ref *ref);
+/* 0 and *ref, or -ESTALE for a number no encode could have produced. */
+int inode_decode(uint64_t ino, struct inode_ref *ref);
+
+#endif

@@ -1,0 +1,42 @@
+/* The -o option table, defaults, --help and validation.  Parses what is ours
+ * out of the FUSE arguments and leaves the rest for libfuse. */
+#ifndef LIGHTLYFS_OPTS_H
+#define LIGHTLYFS_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <fuse_lowlevel.h>
+
+#define OPTS_DEFAULT_SERVER "https://api.lightly.ai"
+#define OPTS_DEFAULT_CACHE_TTL_S 60.0
+#define OPTS_DEFAULT_TIMEOUT_S 30.0
+#define OPTS_DEFAULT_FLUSH_DELAY_MS 300
+
+struct opts {
+	char *server;     /* malloc'd, no trailing '/' */
+	char *token;      /* malloc'd secret; see opts_load_token */
+	char *token_file; /* malloc'd or NULL */
+	char *dataset;    /* -o dataset=ID_OR_NAME, or NULL */
+	char *ca_certs;   /* malloc'd or NULL */
+	double cache_ttl_s;
+	double timeout_s;
+	unsigned flush_delay_ms;
+	bool sync_edits;
+	bool allow_insecure;
+	int log_level; /* enum log_level */
+	bool show_help;
+	bool show_version;
+};
+
+/* Fills o from the environment (LIGHTLY_SERVER_LOCATION, LIGHTLY_CA_CERTS)
+ * and the options in args, removing ours from args.  Returns 0, -EINVAL for
+ * a bad value (message printed), -ENOMEM. */
+int opts_parse(struct opts *o, struct fuse_args *args);
+/* Reads the token from LIGHTLY_TOKEN or token_file into o->token.
+ * Returns 0, or -ENOKEY with a one-line reason written into err. */
+int opts_load_token(struct opts *o, char *err, size_t errsz);
+void opts_dispose(struct opts *o);
+void opts_print_help(const char *progname);
+
+#endif

@@ -1,0 +1,419 @@
+/* fuse_lowlevel_ops: thin adapters from kernel requests to fs.c.  Each
+ * handler decodes its arguments, calls one fs_* function and replies with
+ * its result; errors go straight to fuse_reply_err. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs.h"
+#include "fsops.h"
+#include "log.h"
+
+/* An open file: its whole content, fixed at open (sample files are empty;
+ * .lightly files are made when opened). */
+struct open_file {
+	char *data;
+	size_t len;
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void fill_entry(struct fs *fs, struct fuse_entry_param *e,
+		       const struct stat *st)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = st->st_ino;
+	e->attr = *st;
+	e->attr_timeout = fs_entry_timeout(fs);
+	e->entry_timeout = fs_entry_timeout(fs);
+}
+
+static void reply_entry_or_err(fuse_req_t req, int ret, const struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fill_entry(fs_of(req), &e, st);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* The kernel keeps listings between opens and asks for attributes
+	 * with readdirplus; both are what makes a warm `ls` cheap. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	int ret = fs_lookup(fs, parent, name, &st);
+
+	if (ret == -ENOENT) {
+		/* a negative entry the kernel may cache for the TTL */
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs_entry_timeout(fs);
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry_or_err(req, ret, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* inode numbers are computed; nothing to release */
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	(void)count;
+	(void)forgets;
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	int ret = fs_getattr(fs, ino, &st);
+
+	(void)fi;
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, fs_entry_timeout(fs));
+}
+
+/* Only `touch` on an existing file (new times) is meaningful here; the
+ * times of a sample come from the server, so they are accepted and left. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	int ret;
+
+	(void)attr;
+	(void)fi;
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		      FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	ret = fs_getattr(fs, ino, &st);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, fs_entry_timeout(fs));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs_dir *d = NULL;
+	int ret = fs_opendir(fs_of(req), ino, &d);
+
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	/* Let the kernel keep the listing; it drops it when the directory's
+	 * mtime changes, which fs.c bumps exactly when the listing does. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+struct fill_ctx {
+	fuse_req_t req;
+	struct fs *fs;
+	char *buf;
+	size_t size, used;
+	bool plus;
+};
+
+static int fill_cb(const char *name, const struct stat *st, off_t next_off,
+		   void *arg)
+{
+	struct fill_ctx *c = arg;
+	size_t left = c->size - c->used;
+	size_t n;
+
+	if (c->plus) {
+		struct fuse_entry_param e;
+
+		fill_entry(c->fs, &e, st);
+		if (name[0] == '.' &&
+		    (!name[1] || (name[1] == '.' && !name[2])))
+			e.ino = 0; /* the kernel takes no reference on these */
+		n = fuse_add_direntry_plus(c->req, c->buf + c->used, left,
+					   name, &e, next_off);
+	} else {
+		n = fuse_add_direntry(c->req, c->buf + c->used, left, name,
+				      st, next_off);
+	}
+	if (n > left)
+		return 1;
+	c->used += n;
+	return 0;
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct fill_ctx c = { .req = req, .fs = fs_of(req), .size = size,
+			      .plus = plus };
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	int ret;
+
+	c.buf = malloc(size ? size : 1);
+	if (!c.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = fs_readdir(c.fs, d, off, fill_cb, &c);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_buf(req, c.buf, c.used);
+	free(c.buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	fs_releasedir(fs_of(req), (struct fs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct open_file *f = calloc(1, sizeof(*f));
+	int ret;
+
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = fs_open_file(fs_of(req), ino, fi->flags, &f->data, &f->len);
+	if (ret) {
+		free(f);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	/* generated content: its size is not known to stat */
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (off < 0 || (size_t)off >= f->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > f->len - (size_t)off)
+		size = f->len - (size_t)off;
+	fuse_reply_buf(req, f->data + off, size);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
+	/* a sample's content comes from the dataset, not from the mount */
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (f) {
+		free(f->data);
+		free(f);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct stat st;
+	int ret = fs_mkdir(fs_of(req), parent, name, &st);
+
+	(void)mode;
+	reply_entry_or_err(req, ret, &st);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_rmdir(fs_of(req), parent, name));
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_unlink(fs_of(req), parent, name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	fuse_reply_err(req, -fs_rename(fs_of(req), parent, name, newparent,
+				       newname, flags));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct stat st;
+	int ret = fs_link(fs_of(req), ino, newparent, newname, &st);
+
+	reply_entry_or_err(req, ret, &st);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct stat st;
+	int ret;
+
+	(void)rdev;
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	ret = fs_create(fs_of(req), parent, name, &st);
+	reply_entry_or_err(req, ret, &st);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct open_file *f;
+	struct stat st;
+	int ret;
+
+	(void)mode;
+	ret = fs_create(fs, parent, name, &st);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fill_entry(fs, &e, &st);
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->direct_io = 1;
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, -fs_fsync(fs_of(req), ino));
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_destroy(void *userdata)
+{
+	/* edits reach the server before the session ends */
+	fs_fsync(userdata, 0);
+}
+
+const struct fuse_lowlevel_ops fsops_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsync,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.release = op_release,
+	.flush = op_flush,
+	.fsync = op_fsync,
+	.statfs = op_statfs,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.link = op_link,
+	.mknod = op_mknod,
+	.create = op_create,
+};

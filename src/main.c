@@ -1,0 +1,146 @@
+/* Option hand-off, global init (curl before FUSE starts threads), and the
+ * session loop.  The only place that decides the process's exit status. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "api.h"
+#include "fs.h"
+#include "fsops.h"
+#include "http.h"
+#include "log.h"
+#include "opts.h"
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd;
+	struct fuse_loop_config *loop_cfg = NULL;
+	struct fuse_session *se = NULL;
+	struct http_config hc;
+	struct fs_config fc;
+	struct opts o;
+	struct http *http = NULL;
+	struct api *api = NULL;
+	struct fs *fs = NULL;
+	char err[512];
+	int ret = 1;
+	bool started = false, curl_up = false, mounted = false, handlers = false;
+
+	memset(&cmd, 0, sizeof(cmd));
+	if (opts_parse(&o, &args))
+		goto out;
+	if (o.show_help) {
+		opts_print_help(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (o.show_version) {
+		printf("lightlyfs %s (libfuse %s)\n", LIGHTLYFS_VERSION,
+		       fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out;
+	if (!cmd.mountpoint) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n",
+			argv[0]);
+		goto out;
+	}
+	log_set_level(cmd.debug ? LOG_DEBUG : (enum log_level)o.log_level);
+	if (opts_load_token(&o, err, sizeof(err))) {
+		fprintf(stderr, "lightlyfs: %s\n", err);
+		goto out;
+	}
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		fprintf(stderr, "lightlyfs: cannot initialise libcurl\n");
+		goto out;
+	}
+	curl_up = true;
+	memset(&hc, 0, sizeof(hc));
+	hc.base_url = o.server;
+	hc.token = o.token;
+	hc.ca_certs = o.ca_certs;
+	hc.timeout_ms = (long)(o.timeout_s * 1000);
+	hc.max_body = HTTP_MAX_BODY_DEFAULT;
+	http = http_new(&hc);
+	api = http ? api_new(http) : NULL;
+	if (!api) {
+		fprintf(stderr, "lightlyfs: out of memory\n");
+		goto out;
+	}
+	memset(&fc, 0, sizeof(fc));
+	fc.api = api;
+	fc.server = o.server;
+	fc.ttl_s = o.cache_ttl_s;
+	fc.dataset = o.dataset;
+	fc.sync_edits = o.sync_edits;
+	fc.flush_delay_ms = o.flush_delay_ms;
+	fc.uid = getuid();
+	fc.gid = getgid();
+	/* at start the one-line reason below says it all; the request's
+	 * own log line would only repeat it */
+	log_set_level(LOG_ERROR);
+	started = fs_new(&fc, &fs, err, sizeof(err)) == 0;
+	log_set_level(cmd.debug ? LOG_DEBUG : (enum log_level)o.log_level);
+	if (!started) {
+		fprintf(stderr, "lightlyfs: %s\n", err);
+		goto out;
+	}
+
+	se = fuse_session_new(&args, &fsops_ops, sizeof(fsops_ops), fs);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	handlers = true;
+	if (fuse_session_mount(se, cmd.mountpoint) != 0)
+		goto out;
+	mounted = true;
+	log_info("mounted %s at %s", o.server, cmd.mountpoint);
+	fuse_daemonize(cmd.foreground);
+
+	if (cmd.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		loop_cfg = fuse_loop_cfg_create();
+		if (!loop_cfg)
+			goto out;
+		fuse_loop_cfg_set_clone_fd(loop_cfg, cmd.clone_fd);
+		fuse_loop_cfg_set_max_threads(loop_cfg, 16);
+		/* UINT_MAX is libfuse's "not given" */
+		if (cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop_cfg,
+						       cmd.max_idle_threads);
+		ret = fuse_session_loop_mt(se, loop_cfg);
+	}
+	ret = ret ? 1 : 0;
+
+out:
+	if (mounted)
+		fuse_session_unmount(se);
+	if (handlers)
+		fuse_remove_signal_handlers(se);
+	/* its destroy callback flushes pending edits, so fs outlives it */
+	if (se)
+		fuse_session_destroy(se);
+	fs_free(fs);
+	fuse_loop_cfg_destroy(loop_cfg);
+	api_free(api);
+	http_free(http);
+	if (curl_up)
+		curl_global_cleanup();
+	free(cmd.mountpoint);
+	fuse_opt_free_args(&args);
+	opts_dispose(&o);
+	return ret;
+}

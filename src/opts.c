@@ -1,0 +1,288 @@
+/* Our -o options, their defaults and validation.  The environment variables
+ * are the ones the official Lightly tools read (API-NOTES), so a user's
+ * existing setup works unchanged; -o values win over them. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "opts.h"
+
+#define OPTS_TOKEN_MAX 4096
+
+struct raw_opts {
+	char *server;
+	char *token_file;
+	char *dataset;
+	char *ca_certs;
+	char *cache_ttl;
+	char *timeout;
+	char *flush_delay_ms;
+	char *log_level;
+	int sync_edits;
+	int allow_insecure;
+	int debug_log;
+	int help;
+	int version;
+};
+
+#define OPT(t, p) { t, offsetof(struct raw_opts, p), 1 }
+
+static const struct fuse_opt opt_table[] = {
+	OPT("server=%s", server),
+	OPT("token_file=%s", token_file),
+	OPT("dataset=%s", dataset),
+	OPT("ca_certs=%s", ca_certs),
+	OPT("cache_ttl=%s", cache_ttl),
+	OPT("timeout=%s", timeout),
+	OPT("flush_delay_ms=%s", flush_delay_ms),
+	OPT("log_level=%s", log_level),
+	OPT("sync_edits", sync_edits),
+	OPT("allow_insecure", allow_insecure),
+	OPT("-h", help),
+	OPT("--help", help),
+	OPT("-V", version),
+	OPT("--version", version),
+	FUSE_OPT_END
+};
+
+static int parse_seconds(const char *name, const char *s, double *out)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 1e9) {
+		fprintf(stderr, "lightlyfs: -o %s=%s: expected seconds >= 0\n",
+			name, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_level(const char *s, int *out)
+{
+	static const char *const names[] = { "error", "warn", "info",
+					     "debug" };
+
+	for (int i = 0; i < 4; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	fprintf(stderr,
+		"lightlyfs: -o log_level=%s: expected error, warn, info or "
+		"debug\n",
+		s);
+	return -EINVAL;
+}
+
+static char *dup_trimmed_url(const char *s)
+{
+	char *u = strdup(s);
+	size_t n;
+
+	if (!u)
+		return NULL;
+	n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = '\0';
+	return u;
+}
+
+int opts_parse(struct opts *o, struct fuse_args *args)
+{
+	struct raw_opts raw;
+	const char *env;
+	int ret = 0;
+
+	memset(o, 0, sizeof(*o));
+	memset(&raw, 0, sizeof(raw));
+	o->cache_ttl_s = OPTS_DEFAULT_CACHE_TTL_S;
+	o->timeout_s = OPTS_DEFAULT_TIMEOUT_S;
+	o->flush_delay_ms = OPTS_DEFAULT_FLUSH_DELAY_MS;
+	o->log_level = LOG_INFO;
+
+	if (fuse_opt_parse(args, &raw, opt_table, NULL) == -1) {
+		ret = -EINVAL;
+		goto out;
+	}
+	o->show_help = raw.help;
+	o->show_version = raw.version;
+	o->sync_edits = raw.sync_edits;
+	o->allow_insecure = raw.allow_insecure;
+
+	env = getenv("LIGHTLY_SERVER_LOCATION");
+	o->server = dup_trimmed_url(raw.server ? raw.server
+				    : (env && *env) ? env
+				    : OPTS_DEFAULT_SERVER);
+	env = getenv("LIGHTLY_CA_CERTS");
+	if (raw.ca_certs || (env && *env))
+		o->ca_certs = strdup(raw.ca_certs ? raw.ca_certs : env);
+	if (raw.token_file)
+		o->token_file = strdup(raw.token_file);
+	if (raw.dataset)
+		o->dataset = strdup(raw.dataset);
+	if (!o->server || (raw.ca_certs && !o->ca_certs) ||
+	    (raw.token_file && !o->token_file) ||
+	    (raw.dataset && !o->dataset)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (strncmp(o->server, "http://", 7) &&
+	    strncmp(o->server, "https://", 8)) {
+		fprintf(stderr,
+			"lightlyfs: server %s: expected an http:// or "
+			"https:// URL\n",
+			o->server);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (raw.cache_ttl &&
+	    (ret = parse_seconds("cache_ttl", raw.cache_ttl, &o->cache_ttl_s)))
+		goto out;
+	if (raw.timeout &&
+	    (ret = parse_seconds("timeout", raw.timeout, &o->timeout_s)))
+		goto out;
+	if (o->timeout_s < 1)
+		o->timeout_s = 1;
+	if (raw.flush_delay_ms) {
+		double ms;
+
+		if ((ret = parse_seconds("flush_delay_ms", raw.flush_delay_ms,
+					 &ms)))
+			goto out;
+		o->flush_delay_ms = ms > 60000 ? 60000 : (unsigned)ms;
+	}
+	if (raw.log_level && (ret = parse_level(raw.log_level, &o->log_level)))
+		goto out;
+
+out:
+	free(raw.server);
+	free(raw.token_file);
+	free(raw.dataset);
+	free(raw.ca_certs);
+	free(raw.cache_ttl);
+	free(raw.timeout);
+	free(raw.flush_delay_ms);
+	free(raw.log_level);
+	return ret;
+}
+
+/* A token file readable by others would leak the secret; refuse it the way
+ * ssh refuses a world-readable key. */
+static int read_token_file(const char *path, char **out, char *err,
+			   size_t errsz)
+{
+	FILE *f = NULL;
+	struct stat st;
+	char buf[OPTS_TOKEN_MAX + 2];
+	size_t n;
+	int ret = 0;
+
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errsz, "cannot read token file %s: %s", path,
+			 strerror(errno));
+		ret = -ENOKEY;
+		goto out;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		snprintf(err, errsz,
+			 "token file %s is readable by others; chmod 600 it",
+			 path);
+		ret = -ENOKEY;
+		goto out;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (n > OPTS_TOKEN_MAX) {
+		snprintf(err, errsz, "token file %s is too long", path);
+		ret = -ENOKEY;
+		goto out;
+	}
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+			 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (!n) {
+		snprintf(err, errsz, "token file %s is empty", path);
+		ret = -ENOKEY;
+		goto out;
+	}
+	*out = strdup(buf);
+	if (!*out)
+		ret = -ENOMEM;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+int opts_load_token(struct opts *o, char *err, size_t errsz)
+{
+	const char *env = getenv("LIGHTLY_TOKEN");
+
+	if (o->token_file)
+		return read_token_file(o->token_file, &o->token, err, errsz);
+	if (env && *env) {
+		if (strlen(env) > OPTS_TOKEN_MAX) {
+			snprintf(err, errsz, "LIGHTLY_TOKEN is too long");
+			return -ENOKEY;
+		}
+		o->token = strdup(env);
+		return o->token ? 0 : -ENOMEM;
+	}
+	snprintf(err, errsz,
+		 "no API token: set LIGHTLY_TOKEN or use -o token_file=PATH");
+	return -ENOKEY;
+}
+
+void opts_dispose(struct opts *o)
+{
+	if (o->token) {
+		explicit_bzero(o->token, strlen(o->token));
+		free(o->token);
+	}
+	free(o->server);
+	free(o->token_file);
+	free(o->dataset);
+	free(o->ca_certs);
+	memset(o, 0, sizeof(*o));
+}
+
+void opts_print_help(const char *progname)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "Mounts a Lightly account: datasets, their tags, and the file "
+	       "names of each tag's samples.\n\n"
+	       "The API token comes from LIGHTLY_TOKEN or -o token_file=PATH "
+	       "(mode 600);\n"
+	       "the server from LIGHTLY_SERVER_LOCATION (default %s).\n\n"
+	       "lightlyfs options:\n"
+	       "    -o server=URL          API base URL\n"
+	       "    -o token_file=PATH     read the API token from PATH\n"
+	       "    -o dataset=ID_OR_NAME  mount one dataset as the root\n"
+	       "    -o cache_ttl=SECONDS   how long what was read stays fresh "
+	       "(default %g)\n"
+	       "    -o timeout=SECONDS     deadline of one request (default %g)\n"
+	       "    -o ca_certs=PATH       CA bundle (also LIGHTLY_CA_CERTS)\n"
+	       "    -o sync_edits          send every tag edit at once\n"
+	       "    -o flush_delay_ms=MS   quiet period before edits are sent "
+	       "(default %u)\n"
+	       "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
+	       "    -h, --help             this help\n"
+	       "    -V, --version          the version\n\n"
+	       "FUSE options:\n",
+	       progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
+	       OPTS_DEFAULT_TIMEOUT_S, OPTS_DEFAULT_FLUSH_DELAY_MS);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}

@@ -1,0 +1,1118 @@
+/* One function per Lightly endpoint, and the JSON decoders behind them.  The
+ * only file that includes cJSON: bodies are parsed here, checked field by
+ * field and copied into the structs of api.h.  A malformed answer is logged
+ * once, here, with what was wrong and at most a short excerpt of the body. */
+#include "api.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* GET /v1/datasets pages: small objects, a page of 1000 is ~1 MB. */
+#define API_DATASETS_PAGE 1000
+#define API_PATH_MAX 512
+#define API_CODE_MAX 64
+#define API_MSG_MAX 256
+#define API_RID_MAX 64
+/* cJSON numbers are doubles: integers are exact up to 2^53. */
+#define API_JSON_INT_MAX ((int64_t)1 << 53)
+/* Bytes of a malformed body quoted in the log. */
+#define API_EXCERPT_MAX 60
+
+struct api {
+	struct http *h;
+};
+
+/* --- small helpers --- */
+
+static int api_hex_lower(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+int api_id_valid(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < API_ID_LEN; i++) {
+		if (!api_hex_lower(s[i]))
+			return 0;
+	}
+	return s[API_ID_LEN] == '\0';
+}
+
+static int api_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+static int api_tag_char(char c)
+{
+	return api_alnum(c) || c == ' ' || c == '.' || c == ':' || c == ';' ||
+	       c == '=' || c == '@' || c == '_' || c == '-';
+}
+
+/* ^[a-zA-Z0-9][a-zA-Z0-9 .:;=@_-]+$ and at least 3 characters (API-NOTES,
+ * Value formats), spelled out in ASCII so the locale cannot widen it. */
+int api_tag_name_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!s || len < 3 || !api_alnum(s[0]))
+		return 0;
+	for (i = 1; i < len; i++) {
+		if (!api_tag_char(s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* Copies at most API_EXCERPT_MAX bytes of s, with control and non-ASCII
+ * bytes as \xNN, so a log line stays short and printable. */
+static void api_excerpt(const char *s, size_t len, char *out, size_t outsz)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && i < API_EXCERPT_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (o + 2 > outsz)
+				break;
+			out[o++] = (char)c;
+		} else {
+			if (o + 5 > outsz)
+				break;
+			snprintf(out + o, outsz - o, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	if (i < len && o + 4 <= outsz) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* Parses a whole body.  return_parse_end rather than cJSON_GetErrorPtr,
+ * which is process-global.  Trailing bytes other than white space are an
+ * error, as is an empty body.  what == NULL parses quietly.  Pass a body
+ * with a NUL at body[len] (http.c bodies have one): cJSON without the
+ * CVE-2023-53154 fix (upstream 1.7.18; Debian 12 backports it) reads past
+ * a trailing backslash. */
+static int api_parse(const char *what, const char *body, size_t len,
+		     cJSON **out)
+{
+	const char *end = NULL;
+	cJSON *root = NULL;
+	char ex[API_EXCERPT_MAX * 4 + 8];
+	size_t pos;
+
+	*out = NULL;
+	if (body && len > 0)
+		root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	if (root) {
+		pos = (size_t)(end - body);
+		while (pos < len && strchr(" \t\r\n", body[pos]) && body[pos])
+			pos++;
+		if (pos == len) {
+			*out = root;
+			return 0;
+		}
+		cJSON_Delete(root);
+		if (what) {
+			api_excerpt(body + pos, len - pos, ex, sizeof(ex));
+			log_warn("%s: trailing data after JSON at byte %zu: "
+				 "\"%s\"", what, pos, ex);
+		}
+		return -EIO;
+	}
+	if (what) {
+		if (!body || len == 0) {
+			log_warn("%s: empty answer where JSON was expected",
+				 what);
+		} else {
+			pos = end && end >= body ? (size_t)(end - body) : 0;
+			if (pos > len)
+				pos = len;
+			api_excerpt(body + pos, len - pos, ex, sizeof(ex));
+			log_warn("%s: malformed JSON at byte %zu of %zu: "
+				 "\"%s\"", what, pos, len, ex);
+		}
+	}
+	return -EIO;
+}
+
+static const char *api_type_name(const cJSON *j)
+{
+	if (!j)
+		return "missing";
+	if (cJSON_IsNull(j))
+		return "null";
+	if (cJSON_IsBool(j))
+		return "a boolean";
+	if (cJSON_IsNumber(j))
+		return "a number";
+	if (cJSON_IsString(j))
+		return "a string";
+	if (cJSON_IsArray(j))
+		return "an array";
+	if (cJSON_IsObject(j))
+		return "an object";
+	return "invalid";
+}
+
+/* The context of one decode, for its single log line. */
+struct api_dec {
+	const char *what; /* "GET /v1/datasets/…" or the decoder's name */
+	size_t index;     /* element of an array, or SIZE_MAX */
+};
+
+static int api_bad(const struct api_dec *d, const char *key,
+		   const cJSON *j, const char *expected)
+{
+	if (d->index != SIZE_MAX)
+		log_warn("%s: element %zu: \"%s\" is %s, expected %s", d->what,
+			 d->index, key, api_type_name(j), expected);
+	else
+		log_warn("%s: \"%s\" is %s, expected %s", d->what, key,
+			 api_type_name(j), expected);
+	return -EIO;
+}
+
+static int api_bad_top(const char *what, const cJSON *j,
+		       const char *expected)
+{
+	log_warn("%s: the answer is %s, expected %s", what, api_type_name(j),
+		 expected);
+	return -EIO;
+}
+
+/* A string field; absent or null gives *out NULL unless required. */
+static int api_get_str(const struct api_dec *d, const cJSON *obj,
+		       const char *key, int required, char **out)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = NULL;
+	if (!required && (!j || cJSON_IsNull(j)))
+		return 0;
+	if (!cJSON_IsString(j) || !j->valuestring)
+		return api_bad(d, key, j, "a string");
+	*out = strdup(j->valuestring);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* An object id; absent or null gives "" when nullable. */
+static int api_get_id(const struct api_dec *d, const cJSON *obj,
+		      const char *key, int nullable, char out[API_ID_LEN + 1])
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	out[0] = '\0';
+	if (nullable && (!j || cJSON_IsNull(j)))
+		return 0;
+	if (!cJSON_IsString(j) || !api_id_valid(j->valuestring))
+		return api_bad(d, key, j, "a 24 hex digit id");
+	memcpy(out, j->valuestring, API_ID_LEN + 1);
+	return 0;
+}
+
+/* An integer field.  cJSON's valueint saturates at INT_MAX, so the double is
+ * read and must be a whole number in int64_t range (timestamps in ms exceed
+ * 2^31).  Absent or null keeps *out unless required. */
+static int api_get_int(const struct api_dec *d, const cJSON *obj,
+		       const char *key, int required, int64_t min,
+		       int64_t *out)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double v;
+	int64_t i;
+
+	if (!required && (!j || cJSON_IsNull(j)))
+		return 0;
+	if (!cJSON_IsNumber(j))
+		return api_bad(d, key, j, "a number");
+	v = j->valuedouble;
+	/* Written so NaN fails too. */
+	if (!(v >= -0x1p63 && v < 0x1p63))
+		return api_bad(d, key, j, "an integer in range");
+	i = (int64_t)v;
+	if ((double)i != v || i < min)
+		return api_bad(d, key, j, "an integer in range");
+	*out = i;
+	return 0;
+}
+
+/* --- datasets --- */
+
+void api_dataset_dispose(struct api_dataset *d)
+{
+	if (!d)
+		return;
+	free(d->name);
+	free(d->img_type);
+	free(d->json);
+	memset(d, 0, sizeof(*d));
+}
+
+void api_datasets_free(struct api_dataset *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		api_dataset_dispose(&v[i]);
+	free(v);
+}
+
+static int api_dataset_from(const struct api_dec *d, const cJSON *obj,
+			    struct api_dataset *out)
+{
+	char *text = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(obj)) {
+		rc = api_bad(d, "(dataset)", obj, "an object");
+		goto out;
+	}
+	rc = api_get_id(d, obj, "id", 0, out->id);
+	if (!rc)
+		rc = api_get_str(d, obj, "name", 1, &out->name);
+	if (!rc)
+		rc = api_get_str(d, obj, "imgType", 0, &out->img_type);
+	if (!rc)
+		rc = api_get_int(d, obj, "nSamples", 0, 0, &out->n_samples);
+	if (!rc)
+		rc = api_get_int(d, obj, "createdAt", 0, INT64_MIN,
+				 &out->created_at);
+	if (!rc)
+		rc = api_get_int(d, obj, "lastModifiedAt", 0, INT64_MIN,
+				 &out->last_modified_at);
+	if (rc)
+		goto out;
+
+	/* Re-printed, not the original bytes: cJSON keeps no offsets.  Copied
+	 * so that callers free it with free() whatever cJSON's hooks are. */
+	text = cJSON_PrintUnformatted(obj);
+	if (!text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	out->json = strdup(text);
+	if (!out->json)
+		rc = -ENOMEM;
+out:
+	cJSON_free(text);
+	if (rc)
+		api_dataset_dispose(out);
+	return rc;
+}
+
+static int api_datasets_from(const char *what, const char *body, size_t len,
+			     struct api_dataset **out, size_t *n)
+{
+	struct api_dec d = { .what = what, .index = 0 };
+	struct api_dataset *v = NULL;
+	cJSON *root = NULL;
+	const cJSON *it;
+	size_t count = 0, i = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = api_parse(what, body, len, &root);
+	if (rc)
+		goto out;
+	if (!cJSON_IsArray(root)) {
+		rc = api_bad_top(what, root, "an array of datasets");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root)
+		count++;
+	v = calloc(count ? count : 1, sizeof(*v));
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root) {
+		d.index = i;
+		rc = api_dataset_from(&d, it, &v[i]);
+		if (rc)
+			goto out;
+		i++;
+	}
+	*out = v;
+	*n = count;
+	v = NULL;
+out:
+	api_datasets_free(v, i);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int api_decode_datasets(const char *body, size_t len,
+			struct api_dataset **out, size_t *n)
+{
+	return api_datasets_from("datasets", body, len, out, n);
+}
+
+static int api_dataset_one(const char *what, const char *body, size_t len,
+			   struct api_dataset *out)
+{
+	struct api_dec d = { .what = what, .index = SIZE_MAX };
+	cJSON *root = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = api_parse(what, body, len, &root);
+	if (rc)
+		goto out;
+	if (!cJSON_IsObject(root)) {
+		rc = api_bad_top(what, root, "a dataset object");
+		goto out;
+	}
+	rc = api_dataset_from(&d, root, out);
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int api_decode_dataset(const char *body, size_t len, struct api_dataset *out)
+{
+	return api_dataset_one("dataset", body, len, out);
+}
+
+/* --- tags --- */
+
+void api_tag_dispose(struct api_tag *t)
+{
+	if (!t)
+		return;
+	free(t->name);
+	free(t->bitmask);
+	memset(t, 0, sizeof(*t));
+}
+
+void api_tags_free(struct api_tag *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		api_tag_dispose(&v[i]);
+	free(v);
+}
+
+/* TagData (API-NOTES, Models): prevTagId is always sent but may be null;
+ * a missing one is read as null too.  The bitmask is only checked to be a
+ * string here: bitmask.c owns its syntax. */
+static int api_tag_from(const struct api_dec *d, const cJSON *obj,
+			struct api_tag *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(obj))
+		return api_bad(d, "(tag)", obj, "an object");
+	rc = api_get_id(d, obj, "id", 0, out->id);
+	if (!rc)
+		rc = api_get_id(d, obj, "prevTagId", 1, out->prev_tag_id);
+	if (!rc)
+		rc = api_get_str(d, obj, "name", 1, &out->name);
+	if (!rc)
+		rc = api_get_str(d, obj, "bitMaskData", 1, &out->bitmask);
+	if (!rc)
+		rc = api_get_int(d, obj, "totSize", 1, 0, &out->tot_size);
+	if (!rc)
+		rc = api_get_int(d, obj, "createdAt", 0, INT64_MIN,
+				 &out->created_at);
+	out->last_modified_at = out->created_at;
+	if (!rc)
+		rc = api_get_int(d, obj, "lastModifiedAt", 0, INT64_MIN,
+				 &out->last_modified_at);
+	if (rc)
+		api_tag_dispose(out);
+	return rc;
+}
+
+static int api_tags_from(const char *what, const char *body, size_t len,
+			 struct api_tag **out, size_t *n)
+{
+	struct api_dec d = { .what = what, .index = 0 };
+	struct api_tag *v = NULL;
+	cJSON *root = NULL;
+	const cJSON *it;
+	size_t count = 0, i = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = api_parse(what, body, len, &root);
+	if (rc)
+		goto out;
+	if (!cJSON_IsArray(root)) {
+		rc = api_bad_top(what, root, "an array of tags");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root)
+		count++;
+	v = calloc(count ? count : 1, sizeof(*v));
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root) {
+		d.index = i;
+		rc = api_tag_from(&d, it, &v[i]);
+		if (rc)
+			goto out;
+		i++;
+	}
+	*out = v;
+	*n = count;
+	v = NULL;
+out:
+	api_tags_free(v, i);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int api_decode_tags(const char *body, size_t len, struct api_tag **out,
+		    size_t *n)
+{
+	return api_tags_from("tags", body, len, out, n);
+}
+
+static int api_tag_one(const char *what, const char *body, size_t len,
+		       struct api_tag *out)
+{
+	struct api_dec d = { .what = what, .index = SIZE_MAX };
+	cJSON *root = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = api_parse(what, body, len, &root);
+	if (rc)
+		goto out;
+	if (!cJSON_IsObject(root)) {
+		rc = api_bad_top(what, root, "a tag object");
+		goto out;
+	}
+	rc = api_tag_from(&d, root, out);
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int api_decode_tag(const char *body, size_t len, struct api_tag *out)
+{
+	return api_tag_one("tag", body, len, out);
+}
+
+/* --- string arrays (mappings, filenames) --- */
+
+/* The whole array is type-checked before the first callback, so a bad page
+ * delivers nothing.  cJSON strings are C strings: a name sent with \u0000
+ * reaches the callback cut at that NUL (the server forbids such names, and
+ * no path component can hold one anyway). */
+static int api_names_from(const char *what, const char *body, size_t len,
+			  api_name_cb cb, void *arg, size_t *count)
+{
+	cJSON *root = NULL;
+	const cJSON *it;
+	size_t i = 0;
+	int rc;
+
+	if (count)
+		*count = 0;
+	rc = api_parse(what, body, len, &root);
+	if (rc)
+		goto out;
+	if (!cJSON_IsArray(root)) {
+		rc = api_bad_top(what, root, "an array of strings");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root) {
+		if (!cJSON_IsString(it) || !it->valuestring) {
+			log_warn("%s: element %zu is %s, expected a string",
+				 what, i, api_type_name(it));
+			i = 0; /* nothing was delivered */
+			rc = -EIO;
+			goto out;
+		}
+		i++;
+	}
+	if (!cb)
+		goto out; /* counting only */
+	i = 0;
+	cJSON_ArrayForEach(it, root) {
+		rc = cb(it->valuestring, strlen(it->valuestring), arg);
+		if (rc)
+			goto out;
+		i++;
+	}
+out:
+	if (count)
+		*count = i;
+	cJSON_Delete(root);
+	return rc;
+}
+
+int api_decode_names(const char *body, size_t len, api_name_cb cb, void *arg,
+		     size_t *count)
+{
+	return api_names_from("names", body, len, cb, arg, count);
+}
+
+/* --- create and error bodies --- */
+
+static int api_create_from(const char *what, const char *body, size_t len,
+			   char id[API_ID_LEN + 1])
+{
+	struct api_dec d = { .what = what, .index = SIZE_MAX };
+	cJSON *root = NULL;
+	int rc;
+
+	id[0] = '\0';
+	rc = api_parse(what, body, len, &root);
+	if (rc)
+		goto out;
+	if (!cJSON_IsObject(root)) {
+		rc = api_bad_top(what, root, "an object with an id");
+		goto out;
+	}
+	rc = api_get_id(&d, root, "id", 0, id);
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int api_decode_create(const char *body, size_t len, char id[API_ID_LEN + 1])
+{
+	return api_create_from("create", body, len, id);
+}
+
+static void api_copy_field(const cJSON *obj, const char *key, char *buf,
+			   size_t bufsz)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!buf || bufsz == 0)
+		return;
+	if (cJSON_IsString(j) && j->valuestring && !buf[0])
+		snprintf(buf, bufsz, "%s", j->valuestring);
+}
+
+/* {code, error, requestId} from current servers, {code, message} from 1.2.x
+ * ones (API-NOTES, Transport).  rid may be NULL. */
+static void api_error_from(const char *body, size_t len, char *code,
+			   size_t codesz, char *msg, size_t msgsz, char *rid,
+			   size_t ridsz)
+{
+	cJSON *root = NULL;
+
+	if (code && codesz)
+		code[0] = '\0';
+	if (msg && msgsz)
+		msg[0] = '\0';
+	if (rid && ridsz)
+		rid[0] = '\0';
+	if (api_parse(NULL, body, len, &root) || !cJSON_IsObject(root))
+		goto out;
+	api_copy_field(root, "code", code, codesz);
+	api_copy_field(root, "error", msg, msgsz);
+	api_copy_field(root, "message", msg, msgsz);
+	api_copy_field(root, "requestId", rid, ridsz);
+out:
+	cJSON_Delete(root);
+}
+
+void api_decode_error(const char *body, size_t len, char *code, size_t codesz,
+		      char *msg, size_t msgsz)
+{
+	api_error_from(body, len, code, codesz, msg, msgsz, NULL, 0);
+}
+
+/* --- endpoints --- */
+
+struct api *api_new(struct http *h)
+{
+	struct api *a;
+
+	if (!h)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (a)
+		a->h = h;
+	return a;
+}
+
+void api_free(struct api *a)
+{
+	free(a);
+}
+
+static int api_path(char *buf, size_t sz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int api_path(char *buf, size_t sz, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sz, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
+}
+
+/* "METHOD path" for decoder log lines; the path never holds the token. */
+static const char *api_what(char *buf, size_t sz, const char *method,
+			    const char *path)
+{
+	snprintf(buf, sz, "%s %s", method, path);
+	return buf;
+}
+
+/* One request.  On a non-2xx answer the error body's code refines the
+ * status through http_errno() and the failure is logged once, here;
+ * transport failures were logged by http.c.  *resp is always filled. */
+static int api_call(struct api *a, const char *method, const char *path,
+		    const char *body, size_t body_len,
+		    struct http_response *resp)
+{
+	char code[API_CODE_MAX], msg[API_MSG_MAX], rid[API_RID_MAX];
+	int rc;
+
+	rc = http_request(a->h, method, path, body, body_len, resp);
+	if (rc == 0 || resp->status == 0 ||
+	    (resp->status >= 200 && resp->status <= 299))
+		return rc;
+
+	api_error_from(resp->body, resp->len, code, sizeof(code), msg,
+		       sizeof(msg), rid, sizeof(rid));
+	if (!rid[0])
+		snprintf(rid, sizeof(rid), "%s", resp->request_id);
+	rc = http_errno(resp->status, code[0] ? code : NULL);
+	log_warn("%s %s: HTTP %ld %s \"%s\" (request %s)", method, path,
+		 resp->status, code[0] ? code : "-", msg, rid[0] ? rid : "-");
+	return rc;
+}
+
+/* Serializes a request body built with cJSON.  *out is freed with
+ * cJSON_free. */
+static int api_print(cJSON *obj, char **out)
+{
+	*out = cJSON_PrintUnformatted(obj);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int api_append_datasets(struct api_dataset **all, size_t *n,
+			       struct api_dataset *page, size_t pn)
+{
+	struct api_dataset *v;
+
+	if (pn == 0)
+		return 0;
+	if (*n > SIZE_MAX / sizeof(**all) - pn)
+		return -ENOMEM;
+	v = realloc(*all, (*n + pn) * sizeof(**all));
+	if (!v)
+		return -ENOMEM;
+	memcpy(v + *n, page, pn * sizeof(*page));
+	*all = v;
+	*n += pn;
+	return 0;
+}
+
+/* Pages of API_DATASETS_PAGE until a short page.  A page longer than asked
+ * means the server ignores paging and sent everything; a page starting
+ * with the first page's first id means it ignores the offset. */
+int api_list_datasets(struct api *a, struct api_dataset **out, size_t *n)
+{
+	struct http_response resp = { 0 };
+	struct api_dataset *all = NULL, *page = NULL;
+	size_t nall = 0, npage = 0, offset = 0;
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		rc = api_path(path, sizeof(path),
+			      "/v1/datasets?pageSize=%d&pageOffset=%zu",
+			      API_DATASETS_PAGE, offset);
+		if (rc)
+			goto out;
+		rc = api_call(a, "GET", path, NULL, 0, &resp);
+		if (rc)
+			goto out;
+		rc = api_datasets_from(api_what(what, sizeof(what), "GET",
+						path),
+				       resp.body, resp.len, &page, &npage);
+		http_response_dispose(&resp);
+		if (rc)
+			goto out;
+		if (offset > 0 && npage > 0 && nall > 0 &&
+		    !strcmp(page[0].id, all[0].id)) {
+			log_warn("GET %s: the server repeats the first page "
+				 "(pageOffset ignored)", path);
+			rc = -EIO;
+			goto out;
+		}
+		rc = api_append_datasets(&all, &nall, page, npage);
+		if (rc)
+			goto out;
+		free(page); /* its members now belong to all */
+		page = NULL;
+		if (npage != API_DATASETS_PAGE)
+			break;
+		offset += npage;
+		npage = 0;
+	}
+	*out = all;
+	*n = nall;
+	all = NULL;
+	nall = 0;
+out:
+	http_response_dispose(&resp);
+	api_datasets_free(page, npage);
+	api_datasets_free(all, nall);
+	return rc;
+}
+
+int api_get_dataset(struct api *a, const char *ds, struct api_dataset *out)
+{
+	struct http_response resp = { 0 };
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!api_id_valid(ds))
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s", ds);
+	if (rc)
+		goto out;
+	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	if (rc)
+		goto out;
+	rc = api_dataset_one(api_what(what, sizeof(what), "GET", path),
+			     resp.body, resp.len, out);
+out:
+	http_response_dispose(&resp);
+	return rc;
+}
+
+int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
+		  size_t *n)
+{
+	struct http_response resp = { 0 };
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!api_id_valid(ds))
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags", ds);
+	if (rc)
+		goto out;
+	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	if (rc)
+		goto out;
+	rc = api_tags_from(api_what(what, sizeof(what), "GET", path),
+			   resp.body, resp.len, out, n);
+out:
+	http_response_dispose(&resp);
+	return rc;
+}
+
+/* The body is checked to be a valid tag before it is handed out verbatim. */
+int api_get_tag_json(struct api *a, const char *ds, const char *tag,
+		     char **json, size_t *len)
+{
+	struct http_response resp = { 0 };
+	struct api_tag t = { 0 };
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	int rc;
+
+	*json = NULL;
+	*len = 0;
+	if (!api_id_valid(ds) || !api_id_valid(tag))
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s", ds, tag);
+	if (rc)
+		goto out;
+	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	if (rc)
+		goto out;
+	rc = api_tag_one(api_what(what, sizeof(what), "GET", path), resp.body,
+			 resp.len, &t);
+	if (rc)
+		goto out;
+	*json = resp.body;
+	*len = resp.len;
+	resp.body = NULL;
+out:
+	api_tag_dispose(&t);
+	http_response_dispose(&resp);
+	return rc;
+}
+
+/* Wraps the caller's callback for one mappings page: counts names and
+ * checks that a later page does not start again with the first name. */
+struct api_map_page {
+	api_name_cb cb;
+	void *arg;
+	size_t index; /* within the current page */
+	int first_page;
+	char *first; /* first name of the first page, malloc'd */
+	size_t first_len;
+	int repeated;
+};
+
+static int api_map_name_cb(const char *name, size_t len, void *arg)
+{
+	struct api_map_page *m = arg;
+
+	if (m->index++ == 0) {
+		if (m->first_page) {
+			m->first = malloc(len + 1);
+			if (!m->first)
+				return -ENOMEM;
+			memcpy(m->first, name, len);
+			m->first[len] = '\0';
+			m->first_len = len;
+		} else if (m->first && len == m->first_len &&
+			   !memcmp(name, m->first, len)) {
+			m->repeated = 1;
+			return -EIO;
+		}
+	}
+	return m->cb(name, len, m->arg);
+}
+
+/* Sample names in index order (API-NOTES, Bitmask semantics), decoded page
+ * by page so that only one page is in memory at a time. */
+int api_get_mappings(struct api *a, const char *ds, size_t offset,
+		     size_t page_size, api_name_cb cb, void *arg)
+{
+	struct http_response resp = { 0 };
+	struct api_map_page m = { .cb = cb, .arg = arg, .first_page = 1 };
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	size_t count = 0;
+	int rc;
+
+	if (!api_id_valid(ds) || !cb)
+		return -EINVAL;
+	if (page_size == 0)
+		page_size = API_MAPPINGS_PAGE;
+	for (;;) {
+		rc = api_path(path, sizeof(path),
+			      "/v1/datasets/%s/mappings?field=fileName"
+			      "&pageSize=%zu&pageOffset=%zu",
+			      ds, page_size, offset);
+		if (rc)
+			goto out;
+		rc = api_call(a, "GET", path, NULL, 0, &resp);
+		if (rc)
+			goto out;
+		m.index = 0;
+		rc = api_names_from(api_what(what, sizeof(what), "GET", path),
+				    resp.body, resp.len, api_map_name_cb, &m,
+				    &count);
+		http_response_dispose(&resp);
+		if (m.repeated) {
+			log_warn("GET %s: the server repeats the first page "
+				 "(pageOffset ignored)", path);
+			rc = -EIO;
+		}
+		if (rc)
+			goto out;
+		/* Longer than asked: the server sent everything at once. */
+		if (count != page_size)
+			break;
+		if (offset > SIZE_MAX - count) {
+			rc = -EOVERFLOW;
+			goto out;
+		}
+		offset += count;
+		m.first_page = 0;
+	}
+out:
+	free(m.first);
+	http_response_dispose(&resp);
+	return rc;
+}
+
+int api_get_tag_filenames(struct api *a, const char *ds, const char *tag,
+			  api_name_cb cb, void *arg)
+{
+	struct http_response resp = { 0 };
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	int rc;
+
+	if (!api_id_valid(ds) || !api_id_valid(tag) || !cb)
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s/filenames",
+		      ds, tag);
+	if (rc)
+		goto out;
+	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	if (rc)
+		goto out;
+	rc = api_names_from(api_what(what, sizeof(what), "GET", path),
+			    resp.body, resp.len, cb, arg, NULL);
+out:
+	http_response_dispose(&resp);
+	return rc;
+}
+
+/* POST a body and read the {"id"} of the 201 answer. */
+static int api_post_create(struct api *a, const char *path, cJSON *req,
+			   char id_out[API_ID_LEN + 1])
+{
+	struct http_response resp = { 0 };
+	char what[API_PATH_MAX + 16];
+	char *body = NULL;
+	int rc;
+
+	rc = api_print(req, &body);
+	if (rc)
+		goto out;
+	rc = api_call(a, "POST", path, body, strlen(body), &resp);
+	if (rc)
+		goto out;
+	rc = api_create_from(api_what(what, sizeof(what), "POST", path),
+			     resp.body, resp.len, id_out);
+out:
+	cJSON_free(body);
+	http_response_dispose(&resp);
+	return rc;
+}
+
+/* TagCreateRequest (API-NOTES, Models): name, prevTagId, bitMaskData and
+ * totSize are required. */
+int api_create_tag(struct api *a, const char *ds, const char *name,
+		   const char *prev_tag_id, const char *bitmask,
+		   int64_t tot_size, char id_out[API_ID_LEN + 1])
+{
+	cJSON *req = NULL;
+	char path[API_PATH_MAX];
+	int rc;
+
+	id_out[0] = '\0';
+	if (!api_id_valid(ds) || !api_id_valid(prev_tag_id) || !name ||
+	    !api_tag_name_valid(name, strlen(name)) || !bitmask ||
+	    tot_size < 0 || tot_size > API_JSON_INT_MAX)
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags", ds);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	req = cJSON_CreateObject();
+	if (!req || !cJSON_AddStringToObject(req, "name", name) ||
+	    !cJSON_AddStringToObject(req, "prevTagId", prev_tag_id) ||
+	    !cJSON_AddStringToObject(req, "bitMaskData", bitmask) ||
+	    !cJSON_AddNumberToObject(req, "totSize", (double)tot_size) ||
+	    !cJSON_AddStringToObject(req, "creator", "USER_PIP"))
+		goto out;
+	rc = api_post_create(a, path, req, id_out);
+out:
+	cJSON_Delete(req);
+	return rc;
+}
+
+/* InitialTagCreateRequest: imgType is the only required field. */
+int api_create_initial_tag(struct api *a, const char *ds, const char *name,
+			   const char *img_type, char id_out[API_ID_LEN + 1])
+{
+	cJSON *req = NULL;
+	char path[API_PATH_MAX];
+	int rc;
+
+	id_out[0] = '\0';
+	if (!img_type)
+		img_type = "full";
+	if (!api_id_valid(ds) ||
+	    (name && !api_tag_name_valid(name, strlen(name))) ||
+	    (strcmp(img_type, "full") && strcmp(img_type, "thumbnail") &&
+	     strcmp(img_type, "meta")))
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/initial", ds);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	req = cJSON_CreateObject();
+	if (!req || (name && !cJSON_AddStringToObject(req, "name", name)) ||
+	    !cJSON_AddStringToObject(req, "imgType", img_type) ||
+	    !cJSON_AddStringToObject(req, "creator", "USER_PIP"))
+		goto out;
+	rc = api_post_create(a, path, req, id_out);
+out:
+	cJSON_Delete(req);
+	return rc;
+}
+
+/* TagUpdateRequest: the name is required even when only the mask changes;
+ * 1.2.x servers accept only the name.  The answer may be any 2xx, with or
+ * without a body, which is not read. */
+int api_update_tag(struct api *a, const char *ds, const char *tag,
+		   const char *name, const char *bitmask)
+{
+	struct http_response resp = { 0 };
+	cJSON *req = NULL;
+	char path[API_PATH_MAX];
+	char *body = NULL;
+	int rc;
+
+	if (!api_id_valid(ds) || !api_id_valid(tag) || !name ||
+	    !api_tag_name_valid(name, strlen(name)))
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s", ds, tag);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	req = cJSON_CreateObject();
+	if (!req || !cJSON_AddStringToObject(req, "name", name) ||
+	    (bitmask && !cJSON_AddStringToObject(req, "bitMaskData", bitmask)))
+		goto out;
+	rc = api_print(req, &body);
+	if (rc)
+		goto out;
+	rc = api_call(a, "PUT", path, body, strlen(body), &resp);
+out:
+	cJSON_free(body);
+	cJSON_Delete(req);
+	http_response_dispose(&resp);
+	return rc;
+}
+
+int api_delete_tag(struct api *a, const char *ds, const char *tag)
+{
+	struct http_response resp = { 0 };
+	char path[API_PATH_MAX];
+	int rc;
+
+	if (!api_id_valid(ds) || !api_id_valid(tag))
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s", ds, tag);
+	if (rc)
+		goto out;
+	rc = api_call(a, "DELETE", path, NULL, 0, &resp);
+out:
+	http_response_dispose(&resp);
+	return rc;
+}

@@ -1,0 +1,1257 @@
+#!/usr/bin/env python3
+"""Tests of scripts/lightly_emulator.py, the Lightly API emulator the C tests use as oracle.
+
+They start the emulator as a subprocess on a free port and talk to it over
+HTTP only (urllib, and http.client where connection reuse or broken answers
+matter), so they check the wire behaviour the C client sees: paths, statuses,
+JSON shapes, error bodies, tag rules, the /_emulator/ test API and the
+command line.  Standard library only.  Run through run.sh, which ends with
+the summary line 'emulator: N passed, N failed'.
+"""
+
+import http.client
+import json
+import socket
+import threading
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EMULATOR = os.path.join(HERE, "..", "..", "scripts", "lightly_emulator.py")
+TOKEN = "emulator-token"
+START_TIMEOUT_S = 60
+RE_ID = re.compile(r"^[a-f0-9]{24}$")
+RE_BITMASK = re.compile(r"^0x(0|[1-9a-f][0-9a-f]*)$")
+
+
+# ------------------------------------------------------------------ harness
+
+class EmulatorProcess:
+    """One emulator subprocess; its stderr goes to a file checked for tracebacks."""
+
+    def __init__(self, *args, env=None):
+        self.stderr = tempfile.TemporaryFile()
+        cmd = [sys.executable, EMULATOR, "--port", "0"] + list(args)
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     env=env)
+        self.port = self._read_port()
+        self.startup_s = time.monotonic() - self.started
+
+    def _read_port(self):
+        deadline = time.monotonic() + START_TIMEOUT_S
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(left, 0))
+            if not ready:
+                self.proc.kill()
+                raise RuntimeError("emulator did not print its port in time")
+            ch = os.read(self.proc.stdout.fileno(), 1)
+            if not ch:
+                raise RuntimeError("emulator exited early: %s" % self.stderr_text())
+            line += ch
+        match = re.fullmatch(rb"port=(\d+)\n", line)
+        if not match:
+            raise RuntimeError("unexpected first line %r" % line)
+        return int(match.group(1))
+
+    def stderr_text(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        return self.proc.returncode
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "Reply(%d, %r)" % (self.status, self.body[:300])
+
+
+class Client:
+    def __init__(self, port, token=TOKEN):
+        self.base = "http://127.0.0.1:%d" % port
+        self.port = port
+        self.token = token
+
+    def request(self, method, path, body=None, query=None, token="default",
+                headers=None, raw=None):
+        token = self.token if token == "default" else token
+        params = dict(query or {})
+        if token is not None:
+            params["token"] = token
+        url = self.base + path
+        if params:
+            url += ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            req.add_header(key, value)
+        try:
+            with OPENER.open(req, timeout=60) as resp:
+                return Reply(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                return Reply(err.code, err.headers, err.read())
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def ok(self, method, path, expect, **kw):
+        reply = self.request(method, path, **kw)
+        if reply.status != expect:
+            raise AssertionError("%s %s: expected %d, got %r" % (method, path, expect, reply))
+        return reply.json() if reply.body else None
+
+    # shortcuts used by many tests
+    def new_dataset(self, n=0, name="test-set", initial=True, names=None):
+        ds = self.ok("POST", "/v1/datasets", 201, body={"name": name})["id"]
+        names = names if names is not None else ["img/%05d.png" % i for i in range(n)]
+        if names:
+            self.ok("POST", "/_emulator/datasets/%s/samples" % ds, 201,
+                    body={"fileNames": names}, token=None)
+        tag = None
+        if initial:
+            tag = self.ok("POST", "/v1/datasets/%s/tags/initial" % ds, 201,
+                          body={"imgType": "full"})["id"]
+        return ds, tag
+
+    def new_tag(self, ds, name, prev, indices, tot):
+        return self.ok("POST", "/v1/datasets/%s/tags" % ds, 201, body={
+            "name": name, "prevTagId": prev, "bitMaskData": mask_of(indices),
+            "totSize": tot})["id"]
+
+    def tag(self, ds, tag):
+        return self.ok("GET", "/v1/datasets/%s/tags/%s" % (ds, tag), 200)
+
+    def tags(self, ds):
+        return self.ok("GET", "/v1/datasets/%s/tags" % ds, 200)
+
+    def names(self, ds):
+        return self.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "fileName"})
+
+    def stats(self):
+        return self.ok("GET", "/_emulator/stats", 200, token=None)
+
+
+def mask_of(indices):
+    value = 0
+    for i in indices:
+        value |= 1 << i
+    return hex(value)
+
+
+def indices_of(bitmask):
+    value = int(bitmask, 16)
+    return [i for i in range(value.bit_length()) if value >> i & 1]
+
+
+SHARED = None
+
+
+def setUpModule():
+    global SHARED
+    SHARED = EmulatorProcess("--demo", "--dataset", "small-set:300")
+
+
+def tearDownModule():
+    if SHARED is not None:
+        SHARED.stop()
+
+
+class EmulatorCase(unittest.TestCase):
+    """Uses the module's shared emulator; faults are cleared after each test."""
+
+    def setUp(self):
+        self.c = Client(SHARED.port)
+
+    def tearDown(self):
+        self.c.request("DELETE", "/_emulator/faults", token=None)
+
+    @classmethod
+    def tearDownClass(cls):
+        text = SHARED.stderr_text() if SHARED else ""
+        assert "Traceback" not in text, "emulator raised internally:\n" + text
+
+    def assertError(self, reply, status, code):
+        self.assertEqual(reply.status, status, reply)
+        body = reply.json()
+        self.assertEqual(set(body), {"code", "error", "requestId"}, body)
+        self.assertEqual(body["code"], code, body)
+        self.assertIsInstance(body["error"], str)
+        self.assertTrue(body["requestId"])
+        self.assertEqual(reply.headers.get("Content-Type"), "application/json")
+
+
+# ------------------------------------------------------------ transport
+
+class TestTransport(EmulatorCase):
+
+    def test_versions_need_no_token(self):
+        for which in ("minimum", "latest"):
+            reply = self.c.get("/v1/versions/pip/%s" % which, token=None)
+            self.assertEqual(reply.status, 200)
+            self.assertRegex(reply.json(), r"^\d+\.\d+\.\d+$")
+        self.assertEqual(self.c.get("/v1/versions/pip/minimum", token=None).json(), "1.0.0")
+
+    def test_missing_token_is_401(self):
+        self.assertError(self.c.get("/v1/datasets", token=None), 401, "UNAUTHORIZED")
+
+    def test_wrong_token_is_401(self):
+        self.assertError(self.c.get("/v1/datasets", token="nope"), 401, "UNAUTHORIZED")
+
+    def test_bearer_header_is_accepted(self):
+        reply = self.c.get("/v1/datasets", token=None,
+                           headers={"Authorization": "Bearer " + TOKEN})
+        self.assertEqual(reply.status, 200)
+        reply = self.c.get("/v1/datasets", token=None, headers={"Authorization": "Bearer x"})
+        self.assertError(reply, 401, "UNAUTHORIZED")
+
+    def test_every_tag_route_needs_the_token(self):
+        ds, tag = self.c.new_dataset(3)
+        for method, path in [
+                ("GET", "/v1/datasets/%s" % ds), ("GET", "/v1/datasets/%s/tags" % ds),
+                ("POST", "/v1/datasets/%s/tags" % ds),
+                ("POST", "/v1/datasets/%s/tags/initial" % ds),
+                ("GET", "/v1/datasets/%s/tags/%s" % (ds, tag)),
+                ("PUT", "/v1/datasets/%s/tags/%s" % (ds, tag)),
+                ("DELETE", "/v1/datasets/%s/tags/%s" % (ds, tag)),
+                ("GET", "/v1/datasets/%s/tags/%s/filenames" % (ds, tag)),
+                ("POST", "/v1/datasets/%s/tags/arithmetics" % ds),
+                ("POST", "/v1/datasets/%s/tags/arithmetics/bitmask" % ds),
+                ("POST", "/v1/datasets/%s/tags/upsize" % ds),
+                ("GET", "/v1/datasets/%s/tags/%s/export/LabelStudioTasks" % (ds, tag)),
+                ("GET", "/v1/datasets/%s/tags/%s/export/LabelBoxDataRows" % (ds, tag)),
+                ("GET", "/v1/datasets/%s/mappings" % ds)]:
+            reply = self.c.request(method, path, token=None,
+                                   body={} if method in ("POST", "PUT") else None)
+            self.assertError(reply, 401, "UNAUTHORIZED")
+        self.assertEqual(len(self.c.tags(ds)), 1)
+
+    def test_unknown_route_is_404_not_found(self):
+        self.assertError(self.c.get("/v1/nothing"), 404, "NOT_FOUND")
+        self.assertError(self.c.get("/v2/datasets"), 404, "NOT_FOUND")
+        self.assertError(self.c.request("PATCH", "/v1/datasets"), 404, "NOT_FOUND")
+        self.assertError(self.c.delete("/v1/datasets"), 404, "NOT_FOUND")
+
+    def test_malformed_path_ids_are_400(self):
+        ds, tag = self.c.new_dataset(2)
+        for path in ("/v1/datasets/xyz", "/v1/datasets/%s/tags" % ds.upper(),
+                     "/v1/datasets/%s/tags/%s" % (ds, tag[:-1]),
+                     "/v1/datasets/%s/tags/%sa" % (ds, tag),
+                     "/v1/datasets/%s/tags/initial" % ds):
+            self.assertError(self.c.get(path), 400, "MALFORMED_REQUEST")
+
+    def test_headers_on_every_kind_of_answer(self):
+        ds, tag = self.c.new_dataset(3)
+        child = self.c.new_tag(ds, "child", tag, [1], 3)
+        smp = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})[0]
+        replies = [
+            self.c.get("/v1/datasets"),
+            self.c.post("/v1/datasets", {"name": "hdr-set"}),
+            self.c.put("/v1/datasets/%s/tags/%s" % (ds, child), {"name": "child2"}),
+            self.c.delete("/v1/datasets/%s/tags/%s" % (ds, child)),
+            self.c.get("/v1/datasets", token=None),
+            self.c.get("/v1/datasets/%s" % ("0" * 24)),
+            self.c.post("/v1/datasets", {"name": "x"}),
+            self.c.get("/v1/datasets/%s/samples/%s/readurlRedirect" % (ds, smp)),
+        ]
+        self.assertEqual([r.status for r in replies], [200, 201, 204, 204, 401, 404, 400, 302])
+        for reply in replies:
+            self.assertEqual(reply.headers.get("Content-Type"), "application/json", reply)
+            self.assertEqual(int(reply.headers.get("Content-Length")), len(reply.body), reply)
+        self.assertEqual(replies[2].body, b"")
+        self.assertEqual(replies[3].body, b"")
+
+    def test_connection_is_reused_across_requests(self):
+        ds, tag = self.c.new_dataset(4)
+        child = self.c.new_tag(ds, "child", tag, [0], 4)
+        conn = http.client.HTTPConnection("127.0.0.1", SHARED.port, timeout=10)
+        try:
+            conn.request("GET", "/v1/datasets/%s/tags?token=%s" % (ds, TOKEN))
+            resp = conn.getresponse()
+            resp.read()
+            sock = conn.sock
+            conn.request("DELETE", "/v1/datasets/%s/tags/%s?token=%s" % (ds, child, TOKEN))
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (204, b""))
+            conn.request("GET", "/v1/datasets/%s?token=bad" % ds)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 401)
+            resp.read()
+            body = json.dumps({"name": "via-keepalive"})
+            conn.request("POST", "/v1/datasets?token=%s" % TOKEN, body=body,
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 201)
+            resp.read()
+            self.assertIs(conn.sock, sock)
+            self.assertEqual(resp.getheader("Connection"), "keep-alive")
+        finally:
+            conn.close()
+
+    def test_bad_json_and_non_object_bodies_are_400(self):
+        for raw in (b"{", b"[]", b"\"name\"", b"{\"name\": NaN}", b"\xff\xfe", b""):
+            reply = self.c.request("POST", "/v1/datasets", raw=raw)
+            self.assertError(reply, 400, "MALFORMED_REQUEST")
+
+    def test_garbage_request_line_gets_json_error(self):
+        with socket.create_connection(("127.0.0.1", SHARED.port), timeout=10) as sock:
+            sock.sendall(b"NONSENSE\r\n\r\n")
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 400"), head)
+        self.assertIn(b"Content-Type: application/json", head)
+        self.assertEqual(json.loads(body)["code"], "MALFORMED_REQUEST")
+
+    def test_parallel_clients_are_consistent(self):
+        ds, tag = self.c.new_dataset(64)
+        results = []
+        lock = threading.Lock()
+
+        def worker(n):
+            c = Client(SHARED.port)
+            mine = []
+            for i in range(8):
+                mine.append(c.post("/v1/datasets/%s/tags" % ds, {
+                    "name": "w%d-%d" % (n, i), "prevTagId": tag,
+                    "bitMaskData": mask_of([n, i]), "totSize": 64}).status)
+                mine.append(c.post("/v1/datasets/%s/tags" % ds, {
+                    "name": "contested-%d" % i, "prevTagId": tag,
+                    "bitMaskData": "0x1", "totSize": 64}).status)
+                mine.append(c.get("/v1/datasets/%s/mappings" % ds,
+                                  query={"field": "fileName"}).status)
+            with lock:
+                results.extend(mine)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results.count(201), 8 * 8 + 8)
+        self.assertEqual(results.count(409), 8 * 8 - 8)
+        self.assertEqual(results.count(200), 8 * 8)
+        tags = self.c.tags(ds)
+        self.assertEqual(len(tags), 1 + 64 + 8)
+        self.assertEqual(len({t["name"] for t in tags}), len(tags))
+
+    def test_chunked_request_body_is_read(self):
+        conn = http.client.HTTPConnection("127.0.0.1", SHARED.port, timeout=10)
+        try:
+            body = iter([b'{"name": ', b'"chunked-set"}'])
+            conn.request("POST", "/v1/datasets?token=%s" % TOKEN, body=body,
+                         headers={"Content-Type": "application/json"},
+                         encode_chunked=True)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 201)
+            ds = json.loads(resp.read())["id"]
+        finally:
+            conn.close()
+        self.assertEqual(self.c.ok("GET", "/v1/datasets/%s" % ds, 200)["name"], "chunked-set")
+
+
+# ------------------------------------------------------------- datasets
+
+class TestDatasets(EmulatorCase):
+
+    def test_demo_account_is_realistic(self):
+        datasets = self.c.ok("GET", "/v1/datasets", 200)
+        names = [d["name"] for d in datasets]
+        self.assertEqual(names.count("street-scenes"), 2)
+        for wanted in ("warehouse-pallets", "medical-xray", "small-set"):
+            self.assertIn(wanted, names)
+        street = datasets[names.index("street-scenes")]
+        files = self.c.names(street["id"])
+        self.assertTrue(10 <= len(files) <= 60)
+        self.assertTrue(all("/" in f for f in files))
+        self.assertEqual(len(files), street["nSamples"])
+        tags = {t["name"]: t for t in self.c.tags(street["id"])}
+        self.assertIsNone(tags["initial-tag"]["prevTagId"])
+        self.assertEqual(tags["night"]["prevTagId"], tags["initial-tag"]["id"])
+        self.assertEqual(tags["night-blurry"]["prevTagId"], tags["night"]["id"])
+        self.assertIn("to-label", tags)
+        night = set(indices_of(tags["night"]["bitMaskData"]))
+        self.assertTrue(set(indices_of(tags["night-blurry"]["bitMaskData"])) <= night)
+        for ds in datasets:
+            for tag in self.c.tags(ds["id"]):
+                self.assertEqual(tag["totSize"], ds["nSamples"], (ds["name"], tag["name"]))
+
+    def test_dataset_data_shape(self):
+        ds, _ = self.c.new_dataset(5, name="shape-set")
+        data = self.c.ok("GET", "/v1/datasets/%s" % ds, 200)
+        self.assertEqual(set(data), {"id", "name", "userId", "type", "imgType", "nSamples",
+                                     "sizeInBytes", "createdAt", "lastModifiedAt"})
+        self.assertEqual((data["id"], data["name"], data["type"], data["imgType"],
+                          data["nSamples"]), (ds, "shape-set", "Images", "full", 5))
+        self.assertIsInstance(data["createdAt"], int)
+        self.assertGreater(data["createdAt"], 1_600_000_000_000)
+        self.assertGreater(data["sizeInBytes"], 0)
+
+    def test_list_is_in_creation_order_and_paged(self):
+        everything = self.c.ok("GET", "/v1/datasets", 200)
+        a = self.c.ok("POST", "/v1/datasets", 201, body={"name": "order-a"})["id"]
+        b = self.c.ok("POST", "/v1/datasets", 201, body={"name": "order-b"})["id"]
+        listed = [d["id"] for d in self.c.ok("GET", "/v1/datasets", 200)]
+        self.assertEqual(listed[-2:], [a, b])
+        self.assertEqual(listed[:len(everything)], [d["id"] for d in everything])
+        page = self.c.ok("GET", "/v1/datasets", 200,
+                         query={"pageSize": 2, "pageOffset": 1, "shared": "False",
+                                "getAssetsOfTeam": "True"})
+        self.assertEqual([d["id"] for d in page], listed[1:3])
+        self.assertEqual(self.c.ok("GET", "/v1/datasets", 200,
+                                   query={"pageOffset": len(listed)}), [])
+        for bad in ({"pageSize": 0}, {"pageSize": "x"}, {"pageOffset": -1}):
+            self.assertError(self.c.get("/v1/datasets", query=bad), 400, "MALFORMED_REQUEST")
+
+    def test_create_validates_name_and_enums(self):
+        ok = self.c.ok("POST", "/v1/datasets", 201,
+                       body={"name": "Cam 0_night-2", "type": "Videos", "imgType": "meta"})
+        data = self.c.ok("GET", "/v1/datasets/%s" % ok["id"], 200)
+        self.assertEqual((data["type"], data["imgType"]), ("Videos", "meta"))
+        self.assertRegex(ok["id"], RE_ID)
+        for body in ({}, {"name": "ab"}, {"name": "-abc"}, {"name": "a/bc"},
+                     {"name": "abc.d"}, {"name": 12345}, {"name": "good", "type": "Audio"},
+                     {"name": "good", "imgType": "huge"}):
+            self.assertError(self.c.post("/v1/datasets", body), 400, "MALFORMED_REQUEST")
+
+    def test_unknown_dataset_is_404(self):
+        missing = "ab" * 12
+        for path in ("/v1/datasets/%s", "/v1/datasets/%s/tags", "/v1/datasets/%s/samples"):
+            self.assertError(self.c.get(path % missing), 404, "DATASET_UNKNOWN")
+        self.assertError(self.c.get("/v1/datasets/%s/mappings" % missing,
+                                    query={"field": "fileName"}), 404, "DATASET_UNKNOWN")
+        self.assertError(self.c.post("/v1/datasets/%s/tags/initial" % missing,
+                                     {"imgType": "full"}), 404, "DATASET_UNKNOWN")
+
+    def test_duplicate_dataset_names_are_allowed(self):
+        a = self.c.ok("POST", "/v1/datasets", 201, body={"name": "twin"})["id"]
+        b = self.c.ok("POST", "/v1/datasets", 201, body={"name": "twin"})["id"]
+        self.assertNotEqual(a, b)
+
+
+# -------------------------------------------------------------- samples
+
+class TestSamples(EmulatorCase):
+
+    def test_create_sample_and_list_it(self):
+        ds, _ = self.c.new_dataset(0, initial=False)
+        sid = self.c.ok("POST", "/v1/datasets/%s/samples" % ds, 201, body={
+            "fileName": "cam0/a.jpg", "metaData": {"width": 640}, "thumbName": "t.jpg"})["id"]
+        self.assertRegex(sid, RE_ID)
+        samples = self.c.ok("GET", "/v1/datasets/%s/samples" % ds, 200)
+        self.assertEqual(len(samples), 1)
+        smp = samples[0]
+        self.assertEqual((smp["id"], smp["datasetId"], smp["fileName"]), (sid, ds, "cam0/a.jpg"))
+        self.assertEqual(smp["metaData"], {"width": 640})
+        self.assertEqual(smp["thumbName"], "t.jpg")
+        self.assertIsInstance(smp["createdAt"], int)
+        self.assertIsInstance(smp["lastModifiedAt"], int)
+        self.assertEqual(self.c.ok("GET", "/v1/datasets/%s" % ds, 200)["nSamples"], 1)
+
+    def test_duplicate_file_name_is_409(self):
+        ds, _ = self.c.new_dataset(0, initial=False)
+        self.c.ok("POST", "/v1/datasets/%s/samples" % ds, 201, body={"fileName": "a.jpg"})
+        reply = self.c.post("/v1/datasets/%s/samples" % ds, {"fileName": "a.jpg"})
+        self.assertError(reply, 409, "SAMPLE_FILENAME_EXISTS")
+
+    def test_bad_file_names_are_400(self):
+        ds, _ = self.c.new_dataset(0, initial=False)
+        for name in ("", "/abs.jpg", "a/../b.jpg", "./a.jpg", "a//b.jpg", "dir/", "x" * 256,
+                     "nul\x00.jpg", 7, None):
+            reply = self.c.post("/v1/datasets/%s/samples" % ds, {"fileName": name})
+            self.assertError(reply, 400, "MALFORMED_REQUEST")
+        self.assertError(self.c.post("/v1/datasets/%s/samples" % ds, {"other": 1}),
+                         400, "MALFORMED_REQUEST")
+        self.c.ok("POST", "/v1/datasets/%s/samples" % ds, 201, body={"fileName": "x" * 255})
+
+    def test_raw_route_keeps_hostile_names_unchecked(self):
+        hostile = ["", "/abs", "../up", "a//b", "new\nline", "tab\tname", "space name ",
+                   "ünï/cödé/日本.jpg", "dup", "dup", "x" * 1000, "..", "back\\slash",
+                   "quote\"s", "emoji-\U0001F600.png"]
+        ds, _ = self.c.new_dataset(0, initial=False)
+        reply = self.c.ok("POST", "/_emulator/datasets/%s/samples" % ds, 201,
+                          body={"fileNames": hostile}, token=None)
+        self.assertEqual(reply, {"count": len(hostile), "nSamples": len(hostile)})
+        self.assertEqual(self.c.names(ds), hostile)
+        raw = self.c.get("/v1/datasets/%s/mappings" % ds, query={"field": "fileName"}).body
+        self.assertIn("日本".encode("utf-8"), raw)
+        for bad in ({"fileNames": "a"}, {"fileNames": [1]}, {}):
+            self.assertError(self.c.post("/_emulator/datasets/%s/samples" % ds, bad, token=None),
+                             400, "MALFORMED_REQUEST")
+        self.assertError(self.c.post("/_emulator/datasets/%s/samples" % ("1" * 24),
+                                     {"fileNames": ["a"]}, token=None), 404, "DATASET_UNKNOWN")
+
+    def test_samples_listing_is_paged(self):
+        ds, _ = self.c.new_dataset(7)
+        every = self.c.ok("GET", "/v1/datasets/%s/samples" % ds, 200)
+        self.assertEqual([s["fileName"] for s in every], ["img/%05d.png" % i for i in range(7)])
+        page = self.c.ok("GET", "/v1/datasets/%s/samples" % ds, 200,
+                         query={"pageSize": 3, "pageOffset": 5})
+        self.assertEqual(page, every[5:])
+
+    def test_mappings_in_index_order_and_paged(self):
+        ds, _ = self.c.new_dataset(10)
+        names = self.c.names(ds)
+        self.assertEqual(names, ["img/%05d.png" % i for i in range(10)])
+        ids = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})
+        self.assertEqual(len(set(ids)), 10)
+        self.assertTrue(all(RE_ID.match(i) for i in ids))
+        samples = self.c.ok("GET", "/v1/datasets/%s/samples" % ds, 200)
+        self.assertEqual([s["id"] for s in samples], ids)
+        got = []
+        offset = 0
+        while True:
+            page = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200,
+                             query={"field": "fileName", "pageSize": 4, "pageOffset": offset})
+            got.extend(page)
+            offset += 4
+            if len(page) < 4:
+                break
+        self.assertEqual(got, names)
+        self.assertEqual(self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200,
+                                   query={"field": "fileName", "pageOffset": 8}), names[8:])
+        for bad in ({}, {"field": "name"}, {"field": "fileName", "pageSize": -1}):
+            self.assertError(self.c.get("/v1/datasets/%s/mappings" % ds, query=bad),
+                             400, "MALFORMED_REQUEST")
+
+    def test_readurl_serves_image_without_token(self):
+        ds, _ = self.c.new_dataset(2)
+        sid = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})[1]
+        url = self.c.ok("GET", "/v1/datasets/%s/samples/%s/readurl" % (ds, sid), 200,
+                        query={"type": "full"})
+        self.assertIsInstance(url, str)
+        self.assertNotIn(TOKEN, url)
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            self.assertEqual(resp.status, 200)
+            data = resp.read()
+        self.assertTrue(data.startswith(b"\x89PNG"))
+        size = self.c.ok("GET", "/v1/datasets/%s" % ds, 200)["sizeInBytes"]
+        self.assertEqual(size, 2 * len(data))
+        tampered = url.replace("sig=", "sig=0")
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(tampered, timeout=10)
+        self.assertEqual(ctx.exception.code, 403)
+        ctx.exception.close()
+        self.assertError(self.c.get("/v1/datasets/%s/samples/%s/readurl" % (ds, "c" * 24)),
+                         404, "SAMPLE_UNKNOWN")
+        self.assertError(self.c.get("/v1/datasets/%s/samples/%s/readurl" % (ds, sid),
+                                    query={"type": "huge"}), 400, "MALFORMED_REQUEST")
+
+    def test_readurl_redirect_points_at_the_image(self):
+        ds, _ = self.c.new_dataset(1)
+        sid = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})[0]
+        reply = self.c.get("/v1/datasets/%s/samples/%s/readurlRedirect" % (ds, sid),
+                           query={"type": "full"})
+        self.assertEqual(reply.status, 302)
+        location = reply.headers["Location"]
+        with urllib.request.urlopen(location, timeout=10) as resp:
+            self.assertTrue(resp.read().startswith(b"\x89PNG"))
+        reply = self.c.get("/v1/datasets/%s/samples/%s/readurlRedirect" % (ds, sid), token=None)
+        self.assertError(reply, 401, "UNAUTHORIZED")
+        reply = self.c.get("/v1/datasets/%s/samples/%s/readurlRedirect" % (ds, sid), token=None,
+                           query={"publicToken": "9999999999.00"})
+        self.assertError(reply, 401, "UNAUTHORIZED")
+
+
+# ------------------------------------------------------------------ tags
+
+TAG_KEYS = {"id", "datasetId", "prevTagId", "name", "bitMaskData", "totSize",
+            "createdAt", "lastModifiedAt", "changes"}
+
+
+class TestTagReads(EmulatorCase):
+
+    def test_tag_data_shape_and_initial_tag(self):
+        ds, tag = self.c.new_dataset(6)
+        data = self.c.tag(ds, tag)
+        self.assertEqual(set(data), TAG_KEYS)
+        self.assertIsNone(data["prevTagId"])
+        self.assertEqual(data["name"], "initial-tag")
+        self.assertEqual(data["bitMaskData"], "0x3f")
+        self.assertEqual(data["totSize"], 6)
+        self.assertEqual(data["datasetId"], ds)
+        self.assertEqual(data["changes"], [])
+        raw = self.c.get("/v1/datasets/%s/tags/%s" % (ds, tag)).body.decode()
+        self.assertIn('"prevTagId":null', raw.replace(" ", ""))
+
+    def test_optional_tag_fields_only_when_set(self):
+        ds, tag = self.c.new_dataset(4)
+        run, query = "1" * 24, "2" * 24
+        tid = self.c.ok("POST", "/v1/datasets/%s/tags" % ds, 201, body={
+            "name": "with-extras", "prevTagId": tag, "queryTagId": query,
+            "preselectedTagId": tag, "bitMaskData": "0x5", "totSize": 4, "runId": run,
+            "creator": "SAMPLER_CORESET", "changes": {"sampler": "coreset"}})["id"]
+        data = self.c.tag(ds, tid)
+        self.assertEqual(set(data), TAG_KEYS | {"queryTagId", "preselectedTagId", "runId"})
+        self.assertEqual((data["queryTagId"], data["preselectedTagId"], data["runId"]),
+                         (query, tag, run))
+        self.assertEqual(len(data["changes"]), 1)
+        self.assertEqual(data["changes"][0]["changes"], {"sampler": "coreset"})
+        self.assertEqual(data["changes"][0]["creator"], "SAMPLER_CORESET")
+        plain = self.c.tag(ds, self.c.new_tag(ds, "plain", tag, [0], 4))
+        self.assertEqual(set(plain), TAG_KEYS)
+
+    def test_list_in_creation_order(self):
+        ds, tag = self.c.new_dataset(4)
+        a = self.c.new_tag(ds, "zeta", tag, [0], 4)
+        b = self.c.new_tag(ds, "alpha", a, [0], 4)
+        self.assertEqual([t["id"] for t in self.c.tags(ds)], [tag, a, b])
+
+    def test_unknown_tag_is_404(self):
+        ds, tag = self.c.new_dataset(2)
+        other, other_tag = self.c.new_dataset(2)
+        self.assertError(self.c.get("/v1/datasets/%s/tags/%s" % (ds, "d" * 24)),
+                         404, "TAG_UNKNOWN")
+        self.assertError(self.c.get("/v1/datasets/%s/tags/%s" % (ds, other_tag)),
+                         404, "TAG_UNKNOWN")
+        self.assertError(self.c.get("/v1/datasets/%s/tags/%s/filenames" % (ds, "d" * 24)),
+                         404, "TAG_UNKNOWN")
+        self.assertError(self.c.delete("/v1/datasets/%s/tags/%s" % (ds, other_tag)),
+                         404, "TAG_UNKNOWN")
+        self.assertError(self.c.put("/v1/datasets/%s/tags/%s" % (ds, "d" * 24), {"name": "abc"}),
+                         404, "TAG_UNKNOWN")
+
+    def test_filenames_match_bitmask_over_mappings(self):
+        names = ["z/last.jpg", "a/first.jpg", "m/mid dle.jpg", "b.jpg", "c.jpg", "d.jpg",
+                 "e.jpg", "f.jpg", "g.jpg"]
+        ds, tag = self.c.new_dataset(names=names)
+        tid = self.c.new_tag(ds, "some", tag, [0, 3, 4, 6], len(names))
+        self.assertEqual(self.c.tag(ds, tid)["bitMaskData"], "0x59")
+        got = self.c.ok("GET", "/v1/datasets/%s/tags/%s/filenames" % (ds, tid), 200)
+        mapping = self.c.names(ds)
+        self.assertEqual(got, [mapping[i] for i in indices_of("0x59")])
+        self.assertEqual(got, ["z/last.jpg", "b.jpg", "c.jpg", "e.jpg"])
+        empty = self.c.new_tag(ds, "empty", tag, [], len(names))
+        self.assertEqual(self.c.tag(ds, empty)["bitMaskData"], "0x0")
+        self.assertEqual(self.c.ok("GET", "/v1/datasets/%s/tags/%s/filenames" % (ds, empty),
+                                   200), [])
+
+
+class TestTagWrites(EmulatorCase):
+
+    def test_initial_tag_rules(self):
+        ds, _ = self.c.new_dataset(3, initial=False)
+        path = "/v1/datasets/%s/tags/initial" % ds
+        self.assertError(self.c.post(path, {}), 400, "MALFORMED_REQUEST")
+        self.assertError(self.c.post(path, {"imgType": "large"}), 400, "MALFORMED_REQUEST")
+        self.assertError(self.c.post(path, {"imgType": "full", "name": "ab"}),
+                         400, "MALFORMED_REQUEST")
+        tid = self.c.ok("POST", path, 201, body={"imgType": "full", "name": "everything",
+                                                 "creator": "USER_PIP"})["id"]
+        self.assertRegex(tid, RE_ID)
+        data = self.c.tag(ds, tid)
+        self.assertEqual((data["name"], data["bitMaskData"], data["totSize"]),
+                         ("everything", "0x7", 3))
+        self.assertError(self.c.post(path, {"imgType": "full", "name": "second"}),
+                         409, "TAG_INITIAL_EXISTS")
+
+    def test_initial_tag_of_empty_dataset(self):
+        ds, tag = self.c.new_dataset(0)
+        data = self.c.tag(ds, tag)
+        self.assertEqual((data["bitMaskData"], data["totSize"]), ("0x0", 0))
+
+    def test_create_needs_a_tag_in_the_dataset(self):
+        ds, _ = self.c.new_dataset(3, initial=False)
+        _, foreign = self.c.new_dataset(3)
+        reply = self.c.post("/v1/datasets/%s/tags" % ds, {
+            "name": "first", "prevTagId": foreign, "bitMaskData": "0x1", "totSize": 3})
+        self.assertError(reply, 400, "TAG_NO_TAG_IN_DATASET")
+
+    def test_prev_tag_must_be_in_dataset(self):
+        ds, tag = self.c.new_dataset(3)
+        _, foreign = self.c.new_dataset(3)
+        for prev in (foreign, "e" * 24):
+            reply = self.c.post("/v1/datasets/%s/tags" % ds, {
+                "name": "child", "prevTagId": prev, "bitMaskData": "0x1", "totSize": 3})
+            self.assertError(reply, 400, "TAG_PREVTAG_NOT_IN_DATASET")
+
+    def test_tag_name_must_be_unique_in_dataset(self):
+        ds, tag = self.c.new_dataset(3)
+        self.c.new_tag(ds, "dup-name", tag, [0], 3)
+        reply = self.c.post("/v1/datasets/%s/tags" % ds, {
+            "name": "dup-name", "prevTagId": tag, "bitMaskData": "0x2", "totSize": 3})
+        self.assertError(reply, 409, "TAG_NAME_EXISTS")
+        reply = self.c.post("/v1/datasets/%s/tags" % ds, {
+            "name": "initial-tag", "prevTagId": tag, "bitMaskData": "0x2", "totSize": 3})
+        self.assertError(reply, 409, "TAG_NAME_EXISTS")
+        other, other_tag = self.c.new_dataset(3)
+        self.c.new_tag(other, "dup-name", other_tag, [0], 3)
+
+    def test_create_validates_body(self):
+        ds, tag = self.c.new_dataset(8)
+        good = {"name": "valid", "prevTagId": tag, "bitMaskData": "0x81", "totSize": 8}
+        bad_values = [
+            ("name", "ab"), ("name", ".hidden"), ("name", "a/b/c"), ("name", "a+b"),
+            ("name", "a&b"), ("name", "a~b"), ("name", "a|b"), ("name", "a!b"), ("name", "a,b"),
+            ("name", "a(b)"), ("name", 123), ("name", None),
+            ("prevTagId", "xyz"), ("prevTagId", None), ("prevTagId", tag.upper()),
+            ("bitMaskData", "0X81"), ("bitMaskData", "0x0081"), ("bitMaskData", "81"),
+            ("bitMaskData", "0xA1"), ("bitMaskData", "0x"), ("bitMaskData", "0xg1"),
+            ("bitMaskData", "0x100"), ("bitMaskData", 129), ("bitMaskData", "0x00"),
+            ("totSize", -1), ("totSize", "8"), ("totSize", True), ("totSize", 1.5),
+            ("creator", "ROBOT"), ("changes", "text"), ("queryTagId", "q"), ("runId", "r"),
+        ]
+        for key, value in bad_values:
+            body = dict(good, **{key: value})
+            reply = self.c.post("/v1/datasets/%s/tags" % ds, body)
+            self.assertError(reply, 400, "MALFORMED_REQUEST")
+        for key in ("name", "prevTagId", "bitMaskData", "totSize"):
+            body = {k: v for k, v in good.items() if k != key}
+            self.assertError(self.c.post("/v1/datasets/%s/tags" % ds, body),
+                             400, "MALFORMED_REQUEST")
+        self.assertEqual(len(self.c.tags(ds)), 1)
+        for name in ("a.b:c;d=e@f_g-h i", "0ab", "Tag.2024-05-01"):
+            tid = self.c.ok("POST", "/v1/datasets/%s/tags" % ds, 201,
+                            body=dict(good, name=name))["id"]
+            self.assertEqual(self.c.tag(ds, tid)["name"], name)
+        tid = self.c.ok("POST", "/v1/datasets/%s/tags" % ds, 201,
+                        body=dict(good, name="top-bit", bitMaskData="0x80"))["id"]
+        self.assertEqual(indices_of(self.c.tag(ds, tid)["bitMaskData"]), [7])
+
+    def test_update_renames_and_records_change(self):
+        ds, tag = self.c.new_dataset(5)
+        tid = self.c.new_tag(ds, "old-name", tag, [0, 1], 5)
+        other = self.c.new_tag(ds, "taken", tag, [2], 5)
+        before = self.c.tag(ds, tid)
+        time.sleep(0.01)
+        reply = self.c.put("/v1/datasets/%s/tags/%s" % (ds, tid),
+                           {"name": "new-name", "updateCreator": "USER_WEBAPP"})
+        self.assertEqual((reply.status, reply.body), (204, b""))
+        after = self.c.tag(ds, tid)
+        self.assertEqual(after["name"], "new-name")
+        self.assertEqual(after["bitMaskData"], before["bitMaskData"])
+        self.assertGreater(after["lastModifiedAt"], before["lastModifiedAt"])
+        self.assertEqual(after["createdAt"], before["createdAt"])
+        self.assertEqual(len(after["changes"]), 1)
+        change = after["changes"][0]
+        self.assertEqual(set(change), {"userId", "creator", "ts", "changes"})
+        self.assertEqual(change["creator"], "USER_WEBAPP")
+        self.assertIsInstance(change["ts"], int)
+        self.assertEqual(change["changes"]["name"], {"from": "old-name", "to": "new-name"})
+        self.assertError(self.c.put("/v1/datasets/%s/tags/%s" % (ds, tid), {"name": "taken"}),
+                         409, "TAG_NAME_EXISTS")
+        self.c.ok("PUT", "/v1/datasets/%s/tags/%s" % (ds, other), 204, body={"name": "taken"})
+        self.assertEqual(self.c.tag(ds, other)["name"], "taken")
+
+    def test_update_bitmask(self):
+        ds, tag = self.c.new_dataset(5)
+        tid = self.c.new_tag(ds, "edit-me", tag, [0, 1], 5)
+        self.c.ok("PUT", "/v1/datasets/%s/tags/%s" % (ds, tid), 204,
+                  body={"name": "edit-me", "bitMaskData": mask_of([1, 4])})
+        data = self.c.tag(ds, tid)
+        self.assertEqual(indices_of(data["bitMaskData"]), [1, 4])
+        self.assertEqual(data["changes"][-1]["changes"],
+                         {"bitMaskData": {"added": 1, "removed": 1}})
+        self.c.ok("PUT", "/v1/datasets/%s/tags/%s" % (ds, tid), 204,
+                  body={"name": "edit-me", "changes": {"why": "manual"}})
+        self.assertEqual(self.c.tag(ds, tid)["changes"][-1]["changes"], {"why": "manual"})
+        for body in ({}, {"bitMaskData": "0x1"}, {"name": "edit-me", "bitMaskData": "0x20"},
+                     {"name": "edit-me", "bitMaskData": "0x01"}, {"name": "x"},
+                     {"name": "edit-me", "updateCreator": "nobody"}):
+            self.assertError(self.c.put("/v1/datasets/%s/tags/%s" % (ds, tid), body),
+                             400, "MALFORMED_REQUEST")
+        self.assertEqual(indices_of(self.c.tag(ds, tid)["bitMaskData"]), [1, 4])
+
+    def test_delete_rules(self):
+        ds, tag = self.c.new_dataset(4)
+        parent = self.c.new_tag(ds, "parent", tag, [0, 1], 4)
+        child = self.c.new_tag(ds, "child", parent, [0], 4)
+        path = "/v1/datasets/%s/tags/%s"
+        self.assertError(self.c.delete(path % (ds, tag)), 400, "TAG_UNDELETABLE_IS_INITIAL")
+        self.assertError(self.c.delete(path % (ds, parent)), 400, "TAG_UNDELETABLE_NOT_A_LEAF")
+        reply = self.c.delete(path % (ds, child))
+        self.assertEqual((reply.status, reply.body), (204, b""))
+        self.assertError(self.c.get(path % (ds, child)), 404, "TAG_UNKNOWN")
+        self.assertError(self.c.delete(path % (ds, child)), 404, "TAG_UNKNOWN")
+        self.c.ok("DELETE", path % (ds, parent), 204)
+        self.assertEqual([t["id"] for t in self.c.tags(ds)], [tag])
+        self.assertError(self.c.delete(path % (ds, tag)), 400, "TAG_UNDELETABLE_IS_INITIAL")
+
+
+class TestArithmetics(EmulatorCase):
+
+    def setUp(self):
+        super().setUp()
+        self.n = 70
+        self.ds, self.initial = self.c.new_dataset(self.n)
+        self.a_idx = [0, 3, 4, 6, 65, 69]
+        self.b_idx = [3, 5, 6, 64, 65]
+        self.a = self.c.new_tag(self.ds, "set-a", self.initial, self.a_idx, self.n)
+        self.b = self.c.new_tag(self.ds, "set-b", self.initial, self.b_idx, self.n)
+
+    def expected(self, op):
+        a, b = set(self.a_idx), set(self.b_idx)
+        return sorted({"UNION": a | b, "INTERSECTION": a & b, "DIFFERENCE": a - b}[op])
+
+    def test_bitmask_operations(self):
+        for op in ("UNION", "INTERSECTION", "DIFFERENCE"):
+            for path in ("arithmetics", "arithmetics/bitmask"):
+                got = self.c.ok("POST", "/v1/datasets/%s/tags/%s" % (self.ds, path), 200,
+                                body={"tagId1": self.a, "tagId2": self.b, "operation": op})
+                self.assertEqual(set(got), {"bitMaskData"})
+                self.assertRegex(got["bitMaskData"], RE_BITMASK)
+                self.assertEqual(indices_of(got["bitMaskData"]), self.expected(op), op)
+        got = self.c.ok("POST", "/v1/datasets/%s/tags/arithmetics/bitmask" % self.ds, 200,
+                        body={"tagId1": self.b, "tagId2": self.a, "operation": "DIFFERENCE"})
+        self.assertEqual(indices_of(got["bitMaskData"]), [5, 64])
+        got = self.c.ok("POST", "/v1/datasets/%s/tags/arithmetics/bitmask" % self.ds, 200,
+                        body={"tagId1": self.a, "tagId2": self.a, "operation": "DIFFERENCE"})
+        self.assertEqual(got["bitMaskData"], "0x0")
+
+    def test_new_tag_from_arithmetics(self):
+        got = self.c.ok("POST", "/v1/datasets/%s/tags/arithmetics" % self.ds, 200, body={
+            "tagId1": self.a, "tagId2": self.b, "operation": "INTERSECTION",
+            "newTagName": "a-and-b", "creator": "USER_PIP"})
+        self.assertEqual(set(got), {"id"})
+        data = self.c.tag(self.ds, got["id"])
+        self.assertEqual(data["name"], "a-and-b")
+        self.assertEqual(data["prevTagId"], self.a)
+        self.assertEqual(data["totSize"], self.n)
+        self.assertEqual(indices_of(data["bitMaskData"]), self.expected("INTERSECTION"))
+        self.assertError(self.c.delete("/v1/datasets/%s/tags/%s" % (self.ds, self.a)),
+                         400, "TAG_UNDELETABLE_NOT_A_LEAF")
+        reply = self.c.post("/v1/datasets/%s/tags/arithmetics" % self.ds, {
+            "tagId1": self.a, "tagId2": self.b, "operation": "UNION", "newTagName": "a-and-b"})
+        self.assertError(reply, 409, "TAG_NAME_EXISTS")
+
+    def test_bitmask_route_never_creates_a_tag(self):
+        count = len(self.c.tags(self.ds))
+        self.c.ok("POST", "/v1/datasets/%s/tags/arithmetics/bitmask" % self.ds, 200, body={
+            "tagId1": self.a, "tagId2": self.b, "operation": "UNION", "newTagName": "nope"})
+        self.assertEqual(len(self.c.tags(self.ds)), count)
+
+    def test_arithmetics_errors(self):
+        path = "/v1/datasets/%s/tags/arithmetics" % self.ds
+        for body in ({"tagId1": self.a, "tagId2": self.b},
+                     {"tagId1": self.a, "tagId2": self.b, "operation": "XOR"},
+                     {"tagId1": self.a, "operation": "UNION"},
+                     {"tagId1": "short", "tagId2": self.b, "operation": "UNION"},
+                     {"tagId1": self.a, "tagId2": self.b, "operation": "UNION",
+                      "newTagName": "/bad"}):
+            self.assertError(self.c.post(path, body), 400, "MALFORMED_REQUEST")
+        _, foreign = self.c.new_dataset(2)
+        for path in ("arithmetics", "arithmetics/bitmask"):
+            reply = self.c.post("/v1/datasets/%s/tags/%s" % (self.ds, path),
+                                {"tagId1": self.a, "tagId2": foreign, "operation": "UNION"})
+            self.assertError(reply, 404, "TAG_UNKNOWN")
+
+
+class TestUpsize(EmulatorCase):
+
+    def test_upsize_adds_new_samples(self):
+        ds, initial = self.c.new_dataset(5)
+        side = self.c.new_tag(ds, "side", initial, [1, 2], 5)
+        self.c.ok("POST", "/_emulator/datasets/%s/samples" % ds, 201,
+                  body={"fileNames": ["new/%d.png" % i for i in range(3)]}, token=None)
+        self.assertEqual(self.c.tag(ds, initial)["totSize"], 5)
+        got = self.c.ok("POST", "/v1/datasets/%s/tags/upsize" % ds, 201, body={
+            "upsizeTagName": "added-later", "upsizeTagCreator": "USER_PIP",
+            "runId": "f" * 24})
+        new = self.c.tag(ds, got["id"])
+        self.assertEqual(new["name"], "added-later")
+        self.assertEqual(new["prevTagId"], initial)
+        self.assertEqual(new["runId"], "f" * 24)
+        self.assertEqual(indices_of(new["bitMaskData"]), [5, 6, 7])
+        self.assertEqual(self.c.ok("GET", "/v1/datasets/%s/tags/%s/filenames" % (ds, got["id"]),
+                                   200), ["new/0.png", "new/1.png", "new/2.png"])
+        self.assertEqual(self.c.tag(ds, initial)["bitMaskData"], "0xff")
+        self.assertEqual(indices_of(self.c.tag(ds, side)["bitMaskData"]), [1, 2])
+        self.assertEqual({t["totSize"] for t in self.c.tags(ds)}, {8})
+
+    def test_upsize_errors(self):
+        ds, _ = self.c.new_dataset(2, initial=False)
+        body = {"upsizeTagName": "more", "upsizeTagCreator": "USER_PIP"}
+        self.assertError(self.c.post("/v1/datasets/%s/tags/upsize" % ds, body),
+                         400, "TAG_NO_TAG_IN_DATASET")
+        ds, _ = self.c.new_dataset(2)
+        for bad in ({"upsizeTagName": "more"}, {"upsizeTagCreator": "USER_PIP"},
+                    {"upsizeTagName": "m", "upsizeTagCreator": "USER_PIP"},
+                    {"upsizeTagName": "more", "upsizeTagCreator": "SOMEONE"}):
+            self.assertError(self.c.post("/v1/datasets/%s/tags/upsize" % ds, bad),
+                             400, "MALFORMED_REQUEST")
+        self.assertError(self.c.post("/v1/datasets/%s/tags/upsize" % ds,
+                                     dict(body, upsizeTagName="initial-tag")),
+                         409, "TAG_NAME_EXISTS")
+        tid = self.c.ok("POST", "/v1/datasets/%s/tags/upsize" % ds, 201, body=body)["id"]
+        self.assertEqual(self.c.tag(ds, tid)["bitMaskData"], "0x0")
+
+
+class TestExports(EmulatorCase):
+
+    def setUp(self):
+        super().setUp()
+        names = ["cam/%d.jpg" % i for i in range(6)]
+        self.ds, initial = self.c.new_dataset(names=names)
+        self.tag = self.c.new_tag(self.ds, "export-me", initial, [1, 2, 4, 5], 6)
+        self.ids = self.c.ok("GET", "/v1/datasets/%s/mappings" % self.ds, 200,
+                             query={"field": "_id"})
+        self.base = "/v1/datasets/%s/tags/%s/export/" % (self.ds, self.tag)
+
+    def check_url(self, url, sample_id):
+        prefix = "http://127.0.0.1:%d/v1/datasets/%s/samples/%s/readurlRedirect?" % (
+            SHARED.port, self.ds, sample_id)
+        self.assertTrue(url.startswith(prefix), url)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        self.assertEqual(query["type"], "full")
+        self.assertIn("publicToken", query)
+        self.assertNotIn("token", query)
+        reply = Client(SHARED.port).get(url[len(self.c.base):], token=None)
+        self.assertEqual(reply.status, 302)
+
+    def test_label_studio_tasks(self):
+        tasks = self.c.ok("GET", self.base + "LabelStudioTasks", 200, query={"expiresIn": 60})
+        self.assertEqual([t["id"] for t in tasks], [1, 2, 4, 5])
+        for task, idx in zip(tasks, [1, 2, 4, 5]):
+            self.assertEqual(set(task), {"id", "data"})
+            self.assertEqual(set(task["data"]), {"image", "lightlyFileName", "lightlyMetaInfo"})
+            self.assertEqual(task["data"]["lightlyFileName"], "cam/%d.jpg" % idx)
+            self.assertEqual(task["data"]["lightlyMetaInfo"]["id"], self.ids[idx])
+            self.assertEqual(task["data"]["lightlyMetaInfo"]["fileName"], "cam/%d.jpg" % idx)
+            self.check_url(task["data"]["image"], self.ids[idx])
+        paged = self.c.ok("GET", self.base + "LabelStudio/tasks", 200,
+                          query={"pageSize": 2, "pageOffset": 1})
+        self.assertEqual([t["id"] for t in paged], [2, 4])
+        self.assertEqual(len(self.c.ok("GET", self.base + "LabelStudio/tasks", 200)), 4)
+
+    def test_label_box_data_rows(self):
+        rows = self.c.ok("GET", self.base + "LabelBoxDataRows", 200)
+        self.assertEqual([r["externalId"] for r in rows],
+                         ["cam/1.jpg", "cam/2.jpg", "cam/4.jpg", "cam/5.jpg"])
+        for row, idx in zip(rows, [1, 2, 4, 5]):
+            self.assertEqual(set(row), {"externalId", "imageUrl"})
+            self.check_url(row["imageUrl"], self.ids[idx])
+        paged = self.c.ok("GET", self.base + "LabelBox/datarows", 200,
+                          query={"pageSize": 3, "pageOffset": 2})
+        self.assertEqual([r["externalId"] for r in paged], ["cam/4.jpg", "cam/5.jpg"])
+        preview = self.c.ok("GET", self.base + "LabelBoxDataRows", 200,
+                            query={"previewExample": "True"})
+        self.assertEqual(len(preview), 1)
+
+    def test_export_errors(self):
+        self.assertError(self.c.get(self.base + "LabelBoxDataRows", query={"expiresIn": "x"}),
+                         400, "MALFORMED_REQUEST")
+        self.assertError(self.c.get(self.base + "LabelStudio/tasks", query={"pageSize": 0}),
+                         400, "MALFORMED_REQUEST")
+        bad = "/v1/datasets/%s/tags/%s/export/LabelBoxDataRows" % (self.ds, "9" * 24)
+        self.assertError(self.c.get(bad), 404, "TAG_UNKNOWN")
+
+
+# ------------------------------------------------------- stats and faults
+
+class TestStats(EmulatorCase):
+
+    def test_counts_by_route_template(self):
+        ds, tag = self.c.new_dataset(3)
+        self.c.ok("POST", "/_emulator/stats/reset", 200, token=None)
+        self.assertEqual(self.c.stats(), {"total": 0, "routes": {}})
+        self.c.tags(ds)
+        self.c.tags(ds)
+        self.c.tag(ds, tag)
+        self.c.get("/v1/datasets", token=None)
+        self.c.get("/v1/nowhere")
+        self.c.put("/v1/datasets/%s/tags/%s" % (ds, tag), {"name": "renamed"})
+        self.c.get("/_emulator/faults", token=None)
+        stats = self.c.stats()
+        self.assertEqual(stats["routes"], {
+            "GET /v1/datasets/{datasetId}/tags": 2,
+            "GET /v1/datasets/{datasetId}/tags/{tagId}": 1,
+            "GET /v1/datasets": 1,
+            "GET <unknown>": 1,
+            "PUT /v1/datasets/{datasetId}/tags/{tagId}": 1,
+        })
+        self.assertEqual(stats["total"], 6)
+        self.c.ok("POST", "/_emulator/stats/reset", 200, token=None)
+        self.assertEqual(self.c.stats()["total"], 0)
+
+    def test_sample_routes_use_sample_template(self):
+        ds, _ = self.c.new_dataset(1)
+        sid = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})[0]
+        self.c.ok("POST", "/_emulator/stats/reset", 200, token=None)
+        url = self.c.ok("GET", "/v1/datasets/%s/samples/%s/readurl" % (ds, sid), 200)
+        urllib.request.urlopen(url, timeout=10).close()
+        self.assertEqual(self.c.stats()["routes"], {
+            "GET /v1/datasets/{datasetId}/samples/{sampleId}/readurl": 1,
+            "GET /blobs/{datasetId}/{sampleId}": 1})
+
+
+class TestFaults(EmulatorCase):
+
+    ROUTE = "GET /v1/datasets/{datasetId}/tags"
+
+    def add(self, **spec):
+        return self.c.ok("POST", "/_emulator/faults", 201, body=spec, token=None)
+
+    def test_status_fault_with_count(self):
+        ds, _ = self.c.new_dataset(2)
+        fault = self.add(match=self.ROUTE, status=503, count=2)
+        self.assertEqual((fault["match"], fault["status"], fault["count"]), (self.ROUTE, 503, 2))
+        self.assertEqual(len(self.c.ok("GET", "/_emulator/faults", 200, token=None)), 1)
+        self.c.ok("POST", "/_emulator/stats/reset", 200, token=None)
+        for _ in range(2):
+            self.assertError(self.c.get("/v1/datasets/%s/tags" % ds), 503, "INJECTED_FAULT")
+        self.assertEqual(self.c.get("/v1/datasets/%s" % ds).status, 200)
+        self.assertEqual(len(self.c.tags(ds)), 1)
+        self.assertEqual(self.c.stats()["routes"][self.ROUTE], 3)
+        self.assertEqual(self.c.ok("GET", "/_emulator/faults", 200, token=None), [])
+
+    def test_fault_without_count_lasts_until_cleared(self):
+        self.add(match="*", status=500)
+        for _ in range(3):
+            self.assertError(self.c.get("/v1/versions/pip/minimum", token=None),
+                             500, "INJECTED_FAULT")
+        self.assertEqual(self.c.get("/_emulator/stats", token=None).status, 200)
+        reply = self.c.delete("/_emulator/faults", token=None)
+        self.assertEqual(reply.status, 204)
+        self.assertEqual(self.c.get("/v1/versions/pip/minimum", token=None).status, 200)
+
+    def test_retry_after_header(self):
+        self.add(match="GET /v1/datasets", status=429, retry_after_s=7, count=1)
+        reply = self.c.get("/v1/datasets")
+        self.assertError(reply, 429, "INJECTED_FAULT")
+        self.assertEqual(reply.headers["Retry-After"], "7")
+        self.assertEqual(self.c.get("/v1/datasets").status, 200)
+
+    def test_delay_then_serve_normally(self):
+        self.add(match="GET /v1/datasets", delay_ms=300, count=1)
+        started = time.monotonic()
+        reply = self.c.get("/v1/datasets")
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
+        self.assertEqual(reply.status, 200)
+        self.assertIsInstance(reply.json(), list)
+
+    def test_custom_body(self):
+        self.add(match="GET /v1/datasets", body="{not json", count=1)
+        reply = self.c.get("/v1/datasets")
+        self.assertEqual((reply.status, reply.body), (200, b"{not json"))
+        self.add(match="GET /v1/datasets", body="[]", status=202, count=1)
+        reply = self.c.get("/v1/datasets")
+        self.assertEqual((reply.status, reply.body), (202, b"[]"))
+
+    def test_drop_closes_without_answer(self):
+        self.add(match="GET /v1/datasets", drop=True, count=1)
+        conn = http.client.HTTPConnection("127.0.0.1", SHARED.port, timeout=10)
+        try:
+            conn.request("GET", "/v1/datasets?token=" + TOKEN)
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+                conn.getresponse()
+        finally:
+            conn.close()
+        self.assertEqual(self.c.get("/v1/datasets").status, 200)
+
+    def test_truncate_sends_half_the_body(self):
+        ds, _ = self.c.new_dataset(50)
+        full = self.c.get("/v1/datasets/%s/tags" % ds).body
+        self.add(match=self.ROUTE, truncate=True, count=1)
+        conn = http.client.HTTPConnection("127.0.0.1", SHARED.port, timeout=10)
+        try:
+            conn.request("GET", "/v1/datasets/%s/tags?token=%s" % (ds, TOKEN))
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(int(resp.getheader("Content-Length")), len(full))
+            with self.assertRaises(http.client.IncompleteRead) as ctx:
+                resp.read()
+            self.assertEqual(len(ctx.exception.partial), len(full) // 2)
+        finally:
+            conn.close()
+
+    def test_fault_matches_only_its_route(self):
+        ds, tag = self.c.new_dataset(2)
+        self.add(match=self.ROUTE, status=404)
+        self.assertEqual(self.c.get("/v1/datasets/%s/tags/%s" % (ds, tag)).status, 200)
+        self.assertError(self.c.get("/v1/datasets/%s/tags" % ds), 404, "INJECTED_FAULT")
+
+    def test_fault_spec_is_validated(self):
+        for spec in ({}, {"match": "tags"}, {"match": "*", "status": 42},
+                     {"match": "*", "count": 0}, {"match": "*", "drop": "yes"},
+                     {"match": "*", "delay_ms": -5}, {"match": "*", "colour": "red"}):
+            reply = self.c.post("/_emulator/faults", spec, token=None)
+            self.assertError(reply, 400, "MALFORMED_REQUEST")
+        self.assertEqual(self.c.ok("GET", "/_emulator/faults", 200, token=None), [])
+
+
+# ------------------------------------------------------- command line
+
+class TestCommandLine(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.procs = []
+
+    def tearDown(self):
+        for proc in self.procs:
+            proc.stop(signal.SIGKILL)
+        self.tmp.cleanup()
+
+    def start(self, *args, env=None):
+        proc = EmulatorProcess(*args, env=env)
+        self.procs.append(proc)
+        return proc
+
+    def test_help_documents_options(self):
+        out = subprocess.run([sys.executable, EMULATOR, "--help"], capture_output=True,
+                             text=True, check=True).stdout
+        for word in ("--port", "--host", "--token", "--state", "--dataset", "--demo",
+                     "emulator-token", "/_emulator/stats", "/_emulator/faults", "port="):
+            self.assertIn(word, out)
+
+    def test_custom_token(self):
+        proc = self.start("--token", "s3cret")
+        c = Client(proc.port, token="s3cret")
+        self.assertEqual(c.get("/v1/datasets").status, 200)
+        self.assertEqual(c.get("/v1/datasets", token=TOKEN).status, 401)
+        self.assertEqual(proc.stop(), 0)
+
+    def test_state_survives_restart(self):
+        state = os.path.join(self.tmp.name, "state.sqlite")
+        proc = self.start("--state", state, "--dataset", "keep-me:20")
+        c = Client(proc.port)
+        ds = c.ok("GET", "/v1/datasets", 200)[0]["id"]
+        initial = c.tags(ds)[0]["id"]
+        child = c.new_tag(ds, "child", initial, [2, 3], 20)
+        c.ok("PUT", "/v1/datasets/%s/tags/%s" % (ds, child), 204, body={"name": "kid"})
+        sid = c.ok("POST", "/v1/datasets/%s/samples" % ds, 201,
+                   body={"fileName": "extra/late.jpg", "metaData": {"k": 1}})["id"]
+        other, _ = c.new_dataset(2, name="second")
+        before = {"datasets": c.ok("GET", "/v1/datasets", 200), "tags": c.tags(ds),
+                  "samples": c.ok("GET", "/v1/datasets/%s/samples" % ds, 200),
+                  "names": c.names(ds), "other": c.tags(other)}
+        self.assertEqual(proc.stop(signal.SIGTERM), 0)
+
+        proc = self.start("--state", state, "--dataset", "keep-me:20")
+        c = Client(proc.port)
+        after = {"datasets": c.ok("GET", "/v1/datasets", 200), "tags": c.tags(ds),
+                 "samples": c.ok("GET", "/v1/datasets/%s/samples" % ds, 200),
+                 "names": c.names(ds), "other": c.tags(other)}
+        self.assertEqual(after, before)
+        self.assertEqual(after["samples"][-1]["id"], sid)
+        url = c.ok("GET", "/v1/datasets/%s/samples/%s/readurl" % (ds, sid), 200)
+        self.assertEqual(proc.stop(signal.SIGINT), 0)
+        old_port = proc.port
+        proc = self.start("--state", state)
+        url = url.replace(":%d/" % old_port, ":%d/" % proc.port)
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            self.assertEqual(resp.status, 200)
+        self.assertEqual(proc.stop(), 0)
+
+    def test_demo_is_created_once(self):
+        state = os.path.join(self.tmp.name, "demo.sqlite")
+        proc = self.start("--state", state, "--demo")
+        first = Client(proc.port).ok("GET", "/v1/datasets", 200)
+        proc.stop()
+        proc = self.start("--state", state, "--demo")
+        self.assertEqual(Client(proc.port).ok("GET", "/v1/datasets", 200), first)
+        self.assertEqual(len(first), 4)
+
+    def test_temp_state_is_removed_at_exit(self):
+        env = dict(os.environ, TMPDIR=self.tmp.name)
+        proc = self.start("--dataset", "tmp-set:5", env=env)
+        self.assertTrue(os.listdir(self.tmp.name))
+        self.assertEqual(Client(proc.port).ok("GET", "/v1/datasets", 200)[0]["nSamples"], 5)
+        self.assertEqual(proc.stop(), 0)
+        self.assertEqual(os.listdir(self.tmp.name), [])
+
+    def test_bad_dataset_spec_fails(self):
+        for spec in ("nocount", "ab:3", "good-name:x"):
+            result = subprocess.run([sys.executable, EMULATOR, "--port", "0", "--dataset", spec],
+                                    capture_output=True, timeout=10)
+            self.assertNotEqual(result.returncode, 0, spec)
+
+    def test_million_samples_start_fast_and_page_in_order(self):
+        proc = self.start("--dataset", "big:1000000")
+        self.assertLess(proc.startup_s, 30)
+        c = Client(proc.port)
+        ds = c.ok("GET", "/v1/datasets", 200)[0]
+        self.assertEqual(ds["nSamples"], 1_000_000)
+        started = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=60)
+        total = 0
+        last = None
+        try:
+            for offset in range(0, 1_000_000, 100_000):
+                conn.request("GET", "/v1/datasets/%s/mappings?field=fileName&pageSize=100000"
+                             "&pageOffset=%d&token=%s" % (ds["id"], offset, TOKEN))
+                page = json.loads(conn.getresponse().read())
+                self.assertEqual(page[0], "sample_%07d.jpg" % offset)
+                total += len(page)
+                last = page[-1]
+        finally:
+            conn.close()
+        self.assertEqual((total, last), (1_000_000, "sample_0999999.jpg"))
+        self.assertLess(time.monotonic() - started, 10)
+        tag = c.tags(ds["id"])[0]
+        self.assertEqual((tag["name"], tag["totSize"]), ("initial-tag", 1_000_000))
+        self.assertEqual(tag["bitMaskData"], "0x" + "f" * 250_000)
+        sys.stderr.write("[1M start %.2f s, 1M names in pages of 100000 %.2f s] "
+                         % (proc.startup_s, time.monotonic() - started))
+
+
+def main():
+    loader = unittest.defaultTestLoader
+    module = sys.modules[__name__]
+    names = sys.argv[1:]
+    suite = loader.loadTestsFromNames(names, module) if names else \
+        loader.loadTestsFromModule(module)
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    passed = result.testsRun - failed - len(result.skipped)
+    sys.stdout.flush()
+    print("emulator: %d passed, %d failed" % (max(passed, 0), failed), flush=True)
+    return 0 if failed == 0 else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

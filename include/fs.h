@@ -77,6 +77,14 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name,
 /* Sends the pending edits of the tag that holds ino (all tags for the root
  * or when ino is 0) and reports a refused earlier flush once. */
 int fs_fsync(struct fs *fs, uint64_t ino);
+/* How fs tells the kernel that cached entries changed: parent != 0
+ * invalidates the entry name in directory parent, else the attributes and
+ * listing of ino.  Called from a thread of fs's own, never while serving a
+ * request. */
+typedef void (*fs_notify_cb)(uint64_t parent, uint64_t ino, const char *name,
+			     void *arg);
+void fs_set_notify(struct fs *fs, fs_notify_cb cb, void *arg);
+
 /* Drops every cached thing (SIGHUP). */
 void fs_drop_caches(struct fs *fs);
 

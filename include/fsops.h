@@ -6,4 +6,7 @@
 
 extern const struct fuse_lowlevel_ops fsops_ops;
 
+/* An fs_notify_cb; arg is the struct fuse_session. */
+void fsops_notify(uint64_t parent, uint64_t ino, const char *name, void *arg);
+
 #endif

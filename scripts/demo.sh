@@ -45,7 +45,7 @@ python3 scripts/lightly_emulator.py --port 0 --token "$token" \
 echo $! >"$run/emulator.pid"
 port=""
 for _ in $(seq 1 100); do
-	port=$(sed -n 's/^port=\([0-9]*\)$/\1/p' "$run/emulator.out")
+	port=$(sed -n 's/^port=\([0-9]*\)$/\1/p' "$run/emulator.out" 2>/dev/null || true)
 	[ -n "$port" ] && break
 	sleep 0.1
 done

@@ -84,6 +84,7 @@ static void tag_free(struct tag *t)
 {
 	if (!t)
 		return;
+	fs_tag_edit_dispose(t);
 	free(t->name);
 	bitmask_dispose(&t->mask);
 	bitmask_dispose(&t->server_mask);
@@ -331,12 +332,15 @@ static int add_tag(struct fs *fs, struct dataset *d, struct tag **out)
 /* Takes the server's view of one tag.  A tag with edits not yet on the
  * server keeps its local mask: the server's is older than what the user
  * sees, and the flush will make them equal. */
-static int tag_fill(struct fs *fs, struct tag *t, struct api_tag *a)
+static int tag_fill(struct fs *fs, struct tag *t, struct api_tag *a,
+		    uint64_t since)
 {
 	uint64_t h = hash_str(a->bitmask);
-	bool mask_changed = !t->mask_loaded || h != t->hex_hash;
+	bool mine = t->edit_seq > since; /* changed by us after the request */
+	bool mask_changed = !t->mask_loaded ||
+			    (h != t->hex_hash && !mine);
 
-	if (!t->name || strcmp(t->name, a->name)) {
+	if (!t->name || (strcmp(t->name, a->name) && !mine)) {
 		free(t->name);
 		t->name = a->name;
 		a->name = NULL;
@@ -376,7 +380,7 @@ static int tag_fill(struct fs *fs, struct tag *t, struct api_tag *a)
 }
 
 static int apply_tags(struct fs *fs, struct dataset *d, struct api_tag *v,
-		      size_t n)
+		      size_t n, uint64_t since)
 {
 	bool changed = false;
 	int ret;
@@ -400,10 +404,10 @@ static int apply_tags(struct fs *fs, struct dataset *d, struct api_tag *v,
 			changed = true;
 		} else if (!t->live) {
 			continue;
-		} else if (strcmp(t->name, v[i].name)) {
+		} else if (strcmp(t->name, v[i].name) && t->edit_seq <= since) {
 			changed = true;
 		}
-		ret = tag_fill(fs, t, &v[i]);
+		ret = tag_fill(fs, t, &v[i], since);
 		if (ret)
 			return ret;
 		t->seen = true;
@@ -429,16 +433,18 @@ int fs_ensure_tags(struct fs *fs, struct dataset *d)
 	struct api_tag *v = NULL;
 	size_t n = 0;
 	char id[API_ID_LEN + 1];
+	uint64_t since;
 	int ret;
 
 	if (!load_begin(fs, &d->tags_load))
 		return load_result(&d->tags_load, d->tags_load.fetched_at > 0);
 	memcpy(id, d->id, sizeof(id));
+	since = d->edit_seq;
 	pthread_mutex_unlock(&fs->lock);
 	ret = api_list_tags(fs->api, id, &v, &n);
 	pthread_mutex_lock(&fs->lock);
 	if (!ret)
-		ret = apply_tags(fs, d, v, n);
+		ret = apply_tags(fs, d, v, n, since);
 	load_end(fs, &d->tags_load, ret);
 	api_tags_free(v, n);
 	return load_result(&d->tags_load, d->tags_load.fetched_at > 0);
@@ -818,6 +824,12 @@ void fs_stat_ref(struct fs *fs, const struct inode_ref *r, struct stat *st)
 		break;
 	case INODE_KIND_FILE:
 		stat_file(fs, st, ino, 0444, 0, ds_created);
+		/* one link per tag that holds the sample */
+		st->st_nlink = 0;
+		for (size_t i = 0; d && i < d->ntags; i++)
+			if (d->tags[i]->live &&
+			    bitmask_test(&d->tags[i]->mask, r->sample))
+				st->st_nlink++;
 		break;
 	default:
 		memset(st, 0, sizeof(*st));
@@ -1344,8 +1356,10 @@ int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
 	*len = 0;
 	if (ret)
 		return ret;
-	if ((flags & O_ACCMODE) != O_RDONLY)
-		return r.kind == INODE_KIND_FILE ? -EPERM : -EACCES;
+	/* a sample may be opened for writing (cp onto it writes nothing: it
+	 * is empty), but bytes written are refused in fsops */
+	if ((flags & O_ACCMODE) != O_RDONLY && r.kind != INODE_KIND_FILE)
+		return -EACCES;
 	pthread_mutex_lock(&fs->lock);
 	ret = fs_check_ref(fs, &r);
 	if (ret)

@@ -14,6 +14,7 @@
 #include "inode.h"
 
 #define FS_META_DIR ".lightly"
+#define FS_RECENTLY_DELETED 8
 
 /* Freshness and single-flight state of one loadable thing. */
 struct load {
@@ -57,7 +58,10 @@ struct tag {
 	struct bitmask server_mask; /* last mask the server holds */
 	bool dirty;                 /* mask differs from the server's */
 	bool flushing;              /* a PUT is on the wire */
+	bool renaming;              /* a rename or delete is on the wire */
 	double last_edit;           /* monotonic s */
+	uint64_t edit_seq;          /* d->edit_seq at our last change */
+	double retry_at, retry_delay;
 	int flush_err;              /* refused flush, told by next fsync */
 	struct local_folder *local;
 	size_t nlocal;
@@ -80,8 +84,11 @@ struct dataset {
 	struct name_index *index;
 	struct load index_load;
 	bool fallback;
-	char recently_deleted[4][API_ID_LEN + 1];
+	char recently_deleted[FS_RECENTLY_DELETED][API_ID_LEN + 1];
 	unsigned deleted_next;
+	/* counts our changes, so a listing requested before one of them
+	 * cannot undo it when it arrives after */
+	uint64_t edit_seq;
 };
 
 struct fs {
@@ -103,11 +110,18 @@ struct fs {
 	size_t nds, ds_cap;
 	struct load ds_load;
 	/* edits */
-	pthread_t flusher;
-	bool flusher_running;
+	pthread_t flusher, notifier;
+	bool threads_running;
 	bool stopping;
 	pthread_cond_t flush_cond;
 	uint32_t next_local_folder;
+	uint64_t flushes;
+	/* kernel invalidations waiting for the notifier thread */
+	pthread_cond_t notify_cond;
+	struct notify_item *notify;
+	size_t nnotify, notify_cap;
+	fs_notify_cb notify_cb;
+	void *notify_arg;
 };
 
 double fs_now(void);
@@ -131,6 +145,7 @@ int fs_stats_json(struct fs *fs, char **data, size_t *len);
 int fs_edit_start(struct fs *fs);
 void fs_edit_stop(struct fs *fs);
 bool fs_tag_busy(const struct tag *t);
+void fs_tag_edit_dispose(struct tag *t);
 bool fs_tag_recently_deleted(const struct dataset *d, const char *id);
 bool fs_local_folder_find(const struct tag *t, uint32_t folder);
 uint32_t fs_local_folder_lookup(const struct tag *t, uint32_t parent,

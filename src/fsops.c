@@ -111,10 +111,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int ret;
 
-	(void)attr;
 	(void)fi;
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-		      FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE)) {
+	/* truncating an empty sample to 0 (cp, shell redirection) is a
+	 * no-op; any other size or owner change is not ours to make */
+	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		       FUSE_SET_ATTR_GID)) ||
+	    ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -259,9 +261,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
+	(void)ino, (void)buf, (void)off, (void)fi;
 	/* a sample's content comes from the dataset, not from the mount */
-	fuse_reply_err(req, EPERM);
+	if (size)
+		fuse_reply_err(req, EPERM);
+	else
+		fuse_reply_write(req, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
@@ -387,6 +392,21 @@ static void op_destroy(void *userdata)
 {
 	/* edits reach the server before the session ends */
 	fs_fsync(userdata, 0);
+}
+
+void fsops_notify(uint64_t parent, uint64_t ino, const char *name, void *arg)
+{
+	struct fuse_session *se = arg;
+	int ret;
+
+	if (parent)
+		ret = fuse_lowlevel_notify_inval_entry(se, parent, name,
+						       strlen(name));
+	else
+		ret = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+	/* ENOENT: the kernel holds nothing to drop */
+	if (ret && ret != -ENOENT)
+		log_debug("invalidation failed: %s", strerror(-ret));
 }
 
 const struct fuse_lowlevel_ops fsops_ops = {

@@ -106,6 +106,7 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, cmd.mountpoint) != 0)
 		goto out;
 	mounted = true;
+	fs_set_notify(fs, fsops_notify, se);
 	log_info("mounted %s at %s", o.server, cmd.mountpoint);
 	fuse_daemonize(cmd.foreground);
 
@@ -123,9 +124,14 @@ int main(int argc, char *argv[])
 						       cmd.max_idle_threads);
 		ret = fuse_session_loop_mt(se, loop_cfg);
 	}
-	ret = ret ? 1 : 0;
+	/* a loop ended by SIGTERM, SIGINT or SIGHUP is a clean shutdown */
+	ret = (ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		      ? 0
+		      : 1;
 
 out:
+	if (fs)
+		fs_set_notify(fs, NULL, NULL);
 	if (mounted)
 		fuse_session_unmount(se);
 	if (handlers)

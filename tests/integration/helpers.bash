@@ -18,7 +18,7 @@ emu_start() {
 		>"$EMU_DIR/out" 2>"$EMU_DIR/err" &
 	EMU_PID=$!
 	for _ in $(seq 1 300); do
-		EMU_PORT=$(sed -n 's/^port=\([0-9]*\)$/\1/p' "$EMU_DIR/out" 2>/dev/null)
+		EMU_PORT=$(sed -n 's/^port=\([0-9]*\)$/\1/p' "$EMU_DIR/out" 2>/dev/null || true)
 		[ -n "$EMU_PORT" ] && break
 		kill -0 "$EMU_PID" 2>/dev/null || break
 		sleep 0.1

@@ -1,0 +1,136 @@
+/* Option parsing: defaults, the environment the Lightly tools read, -o
+ * values winning over it, bad values refused, and the token's sources. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "log.h"
+#include "opts.h"
+
+int main(void);
+
+static int parse(struct opts *o, int argc, const char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, (char **)argv);
+	int ret;
+
+	/* fuse_opt_parse may rewrite argv; give it its own copy */
+	args.argv = NULL;
+	args.argc = 0;
+	for (int i = 0; i < argc; i++)
+		fuse_opt_add_arg(&args, argv[i]);
+	ret = opts_parse(o, &args);
+	fuse_opt_free_args(&args);
+	return ret;
+}
+
+static void test_defaults(void)
+{
+	const char *argv[] = { "lightlyfs", "/mnt" };
+	struct opts o;
+
+	unsetenv("LIGHTLY_SERVER_LOCATION");
+	unsetenv("LIGHTLY_CA_CERTS");
+	CHECK_INT(parse(&o, 2, argv), 0);
+	CHECK_STR(o.server, OPTS_DEFAULT_SERVER);
+	CHECK(o.cache_ttl_s == OPTS_DEFAULT_CACHE_TTL_S);
+	CHECK(o.timeout_s == OPTS_DEFAULT_TIMEOUT_S);
+	CHECK_INT(o.flush_delay_ms, OPTS_DEFAULT_FLUSH_DELAY_MS);
+	CHECK(!o.sync_edits);
+	CHECK(o.dataset == NULL);
+	CHECK(o.ca_certs == NULL);
+	CHECK_INT(o.log_level, LOG_INFO);
+	opts_dispose(&o);
+}
+
+static void test_env_and_options(void)
+{
+	const char *env_only[] = { "lightlyfs", "/mnt" };
+	const char *with_o[] = { "lightlyfs", "-o",
+				 "server=http://127.0.0.1:8/,cache_ttl=2.5,"
+				 "dataset=abc,sync_edits,log_level=debug,"
+				 "timeout=7,flush_delay_ms=50",
+				 "/mnt" };
+	struct opts o;
+
+	setenv("LIGHTLY_SERVER_LOCATION", "https://example.test///", 1);
+	setenv("LIGHTLY_CA_CERTS", "/etc/ca.pem", 1);
+	CHECK_INT(parse(&o, 2, env_only), 0);
+	/* trailing slashes are stripped, as the official client does */
+	CHECK_STR(o.server, "https://example.test");
+	CHECK_STR(o.ca_certs, "/etc/ca.pem");
+	opts_dispose(&o);
+
+	CHECK_INT(parse(&o, 4, with_o), 0);
+	CHECK_STR(o.server, "http://127.0.0.1:8");
+	CHECK(o.cache_ttl_s == 2.5);
+	CHECK_STR(o.dataset, "abc");
+	CHECK(o.sync_edits);
+	CHECK_INT(o.log_level, LOG_DEBUG);
+	CHECK(o.timeout_s == 7);
+	CHECK_INT(o.flush_delay_ms, 50);
+	opts_dispose(&o);
+	unsetenv("LIGHTLY_SERVER_LOCATION");
+	unsetenv("LIGHTLY_CA_CERTS");
+}
+
+static void test_bad_values(void)
+{
+	static const char *const bad[] = {
+		"cache_ttl=abc", "cache_ttl=-1", "timeout=1x",
+		"log_level=loud", "server=ftp://x",
+	};
+	struct opts o;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = { "lightlyfs", "-o", bad[i], "/mnt" };
+
+		CHECK_INT(parse(&o, 4, argv), -EINVAL);
+		opts_dispose(&o);
+	}
+}
+
+static void test_token_sources(void)
+{
+	char path[] = "/tmp/lightlyfs-test-token-XXXXXX";
+	char err[256];
+	struct opts o = { 0 };
+	int fd;
+
+	unsetenv("LIGHTLY_TOKEN");
+	CHECK_INT(opts_load_token(&o, err, sizeof(err)), -ENOKEY);
+	CHECK(strstr(err, "LIGHTLY_TOKEN") != NULL);
+
+	setenv("LIGHTLY_TOKEN", "from-env", 1);
+	CHECK_INT(opts_load_token(&o, err, sizeof(err)), 0);
+	CHECK_STR(o.token, "from-env");
+	opts_dispose(&o);
+
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK_INT(write(fd, "from-file\n", 10), 10);
+	close(fd);
+	chmod(path, 0644);
+	o.token_file = strdup(path);
+	/* a file others can read is refused, even with the env set */
+	CHECK_INT(opts_load_token(&o, err, sizeof(err)), -ENOKEY);
+	CHECK(strstr(err, "readable by others") != NULL);
+	CHECK(strstr(err, "from-file") == NULL);
+	chmod(path, 0600);
+	CHECK_INT(opts_load_token(&o, err, sizeof(err)), 0);
+	CHECK_STR(o.token, "from-file");
+	opts_dispose(&o);
+	unlink(path);
+	unsetenv("LIGHTLY_TOKEN");
+}
+
+int main(void)
+{
+	test_defaults();
+	test_env_and_options();
+	test_bad_values();
+	test_token_sources();
+	return CHECK_DONE();
+}

@@ -97,6 +97,30 @@ int api_update_tag(struct api *a, const char *ds, const char *tag,
 		   const char *name, const char *bitmask);
 int api_delete_tag(struct api *a, const char *ds, const char *tag);
 
+/* Retries (http.c) and what the endpoints do about them:
+ * - GET, PUT and DELETE are sent again after any retryable failure.  A
+ *   DELETE answered TAG_UNKNOWN after an attempt that may have reached the
+ *   server counts as done: that attempt deleted the tag.
+ * - The creating POSTs are sent again at once only after failures that
+ *   cannot have reached the server (refused connection, 408, 429).  After
+ *   one that may have (a transport error once the request went out, a 5xx)
+ *   the dataset's tags are fetched first: a tag of that name with the same
+ *   prevTagId (and bitmask) is the earlier attempt's, and its id is the
+ *   answer; otherwise the POST is sent again.  The check shares the POST's
+ *   deadline. */
+
+/* The counters for .lightly/stats as a JSON object:
+ * {"requests": {"list_datasets": N, "get_dataset": N, "list_tags": N,
+ *   "get_tag": N, "get_mappings": N, "get_tag_filenames": N,
+ *   "create_tag": N, "create_initial_tag": N, "update_tag": N,
+ *   "delete_tag": N},
+ *  "retries": N, "failures": N, "bytesReceived": N, "lastError": "..."}
+ * requests counts HTTP requests (each page, each check) by endpoint, not
+ * their retries; the rest is http_get_stats().  *json is malloc'd and
+ * NUL-terminated (free() it); *len (if len is not NULL) its length.  Thread
+ * safe.  0, -EINVAL, -ENOMEM. */
+int api_stats_json(struct api *a, char **json, size_t *len);
+
 /* True for a 24 lower-case hex id. */
 int api_id_valid(const char *s);
 /* True for a name the server accepts as a tag name (API-NOTES pattern). */

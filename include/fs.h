@@ -21,6 +21,7 @@ struct fs_config {
 	double ttl_s;        /* freshness of everything read */
 	const char *dataset; /* ID or name to mount as the root, or NULL */
 	bool sync_edits;     /* send each edit at once */
+	size_t cache_max_bytes; /* bound on cached names and masks; 0: none */
 	unsigned flush_delay_ms;
 	uid_t uid;
 	gid_t gid;
@@ -33,6 +34,9 @@ struct fs;
  * 0, -EACCES, -ECONNREFUSED, -ENOENT, -ENOMEM, ... */
 int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	   size_t errsz);
+/* Starts fs's own threads (edit flushing, kernel notifications): after
+ * fuse_daemonize, whose fork would leave them behind.  0 or -EAGAIN. */
+int fs_start(struct fs *fs);
 /* Flushes pending edits first.  fs_free(NULL) does nothing. */
 void fs_free(struct fs *fs);
 

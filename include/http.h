@@ -1,21 +1,30 @@
 /* libcurl transport: a pool of easy handles (connection reuse, never shared
- * by two threads at once), timeouts, the token as the last query parameter,
- * and the one table that turns HTTP statuses and Lightly error codes into
- * errno values.  Knows nothing of JSON. */
+ * by two threads at once), one deadline per logical request, bounded retries
+ * with backoff, the token as the last query parameter, counters, and the one
+ * table that turns HTTP statuses and Lightly error codes into errno values.
+ * Knows nothing of JSON. */
 #ifndef LIGHTLYFS_HTTP_H
 #define LIGHTLYFS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_TIMEOUT_MS_DEFAULT 30000L
 #define HTTP_CONNECT_TIMEOUT_MS 10000L
 #define HTTP_MAX_BODY_DEFAULT ((size_t)1024 * 1024 * 1024)
+/* Retry policy (http.c has the reasons): attempts per logical request, and
+ * the full-jitter exponential backoff between them. */
+#define HTTP_RETRY_MAX_ATTEMPTS 6
+#define HTTP_RETRY_BASE_MS 100L
+#define HTTP_RETRY_CAP_MS 5000L
 
 struct http_config {
 	const char *base_url; /* e.g. https://api.lightly.ai, no trailing '/' */
 	const char *token;    /* API token, sent as ?token=; never logged */
 	const char *ca_certs; /* CA bundle path or NULL */
-	long timeout_ms;      /* whole request deadline */
+	long timeout_ms;      /* deadline of one logical request, retries
+				 included; <= 0 means HTTP_TIMEOUT_MS_DEFAULT */
 	size_t max_body;      /* bytes; a longer body fails with -EIO */
 };
 
@@ -24,6 +33,50 @@ struct http_response {
 	char *body;   /* malloc'd, NUL-terminated (not counted in len) */
 	size_t len;
 	char request_id[64]; /* from X-Request-Id, if any */
+	unsigned attempts;   /* times the request was sent (or tried to be) */
+	/* The request was sent again after an attempt that may have reached
+	 * the server: an answer such as 404 may be the earlier attempt's
+	 * doing (api.c: a resent DELETE). */
+	bool resent;
+};
+
+/* Asked before a request that is not idempotent is sent again after a
+ * failure that may have reached the server (a transport error once bytes of
+ * the request went out, or a 5xx).  failed is that attempt's answer.  Returns
+ * 1 when the earlier attempt did take effect (http_send stops and returns
+ * 0; the callback keeps what the caller needs in arg), 0 when it did not
+ * (the request is sent again), or a negative errno when it cannot tell
+ * (http_send stops with the earlier failure).  It may make requests of its
+ * own with the same deadline. */
+typedef int (*http_verify_cb)(const struct http_response *failed, void *arg);
+
+/* One logical request for http_send.  Zero-initialise, then fill. */
+struct http_req {
+	const char *method;
+	const char *path_query; /* starts with '/'; may carry a query string */
+	const char *body;       /* NULL: none (body_len ignored) */
+	size_t body_len;
+	/* Safe to send twice (GET, PUT of a whole value, DELETE).  When false
+	 * the request is sent again only after failures that cannot have
+	 * reached the server (refused connection, 408, 429), or after
+	 * verify_cb said the failed attempt took no effect. */
+	bool idempotent;
+	http_verify_cb verify_cb; /* NULL: ambiguous failures are final */
+	void *verify_arg;
+	/* Absolute CLOCK_MONOTONIC time in ms (see http_deadline); 0 means
+	 * timeout_ms from now.  Lets a caller share one budget between
+	 * requests that form one logical operation. */
+	int64_t deadline_ms;
+};
+
+/* Counters since http_new, for .lightly/stats. */
+struct http_stats {
+	uint64_t requests;       /* logical requests (http_send calls) */
+	uint64_t retries;        /* attempts beyond the first */
+	uint64_t failures;       /* logical requests that did not end in 2xx */
+	uint64_t bytes_received; /* response bodies, every attempt */
+	char last_error[256];    /* "GET /v1/...: HTTP 503", "" if none; never
+				    holds the token or the query's token */
 };
 
 struct http;
@@ -32,8 +85,9 @@ struct http;
 struct http *http_new(const struct http_config *cfg);
 void http_free(struct http *h);
 
-/* One request.  path_query starts with '/' and may carry a query string;
- * the token is appended last.  body may be NULL (then body_len is ignored);
+/* One logical request, retried as http_send says (a POST only where it
+ * cannot have reached the server).  path_query starts with '/' and may
+ * carry a query string; the token is appended last.  body may be NULL (then body_len is ignored);
  * it is sent as application/json.  Fills *resp (the caller disposes it with
  * http_response_dispose) whatever the outcome.
  * Returns 0 for a 2xx answer; for any other status the errno of
@@ -42,6 +96,33 @@ void http_free(struct http *h);
 int http_request(struct http *h, const char *method, const char *path_query,
 		 const char *body, size_t body_len, struct http_response *resp);
 void http_response_dispose(struct http_response *resp);
+
+/* Sends req until it succeeds, fails in a way a retry cannot mend, runs out
+ * of attempts (HTTP_RETRY_MAX_ATTEMPTS) or would pass its deadline.  Retried:
+ * refused or reset connections, an attempt that timed out before the
+ * deadline, an empty reply, and HTTP 408, 429, 500, 502, 503, 504 (honouring
+ * Retry-After), each after a full-jitter exponential backoff.  Every attempt
+ * gets what is left of the deadline.  Fills *resp (the caller disposes it)
+ * with the last attempt's answer, attempts and resent.
+ * Returns 0 for a 2xx answer (or when verify_cb reported that an earlier
+ * attempt took effect: then resp->status is 0 and resp->body NULL); the
+ * status's errno (http_errno(status, NULL)); -ETIMEDOUT when the deadline
+ * passed and the last failure was a timeout; -ECONNREFUSED, -EHOSTUNREACH
+ * or -EIO for other transport failures; -EINVAL, -ENOMEM.  A final
+ * transport failure is logged once here (WARN); a final HTTP status is left
+ * to the caller, which can read the error body.  http_request is http_send
+ * with idempotent = (method is not POST), no verify_cb, the default
+ * deadline. */
+int http_send(struct http *h, const struct http_req *req,
+	      struct http_response *resp);
+
+/* Now on the clock deadlines use (CLOCK_MONOTONIC, ms). */
+int64_t http_now_ms(void);
+/* The deadline of a logical request starting now: now + timeout_ms. */
+int64_t http_deadline(const struct http *h);
+
+/* A consistent copy of the counters.  Thread safe. */
+void http_get_stats(struct http *h, struct http_stats *out);
 
 /* The one status / Lightly error code → errno table (a negative errno).
  * code may be NULL.  A 2xx status gives 0. */

@@ -12,6 +12,7 @@
 #define OPTS_DEFAULT_CACHE_TTL_S 60.0
 #define OPTS_DEFAULT_TIMEOUT_S 30.0
 #define OPTS_DEFAULT_FLUSH_DELAY_MS 300
+#define OPTS_DEFAULT_CACHE_SIZE_MB 4096
 
 struct opts {
 	char *server;     /* malloc'd, no trailing '/' */
@@ -22,6 +23,7 @@ struct opts {
 	double cache_ttl_s;
 	double timeout_s;
 	unsigned flush_delay_ms;
+	double cache_size_mb; /* 0: unbounded */
 	bool sync_edits;
 	bool allow_insecure;
 	int log_level; /* enum log_level */

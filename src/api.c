@@ -7,6 +7,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +26,41 @@
 /* Bytes of a malformed body quoted in the log. */
 #define API_EXCERPT_MAX 60
 
+/* The endpoints counted in .lightly/stats, one counter each.  The names
+ * are those of api.h's functions, which are what a reader of the stats
+ * knows. */
+enum api_ep {
+	API_EP_LIST_DATASETS,
+	API_EP_GET_DATASET,
+	API_EP_LIST_TAGS,
+	API_EP_GET_TAG,
+	API_EP_GET_MAPPINGS,
+	API_EP_GET_TAG_FILENAMES,
+	API_EP_CREATE_TAG,
+	API_EP_CREATE_INITIAL_TAG,
+	API_EP_UPDATE_TAG,
+	API_EP_DELETE_TAG,
+	API_EP_COUNT
+};
+
+static const char *const api_ep_names[API_EP_COUNT] = {
+	[API_EP_LIST_DATASETS] = "list_datasets",
+	[API_EP_GET_DATASET] = "get_dataset",
+	[API_EP_LIST_TAGS] = "list_tags",
+	[API_EP_GET_TAG] = "get_tag",
+	[API_EP_GET_MAPPINGS] = "get_mappings",
+	[API_EP_GET_TAG_FILENAMES] = "get_tag_filenames",
+	[API_EP_CREATE_TAG] = "create_tag",
+	[API_EP_CREATE_INITIAL_TAG] = "create_initial_tag",
+	[API_EP_UPDATE_TAG] = "update_tag",
+	[API_EP_DELETE_TAG] = "delete_tag",
+};
+
 struct api {
 	struct http *h;
+	/* HTTP requests (pages, not retries) per endpoint; atomics because
+	 * every FUSE worker thread calls in. */
+	atomic_uint_least64_t requests[API_EP_COUNT];
 };
 
 /* --- small helpers --- */
@@ -650,12 +685,16 @@ void api_decode_error(const char *body, size_t len, char *code, size_t codesz,
 struct api *api_new(struct http *h)
 {
 	struct api *a;
+	size_t i;
 
 	if (!h)
 		return NULL;
 	a = calloc(1, sizeof(*a));
-	if (a)
-		a->h = h;
+	if (!a)
+		return NULL;
+	a->h = h;
+	for (i = 0; i < API_EP_COUNT; i++)
+		atomic_init(&a->requests[i], 0);
 	return a;
 }
 
@@ -686,17 +725,21 @@ static const char *api_what(char *buf, size_t sz, const char *method,
 	return buf;
 }
 
-/* One request.  On a non-2xx answer the error body's code refines the
- * status through http_errno() and the failure is logged once, here;
- * transport failures were logged by http.c.  *resp is always filled. */
-static int api_call(struct api *a, const char *method, const char *path,
-		    const char *body, size_t body_len,
-		    struct http_response *resp)
+/* One logical request (http.c retries it as req says).  On a non-2xx
+ * answer the error body's code refines the status through http_errno() and
+ * the failure is logged once, here; transport failures were logged by
+ * http.c.  resent_ok_code: a Lightly error code that means success when the
+ * request had to be sent again after an attempt that may have taken effect
+ * (a DELETE answered TAG_UNKNOWN: the first copy deleted it).  *resp is
+ * always filled. */
+static int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
+		    const char *resent_ok_code, struct http_response *resp)
 {
 	char code[API_CODE_MAX], msg[API_MSG_MAX], rid[API_RID_MAX];
 	int rc;
 
-	rc = http_request(a->h, method, path, body, body_len, resp);
+	atomic_fetch_add(&a->requests[ep], 1);
+	rc = http_send(a->h, req, resp);
 	if (rc == 0 || resp->status == 0 ||
 	    (resp->status >= 200 && resp->status <= 299))
 		return rc;
@@ -705,10 +748,35 @@ static int api_call(struct api *a, const char *method, const char *path,
 		       sizeof(msg), rid, sizeof(rid));
 	if (!rid[0])
 		snprintf(rid, sizeof(rid), "%s", resp->request_id);
+	if (resent_ok_code && resp->resent && !strcmp(code, resent_ok_code)) {
+		log_info("%s %s: %s after a resend: the earlier attempt took "
+			 "effect",
+			 req->method, req->path_query, code);
+		return 0;
+	}
 	rc = http_errno(resp->status, code[0] ? code : NULL);
-	log_warn("%s %s: HTTP %ld %s \"%s\" (request %s)", method, path,
-		 resp->status, code[0] ? code : "-", msg, rid[0] ? rid : "-");
+	log_warn("%s %s: HTTP %ld %s \"%s\" (request %s, %u attempt%s)",
+		 req->method, req->path_query, resp->status,
+		 code[0] ? code : "-", msg, rid[0] ? rid : "-", resp->attempts,
+		 resp->attempts == 1 ? "" : "s");
 	return rc;
+}
+
+/* A request that is safe to send twice unless it is a POST (the creating
+ * calls), with the default deadline. */
+static int api_call(struct api *a, enum api_ep ep, const char *method,
+		    const char *path, const char *body, size_t body_len,
+		    struct http_response *resp)
+{
+	struct http_req req = {
+		.method = method,
+		.path_query = path,
+		.body = body,
+		.body_len = body_len,
+		.idempotent = strcmp(method, "POST") != 0,
+	};
+
+	return api_send(a, ep, &req, NULL, resp);
 }
 
 /* Serializes a request body built with cJSON.  *out is freed with
@@ -756,7 +824,8 @@ int api_list_datasets(struct api *a, struct api_dataset **out, size_t *n)
 			      API_DATASETS_PAGE, offset);
 		if (rc)
 			goto out;
-		rc = api_call(a, "GET", path, NULL, 0, &resp);
+		rc = api_call(a, API_EP_LIST_DATASETS, "GET", path, NULL, 0,
+			      &resp);
 		if (rc)
 			goto out;
 		rc = api_datasets_from(api_what(what, sizeof(what), "GET",
@@ -805,7 +874,7 @@ int api_get_dataset(struct api *a, const char *ds, struct api_dataset *out)
 	rc = api_path(path, sizeof(path), "/v1/datasets/%s", ds);
 	if (rc)
 		goto out;
-	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	rc = api_call(a, API_EP_GET_DATASET, "GET", path, NULL, 0, &resp);
 	if (rc)
 		goto out;
 	rc = api_dataset_one(api_what(what, sizeof(what), "GET", path),
@@ -815,10 +884,13 @@ out:
 	return rc;
 }
 
-int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
-		  size_t *n)
+/* deadline_ms 0: the default one. */
+static int api_list_tags_until(struct api *a, const char *ds,
+			       int64_t deadline_ms, struct api_tag **out,
+			       size_t *n)
 {
 	struct http_response resp = { 0 };
+	struct http_req req = { .method = "GET", .idempotent = true };
 	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
 	int rc;
 
@@ -829,7 +901,9 @@ int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
 	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags", ds);
 	if (rc)
 		goto out;
-	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	req.path_query = path;
+	req.deadline_ms = deadline_ms;
+	rc = api_send(a, API_EP_LIST_TAGS, &req, NULL, &resp);
 	if (rc)
 		goto out;
 	rc = api_tags_from(api_what(what, sizeof(what), "GET", path),
@@ -837,6 +911,12 @@ int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
 out:
 	http_response_dispose(&resp);
 	return rc;
+}
+
+int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
+		  size_t *n)
+{
+	return api_list_tags_until(a, ds, 0, out, n);
 }
 
 /* The body is checked to be a valid tag before it is handed out verbatim. */
@@ -855,7 +935,7 @@ int api_get_tag_json(struct api *a, const char *ds, const char *tag,
 	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s", ds, tag);
 	if (rc)
 		goto out;
-	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	rc = api_call(a, API_EP_GET_TAG, "GET", path, NULL, 0, &resp);
 	if (rc)
 		goto out;
 	rc = api_tag_one(api_what(what, sizeof(what), "GET", path), resp.body,
@@ -926,7 +1006,8 @@ int api_get_mappings(struct api *a, const char *ds, size_t offset,
 			      ds, page_size, offset);
 		if (rc)
 			goto out;
-		rc = api_call(a, "GET", path, NULL, 0, &resp);
+		rc = api_call(a, API_EP_GET_MAPPINGS, "GET", path, NULL, 0,
+			      &resp);
 		if (rc)
 			goto out;
 		m.index = 0;
@@ -970,7 +1051,8 @@ int api_get_tag_filenames(struct api *a, const char *ds, const char *tag,
 		      ds, tag);
 	if (rc)
 		goto out;
-	rc = api_call(a, "GET", path, NULL, 0, &resp);
+	rc = api_call(a, API_EP_GET_TAG_FILENAMES, "GET", path, NULL, 0,
+		      &resp);
 	if (rc)
 		goto out;
 	rc = api_names_from(api_what(what, sizeof(what), "GET", path),
@@ -980,21 +1062,85 @@ out:
 	return rc;
 }
 
-/* POST a body and read the {"id"} of the 201 answer. */
-static int api_post_create(struct api *a, const char *path, cJSON *req,
+/* What a creating POST was to make, to recognise it among the dataset's
+ * tags after an attempt that failed but may have taken effect. */
+struct api_created {
+	struct api *a;
+	const char *ds;
+	const char *name;        /* NULL: any name (an unnamed initial tag) */
+	const char *prev_tag_id; /* "": none, the initial tag */
+	const char *bitmask;     /* NULL: not compared (the initial tag) */
+	int64_t deadline_ms;     /* the POST's: one budget for both */
+	char id[API_ID_LEN + 1]; /* out: the tag found */
+};
+
+/* http_verify_cb for the creating POSTs: GET the tags and look for the one
+ * the failed attempt would have made.  Names are unique in a dataset, so a
+ * tag of that name with other contents is someone else's: the POST is sent
+ * again and the server's TAG_NAME_EXISTS tells the caller. */
+static int api_created_cb(const struct http_response *failed, void *arg)
+{
+	struct api_created *c = arg;
+	struct api_tag *v = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	(void)failed;
+	rc = api_list_tags_until(c->a, c->ds, c->deadline_ms, &v, &n);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (c->name ? strcmp(v[i].name, c->name) != 0
+			    : v[i].prev_tag_id[0] != '\0')
+			continue;
+		if (!strcmp(v[i].prev_tag_id, c->prev_tag_id) &&
+		    (!c->bitmask || !strcmp(v[i].bitmask, c->bitmask))) {
+			memcpy(c->id, v[i].id, sizeof(c->id));
+			rc = 1;
+		}
+		break;
+	}
+	api_tags_free(v, n);
+	return rc;
+}
+
+/* POST a body and read the {"id"} of the 201 answer.  Not idempotent: an
+ * attempt that failed after it may have reached the server (a transport
+ * error once the request went out, a 5xx) is sent again only when the tags
+ * show it did not create the tag; when they show it did, that tag's id is
+ * the answer. */
+static int api_post_create(struct api *a, enum api_ep ep, const char *path,
+			   cJSON *json, struct api_created *check,
 			   char id_out[API_ID_LEN + 1])
 {
 	struct http_response resp = { 0 };
+	struct http_req req = {
+		.method = "POST",
+		.path_query = path,
+		.idempotent = false,
+		.verify_cb = api_created_cb,
+		.verify_arg = check,
+	};
 	char what[API_PATH_MAX + 16];
 	char *body = NULL;
 	int rc;
 
-	rc = api_print(req, &body);
+	rc = api_print(json, &body);
 	if (rc)
 		goto out;
-	rc = api_call(a, "POST", path, body, strlen(body), &resp);
+	req.body = body;
+	req.body_len = strlen(body);
+	req.deadline_ms = http_deadline(a->h);
+	check->a = a;
+	check->deadline_ms = req.deadline_ms;
+	check->id[0] = '\0';
+	rc = api_send(a, ep, &req, NULL, &resp);
 	if (rc)
 		goto out;
+	if (check->id[0]) {
+		memcpy(id_out, check->id, API_ID_LEN + 1);
+		goto out;
+	}
 	rc = api_create_from(api_what(what, sizeof(what), "POST", path),
 			     resp.body, resp.len, id_out);
 out:
@@ -1009,6 +1155,12 @@ int api_create_tag(struct api *a, const char *ds, const char *name,
 		   const char *prev_tag_id, const char *bitmask,
 		   int64_t tot_size, char id_out[API_ID_LEN + 1])
 {
+	struct api_created check = {
+		.ds = ds,
+		.name = name,
+		.prev_tag_id = prev_tag_id,
+		.bitmask = bitmask,
+	};
 	cJSON *req = NULL;
 	char path[API_PATH_MAX];
 	int rc;
@@ -1029,7 +1181,7 @@ int api_create_tag(struct api *a, const char *ds, const char *name,
 	    !cJSON_AddNumberToObject(req, "totSize", (double)tot_size) ||
 	    !cJSON_AddStringToObject(req, "creator", "USER_PIP"))
 		goto out;
-	rc = api_post_create(a, path, req, id_out);
+	rc = api_post_create(a, API_EP_CREATE_TAG, path, req, &check, id_out);
 out:
 	cJSON_Delete(req);
 	return rc;
@@ -1039,6 +1191,11 @@ out:
 int api_create_initial_tag(struct api *a, const char *ds, const char *name,
 			   const char *img_type, char id_out[API_ID_LEN + 1])
 {
+	struct api_created check = {
+		.ds = ds,
+		.name = name,
+		.prev_tag_id = "",
+	};
 	cJSON *req = NULL;
 	char path[API_PATH_MAX];
 	int rc;
@@ -1060,7 +1217,8 @@ int api_create_initial_tag(struct api *a, const char *ds, const char *name,
 	    !cJSON_AddStringToObject(req, "imgType", img_type) ||
 	    !cJSON_AddStringToObject(req, "creator", "USER_PIP"))
 		goto out;
-	rc = api_post_create(a, path, req, id_out);
+	rc = api_post_create(a, API_EP_CREATE_INITIAL_TAG, path, req, &check,
+			     id_out);
 out:
 	cJSON_Delete(req);
 	return rc;
@@ -1092,7 +1250,8 @@ int api_update_tag(struct api *a, const char *ds, const char *tag,
 	rc = api_print(req, &body);
 	if (rc)
 		goto out;
-	rc = api_call(a, "PUT", path, body, strlen(body), &resp);
+	rc = api_call(a, API_EP_UPDATE_TAG, "PUT", path, body, strlen(body),
+		      &resp);
 out:
 	cJSON_free(body);
 	cJSON_Delete(req);
@@ -1100,9 +1259,12 @@ out:
 	return rc;
 }
 
+/* Idempotent: when an attempt may have deleted the tag before failing, the
+ * next one's TAG_UNKNOWN is that attempt's success (api_send). */
 int api_delete_tag(struct api *a, const char *ds, const char *tag)
 {
 	struct http_response resp = { 0 };
+	struct http_req req = { .method = "DELETE", .idempotent = true };
 	char path[API_PATH_MAX];
 	int rc;
 
@@ -1111,8 +1273,58 @@ int api_delete_tag(struct api *a, const char *ds, const char *tag)
 	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s", ds, tag);
 	if (rc)
 		goto out;
-	rc = api_call(a, "DELETE", path, NULL, 0, &resp);
+	req.path_query = path;
+	rc = api_send(a, API_EP_DELETE_TAG, &req, "TAG_UNKNOWN", &resp);
 out:
 	http_response_dispose(&resp);
+	return rc;
+}
+
+/* --- counters --- */
+
+int api_stats_json(struct api *a, char **json, size_t *len)
+{
+	struct http_stats hs;
+	cJSON *root = NULL, *req;
+	char *text = NULL;
+	size_t i;
+	int rc = -ENOMEM;
+
+	*json = NULL;
+	if (len)
+		*len = 0;
+	if (!a)
+		return -EINVAL;
+	http_get_stats(a->h, &hs);
+	root = cJSON_CreateObject();
+	req = root ? cJSON_AddObjectToObject(root, "requests") : NULL;
+	if (!req)
+		goto out;
+	/* Numbers are doubles in cJSON: exact up to 2^53 requests. */
+	for (i = 0; i < API_EP_COUNT; i++) {
+		if (!cJSON_AddNumberToObject(
+			    req, api_ep_names[i],
+			    (double)atomic_load(&a->requests[i])))
+			goto out;
+	}
+	if (!cJSON_AddNumberToObject(root, "retries", (double)hs.retries) ||
+	    !cJSON_AddNumberToObject(root, "failures", (double)hs.failures) ||
+	    !cJSON_AddNumberToObject(root, "bytesReceived",
+				     (double)hs.bytes_received) ||
+	    !cJSON_AddStringToObject(root, "lastError", hs.last_error))
+		goto out;
+	text = cJSON_PrintUnformatted(root);
+	if (!text)
+		goto out;
+	/* Copied so the caller frees it with free() whatever cJSON's hooks. */
+	*json = strdup(text);
+	if (!*json)
+		goto out;
+	if (len)
+		*len = strlen(*json);
+	rc = 0;
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
 	return rc;
 }

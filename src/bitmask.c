@@ -18,9 +18,10 @@
 
 /* Hex digit values with BITMASK_BAD_DIGIT set for [0-9a-f]; a lookup xor
  * BITMASK_BAD_DIGIT is the digit value, or BITMASK_BAD_DIGIT for any other
- * byte (the zero-initialised entries).  That lets a whole word be parsed
- * without branches and checked once.  Upper case is rejected: the API only
- * produces lower case and the canonical form is what we compare against. */
+ * byte (the zero-initialised entries).  That lets the whole string be
+ * checked with one or'ed accumulator, without a branch per digit.  Upper
+ * case is rejected: the API only produces lower case and the canonical form
+ * is what we compare against. */
 static const uint8_t bitmask_digit[256] = {
     ['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13,
     ['4'] = 0x14, ['5'] = 0x15, ['6'] = 0x16, ['7'] = 0x17,
@@ -128,21 +129,14 @@ int bitmask_copy(struct bitmask *dst, const struct bitmask *src)
 }
 
 /* Parses ndigits (1..16) hex digits at start, most significant first, and
- * returns the value; *bad gets BITMASK_BAD_DIGIT or'ed in on a non-digit. */
-static uint64_t bitmask_parse_word(const char *start, size_t ndigits,
-				   unsigned *bad)
+ * returns the value.  The digits were checked already. */
+static uint64_t bitmask_parse_word(const char *start, size_t ndigits)
 {
 	uint64_t word = 0;
-	unsigned acc = 0;
 	size_t i;
 
-	for (i = 0; i < ndigits; i++) {
-		unsigned v = bitmask_digit_value(start[i]);
-
-		acc |= v;
-		word = (word << 4) | (v & 0xfu);
-	}
-	*bad |= acc;
+	for (i = 0; i < ndigits; i++)
+		word = (word << 4) | (bitmask_digit_value(start[i]) & 0xfu);
 	return word;
 }
 
@@ -178,6 +172,13 @@ int bitmask_from_hex(struct bitmask *bm, const char *hex, size_t len,
 	top_bit = 4 * (ndigits - 1) + (unsigned)(31 - __builtin_clz(top));
 	if (top_bit >= max_bits)
 		return -EINVAL;
+	/* Every digit is checked before max_bits is allocated: a malformed
+	 * string is -EINVAL whatever max_bits is (not -ENOMEM), and garbage
+	 * never costs an allocation of the dataset's size. */
+	for (i = 1; i < ndigits; i++)
+		bad |= bitmask_digit_value(digits[i]);
+	if (bad & BITMASK_BAD_DIGIT)
+		return -EINVAL;
 
 	rc = bitmask_init(bm, max_bits);
 	if (rc)
@@ -191,11 +192,7 @@ int bitmask_from_hex(struct bitmask *bm, const char *hex, size_t len,
 		size_t n =
 		    end < BITMASK_WORD_DIGITS ? end : BITMASK_WORD_DIGITS;
 
-		bm->words[i] = bitmask_parse_word(digits + end - n, n, &bad);
-	}
-	if (bad & BITMASK_BAD_DIGIT) {
-		bitmask_dispose(bm);
-		return -EINVAL;
+		bm->words[i] = bitmask_parse_word(digits + end - n, n);
 	}
 	return 0;
 }

@@ -232,9 +232,20 @@ static int apply_datasets(struct fs *fs, struct api_dataset *v, size_t n)
 			changed = true;
 		}
 	}
-	if (changed)
-		fs->root_mtime = fs_change_stamp(fs);
-	return assign_display_names(fs);
+	if (!changed)
+		return assign_display_names(fs);
+	fs->root_mtime = fs_change_stamp(fs);
+	/* entries the kernel holds under old names go; new names may have
+	 * negative entries cached */
+	for (size_t i = 0; i < fs->nds; i++)
+		if (fs->ds[i]->display)
+			fs_notify_push(fs, INODE_ROOT, 0, fs->ds[i]->display);
+	ret = assign_display_names(fs);
+	for (size_t i = 0; i < fs->nds; i++)
+		if (fs->ds[i]->display)
+			fs_notify_push(fs, INODE_ROOT, 0, fs->ds[i]->display);
+	fs_notify_push(fs, 0, INODE_ROOT, NULL);
+	return ret;
 }
 
 /* Waits while another thread loads l; returns true when the caller should
@@ -243,8 +254,11 @@ static bool load_begin(struct fs *fs, struct load *l)
 {
 	while (l->busy)
 		pthread_cond_wait(&fs->cond, &fs->lock);
-	if (load_fresh(fs, l))
+	if (load_fresh(fs, l)) {
+		fs->hits++;
 		return false;
+	}
+	fs->misses++;
 	l->busy = true;
 	return true;
 }
@@ -261,10 +275,14 @@ static void load_end(struct fs *fs, struct load *l, int err)
 /* After a failed refresh what we had stays in use (a mount that empties
  * when the network blinks is worse than one a minute old); only a first
  * load that fails is an error. */
-static int load_result(const struct load *l, bool have_data)
+static int load_result(struct fs *fs, const struct load *l, bool have_data)
 {
-	if (!l->err || have_data)
+	if (!l->err)
 		return 0;
+	if (have_data) {
+		fs->stale_served++;
+		return 0;
+	}
 	return l->err;
 }
 
@@ -275,7 +293,7 @@ int fs_ensure_datasets(struct fs *fs)
 	int ret;
 
 	if (!load_begin(fs, &fs->ds_load))
-		return load_result(&fs->ds_load, fs->ds_load.fetched_at > 0);
+		return load_result(fs, &fs->ds_load, fs->ds_load.fetched_at > 0);
 	pthread_mutex_unlock(&fs->lock);
 	if (fs->single_id[0]) {
 		v = calloc(1, sizeof(*v));
@@ -289,10 +307,17 @@ int fs_ensure_datasets(struct fs *fs)
 		ret = apply_datasets(fs, v, n);
 	load_end(fs, &fs->ds_load, ret);
 	api_datasets_free(v, n);
-	return load_result(&fs->ds_load, fs->ds_load.fetched_at > 0);
+	return load_result(fs, &fs->ds_load, fs->ds_load.fetched_at > 0);
 }
 
 /* ---- tags ---- */
+
+static uint64_t dataset_ino(const struct dataset *d)
+{
+	struct inode_ref r = { INODE_KIND_DATASET, d->slot, 0, 0, 0 };
+
+	return inode_encode(&r);
+}
 
 static uint64_t hash_str(const char *s)
 {
@@ -332,14 +357,29 @@ static int add_tag(struct fs *fs, struct dataset *d, struct tag **out)
 /* Takes the server's view of one tag.  A tag with edits not yet on the
  * server keeps its local mask: the server's is older than what the user
  * sees, and the flush will make them equal. */
-static int tag_fill(struct fs *fs, struct tag *t, struct api_tag *a,
-		    uint64_t since)
+/* The server changed a tag's samples: every listing of it the kernel
+ * holds is stale (its files' own entries expire with the TTL). */
+static void notify_tag_listing(struct fs *fs, struct dataset *d,
+			       struct tag *t)
+{
+	fs_notify_push(fs, 0, fs_tag_ino(d, t, INDEX_ROOT_FOLDER), NULL);
+	if (t->folders_gen != t->gen + 1)
+		return;
+	for (size_t f = bitmask_next(&t->folders, 1); f != SIZE_MAX;
+	     f = bitmask_next(&t->folders, f + 1))
+		fs_notify_push(fs, 0, fs_tag_ino(d, t, (uint32_t)f), NULL);
+}
+
+static int tag_fill(struct fs *fs, struct dataset *d, struct tag *t,
+		    struct api_tag *a, uint64_t since)
 {
 	uint64_t h = hash_str(a->bitmask);
 	bool mine = t->edit_seq > since; /* changed by us after the request */
 	bool mask_changed = !t->mask_loaded ||
 			    (h != t->hex_hash && !mine);
 
+	if (t->name && strcmp(t->name, a->name) && !mine)
+		fs_notify_push(fs, dataset_ino(d), 0, t->name);
 	if (!t->name || (strcmp(t->name, a->name) && !mine)) {
 		free(t->name);
 		t->name = a->name;
@@ -371,6 +411,8 @@ static int tag_fill(struct fs *fs, struct tag *t, struct api_tag *a,
 			bitmask_dispose(&t->mask);
 			t->mask = m;
 		}
+		if (t->mask_loaded)
+			notify_tag_listing(fs, d, t);
 		t->hex_hash = h;
 		t->mask_loaded = true;
 		t->gen++;
@@ -407,7 +449,7 @@ static int apply_tags(struct fs *fs, struct dataset *d, struct api_tag *v,
 		} else if (strcmp(t->name, v[i].name) && t->edit_seq <= since) {
 			changed = true;
 		}
-		ret = tag_fill(fs, t, &v[i], since);
+		ret = tag_fill(fs, d, t, &v[i], since);
 		if (ret)
 			return ret;
 		t->seen = true;
@@ -420,11 +462,19 @@ static int apply_tags(struct fs *fs, struct dataset *d, struct api_tag *v,
 		if (t->live && !t->seen && !t->created_locally) {
 			t->live = false;
 			changed = true;
+			fs_notify_push(fs, dataset_ino(d), 0, t->name);
 		}
 		t->created_locally = false;
 	}
-	if (changed)
+	if (changed) {
 		d->mtime = fs_change_stamp(fs);
+		/* a new tag may have a negative entry cached */
+		for (size_t i = 0; i < d->ntags; i++)
+			if (d->tags[i]->live)
+				fs_notify_push(fs, dataset_ino(d), 0,
+					       d->tags[i]->name);
+		fs_notify_push(fs, 0, dataset_ino(d), NULL);
+	}
 	return 0;
 }
 
@@ -437,7 +487,7 @@ int fs_ensure_tags(struct fs *fs, struct dataset *d)
 	int ret;
 
 	if (!load_begin(fs, &d->tags_load))
-		return load_result(&d->tags_load, d->tags_load.fetched_at > 0);
+		return load_result(fs, &d->tags_load, d->tags_load.fetched_at > 0);
 	memcpy(id, d->id, sizeof(id));
 	since = d->edit_seq;
 	pthread_mutex_unlock(&fs->lock);
@@ -447,7 +497,7 @@ int fs_ensure_tags(struct fs *fs, struct dataset *d)
 		ret = apply_tags(fs, d, v, n, since);
 	load_end(fs, &d->tags_load, ret);
 	api_tags_free(v, n);
-	return load_result(&d->tags_load, d->tags_load.fetched_at > 0);
+	return load_result(fs, &d->tags_load, d->tags_load.fetched_at > 0);
 }
 
 struct tag *fs_tag_by_name(struct dataset *d, const char *name)
@@ -525,6 +575,59 @@ static void log_hidden(const struct dataset *d, uint32_t before)
 			 d->id, hidden - before);
 }
 
+/* Bytes the cache holds: name indexes and tag masks. */
+static size_t cache_bytes(const struct fs *fs)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < fs->nds; i++) {
+		const struct dataset *d = fs->ds[i];
+
+		if (d->index)
+			total += index_memory(d->index);
+		for (size_t j = 0; j < d->ntags; j++)
+			total += (d->tags[j]->mask.nbits + 7) / 8 +
+				 (d->tags[j]->server_mask.nbits + 7) / 8 +
+				 (d->tags[j]->folders.nbits + 7) / 8;
+	}
+	return total;
+}
+
+/* Keeps the cache under its bound by dropping the least recently used
+ * name indexes (the bulk of it); one that an open listing reads, or keep,
+ * stays.  A dropped index is fetched again when next needed. */
+static void evict(struct fs *fs, const struct dataset *keep)
+{
+	if (!fs->cache_max_bytes)
+		return;
+	while (cache_bytes(fs) > fs->cache_max_bytes) {
+		struct dataset *victim = NULL;
+
+		for (size_t i = 0; i < fs->nds; i++) {
+			struct dataset *d = fs->ds[i];
+
+			if (d == keep || !d->index || d->index_users ||
+			    d->index_load.busy)
+				continue;
+			if (!victim || d->last_used < victim->last_used)
+				victim = d;
+		}
+		if (!victim)
+			return;
+		log_debug("dataset %s: name index evicted (cache bound)",
+			  victim->id);
+		index_free(victim->index);
+		victim->index = NULL;
+		victim->index_load.fetched_at = 0;
+		victim->fallback = false;
+		for (size_t j = 0; j < victim->ntags; j++) {
+			victim->tags[j]->folders_gen = 0;
+			victim->tags[j]->fallback_gen = 0;
+		}
+		fs->evictions++;
+	}
+}
+
 /* The name index grows only at its end on the server (new samples take new
  * indices), so a refresh asks for the pages past what we hold.  It is
  * needed when a tag names a sample beyond it, or when the dataset says it
@@ -538,18 +641,22 @@ int fs_ensure_index(struct fs *fs, struct dataset *d, size_t need)
 	uint32_t hidden_before = 0;
 	int ret;
 
+	d->last_used = fs_now();
 	for (;;) {
 		have = d->index ? index_count(d->index) : 0;
 		if (d->index && (d->fallback ||
 				 (have >= need &&
 				  (have >= (size_t)d->n_samples ||
-				   load_fresh(fs, &d->index_load)))))
+				   load_fresh(fs, &d->index_load))))) {
+			fs->hits++;
 			return 0;
+		}
 		if (!d->index_load.busy)
 			break;
 		pthread_cond_wait(&fs->cond, &fs->lock);
 	}
 	d->index_load.busy = true;
+	fs->misses++;
 	memcpy(id, d->id, sizeof(id));
 	if (!d->index) {
 		fresh = index_new();
@@ -576,6 +683,8 @@ int fs_ensure_index(struct fs *fs, struct dataset *d, size_t need)
 	if (fresh) {
 		d->index = fresh;
 		fresh = NULL;
+		d->last_used = fs_now();
+		evict(fs, d);
 	} else {
 		hidden_before = index_hidden_count(d->index);
 		ret = blob_drain(&blob, d->index);
@@ -892,8 +1001,9 @@ int fs_check_ref(struct fs *fs, struct inode_ref *r)
 	case INODE_KIND_META_TAGS:
 		return 0;
 	case INODE_KIND_FILE:
-		/* files never change; only the sample must be known */
-		if (!d->index || r->sample >= index_count(d->index))
+		/* files never change; only the sample must be known (an
+		 * evicted index cannot say, and indices are never reused) */
+		if (d->index && r->sample >= index_count(d->index))
 			return -ENOENT;
 		return 0;
 	case INODE_KIND_META_TAG:
@@ -1153,6 +1263,7 @@ static int snapshot_tag_folder(struct fs *fs, struct fs_dir *dir,
 	if (ret)
 		return ret;
 	dir->index = d->index;
+	d->index_users++;
 	subs = index_folder_subfolders(d->index, dir->ref.folder, &nsubs);
 	samples = index_folder_samples(d->index, dir->ref.folder, &nsamples);
 	if (nsubs) {
@@ -1331,9 +1442,14 @@ int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, fs_fill_cb cb,
 
 void fs_releasedir(struct fs *fs, struct fs_dir *dir)
 {
-	(void)fs;
 	if (!dir)
 		return;
+	if (dir->index) {
+		pthread_mutex_lock(&fs->lock);
+		if (dir->ref.ds < fs->nds && fs->ds[dir->ref.ds]->index_users)
+			fs->ds[dir->ref.ds]->index_users--;
+		pthread_mutex_unlock(&fs->lock);
+	}
 	free(dir->folders);
 	free(dir->samples);
 	free(dir->small);
@@ -1480,6 +1596,7 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->sync_edits = cfg->sync_edits;
 	fs->flush_delay_ms = cfg->flush_delay_ms;
 	fs->mappings_page = API_MAPPINGS_PAGE;
+	fs->cache_max_bytes = cfg->cache_max_bytes;
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
 	fs->root_mtime = fs->mount_time;
 	fs->last_stamp = fs->mount_time;
@@ -1492,8 +1609,6 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 		ret = fs_ensure_datasets(fs);
 		pthread_mutex_unlock(&fs->lock);
 	}
-	if (!ret)
-		ret = fs_edit_start(fs);
 	if (ret) {
 		describe_start_error(ret, fs->server_name, err, errsz);
 		fs_free(fs);
@@ -1503,15 +1618,77 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	return 0;
 }
 
+int fs_start(struct fs *fs)
+{
+	return fs_edit_start(fs);
+}
+
 void fs_drop_caches(struct fs *fs)
 {
+	size_t bound;
+
 	pthread_mutex_lock(&fs->lock);
 	fs->ds_load.fetched_at = 0;
 	for (size_t i = 0; i < fs->nds; i++) {
-		fs->ds[i]->tags_load.fetched_at = 0;
-		fs->ds[i]->index_load.fetched_at = 0;
+		struct dataset *d = fs->ds[i];
+
+		d->tags_load.fetched_at = 0;
+		d->index_load.fetched_at = 0;
+		fs_notify_push(fs, 0, dataset_ino(d), NULL);
+		for (size_t j = 0; j < d->ntags; j++)
+			if (d->tags[j]->live)
+				fs_notify_push(fs, 0,
+					       fs_tag_ino(d, d->tags[j], 0),
+					       NULL);
 	}
+	fs_notify_push(fs, 0, INODE_ROOT, NULL);
+	/* a bound of one byte evicts every index no listing holds */
+	bound = fs->cache_max_bytes;
+	fs->cache_max_bytes = 1;
+	evict(fs, NULL);
+	fs->cache_max_bytes = bound;
 	pthread_mutex_unlock(&fs->lock);
+	log_info("caches dropped");
+}
+
+int fs_stats_json(struct fs *fs, char **data, size_t *len)
+{
+	char *api_json = NULL;
+	size_t api_len = 0, ntags = 0, nsamples = 0, flushes_pending = 0;
+	int n, ret;
+
+	ret = api_stats_json(fs->api, &api_json, &api_len);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < fs->nds; i++) {
+		struct dataset *d = fs->ds[i];
+
+		if (d->index)
+			nsamples += index_count(d->index);
+		for (size_t j = 0; j < d->ntags; j++) {
+			ntags += d->tags[j]->live;
+			flushes_pending += d->tags[j]->dirty;
+		}
+	}
+	n = asprintf(data,
+		     "{\"api\":%s,\"cache\":{\"hits\":%llu,\"misses\":%llu,"
+		     "\"staleServed\":%llu,\"evictions\":%llu,"
+		     "\"datasets\":%zu,\"tags\":%zu,\"samplesIndexed\":%zu,"
+		     "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
+		     "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu}}\n",
+		     api_json, (unsigned long long)fs->hits,
+		     (unsigned long long)fs->misses,
+		     (unsigned long long)fs->stale_served,
+		     (unsigned long long)fs->evictions, fs->nds, ntags,
+		     nsamples, cache_bytes(fs), fs->cache_max_bytes,
+		     (unsigned long long)fs->flushes, flushes_pending);
+	free(api_json);
+	if (n < 0) {
+		*data = NULL;
+		return -ENOMEM;
+	}
+	*len = (size_t)n;
+	return 0;
 }
 
 void fs_free(struct fs *fs)

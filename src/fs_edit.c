@@ -38,8 +38,8 @@ struct notify_item {
 	char name[INDEX_NAME_MAX + 1];
 };
 
-static void notify_push(struct fs *fs, uint64_t parent, uint64_t ino,
-			const char *name)
+void fs_notify_push(struct fs *fs, uint64_t parent, uint64_t ino,
+		    const char *name)
 {
 	struct notify_item *it;
 
@@ -109,8 +109,8 @@ void fs_set_notify(struct fs *fs, fs_notify_cb cb, void *arg)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-static uint64_t tag_folder_ino(const struct dataset *d, const struct tag *t,
-			       uint32_t folder)
+uint64_t fs_tag_ino(const struct dataset *d, const struct tag *t,
+		    uint32_t folder)
 {
 	struct inode_ref r = { INODE_KIND_TAG, d->slot, t->slot, folder, 0 };
 
@@ -127,12 +127,12 @@ static void notify_sample(struct fs *fs, struct dataset *d, struct tag *t,
 	while (f != INDEX_NONE && f != INDEX_ROOT_FOLDER) {
 		uint32_t p = index_folder_parent(d->index, f);
 
-		notify_push(fs, tag_folder_ino(d, t, p), 0,
+		fs_notify_push(fs, fs_tag_ino(d, t, p), 0,
 			    index_folder_name(d->index, f));
-		notify_push(fs, 0, tag_folder_ino(d, t, f), NULL);
+		fs_notify_push(fs, 0, fs_tag_ino(d, t, f), NULL);
 		f = p;
 	}
-	notify_push(fs, 0, tag_folder_ino(d, t, INDEX_ROOT_FOLDER), NULL);
+	fs_notify_push(fs, 0, fs_tag_ino(d, t, INDEX_ROOT_FOLDER), NULL);
 }
 
 /* ---- small helpers ---- */
@@ -292,7 +292,7 @@ static void roll_back(struct fs *fs, struct dataset *d, struct tag *t)
 
 			if (f == INDEX_NONE)
 				continue;
-			notify_push(fs, tag_folder_ino(d, t, f), 0,
+			fs_notify_push(fs, fs_tag_ino(d, t, f), 0,
 				    index_basename(d->index, (uint32_t)s));
 			notify_sample(fs, d, t, (uint32_t)s);
 		}
@@ -1113,17 +1113,4 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name,
 out:
 	pthread_mutex_unlock(&fs->lock);
 	return ret;
-}
-
-int fs_stats_json(struct fs *fs, char **data, size_t *len)
-{
-	int n = asprintf(data, "{\"datasets\":%zu,\"flushes\":%llu}\n",
-			 fs->nds, (unsigned long long)fs->flushes);
-
-	if (n < 0) {
-		*data = NULL;
-		return -ENOMEM;
-	}
-	*len = (size_t)n;
-	return 0;
 }

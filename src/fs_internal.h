@@ -84,6 +84,8 @@ struct dataset {
 	struct name_index *index;
 	struct load index_load;
 	bool fallback;
+	double last_used;      /* monotonic s, for eviction */
+	unsigned index_users;  /* open listings that read the index */
 	char recently_deleted[FS_RECENTLY_DELETED][API_ID_LEN + 1];
 	unsigned deleted_next;
 	/* counts our changes, so a listing requested before one of them
@@ -109,6 +111,9 @@ struct fs {
 	struct dataset **ds; /* by slot */
 	size_t nds, ds_cap;
 	struct load ds_load;
+	/* cache accounting, for the size bound and .lightly/stats */
+	size_t cache_max_bytes; /* 0: unbounded */
+	uint64_t hits, misses, evictions, stale_served;
 	/* edits */
 	pthread_t flusher, notifier;
 	bool threads_running;
@@ -140,6 +145,11 @@ int fs_lookup_locked(struct fs *fs, const struct inode_ref *p,
 		     const char *name, struct inode_ref *out);
 void fs_stat_ref(struct fs *fs, const struct inode_ref *r, struct stat *st);
 int fs_stats_json(struct fs *fs, char **data, size_t *len);
+
+void fs_notify_push(struct fs *fs, uint64_t parent, uint64_t ino,
+		    const char *name);
+uint64_t fs_tag_ino(const struct dataset *d, const struct tag *t,
+		    uint32_t folder);
 
 /* fs_edit.c */
 int fs_edit_start(struct fs *fs);

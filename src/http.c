@@ -1,16 +1,22 @@
 /* libcurl transport.  Owns a pool of easy handles (taken under a mutex, used
  * without it, so connections are kept alive between requests), the URL with
- * the token as the last query parameter, a capped response buffer, and the
- * one table from HTTP status and Lightly error code to errno. */
+ * the token as the last query parameter, a capped response buffer, the retry
+ * loop with its deadline and backoff, the counters behind .lightly/stats, and
+ * the one table from HTTP status and Lightly error code to errno. */
 #include "http.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -20,6 +26,10 @@
 #define HTTP_BODY_INITIAL ((size_t)16 * 1024)
 #define HTTP_KEEPIDLE_S 60L
 #define HTTP_KEEPINTVL_S 30L
+/* A retry is not started with less than this left before the deadline: it
+ * could only time out, and the earlier, more telling error would be lost. */
+#define HTTP_RETRY_MIN_LEFT_MS 50L
+#define HTTP_REASON_MAX 160
 
 #ifndef LIGHTLYFS_VERSION
 #define LIGHTLYFS_VERSION "0"
@@ -30,6 +40,7 @@ struct http {
 	char *token_param; /* "token=<escaped>", or NULL without a token */
 	char *token;       /* raw, only to keep it out of curl's error text */
 	char *ca_certs;
+	char *proxy; /* from HTTP_PROXY (see http_new), or NULL */
 	long timeout_ms;
 	size_t max_body;
 	struct curl_slist *headers; /* shared read-only by every handle */
@@ -37,6 +48,10 @@ struct http {
 	pthread_mutex_t lock; /* guards pool and npool only */
 	CURL *pool[HTTP_POOL_MAX];
 	size_t npool;
+
+	pthread_mutex_t stats_lock; /* guards stats and rng */
+	struct http_stats stats;
+	uint64_t rng; /* xorshift64 state for the backoff jitter */
 };
 
 /* "Expect:" turns off 100-continue: a round trip per POST for nothing, since
@@ -52,8 +67,20 @@ struct http_sink {
 	struct http_response *resp;
 	size_t cap;      /* bytes allocated for resp->body */
 	size_t max_body;
+	size_t received; /* body bytes seen, kept or not */
 	int too_large;
 	int no_mem;
+};
+
+/* How one attempt ended, for the retry decision. */
+struct http_outcome {
+	int err;          /* 0 for 2xx, else a negative errno */
+	CURLcode code;    /* CURLE_OK when an HTTP answer arrived */
+	long status;      /* 0 without an answer */
+	bool sent;        /* bytes of the request went out: it may have
+			     reached the server */
+	long retry_after_ms; /* Retry-After, or -1 */
+	char reason[HTTP_REASON_MAX]; /* for logs and last_error */
 };
 
 static void http_wipe_free(char *s)
@@ -73,11 +100,13 @@ void http_free(struct http *h)
 	for (i = 0; i < h->npool; i++)
 		curl_easy_cleanup(h->pool[i]);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->stats_lock);
 	curl_slist_free_all(h->headers);
 	free(h->base_url);
 	http_wipe_free(h->token_param);
 	http_wipe_free(h->token);
 	free(h->ca_certs);
+	http_wipe_free(h->proxy); /* may carry proxy credentials */
 	free(h);
 }
 
@@ -124,6 +153,7 @@ struct http *http_new(const struct http_config *cfg)
 {
 	struct http *h = NULL;
 	const char *prefix = "token=";
+	const char *proxy;
 	size_t blen, tlen, cap, i;
 	int ok = 0;
 
@@ -136,6 +166,15 @@ struct http *http_new(const struct http_config *cfg)
 		free(h);
 		return NULL;
 	}
+	if (pthread_mutex_init(&h->stats_lock, NULL) != 0) {
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return NULL;
+	}
+	h->rng = ((uint64_t)http_now_ms() << 20) ^ (uint64_t)(uintptr_t)h ^
+		 (uint64_t)getpid();
+	if (!h->rng)
+		h->rng = 0x9e3779b97f4a7c15ULL;
 
 	blen = strlen(cfg->base_url);
 	while (blen > 0 && cfg->base_url[blen - 1] == '/')
@@ -160,6 +199,18 @@ struct http *http_new(const struct http_config *cfg)
 	if (cfg->ca_certs) {
 		h->ca_certs = strdup(cfg->ca_certs);
 		if (!h->ca_certs)
+			goto out;
+	}
+	/* libcurl reads only the lower-case http_proxy for http:// URLs (the
+	 * upper-case one can be set by a CGI client, "httpoxy"), but users of
+	 * the Lightly tools expect HTTP_PROXY to work too (API-NOTES,
+	 * Transport).  A daemon is no CGI script, so it is honoured here when
+	 * http_proxy is unset; no_proxy still applies (curl checks it). */
+	proxy = getenv("HTTP_PROXY");
+	if (!strncasecmp(h->base_url, "http://", 7) && !getenv("http_proxy") &&
+	    proxy && proxy[0]) {
+		h->proxy = strdup(proxy);
+		if (!h->proxy)
 			goto out;
 	}
 	h->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
@@ -225,6 +276,7 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	size_t n = nmemb; /* size is always 1 for libcurl write callbacks */
 
 	(void)size;
+	s->received += n;
 	if (n > s->max_body - resp->len) {
 		s->too_large = 1;
 		return 0;
@@ -276,13 +328,28 @@ static size_t http_header_cb(char *data, size_t size, size_t nmemb,
 	return n;
 }
 
+int64_t http_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t http_deadline(const struct http *h)
+{
+	return http_now_ms() + h->timeout_ms;
+}
+
 /* Every option is set again after curl_easy_reset(), which keeps the live
  * connection and the DNS and TLS session caches but forgets the previous
- * request's method, body and callbacks. */
-static CURLcode http_setup(struct http *h, CURL *c, const char *method,
-			   const char *url, const char *body, size_t body_len,
+ * request's method, body and callbacks.  left_ms is what remains of the
+ * deadline: the whole of it is this attempt's timeout. */
+static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
+			   const char *url, long left_ms,
 			   struct http_sink *sink, char *errbuf)
 {
+	const char *method = req->method;
 	curl_off_t max_file = h->max_body > (size_t)INT64_MAX
 				      ? (curl_off_t)INT64_MAX
 				      : (curl_off_t)h->max_body;
@@ -298,11 +365,10 @@ static CURLcode http_setup(struct http *h, CURL *c, const char *method,
 	HTTP_SET(CURLOPT_URL, url);
 	HTTP_SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	HTTP_SET(CURLOPT_NOSIGNAL, 1L);
-	HTTP_SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	HTTP_SET(CURLOPT_TIMEOUT_MS, left_ms);
 	HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS,
-		 h->timeout_ms < HTTP_CONNECT_TIMEOUT_MS
-			 ? h->timeout_ms
-			 : HTTP_CONNECT_TIMEOUT_MS);
+		 left_ms < HTTP_CONNECT_TIMEOUT_MS ? left_ms
+						   : HTTP_CONNECT_TIMEOUT_MS);
 	HTTP_SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	HTTP_SET(CURLOPT_TCP_KEEPIDLE, HTTP_KEEPIDLE_S);
 	HTTP_SET(CURLOPT_TCP_KEEPINTVL, HTTP_KEEPINTVL_S);
@@ -312,6 +378,8 @@ static CURLcode http_setup(struct http *h, CURL *c, const char *method,
 	HTTP_SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_certs)
 		HTTP_SET(CURLOPT_CAINFO, h->ca_certs);
+	if (h->proxy)
+		HTTP_SET(CURLOPT_PROXY, h->proxy);
 	HTTP_SET(CURLOPT_HTTPHEADER, h->headers);
 	HTTP_SET(CURLOPT_USERAGENT, "lightlyfs/" LIGHTLYFS_VERSION);
 	/* Refuses a declared Content-Length over the cap before any byte. */
@@ -321,14 +389,23 @@ static CURLcode http_setup(struct http *h, CURL *c, const char *method,
 	HTTP_SET(CURLOPT_HEADERFUNCTION, http_header_cb);
 	HTTP_SET(CURLOPT_HEADERDATA, sink);
 	HTTP_SET(CURLOPT_ERRORBUFFER, errbuf);
+	/* libcurl silently sends a request again, once, when a reused
+	 * connection turns out dead before any answer byte, and the server may
+	 * have acted on the first copy.  Harmless for an idempotent request;
+	 * a request that is not gets a connection of its own, which curl
+	 * never retries that way, so every re-send is decided by http_send
+	 * (and its verify_cb).  The price is one handshake per tag creation,
+	 * a rare call. */
+	if (!req->idempotent)
+		HTTP_SET(CURLOPT_FRESH_CONNECT, 1L);
 
-	if (body || !strcmp(method, "POST") || !strcmp(method, "PUT")) {
+	if (req->body || !strcmp(method, "POST") || !strcmp(method, "PUT")) {
 		/* POSTFIELDS with an explicit size: no copy, may hold NULs, and
 		 * a body-less PUT still sends Content-Length: 0. */
 		HTTP_SET(CURLOPT_POST, 1L);
 		HTTP_SET(CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)(body ? body_len : 0));
-		HTTP_SET(CURLOPT_POSTFIELDS, body ? body : "");
+			 (curl_off_t)(req->body ? req->body_len : 0));
+		HTTP_SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		if (strcmp(method, "POST"))
 			HTTP_SET(CURLOPT_CUSTOMREQUEST, method);
 	} else if (!strcmp(method, "HEAD")) {
@@ -364,122 +441,390 @@ static const char *http_safe_error(const struct http *h, CURLcode code,
 				   const char *errbuf)
 {
 	if (!errbuf[0] || strstr(errbuf, "token=") ||
-	    (h->token && strstr(errbuf, h->token)))
+	    (h->token && strstr(errbuf, h->token)) ||
+	    (h->proxy && strstr(errbuf, h->proxy)))
 		return curl_easy_strerror(code);
 	return errbuf;
 }
 
-/* One attempt on one handle, the unit a retry loop wraps: fills *resp and
- * returns 0 for 2xx, the status's errno, or a transport errno.  Logs
- * transport failures (only this module knows curl's reason); statuses are
- * logged by the caller, which can read the error body. */
-static int http_attempt(struct http *h, CURL *c, const char *method,
-			const char *path_query, const char *url,
-			const char *body, size_t body_len,
-			struct http_response *resp)
+/* One attempt on one handle, the unit the retry loop of http_send wraps:
+ * fills *resp and *o.  Logs nothing above DEBUG: only the loop knows
+ * whether a failure is final. */
+static void http_attempt(struct http *h, CURL *c, const struct http_req *req,
+			 const char *url, long left_ms,
+			 struct http_response *resp, struct http_outcome *o)
 {
 	struct http_sink sink = {
 		.resp = resp,
 		.max_body = h->max_body,
 	};
 	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_off_t retry_after = 0;
+	long request_size = 0;
 	CURLcode code;
 	long status = 0;
-	int rc;
 
-	http_response_dispose(resp);
-	code = http_setup(h, c, method, url, body, body_len, &sink, errbuf);
+	memset(o, 0, sizeof(*o));
+	o->retry_after_ms = -1;
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+	resp->status = 0;
+	resp->request_id[0] = '\0';
+	code = http_setup(h, c, req, url, left_ms, &sink, errbuf);
 	if (code == CURLE_OK)
 		code = curl_easy_perform(c);
 	/* errbuf and sink die with this frame; the pooled handle must not
 	 * point at them (curl_easy_cleanup may still report errors). */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	/* Counts the bytes of the request that were written to the socket,
+	 * so 0 means the server cannot have seen it (a refused connection, a
+	 * connect timeout). */
+	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size) !=
+		    CURLE_OK ||
+	    request_size > 0)
+		o->sent = true;
 	/* A connection that died after the headers still has a status; what
 	 * matters is whether the exchange completed. */
-	if (code == CURLE_OK)
+	if (code == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
+			    CURLE_OK &&
+		    retry_after > 0)
+			o->retry_after_ms =
+				retry_after > LONG_MAX / 1000
+					? LONG_MAX
+					: (long)retry_after * 1000;
+	}
+	pthread_mutex_lock(&h->stats_lock);
+	h->stats.bytes_received += sink.received;
+	pthread_mutex_unlock(&h->stats_lock);
 
+	o->code = code;
 	if (code != CURLE_OK) {
 		free(resp->body);
 		resp->body = NULL;
 		resp->len = 0;
 		if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED) {
-			log_warn("%s %s: response too large (limit %zu bytes)",
-				 method, path_query, h->max_body);
-			rc = -EIO;
+			snprintf(o->reason, sizeof(o->reason),
+				 "response too large (limit %zu bytes)",
+				 h->max_body);
+			o->err = -EIO;
 		} else {
-			rc = http_curl_errno(code, &sink);
-			log_warn("%s %s: %s", method, path_query,
+			snprintf(o->reason, sizeof(o->reason), "%s",
 				 http_safe_error(h, code, errbuf));
+			o->err = http_curl_errno(code, &sink);
 		}
-		goto out;
+		return;
 	}
 
 	if (!resp->body) {
 		resp->body = calloc(1, 1);
 		if (!resp->body) {
-			rc = -ENOMEM;
-			goto out;
+			snprintf(o->reason, sizeof(o->reason), "out of memory");
+			o->err = -ENOMEM;
+			return;
 		}
 	}
 	resp->status = status;
+	o->status = status;
 	if (status == 0) {
-		log_warn("%s %s: no HTTP status in the answer", method,
-			 path_query);
-		rc = -EIO;
-		goto out;
+		snprintf(o->reason, sizeof(o->reason),
+			 "no HTTP status in the answer");
+		o->err = -EIO;
+		return;
 	}
-	rc = http_errno(status, NULL);
-	log_debug("%s %s: HTTP %ld, %zu bytes", method, path_query, status,
-		  resp->len);
-out:
-	return rc;
+	snprintf(o->reason, sizeof(o->reason), "HTTP %ld", status);
+	o->err = http_errno(status, NULL);
+	log_debug("%s %s: HTTP %ld, %zu bytes", req->method, req->path_query,
+		  status, resp->len);
 }
 
-int http_request(struct http *h, const char *method, const char *path_query,
-		 const char *body, size_t body_len, struct http_response *resp)
+/* Statuses that say "try again": the request timed out on the server (408),
+ * was rate limited (429, with Retry-After), or met a server or gateway in
+ * trouble (500, 502, 503, 504).  The official client retries the same set
+ * (API-NOTES, Transport), less 400 and 409, which a retry cannot mend. */
+static bool http_status_retryable(long status)
 {
-	char *url = NULL;
-	CURL *c = NULL;
-	size_t blen, plen, tlen, len;
-	int rc;
+	switch (status) {
+	case 408:
+	case 429:
+	case 500:
+	case 502:
+	case 503:
+	case 504:
+		return true;
+	default:
+		return false;
+	}
+}
 
-	memset(resp, 0, sizeof(*resp));
-	if (!h || !method || !path_query || path_query[0] != '/')
-		return -EINVAL;
+/* Transport failures worth another attempt: refused or reset connections,
+ * an attempt that timed out (the connect timeout is shorter than the
+ * deadline), an empty or cut answer.  Not retried: a host name that does
+ * not resolve (a typo far more often than a passing resolver failure, and
+ * the mount must fail at once), TLS and certificate errors, a body over
+ * the cap, out of memory. */
+static bool http_curl_retryable(CURLcode code)
+{
+	switch (code) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether an attempt that failed may have been acted on by the server: it
+ * got (part of) the request and did not say it refused it.  408 and 429 are
+ * answers that the request was not processed. */
+static bool http_maybe_applied(const struct http_outcome *o)
+{
+	if (o->status != 0)
+		return o->status >= 500;
+	return o->sent;
+}
+
+/* Full jitter (a uniform wait in [0, min(cap, base * 2^n)]): spreads the
+ * retries of many clients instead of having them come back in step. */
+static long http_backoff_ms(struct http *h, unsigned retry)
+{
+	long ceil_ms = HTTP_RETRY_BASE_MS;
+	uint64_t x;
+	unsigned i;
+
+	for (i = 1; i < retry && ceil_ms < HTTP_RETRY_CAP_MS; i++)
+		ceil_ms *= 2;
+	if (ceil_ms > HTTP_RETRY_CAP_MS)
+		ceil_ms = HTTP_RETRY_CAP_MS;
+	pthread_mutex_lock(&h->stats_lock);
+	x = h->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	h->rng = x;
+	pthread_mutex_unlock(&h->stats_lock);
+	return (long)(x % (uint64_t)(ceil_ms + 1));
+}
+
+static void http_sleep_until(int64_t when_ms)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(when_ms / 1000),
+		.tv_nsec = (long)(when_ms % 1000) * 1000000L,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+/* The URL: base, path and query, then the token as the last parameter.
+ * Malloc'd in *url (wipe and free it with http_url_free). */
+static int http_url(const struct http *h, const char *path_query, char **url,
+		    size_t *len)
+{
+	size_t blen, plen, tlen, n;
+	char *u;
 
 	blen = strlen(h->base_url);
 	plen = strlen(path_query);
 	tlen = h->token_param ? strlen(h->token_param) : 0;
 	if (plen >= SIZE_MAX - blen || tlen >= SIZE_MAX - blen - plen - 1)
 		return -ENAMETOOLONG;
-	len = blen + plen + (tlen ? 1 + tlen : 0);
-	url = malloc(len + 1);
-	if (!url) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	memcpy(url, h->base_url, blen);
-	memcpy(url + blen, path_query, plen);
+	n = blen + plen + (tlen ? 1 + tlen : 0);
+	u = malloc(n + 1);
+	if (!u)
+		return -ENOMEM;
+	memcpy(u, h->base_url, blen);
+	memcpy(u + blen, path_query, plen);
 	if (tlen) {
-		url[blen + plen] = strchr(path_query, '?') ? '&' : '?';
-		memcpy(url + blen + plen + 1, h->token_param, tlen);
+		u[blen + plen] = strchr(path_query, '?') ? '&' : '?';
+		memcpy(u + blen + plen + 1, h->token_param, tlen);
 	}
-	url[len] = '\0';
+	u[n] = '\0';
+	*url = u;
+	*len = n;
+	return 0;
+}
 
-	c = http_take(h);
-	if (!c) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = http_attempt(h, c, method, path_query, url, body, body_len, resp);
-	http_put(h, c);
-out:
+static void http_url_free(char *url, size_t len)
+{
 	if (url) {
 		explicit_bzero(url, len);
 		free(url);
 	}
+}
+
+/* Counts the end of one logical request. */
+static void http_count_end(struct http *h, const struct http_req *req,
+			   int rc, const struct http_outcome *o)
+{
+	pthread_mutex_lock(&h->stats_lock);
+	h->stats.requests++;
+	if (rc) {
+		h->stats.failures++;
+		/* The path carries ids and paging, never the token. */
+		snprintf(h->stats.last_error, sizeof(h->stats.last_error),
+			 "%s %s: %s", req->method, req->path_query,
+			 o->err && o->reason[0] ? o->reason : strerror(-rc));
+	}
+	pthread_mutex_unlock(&h->stats_lock);
+}
+
+int http_send(struct http *h, const struct http_req *req,
+	      struct http_response *resp)
+{
+	struct http_outcome o = { .err = -EIO };
+	int64_t start, deadline, now, wake;
+	bool reached = false; /* an attempt may have reached the server */
+	char *url = NULL;
+	size_t url_len = 0;
+	unsigned attempt;
+	long wait_ms, left_ms;
+	int rc, v;
+
+	memset(resp, 0, sizeof(*resp));
+	if (!h || !req || !req->method || !req->path_query ||
+	    req->path_query[0] != '/')
+		return -EINVAL;
+	start = http_now_ms();
+	deadline = req->deadline_ms > 0 ? req->deadline_ms
+					: start + h->timeout_ms;
+	rc = http_url(h, req->path_query, &url, &url_len);
+	if (rc)
+		goto out;
+
+	for (attempt = 1;; attempt++) {
+		CURL *c;
+
+		left_ms = (long)(deadline - http_now_ms());
+		if (left_ms <= 0) {
+			/* Only a caller-given deadline can be gone before
+			 * the first attempt. */
+			if (attempt == 1) {
+				snprintf(o.reason, sizeof(o.reason),
+					 "deadline passed before sending");
+				o.err = -ETIMEDOUT;
+			}
+			break;
+		}
+		c = http_take(h);
+		if (!c) {
+			o.err = -ENOMEM;
+			snprintf(o.reason, sizeof(o.reason), "out of memory");
+			break;
+		}
+		if (attempt > 1) {
+			if (reached)
+				resp->resent = true;
+			pthread_mutex_lock(&h->stats_lock);
+			h->stats.retries++;
+			pthread_mutex_unlock(&h->stats_lock);
+		}
+		resp->attempts = attempt;
+		http_attempt(h, c, req, url, left_ms, resp, &o);
+		http_put(h, c);
+		if (o.err == 0)
+			break;
+		if (http_maybe_applied(&o))
+			reached = true;
+
+		/* Anything else is an answer a retry would only repeat. */
+		if (o.status ? !http_status_retryable(o.status)
+			     : !http_curl_retryable(o.code))
+			break;
+		if (attempt >= HTTP_RETRY_MAX_ATTEMPTS)
+			break;
+		if (!req->idempotent && http_maybe_applied(&o) &&
+		    !req->verify_cb)
+			break;
+		wait_ms = http_backoff_ms(h, attempt);
+		/* Retry-After (RFC 9110 10.2.3) is the server's own estimate:
+		 * waiting less only earns another 429 or 503. */
+		if (o.retry_after_ms > wait_ms)
+			wait_ms = o.retry_after_ms;
+		now = http_now_ms();
+		if (now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
+			log_debug("%s %s: %s, no time left for attempt %u",
+				  req->method, req->path_query, o.reason,
+				  attempt + 1);
+			break;
+		}
+		log_debug("%s %s: %s, attempt %u of %d in %ld ms", req->method,
+			  req->path_query, o.reason, attempt + 1,
+			  HTTP_RETRY_MAX_ATTEMPTS, wait_ms);
+		wake = now + wait_ms;
+		http_sleep_until(wake);
+
+		if (!req->idempotent && http_maybe_applied(&o)) {
+			v = req->verify_cb(resp, req->verify_arg);
+			if (v == 1) {
+				log_debug("%s %s: attempt %u took effect after "
+					  "all",
+					  req->method, req->path_query,
+					  attempt);
+				free(resp->body);
+				resp->body = NULL;
+				resp->len = 0;
+				resp->status = 0;
+				o.err = 0;
+				break;
+			}
+			if (v < 0) {
+				log_debug("%s %s: cannot tell whether attempt "
+					  "%u took effect: not sent again",
+					  req->method, req->path_query,
+					  attempt);
+				break;
+			}
+		}
+	}
+	/* The last failure's errno, whatever stopped the loop: -ETIMEDOUT
+	 * when the deadline cut an attempt short, -EAGAIN when a 429's
+	 * Retry-After reached beyond it, -EIO after 5xx... */
+	rc = o.err;
+	if (rc && o.status == 0) {
+		log_warn("%s %s: %s (%u attempt%s in %" PRId64 " ms)",
+			 req->method, req->path_query, o.reason,
+			 resp->attempts, resp->attempts == 1 ? "" : "s",
+			 http_now_ms() - start);
+	}
+out:
+	http_count_end(h, req, rc, &o);
+	http_url_free(url, url_len);
 	return rc;
+}
+
+int http_request(struct http *h, const char *method, const char *path_query,
+		 const char *body, size_t body_len, struct http_response *resp)
+{
+	struct http_req req = {
+		.method = method,
+		.path_query = path_query,
+		.body = body,
+		.body_len = body_len,
+		.idempotent = method && strcmp(method, "POST") != 0,
+	};
+
+	return http_send(h, &req, resp);
+}
+
+void http_get_stats(struct http *h, struct http_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->stats_lock);
+	*out = h->stats;
+	pthread_mutex_unlock(&h->stats_lock);
 }
 
 /* The one table (STYLE.md, Errors).  The Lightly code is more specific than

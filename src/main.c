@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,21 @@
 #include "log.h"
 #include "opts.h"
 
+/* SIGHUP drops the caches.  It is blocked in every thread (the mask is
+ * inherited) and taken here with sigwait, where locks may be used. */
+static void *sighup_main(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;)
+		if (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+			fs_drop_caches(arg);
+	return NULL;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -32,9 +48,15 @@ int main(int argc, char *argv[])
 	struct fs *fs = NULL;
 	char err[512];
 	int ret = 1;
+	pthread_t sighup_thread;
+	sigset_t hup;
+	bool sighup_running = false;
 	bool started = false, curl_up = false, mounted = false, handlers = false;
 
 	memset(&cmd, 0, sizeof(cmd));
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	if (opts_parse(&o, &args))
 		goto out;
 	if (o.show_help) {
@@ -84,6 +106,7 @@ int main(int argc, char *argv[])
 	fc.ttl_s = o.cache_ttl_s;
 	fc.dataset = o.dataset;
 	fc.sync_edits = o.sync_edits;
+	fc.cache_max_bytes = (size_t)(o.cache_size_mb * 1024 * 1024);
 	fc.flush_delay_ms = o.flush_delay_ms;
 	fc.uid = getuid();
 	fc.gid = getgid();
@@ -106,9 +129,16 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, cmd.mountpoint) != 0)
 		goto out;
 	mounted = true;
-	fs_set_notify(fs, fsops_notify, se);
 	log_info("mounted %s at %s", o.server, cmd.mountpoint);
 	fuse_daemonize(cmd.foreground);
+	/* threads only now: the fork in fuse_daemonize would lose them */
+	fs_set_notify(fs, fsops_notify, se);
+	if (fs_start(fs)) {
+		fprintf(stderr, "lightlyfs: cannot start threads\n");
+		goto out;
+	}
+	sighup_running = pthread_create(&sighup_thread, NULL, sighup_main,
+					fs) == 0;
 
 	if (cmd.singlethread) {
 		ret = fuse_session_loop(se);
@@ -130,6 +160,10 @@ int main(int argc, char *argv[])
 		      : 1;
 
 out:
+	if (sighup_running) {
+		pthread_cancel(sighup_thread);
+		pthread_join(sighup_thread, NULL);
+	}
 	if (fs)
 		fs_set_notify(fs, NULL, NULL);
 	if (mounted)

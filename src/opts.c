@@ -22,6 +22,7 @@ struct raw_opts {
 	char *cache_ttl;
 	char *timeout;
 	char *flush_delay_ms;
+	char *cache_size;
 	char *log_level;
 	int sync_edits;
 	int allow_insecure;
@@ -40,6 +41,7 @@ static const struct fuse_opt opt_table[] = {
 	OPT("cache_ttl=%s", cache_ttl),
 	OPT("timeout=%s", timeout),
 	OPT("flush_delay_ms=%s", flush_delay_ms),
+	OPT("cache_size=%s", cache_size),
 	OPT("log_level=%s", log_level),
 	OPT("sync_edits", sync_edits),
 	OPT("allow_insecure", allow_insecure),
@@ -50,7 +52,7 @@ static const struct fuse_opt opt_table[] = {
 	FUSE_OPT_END
 };
 
-static int parse_seconds(const char *name, const char *s, double *out)
+static int parse_number(const char *name, const char *s, double *out)
 {
 	char *end = NULL;
 	double v;
@@ -58,7 +60,7 @@ static int parse_seconds(const char *name, const char *s, double *out)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || v < 0 || v > 1e9) {
-		fprintf(stderr, "lightlyfs: -o %s=%s: expected seconds >= 0\n",
+		fprintf(stderr, "lightlyfs: -o %s=%s: expected a number >= 0\n",
 			name, s);
 		return -EINVAL;
 	}
@@ -108,6 +110,7 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 	o->cache_ttl_s = OPTS_DEFAULT_CACHE_TTL_S;
 	o->timeout_s = OPTS_DEFAULT_TIMEOUT_S;
 	o->flush_delay_ms = OPTS_DEFAULT_FLUSH_DELAY_MS;
+	o->cache_size_mb = OPTS_DEFAULT_CACHE_SIZE_MB;
 	o->log_level = LOG_INFO;
 
 	if (fuse_opt_parse(args, &raw, opt_table, NULL) == -1) {
@@ -146,20 +149,25 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 		goto out;
 	}
 	if (raw.cache_ttl &&
-	    (ret = parse_seconds("cache_ttl", raw.cache_ttl, &o->cache_ttl_s)))
+	    (ret = parse_number("cache_ttl", raw.cache_ttl, &o->cache_ttl_s)))
 		goto out;
 	if (raw.timeout &&
-	    (ret = parse_seconds("timeout", raw.timeout, &o->timeout_s)))
+	    (ret = parse_number("timeout", raw.timeout, &o->timeout_s)))
 		goto out;
 	if (o->timeout_s < 1)
 		o->timeout_s = 1;
 	if (raw.flush_delay_ms) {
 		double ms;
 
-		if ((ret = parse_seconds("flush_delay_ms", raw.flush_delay_ms,
+		if ((ret = parse_number("flush_delay_ms", raw.flush_delay_ms,
 					 &ms)))
 			goto out;
 		o->flush_delay_ms = ms > 60000 ? 60000 : (unsigned)ms;
+	}
+	if (raw.cache_size) {
+		if ((ret = parse_number("cache_size", raw.cache_size,
+					&o->cache_size_mb)))
+			goto out;
 	}
 	if (raw.log_level && (ret = parse_level(raw.log_level, &o->log_level)))
 		goto out;
@@ -172,6 +180,7 @@ out:
 	free(raw.cache_ttl);
 	free(raw.timeout);
 	free(raw.flush_delay_ms);
+	free(raw.cache_size);
 	free(raw.log_level);
 	return ret;
 }
@@ -272,6 +281,8 @@ void opts_print_help(const char *progname)
 	       "    -o dataset=ID_OR_NAME  mount one dataset as the root\n"
 	       "    -o cache_ttl=SECONDS   how long what was read stays fresh "
 	       "(default %g)\n"
+	       "    -o cache_size=MB       bound on cached names and masks "
+	       "(default %d, 0: none)\n"
 	       "    -o timeout=SECONDS     deadline of one request (default %g)\n"
 	       "    -o ca_certs=PATH       CA bundle (also LIGHTLY_CA_CERTS)\n"
 	       "    -o sync_edits          send every tag edit at once\n"
@@ -282,7 +293,7 @@ void opts_print_help(const char *progname)
 	       "    -V, --version          the version\n\n"
 	       "FUSE options:\n",
 	       progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
-	       OPTS_DEFAULT_TIMEOUT_S, OPTS_DEFAULT_FLUSH_DELAY_MS);
+	       OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S, OPTS_DEFAULT_FLUSH_DELAY_MS);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }

@@ -128,8 +128,9 @@ make_dataset() {
 	local name=$1 id names
 	shift
 	id=$(api POST /v1/datasets "{\"name\": \"$name\"}" | py "print(d['id'])")
-	names=$(python3 -c 'import json,sys; print(json.dumps({"fileNames": sys.argv[1:]}))' "$@")
-	curl -sS -X POST -H 'Content-Type: application/json' --data "$names" \
+	names="$EMU_DIR/names.json"
+	python3 -c 'import json,sys; print(json.dumps({"fileNames": sys.argv[1:]}))' "$@" >"$names"
+	curl -sS -X POST -H 'Content-Type: application/json' --data "@$names" \
 		"$EMU_URL/_emulator/datasets/$id/samples" >/dev/null
 	api POST "/v1/datasets/$id/tags/initial" '{"imgType": "full", "name": "initial-tag"}' >/dev/null
 	echo "$id"

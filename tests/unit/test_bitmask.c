@@ -144,6 +144,9 @@ static const struct reject_case reject_cases[] = {
     {"bit 64 in a 64-bit set", "0x10000000000000000", 0, 64},
     {"invalid char deep in a long string",
      "0x1000000000000000000000z0000000000", 0, 1000},
+    /* found by fuzz_bitmask: malformed is -EINVAL, checked before the
+     * set is allocated, even when max_bits cannot be */
+    {"malformed with an unallocatable max_bits", "0x1x1", 0, SIZE_MAX},
 };
 
 static void test_reject(void)

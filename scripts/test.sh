@@ -32,22 +32,57 @@ total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')
 failed=$(echo "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')
 if [ -z "$total" ]; then count unit 0 1; else count unit $((total - failed)) "$failed"; fi
 
+
+# runner OUTPUT SUITE: counts a "<word>: N passed, N failed" last line
+summary() {
+	local line
+	line=$(echo "$1" | grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' | tail -1)
+	if [ -z "$line" ]; then count "$2" 0 1; else
+		count "$2" "$(echo "$line" | awk '{print $2}')" "$(echo "$line" | awk '{print $4}')"
+	fi
+}
+
+# bats TAP output -> counts
+integration() { # suite-name binary
+	local tap ok nok
+	tap=$(LIGHTLYFS_BIN="$2" bats --tap tests/integration 2>&1)
+	echo "$tap" | grep -vE '^ok ' | tail -n 80
+	ok=$(echo "$tap" | grep -cE '^ok ')
+	nok=$(echo "$tap" | grep -cE '^not ok ')
+	if [ "$ok" -eq 0 ] && [ "$nok" -eq 0 ]; then nok=1; fi
+	count "$1" "$ok" "$nok"
+}
+
 # emulator tests
 out=$(bash tests/emulator/run.sh 2>&1)
 echo "$out" | tail -n 15
-line=$(echo "$out" | grep -E '^emulator: [0-9]+ passed, [0-9]+ failed' | tail -1)
-if [ -z "$line" ]; then count emulator 0 1; else
-	count emulator "$(echo "$line" | awk '{print $2}')" "$(echo "$line" | awk '{print $4}')"
+summary "$out" emulator
+
+# integration tests against a real FUSE mount and the emulator
+integration integration "$build/lightlyfs"
+
+# unit tests again, under valgrind
+out=$(bash scripts/valgrind-unit.sh "$build" 2>&1)
+echo "$out" | tail -n 10
+summary "$out" valgrind
+
+# the whole integration suite with the daemon built with ASan and UBSan,
+# stopping at the first error
+asan=${ASAN_BUILD_DIR:-$root/build-asan}
+if cmake -S . -B "$asan" -DLIGHTLYFS_WERROR=ON -DLIGHTLYFS_SANITIZE=ON >/dev/null &&
+   cmake --build "$asan" -j"$(nproc)" --target lightlyfs >"$asan.log" 2>&1; then
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		integration integration-asan "$asan/lightlyfs"
+else
+	tail -20 "$asan.log"
+	count integration-asan 0 1
 fi
 
-# integration tests
-export LIGHTLYFS_BIN="$build/lightlyfs"
-tap=$(bats --tap tests/integration 2>&1)
-echo "$tap" | grep -vE '^ok ' | tail -n 80
-ok=$(echo "$tap" | grep -cE '^ok ')
-nok=$(echo "$tap" | grep -cE '^not ok ')
-if [ "$ok" -eq 0 ] && [ "$nok" -eq 0 ]; then nok=1; fi
-count integration "$ok" "$nok"
+# fuzzers, briefly (scripts/fuzz.sh SECONDS runs them longer)
+out=$(bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1)
+echo "$out" | tail -n 5
+summary "$out" fuzz
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -19,6 +19,7 @@ struct fs_config {
 	struct api *api;     /* borrowed; outlives the fs */
 	const char *server;  /* for error messages; borrowed */
 	double ttl_s;        /* freshness of everything read */
+	double max_stale_s;  /* how long data may outlive failed refreshes */
 	const char *dataset; /* ID or name to mount as the root, or NULL */
 	bool sync_edits;     /* send each edit at once */
 	size_t cache_max_bytes; /* bound on cached names and masks; 0: none */

@@ -13,6 +13,8 @@
 #define OPTS_DEFAULT_TIMEOUT_S 30.0
 #define OPTS_DEFAULT_FLUSH_DELAY_MS 300
 #define OPTS_DEFAULT_CACHE_SIZE_MB 4096
+#define OPTS_DEFAULT_MAX_STALE_S 86400.0
+#define OPTS_DEFAULT_MAX_RESPONSE_MB 1024
 
 struct opts {
 	char *server;     /* malloc'd, no trailing '/' */
@@ -24,8 +26,11 @@ struct opts {
 	double timeout_s;
 	unsigned flush_delay_ms;
 	double cache_size_mb; /* 0: unbounded */
+	double max_stale_s;
+	double max_response_mb;
 	bool sync_edits;
 	bool allow_insecure;
+	bool token_in_args; /* -o token= was given; see opts_scrub_argv */
 	int log_level; /* enum log_level */
 	bool show_help;
 	bool show_version;
@@ -39,6 +44,9 @@ int opts_parse(struct opts *o, struct fuse_args *args);
  * Returns 0, or -ENOKEY with a one-line reason written into err. */
 int opts_load_token(struct opts *o, char *err, size_t errsz);
 void opts_dispose(struct opts *o);
+/* Overwrites the value of any -o token= in the process's own argv, so that
+ * ps and /proc/PID/cmdline do not show it. */
+void opts_scrub_argv(int argc, char *argv[]);
 void opts_print_help(const char *progname);
 
 #endif

@@ -23,6 +23,7 @@
 #include "log.h"
 
 #define FS_DIR_BLKSIZE (1u << 20)
+#define FS_RETRY_AFTER_FAILURE_S 5.0
 
 double fs_now(void)
 {
@@ -248,15 +249,30 @@ static int apply_datasets(struct fs *fs, struct api_dataset *v, size_t n)
 	return ret;
 }
 
-/* Waits while another thread loads l; returns true when the caller should
- * load it itself (and has marked it busy). */
+/* Whether what l loaded last may still be shown after a failed refresh:
+ * stale-if-error, up to max_stale seconds past its last good load. */
+static bool load_usable(const struct fs *fs, const struct load *l)
+{
+	return l->good_at > 0 && fs_now() - l->good_at <= fs->max_stale_s;
+}
+
+/* Waits while another thread loads l, unless there is usable data: a
+ * request stuck on the server must not hold up what the cache can answer.
+ * Returns true when the caller should load l itself (marked busy). */
 static bool load_begin(struct fs *fs, struct load *l)
 {
-	while (l->busy)
+	for (;;) {
+		if (load_fresh(fs, l)) {
+			fs->hits++;
+			return false;
+		}
+		if (!l->busy)
+			break;
+		if (load_usable(fs, l)) {
+			fs->stale_served++;
+			return false;
+		}
 		pthread_cond_wait(&fs->cond, &fs->lock);
-	if (load_fresh(fs, l)) {
-		fs->hits++;
-		return false;
 	}
 	fs->misses++;
 	l->busy = true;
@@ -265,21 +281,35 @@ static bool load_begin(struct fs *fs, struct load *l)
 
 static void load_end(struct fs *fs, struct load *l, int err)
 {
+	double now = fs_now();
+
 	l->busy = false;
 	l->err = err;
-	if (!err)
-		l->fetched_at = fs_now();
+	if (!err) {
+		l->fetched_at = l->good_at = now;
+	} else if (load_usable(fs, l)) {
+		/* serve what we have for a while instead of making every
+		 * access wait out the deadline of a server that is away */
+		double wait = fs->ttl_s < FS_RETRY_AFTER_FAILURE_S
+				      ? fs->ttl_s
+				      : FS_RETRY_AFTER_FAILURE_S;
+
+		l->fetched_at = now - fs->ttl_s + wait;
+		log_warn("refresh failed (%s); serving what was loaded %.0f s "
+			 "ago",
+			 strerror(-err), now - l->good_at);
+	}
 	pthread_cond_broadcast(&fs->cond);
 }
 
 /* After a failed refresh what we had stays in use (a mount that empties
- * when the network blinks is worse than one a minute old); only a first
- * load that fails is an error. */
-static int load_result(struct fs *fs, const struct load *l, bool have_data)
+ * when the network blinks is worse than one a minute old), up to
+ * max_stale; a first load that fails is an error. */
+static int load_result(struct fs *fs, const struct load *l)
 {
 	if (!l->err)
 		return 0;
-	if (have_data) {
+	if (load_usable(fs, l)) {
 		fs->stale_served++;
 		return 0;
 	}
@@ -293,7 +323,7 @@ int fs_ensure_datasets(struct fs *fs)
 	int ret;
 
 	if (!load_begin(fs, &fs->ds_load))
-		return load_result(fs, &fs->ds_load, fs->ds_load.fetched_at > 0);
+		return load_result(fs, &fs->ds_load);
 	pthread_mutex_unlock(&fs->lock);
 	if (fs->single_id[0]) {
 		v = calloc(1, sizeof(*v));
@@ -307,7 +337,7 @@ int fs_ensure_datasets(struct fs *fs)
 		ret = apply_datasets(fs, v, n);
 	load_end(fs, &fs->ds_load, ret);
 	api_datasets_free(v, n);
-	return load_result(fs, &fs->ds_load, fs->ds_load.fetched_at > 0);
+	return load_result(fs, &fs->ds_load);
 }
 
 /* ---- tags ---- */
@@ -487,7 +517,7 @@ int fs_ensure_tags(struct fs *fs, struct dataset *d)
 	int ret;
 
 	if (!load_begin(fs, &d->tags_load))
-		return load_result(fs, &d->tags_load, d->tags_load.fetched_at > 0);
+		return load_result(fs, &d->tags_load);
 	memcpy(id, d->id, sizeof(id));
 	since = d->edit_seq;
 	pthread_mutex_unlock(&fs->lock);
@@ -497,7 +527,7 @@ int fs_ensure_tags(struct fs *fs, struct dataset *d)
 		ret = apply_tags(fs, d, v, n, since);
 	load_end(fs, &d->tags_load, ret);
 	api_tags_free(v, n);
-	return load_result(fs, &d->tags_load, d->tags_load.fetched_at > 0);
+	return load_result(fs, &d->tags_load);
 }
 
 struct tag *fs_tag_by_name(struct dataset *d, const char *name)
@@ -619,6 +649,7 @@ static void evict(struct fs *fs, const struct dataset *keep)
 		index_free(victim->index);
 		victim->index = NULL;
 		victim->index_load.fetched_at = 0;
+		victim->index_load.good_at = 0;
 		victim->fallback = false;
 		for (size_t j = 0; j < victim->ntags; j++) {
 			victim->tags[j]->folders_gen = 0;
@@ -653,6 +684,10 @@ int fs_ensure_index(struct fs *fs, struct dataset *d, size_t need)
 		}
 		if (!d->index_load.busy)
 			break;
+		if (d->index && have >= need) {
+			fs->stale_served++;
+			return 0;
+		}
 		pthread_cond_wait(&fs->cond, &fs->lock);
 	}
 	d->index_load.busy = true;
@@ -1597,6 +1632,7 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->flush_delay_ms = cfg->flush_delay_ms;
 	fs->mappings_page = API_MAPPINGS_PAGE;
 	fs->cache_max_bytes = cfg->cache_max_bytes;
+	fs->max_stale_s = cfg->max_stale_s;
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
 	fs->root_mtime = fs->mount_time;
 	fs->last_stamp = fs->mount_time;

@@ -18,7 +18,8 @@
 
 /* Freshness and single-flight state of one loadable thing. */
 struct load {
-	double fetched_at; /* monotonic s; 0 = never */
+	double fetched_at; /* monotonic s; 0 = never; counts as fresh for TTL */
+	double good_at;    /* monotonic s of the last successful load */
 	bool busy;
 	int err; /* of the last attempt */
 };
@@ -99,6 +100,7 @@ struct fs {
 	struct api *api;
 	const char *server_name;
 	double ttl_s;
+	double max_stale_s;
 	uid_t uid;
 	gid_t gid;
 	bool sync_edits;

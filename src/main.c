@@ -59,6 +59,7 @@ int main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	if (opts_parse(&o, &args))
 		goto out;
+	opts_scrub_argv(argc, argv);
 	if (o.show_help) {
 		opts_print_help(argv[0]);
 		ret = 0;
@@ -93,7 +94,7 @@ int main(int argc, char *argv[])
 	hc.token = o.token;
 	hc.ca_certs = o.ca_certs;
 	hc.timeout_ms = (long)(o.timeout_s * 1000);
-	hc.max_body = HTTP_MAX_BODY_DEFAULT;
+	hc.max_body = (size_t)(o.max_response_mb * 1024 * 1024);
 	http = http_new(&hc);
 	api = http ? api_new(http) : NULL;
 	if (!api) {
@@ -104,6 +105,7 @@ int main(int argc, char *argv[])
 	fc.api = api;
 	fc.server = o.server;
 	fc.ttl_s = o.cache_ttl_s;
+	fc.max_stale_s = o.max_stale_s;
 	fc.dataset = o.dataset;
 	fc.sync_edits = o.sync_edits;
 	fc.cache_max_bytes = (size_t)(o.cache_size_mb * 1024 * 1024);

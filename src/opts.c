@@ -2,6 +2,7 @@
  * are the ones the official Lightly tools read (API-NOTES), so a user's
  * existing setup works unchanged; -o values win over them. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 
 struct raw_opts {
 	char *server;
+	char *token;
+	char *max_stale;
+	char *max_response_mb;
 	char *token_file;
 	char *dataset;
 	char *ca_certs;
@@ -26,6 +30,8 @@ struct raw_opts {
 	char *log_level;
 	int sync_edits;
 	int allow_insecure;
+	int allow_other;
+	int default_permissions;
 	int debug_log;
 	int help;
 	int version;
@@ -33,8 +39,15 @@ struct raw_opts {
 
 #define OPT(t, p) { t, offsetof(struct raw_opts, p), 1 }
 
+enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS };
+
 static const struct fuse_opt opt_table[] = {
 	OPT("server=%s", server),
+	OPT("token=%s", token),
+	OPT("max_stale=%s", max_stale),
+	OPT("max_response_mb=%s", max_response_mb),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	OPT("token_file=%s", token_file),
 	OPT("dataset=%s", dataset),
 	OPT("ca_certs=%s", ca_certs),
@@ -51,6 +64,44 @@ static const struct fuse_opt opt_table[] = {
 	OPT("--version", version),
 	FUSE_OPT_END
 };
+
+/* Notes the FUSE options we check and leaves them for libfuse. */
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct raw_opts *raw = data;
+
+	(void)arg;
+	(void)outargs;
+	if (key == KEY_ALLOW_OTHER)
+		raw->allow_other = 1;
+	else if (key == KEY_DEFAULT_PERMISSIONS)
+		raw->default_permissions = 1;
+	return 1;
+}
+
+/* The host of an http(s) URL is a loopback address. */
+static bool url_is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+
+	if (!h)
+		return false;
+	h += 3;
+	if (!strncmp(h, "[::1]", 5))
+		return h[5] == '\0' || h[5] == ':' || h[5] == '/';
+	n = strcspn(h, ":/");
+	if (n == 9 && !strncmp(h, "localhost", 9))
+		return true;
+	if (n >= 4 && n <= 15 && !strncmp(h, "127.", 4)) {
+		for (size_t i = 4; i < n; i++)
+			if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
+				return false;
+		return true;
+	}
+	return false;
+}
 
 static int parse_number(const char *name, const char *s, double *out)
 {
@@ -113,7 +164,9 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 	o->cache_size_mb = OPTS_DEFAULT_CACHE_SIZE_MB;
 	o->log_level = LOG_INFO;
 
-	if (fuse_opt_parse(args, &raw, opt_table, NULL) == -1) {
+	o->max_stale_s = OPTS_DEFAULT_MAX_STALE_S;
+	o->max_response_mb = OPTS_DEFAULT_MAX_RESPONSE_MB;
+	if (fuse_opt_parse(args, &raw, opt_table, opt_proc) == -1) {
 		ret = -EINVAL;
 		goto out;
 	}
@@ -164,6 +217,42 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 			goto out;
 		o->flush_delay_ms = ms > 60000 ? 60000 : (unsigned)ms;
 	}
+	if (raw.max_stale &&
+	    (ret = parse_number("max_stale", raw.max_stale, &o->max_stale_s)))
+		goto out;
+	if (raw.max_response_mb &&
+	    (ret = parse_number("max_response_mb", raw.max_response_mb,
+				&o->max_response_mb)))
+		goto out;
+	if (o->max_response_mb < 1)
+		o->max_response_mb = 1;
+	if (raw.token) {
+		o->token = strdup(raw.token);
+		if (!o->token) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		o->token_in_args = true;
+	}
+	/* the token rides in the query string: in clear text it may go to
+	 * this machine only */
+	if (!strncmp(o->server, "http://", 7) && !url_is_loopback(o->server) &&
+	    !o->allow_insecure) {
+		fprintf(stderr,
+			"lightlyfs: %s is plain http and not this machine: the "
+			"token would travel in clear text; use https or -o "
+			"allow_insecure\n",
+			o->server);
+		ret = -EINVAL;
+		goto out;
+	}
+	/* other users may only see what the mode bits allow them */
+	if (raw.allow_other && !raw.default_permissions) {
+		fprintf(stderr, "lightlyfs: -o allow_other needs -o "
+				"default_permissions\n");
+		ret = -EINVAL;
+		goto out;
+	}
 	if (raw.cache_size) {
 		if ((ret = parse_number("cache_size", raw.cache_size,
 					&o->cache_size_mb)))
@@ -173,6 +262,12 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 		goto out;
 
 out:
+	if (raw.token) {
+		explicit_bzero(raw.token, strlen(raw.token));
+		free(raw.token);
+	}
+	free(raw.max_stale);
+	free(raw.max_response_mb);
 	free(raw.server);
 	free(raw.token_file);
 	free(raw.dataset);
@@ -235,9 +330,31 @@ out:
 	return ret;
 }
 
+void opts_scrub_argv(int argc, char *argv[])
+{
+	for (int i = 1; i < argc; i++) {
+		char *p = argv[i];
+
+		while ((p = strstr(p, "token=")) != NULL) {
+			/* "token=" as an option of its own, not token_file= */
+			bool own = p == argv[i] || p[-1] == ',' ||
+				   (p - argv[i] == 2 && !strncmp(argv[i], "-o", 2));
+
+			p += 6;
+			if (!own)
+				continue;
+			for (; *p && *p != ','; p++)
+				*p = 'x';
+		}
+	}
+}
+
 int opts_load_token(struct opts *o, char *err, size_t errsz)
 {
 	const char *env = getenv("LIGHTLY_TOKEN");
+
+	if (o->token)
+		return 0; /* -o token= */
 
 	if (o->token_file)
 		return read_token_file(o->token_file, &o->token, err, errsz);
@@ -278,6 +395,8 @@ void opts_print_help(const char *progname)
 	       "lightlyfs options:\n"
 	       "    -o server=URL          API base URL\n"
 	       "    -o token_file=PATH     read the API token from PATH\n"
+	       "    -o token=TOKEN         the token itself (scrubbed from ps; "
+	       "prefer the above)\n"
 	       "    -o dataset=ID_OR_NAME  mount one dataset as the root\n"
 	       "    -o cache_ttl=SECONDS   how long what was read stays fresh "
 	       "(default %g)\n"
@@ -285,6 +404,12 @@ void opts_print_help(const char *progname)
 	       "(default %d, 0: none)\n"
 	       "    -o timeout=SECONDS     deadline of one request (default %g)\n"
 	       "    -o ca_certs=PATH       CA bundle (also LIGHTLY_CA_CERTS)\n"
+	       "    -o max_stale=SECONDS   serve cached data this long while "
+	       "the server fails (default %g)\n"
+	       "    -o max_response_mb=MB  largest response accepted (default "
+	       "%d)\n"
+	       "    -o allow_insecure      allow a token over plain http to "
+	       "another host\n"
 	       "    -o sync_edits          send every tag edit at once\n"
 	       "    -o flush_delay_ms=MS   quiet period before edits are sent "
 	       "(default %u)\n"
@@ -293,7 +418,8 @@ void opts_print_help(const char *progname)
 	       "    -V, --version          the version\n\n"
 	       "FUSE options:\n",
 	       progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
-	       OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S, OPTS_DEFAULT_FLUSH_DELAY_MS);
+	       OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
+	       OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB, OPTS_DEFAULT_FLUSH_DELAY_MS);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }

@@ -126,8 +126,73 @@ static void test_token_sources(void)
 	unsetenv("LIGHTLY_TOKEN");
 }
 
+static void test_clear_text_token_only_to_this_machine(void)
+{
+	static const struct {
+		const char *server;
+		const char *extra;
+		int want;
+	} cases[] = {
+		{ "http://127.0.0.1:8080", "", 0 },
+		{ "http://localhost/", "", 0 },
+		{ "http://[::1]:9", "", 0 },
+		{ "https://api.lightly.ai", "", 0 },
+		{ "http://api.lightly.ai", "", -EINVAL },
+		{ "http://127.0.0.1.example.com", "", -EINVAL },
+		{ "http://localhost.example.com", "", -EINVAL },
+		{ "http://10.0.0.1", ",allow_insecure", 0 },
+	};
+	struct opts o;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char opt[256];
+		const char *argv[] = { "lightlyfs", "-o", opt, "/mnt" };
+
+		snprintf(opt, sizeof(opt), "server=%s%s", cases[i].server,
+			 cases[i].extra);
+		CHECK_INT(parse(&o, 4, argv), cases[i].want);
+		opts_dispose(&o);
+	}
+}
+
+static void test_allow_other_needs_default_permissions(void)
+{
+	const char *alone[] = { "lightlyfs", "-o", "allow_other", "/mnt" };
+	const char *both[] = { "lightlyfs", "-o",
+			       "allow_other,default_permissions", "/mnt" };
+	struct opts o;
+
+	CHECK_INT(parse(&o, 4, alone), -EINVAL);
+	opts_dispose(&o);
+	CHECK_INT(parse(&o, 4, both), 0);
+	opts_dispose(&o);
+}
+
+static void test_token_option_is_scrubbed(void)
+{
+	char a1[] = "-o";
+	char a2[] = "dataset=x,token=s3cret,token_file=/f";
+	char a3[] = "-otoken=other";
+	char a4[] = "/mnt";
+	char *argv[] = { (char *)"lightlyfs", a1, a2, a3, a4, NULL };
+	const char *cargv[] = { "lightlyfs", "-o", "token=s3cret", "/mnt" };
+	struct opts o;
+
+	CHECK_INT(parse(&o, 4, cargv), 0);
+	CHECK_STR(o.token, "s3cret");
+	CHECK(o.token_in_args);
+	opts_dispose(&o);
+	opts_scrub_argv(5, argv);
+	CHECK_STR(a2, "dataset=x,token=xxxxxx,token_file=/f");
+	CHECK_STR(a3, "-otoken=xxxxx");
+	CHECK_STR(a4, "/mnt");
+}
+
 int main(void)
 {
+	test_clear_text_token_only_to_this_machine();
+	test_allow_other_needs_default_permissions();
+	test_token_option_is_scrubbed();
 	test_defaults();
 	test_env_and_options();
 	test_bad_values();

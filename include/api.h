@@ -82,6 +82,11 @@ int api_get_tag_json(struct api *a, const char *ds, const char *tag,
  * short page.  cb gets each name.  -ENOENT when the server has no mappings. */
 int api_get_mappings(struct api *a, const char *ds, size_t offset,
 		     size_t page_size, api_name_cb cb, void *arg);
+/* The same, stopping once total names (the dataset's nSamples, 0 when
+ * unknown) have been read instead of asking for a page past the end. */
+int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
+			size_t page_size, size_t total, api_name_cb cb,
+			void *arg);
 /* GET .../tags/{tag}/filenames. */
 int api_get_tag_filenames(struct api *a, const char *ds, const char *tag,
 			  api_name_cb cb, void *arg);

@@ -668,7 +668,7 @@ int fs_ensure_index(struct fs *fs, struct dataset *d, size_t need)
 	struct names_blob blob = { 0 };
 	struct name_index *fresh = NULL;
 	char id[API_ID_LEN + 1];
-	size_t have;
+	size_t have, total;
 	uint32_t hidden_before = 0;
 	int ret;
 
@@ -693,6 +693,9 @@ int fs_ensure_index(struct fs *fs, struct dataset *d, size_t need)
 	d->index_load.busy = true;
 	fs->misses++;
 	memcpy(id, d->id, sizeof(id));
+	total = d->n_samples > 0 && (size_t)d->n_samples > need
+			? (size_t)d->n_samples
+			: need;
 	if (!d->index) {
 		fresh = index_new();
 		if (!fresh) {
@@ -702,8 +705,8 @@ int fs_ensure_index(struct fs *fs, struct dataset *d, size_t need)
 		blob.idx = fresh;
 	}
 	pthread_mutex_unlock(&fs->lock);
-	ret = api_get_mappings(fs->api, id, have, fs->mappings_page,
-			       blob_add_cb, &blob);
+	ret = api_get_mappings_to(fs->api, id, have, fs->mappings_page,
+				  total, blob_add_cb, &blob);
 	pthread_mutex_lock(&fs->lock);
 	if (ret == -ENOENT && fresh) {
 		/* a server without mappings: tags list their own names */

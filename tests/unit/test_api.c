@@ -387,8 +387,21 @@ static void test_decode_names(void)
 		  "\xf0\x9f\x98\x80.png" },
 		{ "raw UTF-8", "[\"\xc3\xa9t\xc3\xa9.jpg\"]", 0, 1,
 		  "\xc3\xa9t\xc3\xa9.jpg" },
-		/* documented limit: cJSON strings end at an escaped NUL */
-		{ "embedded NUL is cut", "[\"ab\\u0000cd\"]", 0, 1, "ab" },
+		/* delivered whole (the join stops at the NUL); the index
+		 * then hides the name */
+		{ "embedded NUL", "[\"ab\\u0000cd\"]", 0, 1, "ab" },
+		{ "whitespace", " [ \"a\" ,\n\t\"b\" ] \n", 0, 2, "a|b" },
+		{ "all short escapes", "[\"\\b\\f\\n\\r\\t\\\\\"]", 0, 1,
+		  "\b\f\n\r\t\\" },
+		{ "raw control character", "[\"a\tb\"]", -EIO, 0, "" },
+		{ "trailing comma", "[\"a\",]", -EIO, 0, "" },
+		{ "trailing garbage", "[\"a\"] x", -EIO, 0, "" },
+		{ "nested array", "[[\"a\"]]", -EIO, 0, "" },
+		{ "bad escape", "[\"\\x41\"]", -EIO, 0, "" },
+		{ "short \\u", "[\"\\u12\"]", -EIO, 0, "" },
+		{ "lone low surrogate", "[\"\\udc00\"]", -EIO, 0, "" },
+		{ "missing comma", "[\"a\" \"b\"]", -EIO, 0, "" },
+		{ "empty body", "", -EIO, 0, "" },
 		{ "number element", "[\"a\",1]", -EIO, 0, "" },
 		{ "null element", "[null]", -EIO, 0, "" },
 		{ "object for array", "{\"a\":\"b\"}", -EIO, 0, "" },

@@ -35,6 +35,10 @@ void index_free(struct name_index *idx);
  * 0 or -ENOMEM (-EOVERFLOW past UINT32_MAX - 1 samples). */
 int index_append(struct name_index *idx, const char *name, size_t len);
 
+/* Makes room for more samples at once (a page whose size is known), so
+ * appending them never rehashes or reallocates.  0, -ENOMEM, -EOVERFLOW. */
+int index_reserve(struct name_index *idx, uint32_t more);
+
 /* Number of samples appended, hidden ones included. */
 uint32_t index_count(const struct name_index *idx);
 /* Number of hidden samples. */

@@ -24,6 +24,8 @@
 
 #define FS_DIR_BLKSIZE (1u << 20)
 #define FS_RETRY_AFTER_FAILURE_S 5.0
+/* a server's nSamples is a hint, never a reason to allocate without bound */
+#define FS_RESERVE_MAX ((size_t)1 << 25)
 
 double fs_now(void)
 {
@@ -702,6 +704,12 @@ int fs_ensure_index(struct fs *fs, struct dataset *d, size_t need)
 			ret = -ENOMEM;
 			goto out_locked;
 		}
+		/* the dataset says how many names come: no rehash on the way
+		 * (a wrong count only costs the growth it would have) */
+		if (total)
+			index_reserve(fresh, (uint32_t)(total < FS_RESERVE_MAX
+								 ? total
+								 : FS_RESERVE_MAX));
 		blob.idx = fresh;
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -818,10 +826,14 @@ static int ensure_fallback_names(struct fs *fs, struct dataset *d,
 	t->fallback_busy = false;
 	pthread_cond_broadcast(&fs->cond);
 	if (!ret && t->live) {
+		bool current = t->gen == gen;
+
 		ret = fallback_merge(d, t, &blob);
-		if (!ret && t->gen == gen) {
+		if (!ret) {
+			/* the mask changed: derived caches follow gen */
 			t->gen++;
-			t->fallback_gen = t->gen + 1;
+			if (current)
+				t->fallback_gen = t->gen + 1;
 		}
 	}
 	free(blob.buf);
@@ -837,20 +849,21 @@ int fs_ensure_tag_listing(struct fs *fs, struct dataset *d, struct tag *t)
 
 	if (t->mask_err)
 		return t->mask_err;
-	need = bitmask_next(&t->mask, 0) == SIZE_MAX ? 0 : t->mask.nbits;
-	/* the highest set bit decides what the index must cover */
-	if (need) {
-		size_t hi = 0;
-
+	/* the highest set bit decides what the index must cover; found once
+	 * per change of the mask, not on every lookup */
+	if (t->need_gen != t->gen + 1) {
+		need = 0;
 		for (size_t w = (t->mask.nbits + 63) / 64; w-- > 0;) {
 			if (t->mask.words[w]) {
-				hi = w * 64 + 63 -
-				     (size_t)__builtin_clzll(t->mask.words[w]);
+				need = w * 64 + 64 -
+				       (size_t)__builtin_clzll(t->mask.words[w]);
 				break;
 			}
 		}
-		need = hi + 1;
+		t->need = need;
+		t->need_gen = t->gen + 1;
 	}
+	need = t->need;
 	ret = fs_ensure_index(fs, d, need);
 	if (ret)
 		return ret;

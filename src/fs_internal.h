@@ -52,6 +52,10 @@ struct tag {
 	 * folders_gen == gen + 1 */
 	struct bitmask folders;
 	uint64_t folders_gen;
+	/* samples the index must hold for this mask, valid when
+	 * need_gen == gen + 1 */
+	size_t need;
+	uint64_t need_gen;
 	/* fallback listing (server without mappings) */
 	bool fallback_busy;
 	uint64_t fallback_gen;

@@ -609,6 +609,33 @@ static void index_commit_plan(struct name_index *idx, uint32_t s,
 	index_vec_push(&idx->folders[cur].samples, s);
 }
 
+int index_reserve(struct name_index *idx, uint32_t more)
+{
+	size_t need = (size_t)idx->count + more;
+	const char **nn;
+	uint32_t *np;
+	int rc;
+
+	if (need > INDEX_MAX_SAMPLES)
+		return -EOVERFLOW;
+	if (need > idx->names_cap) {
+		nn = realloc(idx->names, need * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		idx->names = nn;
+		idx->names_cap = need;
+	}
+	if (need > idx->parent_cap) {
+		np = realloc(idx->parent, need * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		idx->parent = np;
+		idx->parent_cap = need;
+	}
+	rc = index_table_reserve(idx, &idx->files, false, more);
+	return rc;
+}
+
 int index_append(struct name_index *idx, const char *name, size_t len)
 {
 	struct index_plan plan;

@@ -725,8 +725,31 @@ static void test_memory_grows(void)
 	index_free(idx);
 }
 
+/* Reserving room changes nothing a reader sees, only when memory is taken. */
+static void test_reserve_then_append(void)
+{
+	struct name_index *idx = index_new();
+	char name[32];
+	uint32_t s;
+
+	CHECK(idx != NULL);
+	CHECK_INT(index_reserve(idx, 5000), 0);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "d%d/f_%05d.jpg", i % 3, i);
+		CHECK_INT(index_append(idx, name, strlen(name)), 0);
+	}
+	CHECK_INT(index_count(idx), 10000);
+	CHECK_INT(index_lookup(idx, "d1/f_09997.jpg", 14, &s), 0);
+	CHECK_INT(s, 9997);
+	CHECK_INT(index_folder_count(idx), 4);
+	CHECK_INT(index_reserve(idx, UINT32_MAX), -EOVERFLOW);
+	CHECK_INT(index_count(idx), 10000);
+	index_free(idx);
+}
+
 int main(void)
 {
+	test_reserve_then_append();
 	test_empty_index();
 	test_flat_names();
 	test_nested_tree();

@@ -162,8 +162,8 @@ static int add_dataset(struct fs *fs, struct api_dataset *a,
 	d->slot = (uint32_t)fs->nds;
 	d->live = true;
 	memcpy(d->id, a->id, sizeof(d->id));
-	d->mtime = fs_change_stamp(fs);
 	dataset_fill(d, a);
+	d->mtime = ms_to_ts(d->modified_ms);
 	fs->ds[fs->nds++] = d;
 	*out = d;
 	return 0;
@@ -443,12 +443,22 @@ static int tag_fill(struct fs *fs, struct dataset *d, struct tag *t,
 			bitmask_dispose(&t->mask);
 			t->mask = m;
 		}
+		struct timespec srv = ms_to_ts(a->last_modified_at
+						       ? a->last_modified_at
+						       : a->created_at);
+
 		if (t->mask_loaded)
 			notify_tag_listing(fs, d, t);
+		/* the server's time when it tells something new; the
+		 * kernel only needs the mtime to differ from before */
+		if (!t->mask_loaded || srv.tv_sec != t->mtime.tv_sec ||
+		    srv.tv_nsec != t->mtime.tv_nsec)
+			t->mtime = srv;
+		else
+			t->mtime = fs_change_stamp(fs);
 		t->hex_hash = h;
 		t->mask_loaded = true;
 		t->gen++;
-		t->mtime = fs_change_stamp(fs);
 	}
 	return 0;
 }

@@ -81,8 +81,11 @@ teardown() {
 	assert_output "$(printf 'drwxr-xr-x %s 0\n-r--r--r-- %s 0' "$(id -un)" "$(id -un)")"
 	local created
 	created=$(api GET "/v1/datasets/$DS/tags/$(tag_id "$DS" night)" | py "print(d['createdAt']//1000)")
-	# the tag directory's mtime is at or after the tag's creation
+	# a tag directory's mtime is the tag's lastModifiedAt
+	local modified
+	modified=$(api GET "/v1/datasets/$DS/tags/$(tag_id "$DS" night)" | py "print(d['lastModifiedAt']//1000)")
 	run stat -c '%Y' "$MNT/street-scenes/night"
+	assert_output "$modified"
 	[ "$output" -ge "$created" ]
 }
 

@@ -40,8 +40,9 @@ cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
 token=demo-token
-python3 scripts/lightly_emulator.py --port 0 --token "$token" \
-	--state "$run/state.sqlite" --demo >"$run/emulator.out" 2>"$run/emulator.err" &
+# detached from this shell and its output, so the demo outlives the script
+setsid python3 scripts/lightly_emulator.py --port 0 --token "$token" \
+	--state "$run/state.sqlite" --demo >"$run/emulator.out" 2>"$run/emulator.err" </dev/null &
 echo $! >"$run/emulator.pid"
 port=""
 for _ in $(seq 1 100); do
@@ -53,7 +54,7 @@ done
 
 mkdir -p "$mnt"
 LIGHTLY_TOKEN=$token LIGHTLY_SERVER_LOCATION=http://127.0.0.1:$port \
-	build/lightlyfs -f "$mnt" 2>"$run/lightlyfs.log" &
+	setsid build/lightlyfs -f "$mnt" >"$run/lightlyfs.log" 2>&1 </dev/null &
 echo $! >"$run/fs.pid"
 echo "$mnt" >"$run/mnt"
 for _ in $(seq 1 100); do mountpoint -q "$mnt" && break; sleep 0.1; done

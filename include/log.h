@@ -15,6 +15,11 @@ enum log_level log_get_level(void);
 /* NULL restores the default sink (stderr, with a timestamp). */
 void log_set_sink(log_sink_cb sink, void *arg);
 
+/* Registers a string (the API token) that is replaced by "[redacted]" in
+ * every line from now on, whoever wrote it.  0, -ENOMEM, -ENOSPC. */
+int log_add_secret(const char *secret);
+void log_clear_secrets(void);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

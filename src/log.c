@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +17,13 @@
  * once api.c has capped it, so only programmer mistakes get cut. */
 #define LOG_LINE_MAX 2048
 
+#define LOG_SECRET_MAX 4
+#define LOG_REDACTED "[redacted]"
+
 static atomic_int log_level = LOG_INFO;
+/* Strings that must never reach a log line, whatever text carries them (a
+ * server may echo the token in an error message). */
+static char *log_secrets[LOG_SECRET_MAX];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_sink_cb log_sink; /* NULL: the default stderr sink */
 static void *log_sink_arg;
@@ -110,6 +117,77 @@ static void log_flatten(char *s)
 	}
 }
 
+int log_add_secret(const char *secret)
+{
+	int ret = -ENOSPC;
+
+	if (!secret || !*secret)
+		return 0;
+	pthread_mutex_lock(&log_lock);
+	for (int i = 0; i < LOG_SECRET_MAX; i++) {
+		if (!log_secrets[i]) {
+			log_secrets[i] = strdup(secret);
+			ret = log_secrets[i] ? 0 : -ENOMEM;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&log_lock);
+	return ret;
+}
+
+void log_clear_secrets(void)
+{
+	pthread_mutex_lock(&log_lock);
+	for (int i = 0; i < LOG_SECRET_MAX; i++) {
+		if (log_secrets[i]) {
+			explicit_bzero(log_secrets[i], strlen(log_secrets[i]));
+			free(log_secrets[i]);
+			log_secrets[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Replaces every secret in line (NUL-terminated, in a buffer of size
+ * LOG_LINE_MAX) by LOG_REDACTED.  Called with log_lock held. */
+static void log_redact(char *line)
+{
+	char out[LOG_LINE_MAX];
+
+	for (int i = 0; i < LOG_SECRET_MAX; i++) {
+		const char *sec = log_secrets[i];
+		size_t slen, o = 0;
+		const char *p = line, *hit;
+
+		if (!sec || !(hit = strstr(line, sec)))
+			continue;
+		slen = strlen(sec);
+		while (hit) {
+			size_t pre = (size_t)(hit - p);
+
+			if (o + pre + sizeof(LOG_REDACTED) >= sizeof(out))
+				break;
+			memcpy(out + o, p, pre);
+			o += pre;
+			memcpy(out + o, LOG_REDACTED, sizeof(LOG_REDACTED) - 1);
+			o += sizeof(LOG_REDACTED) - 1;
+			p = hit + slen;
+			hit = strstr(p, sec);
+		}
+		/* whatever did not fit is dropped rather than risk a secret */
+		if (!hit) {
+			size_t rest = strlen(p);
+
+			if (o + rest >= sizeof(out))
+				rest = sizeof(out) - o - 1;
+			memcpy(out + o, p, rest);
+			o += rest;
+		}
+		out[o] = '\0';
+		memcpy(line, out, o + 1);
+	}
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
@@ -135,6 +213,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	 * being replaced is never called after log_set_sink returns.  A sink
 	 * must therefore not log itself. */
 	pthread_mutex_lock(&log_lock);
+	log_redact(line);
 	if (log_sink)
 		log_sink(level, line, log_sink_arg);
 	else

@@ -83,6 +83,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "lightlyfs: %s\n", err);
 		goto out;
 	}
+	if (log_add_secret(o.token)) {
+		fprintf(stderr, "lightlyfs: out of memory\n");
+		goto out;
+	}
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		fprintf(stderr, "lightlyfs: cannot initialise libcurl\n");
@@ -184,5 +188,6 @@ out:
 	free(cmd.mountpoint);
 	fuse_opt_free_args(&args);
 	opts_dispose(&o);
+	log_clear_secrets();
 	return ret;
 }

@@ -1,6 +1,7 @@
 /* Our -o options, their defaults and validation.  The environment variables
  * are the ones the official Lightly tools read (API-NOTES), so a user's
  * existing setup works unchanged; -o values win over them. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -80,27 +81,39 @@ static int opt_proc(void *data, const char *arg, int key,
 	return 1;
 }
 
-/* The host of an http(s) URL is a loopback address. */
+/* The host of an http(s) URL is a loopback address.  curl's own parser
+ * decides what the host is (user info, brackets, ports), so this check
+ * cannot disagree with where curl would connect. */
 static bool url_is_loopback(const char *url)
 {
-	const char *h = strstr(url, "://");
-	size_t n;
+	CURLU *u = curl_url();
+	char *host = NULL;
+	bool loop = false;
 
-	if (!h)
+	if (!u)
 		return false;
-	h += 3;
-	if (!strncmp(h, "[::1]", 5))
-		return h[5] == '\0' || h[5] == ':' || h[5] == '/';
-	n = strcspn(h, ":/");
-	if (n == 9 && !strncmp(h, "localhost", 9))
-		return true;
-	if (n >= 4 && n <= 15 && !strncmp(h, "127.", 4)) {
-		for (size_t i = 4; i < n; i++)
-			if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
-				return false;
-		return true;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
+		size_t n = strlen(host);
+
+		if (!strcmp(host, "localhost") || !strcmp(host, "[::1]")) {
+			loop = true;
+		} else if (n >= 7 && n <= 15 && !strncmp(host, "127.", 4)) {
+			int dots = 0;
+
+			loop = true;
+			for (size_t i = 0; i < n; i++) {
+				if (host[i] == '.')
+					dots++;
+				else if (host[i] < '0' || host[i] > '9')
+					loop = false;
+			}
+			loop = loop && dots == 3;
+		}
 	}
-	return false;
+	curl_free(host);
+	curl_url_cleanup(u);
+	return loop;
 }
 
 static int parse_number(const char *name, const char *s, double *out)

@@ -141,6 +141,10 @@ static void test_clear_text_token_only_to_this_machine(void)
 		{ "http://127.0.0.1.example.com", "", -EINVAL },
 		{ "http://localhost.example.com", "", -EINVAL },
 		{ "http://10.0.0.1", ",allow_insecure", 0 },
+		/* the host is what curl connects to, not what it starts with */
+		{ "http://127.0.0.1:1@10.255.255.1:1/", "", -EINVAL },
+		{ "http://[::ffff:10.255.255.1]:1", "", -EINVAL },
+		{ "http://127.1.2.3:5", "", 0 },
 	};
 	struct opts o;
 
@@ -188,8 +192,34 @@ static void test_token_option_is_scrubbed(void)
 	CHECK_STR(a4, "/mnt");
 }
 
+static char captured[4096];
+
+static void capture_cb(enum log_level level, const char *line, void *arg)
+{
+	(void)level;
+	(void)arg;
+	snprintf(captured, sizeof(captured), "%s", line);
+}
+
+/* A token echoed back by a server never reaches a log line. */
+static void test_log_redacts_the_token(void)
+{
+	log_set_sink(capture_cb, NULL);
+	CHECK_INT(log_add_secret("s3cret-tok"), 0);
+	log_error("server said: bad token s3cret-tok (again: s3cret-tok)");
+	CHECK_STR(captured,
+		  "server said: bad token [redacted] (again: [redacted])");
+	log_error("nothing secret here");
+	CHECK_STR(captured, "nothing secret here");
+	log_clear_secrets();
+	log_error("s3cret-tok");
+	CHECK_STR(captured, "s3cret-tok");
+	log_set_sink(NULL, NULL);
+}
+
 int main(void)
 {
+	test_log_redacts_the_token();
 	test_clear_text_token_only_to_this_machine();
 	test_allow_other_needs_default_permissions();
 	test_token_option_is_scrubbed();

@@ -72,13 +72,14 @@ static bool load_fresh(const struct fs *fs, const struct load *l)
 	return l->fetched_at > 0 && fs_now() - l->fetched_at < fs->ttl_s;
 }
 
-/* A name the kernel can take as one path component. */
+/* A dataset or tag name that can be shown as a directory: one path
+ * component, and not hidden (no valid dataset or tag name starts with '.',
+ * so a server sending one could only collide with .lightly). */
 static bool component_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= INDEX_NAME_MAX && strcmp(s, ".") &&
-	       strcmp(s, "..") && !strchr(s, '/');
+	return n > 0 && n <= INDEX_NAME_MAX && s[0] != '.' && !strchr(s, '/');
 }
 
 /* ---- datasets ---- */
@@ -542,12 +543,22 @@ int fs_ensure_tags(struct fs *fs, struct dataset *d)
 	return load_result(fs, &d->tags_load);
 }
 
+/* Whether the tag in slot i gets a directory: a name the server sent twice
+ * is shown once, for the tag that lookup finds. */
+static bool tag_shown(struct dataset *d, size_t i)
+{
+	struct tag *t = d->tags[i];
+
+	return t->live && component_ok(t->name) &&
+	       fs_tag_by_name(d, t->name) == t;
+}
+
 struct tag *fs_tag_by_name(struct dataset *d, const char *name)
 {
 	for (size_t i = 0; i < d->ntags; i++) {
 		struct tag *t = d->tags[i];
 
-		if (t->live && !strcmp(t->name, name))
+		if (t->live && !strcmp(t->name, name) && component_ok(name))
 			return t;
 	}
 	return NULL;
@@ -1394,7 +1405,7 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
 		ret = dir_add(dir, FS_META_DIR, &c);
 		c.kind = INODE_KIND_TAG;
 		for (size_t i = 0; i < d->ntags && !ret; i++) {
-			if (!d->tags[i]->live || !component_ok(d->tags[i]->name))
+			if (!tag_shown(d, i))
 				continue;
 			c.tag = d->tags[i]->slot;
 			ret = dir_add(dir, d->tags[i]->name, &c);
@@ -1414,7 +1425,7 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
 		for (size_t i = 0; i < d->ntags && !ret; i++) {
 			char name[INDEX_NAME_MAX + 6];
 
-			if (!d->tags[i]->live || !component_ok(d->tags[i]->name))
+			if (!tag_shown(d, i))
 				continue;
 			if (snprintf(name, sizeof(name), "%s.json",
 				     d->tags[i]->name) > INDEX_NAME_MAX)

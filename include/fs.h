@@ -48,16 +48,14 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	      struct stat *st);
 int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st);
 
-/* A directory listing taken at opendir and streamed by offset. */
+/* A directory listing, taken when read from offset 0 and streamed by
+ * offset from that snapshot. */
 struct fs_dir;
 /* Called per entry; next_off is the offset of the entry after it.  Return
  * non-zero to stop (the reply buffer is full). */
 typedef int (*fs_fill_cb)(const char *name, const struct stat *st,
 			  off_t next_off, void *arg);
 int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out);
-/* Whether the listing is unchanged since the last opendir of this
- * directory (the kernel may keep its cached pages). */
-bool fs_dir_unchanged(const struct fs_dir *d);
 int fs_readdir(struct fs *fs, struct fs_dir *d, off_t off, fs_fill_cb cb,
 	       void *arg);
 void fs_releasedir(struct fs *fs, struct fs_dir *d);

@@ -1276,7 +1276,7 @@ struct small_entry {
 
 struct fs_dir {
 	struct inode_ref ref;
-	bool unchanged;
+	bool built;
 	/* tag folders: indices into the dataset's index */
 	uint32_t *folders;
 	size_t nfolders;
@@ -1362,25 +1362,40 @@ static int snapshot_tag_folder(struct fs *fs, struct fs_dir *dir,
 					 &dir->ref);
 }
 
-int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
+/* Drops a listing's snapshot.  Lock held. */
+static void dir_reset(struct fs *fs, struct fs_dir *dir)
 {
-	struct fs_dir *dir;
-	struct inode_ref r, c;
+	if (dir->index && dir->ref.ds < fs->nds &&
+	    fs->ds[dir->ref.ds]->index_users)
+		fs->ds[dir->ref.ds]->index_users--;
+	dir->index = NULL;
+	free(dir->folders);
+	free(dir->samples);
+	free(dir->small);
+	free(dir->names);
+	dir->folders = dir->samples = NULL;
+	dir->small = NULL;
+	dir->names = NULL;
+	dir->nfolders = dir->nsamples = dir->nsmall = dir->small_cap = 0;
+	dir->names_len = dir->names_cap = 0;
+}
+
+/* Takes the listing's snapshot.  Lock held.  Done when the kernel reads
+ * from offset 0, not at opendir: the kernel caches a listing under the
+ * directory mtime it knew when it started reading, so the snapshot must be
+ * at least as new as that mtime, or an edit made between opendir and the
+ * first read would be missing from a cache that claims to be current. */
+static int dir_build(struct fs *fs, struct fs_dir *dir)
+{
+	struct inode_ref r = dir->ref, c;
 	struct dataset *d;
 	struct tag *t;
-	int ret = 0;
+	int ret;
 
-	dir = calloc(1, sizeof(*dir));
-	if (!dir)
-		return -ENOMEM;
-	ret = fs_resolve(fs, ino, &dir->ref);
-	if (ret)
-		goto out_nolock;
-	r = dir->ref;
-	pthread_mutex_lock(&fs->lock);
+	dir_reset(fs, dir);
 	ret = fs_check_ref(fs, &r);
 	if (ret)
-		goto out;
+		return ret;
 	memset(&c, 0, sizeof(c));
 	c.ds = r.ds;
 	switch (r.kind) {
@@ -1443,20 +1458,40 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
 		ret = -ENOTDIR;
 		break;
 	}
-out:
-	pthread_mutex_unlock(&fs->lock);
-out_nolock:
+	return ret;
+}
+
+static bool is_dir_kind(enum inode_kind k)
+{
+	return k == INODE_KIND_ROOT || k == INODE_KIND_ROOT_META ||
+	       k == INODE_KIND_DATASET || k == INODE_KIND_META ||
+	       k == INODE_KIND_META_TAGS || k == INODE_KIND_TAG;
+}
+
+int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
+{
+	struct fs_dir *dir;
+	struct inode_ref r;
+	int ret;
+
+	dir = calloc(1, sizeof(*dir));
+	if (!dir)
+		return -ENOMEM;
+	ret = fs_resolve(fs, ino, &dir->ref);
+	if (!ret && !is_dir_kind(dir->ref.kind))
+		ret = -ENOTDIR;
+	if (!ret) {
+		r = dir->ref;
+		pthread_mutex_lock(&fs->lock);
+		ret = fs_check_ref(fs, &r);
+		pthread_mutex_unlock(&fs->lock);
+	}
 	if (ret) {
-		fs_releasedir(fs, dir);
+		free(dir);
 		return ret;
 	}
 	*out = dir;
 	return 0;
-}
-
-bool fs_dir_unchanged(const struct fs_dir *d)
-{
-	return d->unchanged;
 }
 
 int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, fs_fill_cb cb,
@@ -1464,14 +1499,22 @@ int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, fs_fill_cb cb,
 {
 	struct stat st;
 	struct inode_ref c;
-	size_t pos;
-	size_t total = 2 + dir->nsmall + dir->nfolders + dir->nsamples;
+	size_t pos, total;
 	int ret = 0;
 
 	if (off < 0)
 		return -EINVAL;
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_lock(&fs->lock);
+	if (off == 0 || !dir->built) {
+		ret = dir_build(fs, dir);
+		if (ret) {
+			pthread_mutex_unlock(&fs->lock);
+			return ret;
+		}
+		dir->built = true;
+	}
+	total = 2 + dir->nsmall + dir->nfolders + dir->nsamples;
 	for (pos = (size_t)off; pos < total; pos++) {
 		const char *name;
 		size_t i = pos;
@@ -1516,16 +1559,9 @@ void fs_releasedir(struct fs *fs, struct fs_dir *dir)
 {
 	if (!dir)
 		return;
-	if (dir->index) {
-		pthread_mutex_lock(&fs->lock);
-		if (dir->ref.ds < fs->nds && fs->ds[dir->ref.ds]->index_users)
-			fs->ds[dir->ref.ds]->index_users--;
-		pthread_mutex_unlock(&fs->lock);
-	}
-	free(dir->folders);
-	free(dir->samples);
-	free(dir->small);
-	free(dir->names);
+	pthread_mutex_lock(&fs->lock);
+	dir_reset(fs, dir);
+	pthread_mutex_unlock(&fs->lock);
 	free(dir);
 }
 

@@ -149,3 +149,176 @@ make_tag() {
 # inject a fault: fault JSON
 fault() { curl -sS -X POST -H 'Content-Type: application/json' --data "$1" "$EMU_URL/_emulator/faults" >/dev/null; }
 faults_clear() { curl -sS -X DELETE "$EMU_URL/_emulator/faults" >/dev/null; }
+
+# ---- helpers of the reliability suites (faults, load, security) ----
+
+# seed_account JSON: datasets made in one process, e.g.
+#   '[{"name": "alpha", "samples": ["a.jpg", "d/b.jpg"], "tags": [["some", "0x1"]]}]'
+# Each dataset with samples gets "initial-tag" holding every sample, then the
+# given tags as its children.  Sample names go in raw (unchecked).  Prints
+# "NAME ID" per dataset.
+seed_account() {
+	python3 - "$EMU_URL" "$TOKEN" "$1" <<'PY'
+import json, sys, urllib.request
+url, tok, spec = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+def req(method, path, body=None, auth=True):
+    if auth:
+        path += ("&" if "?" in path else "?") + "token=" + tok
+    r = urllib.request.Request(url + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(r) as f:
+        data = f.read()
+    return json.loads(data) if data else None
+for ds in spec:
+    i = req("POST", "/v1/datasets", {"name": ds["name"]})["id"]
+    if ds.get("samples"):
+        req("POST", "/_emulator/datasets/%s/samples" % i, {"fileNames": ds["samples"]}, False)
+        init = req("POST", "/v1/datasets/%s/tags/initial" % i,
+                   {"imgType": "full", "name": "initial-tag"})["id"]
+        for name, mask in ds.get("tags", []):
+            req("POST", "/v1/datasets/%s/tags" % i, {"name": name, "prevTagId": init,
+                "bitMaskData": mask, "totSize": len(ds["samples"])})
+    print(ds["name"], i)
+PY
+}
+
+now_s() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; } # START -> seconds
+# assert_between X LOW HIGH: LOW <= X <= HIGH, as decimals (LOW may be "")
+assert_between() {
+	awk -v x="$1" -v lo="${2:-}" -v hi="$3" \
+		'BEGIN { exit !((lo == "" || x + 0 >= lo + 0) && x + 0 <= hi + 0) }' ||
+		fail "took $1 s, expected ${2:-0}..$3 s"
+}
+
+# fs_try OP PATH [PATH2]: one system call; prints OK or the errno's name.
+# OP: ls stat cat mkdir rmdir rm ln (PATH -> PATH2) fsync
+fs_try() {
+	python3 - "$@" <<'PY'
+import errno, os, sys
+op, p = sys.argv[1], sys.argv[2]
+try:
+    if op == "ls": os.listdir(p)
+    elif op == "stat": os.stat(p)
+    elif op == "cat":
+        with open(p, "rb") as f: f.read()
+    elif op == "mkdir": os.mkdir(p)
+    elif op == "rmdir": os.rmdir(p)
+    elif op == "rm": os.unlink(p)
+    elif op == "ln": os.link(p, sys.argv[3])
+    elif op == "fsync":
+        fd = os.open(p, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+    else: raise SystemExit("fs_try: unknown op " + op)
+    print("OK")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+PY
+}
+# fs_list DIR: its entries, sorted, on one line; or !ERRNO
+fs_list() {
+	python3 -c '
+import errno, os, sys
+try:
+    print(" ".join(sorted(os.listdir(sys.argv[1]))))
+except OSError as e:
+    print("!" + errno.errorcode.get(e.errno, str(e.errno)))' "$1"
+}
+# wait_list DIR WANT [SECONDS]: until fs_list DIR gives WANT (default 10 s)
+wait_list() {
+	local end got
+	end=$(awk -v t="$(date +%s.%N)" -v s="${3:-10}" 'BEGIN { printf "%.2f", t + s }')
+	while :; do
+		got=$(fs_list "$1")
+		[ "$got" = "$2" ] && return 0
+		awk -v e="$end" -v t="$(date +%s.%N)" 'BEGIN { exit !(t > e) }' && break
+		sleep 0.2
+	done
+	fail "$1 lists '$got', expected '$2'"
+}
+# fs_stat KEY.PATH: a counter of MNT/.lightly/stats, e.g. cache.staleServed
+fs_stat() {
+	python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[k]
+print(v)' "$MNT/.lightly/stats" "$1"
+}
+# assert_alive: the daemon runs and its mount answers
+assert_alive() {
+	kill -0 "$FS_PID" 2>/dev/null || fail "the daemon (pid $FS_PID) is gone: $(tail -5 "$FS_LOG")"
+	ls "$MNT" >/dev/null || fail "the mount no longer answers"
+}
+
+# run_mount [lightlyfs -o options...]: runs the daemon in the foreground
+# where its mount is expected to fail; $status and $output as from `run`.
+# MNT is a fresh directory (teardown's unmount_fs removes it).
+run_mount() {
+	MNT="$(mktemp -d "${BATS_TMPDIR:-/tmp}/lfs-mnt.XXXXXX")"
+	FS_LOG="$MNT.log"
+	FS_PID=""
+	run timeout 20 env LIGHTLY_TOKEN="$TOKEN" LIGHTLY_SERVER_LOCATION="$EMU_URL" \
+		"$LIGHTLYFS_BIN" -f "$@" "$MNT"
+}
+
+# emu_kill: the emulator dies (SIGKILL); its state file stays for emu_restart
+emu_kill() {
+	kill -9 "$EMU_PID" 2>/dev/null || true
+	wait "$EMU_PID" 2>/dev/null || true
+	EMU_PID=""
+}
+# emu_restart: a new emulator on the same port with the same state
+emu_restart() {
+	local port=""
+	for _ in $(seq 1 50); do
+		: >"$EMU_DIR/out"
+		python3 "$EMULATOR" --port "$EMU_PORT" --token "$TOKEN" \
+			--state "$EMU_DIR/state.sqlite" >"$EMU_DIR/out" 2>"$EMU_DIR/err" &
+		EMU_PID=$!
+		for _ in $(seq 1 100); do
+			port=$(sed -n 's/^port=\([0-9]*\)$/\1/p' "$EMU_DIR/out" 2>/dev/null || true)
+			[ -n "$port" ] && return 0
+			kill -0 "$EMU_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		wait "$EMU_PID" 2>/dev/null || true
+		EMU_PID=""
+		sleep 0.2 # the port is not free yet
+	done
+	cat "$EMU_DIR/err" >&2
+	return 1
+}
+# wait_exit PID [SECONDS]: waits (bounded, default 20 s) for a child of this
+# shell to end; returns its exit status, or fails when it does not end
+wait_exit() {
+	local state
+	for _ in $(seq 1 $((${2:-20} * 10))); do
+		state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true)
+		if [ -z "$state" ] || [ "$state" = Z ]; then
+			wait "$1"
+			return
+		fi
+		sleep 0.1
+	done
+	fail "pid $1 did not end within ${2:-20} s"
+}
+# mount_fs_sigint [options...]: mount_fs, with SIGINT at its default action
+# in the daemon (a background job of a script inherits it ignored)
+mount_fs_sigint() {
+	local real=$LIGHTLYFS_BIN
+	LIGHTLYFS_BIN="$BATS_TEST_TMPDIR/lightlyfs-sigint"
+	cat >"$LIGHTLYFS_BIN" <<PY
+#!/usr/bin/env python3
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv("$real", ["$real"] + sys.argv[1:])
+PY
+	chmod +x "$LIGHTLYFS_BIN"
+	mount_fs "$@"
+	local ret=$?
+	LIGHTLYFS_BIN=$real
+	return $ret
+}

@@ -2,6 +2,7 @@
  * handler decodes its arguments, calls one fs_* function and replies with
  * its result; errors go straight to fuse_reply_err. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -11,11 +12,21 @@
 #include "log.h"
 
 /* An open file: its whole content, fixed at open (sample files are empty;
- * .lightly files are made when opened). */
+ * .lightly files are made when opened).  Counted: a READ whose caller was
+ * killed can still be replying when the kernel already sends RELEASE. */
 struct open_file {
+	atomic_int refs;
 	char *data;
 	size_t len;
 };
+
+static void open_file_put(struct open_file *f)
+{
+	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+		free(f->data);
+		free(f);
+	}
+}
 
 static struct fs *fs_of(fuse_req_t req)
 {
@@ -231,6 +242,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	atomic_init(&f->refs, 1);
 	ret = fs_open_file(fs_of(req), ino, fi->flags, &f->data, &f->len);
 	if (ret) {
 		free(f);
@@ -249,13 +261,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	atomic_fetch_add(&f->refs, 1);
 	if (off < 0 || (size_t)off >= f->len) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+	} else {
+		if (size > f->len - (size_t)off)
+			size = f->len - (size_t)off;
+		fuse_reply_buf(req, f->data + off, size);
 	}
-	if (size > f->len - (size_t)off)
-		size = f->len - (size_t)off;
-	fuse_reply_buf(req, f->data + off, size);
+	open_file_put(f);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -272,13 +286,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	if (f) {
-		free(f->data);
-		free(f);
-	}
+	open_file_put((struct open_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -366,6 +375,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	atomic_init(&f->refs, 1);
 	fill_entry(fs, &e, &st);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;

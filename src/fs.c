@@ -1256,6 +1256,11 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	ret = fs_check_ref(fs, &p);
 	if (!ret)
 		ret = fs_lookup_locked(fs, &p, name, &r);
+	/* a directory's attributes must be as fresh as its listing: the
+	 * kernel keeps a cached listing while the mtime it gets here is the
+	 * one the listing was cached under */
+	if (!ret && (r.kind == INODE_KIND_DATASET || r.kind == INODE_KIND_TAG))
+		ret = fs_check_ref(fs, &r);
 	if (!ret)
 		fs_stat_ref(fs, &r, st);
 	pthread_mutex_unlock(&fs->lock);

@@ -269,12 +269,14 @@ static bool load_begin(struct fs *fs, struct load *l)
 			fs->hits++;
 			return false;
 		}
-		if (!l->busy)
-			break;
-		if (load_usable(fs, l)) {
+		/* the server failed a moment ago: every stale layer of a path
+		 * would otherwise wait out one more deadline in turn */
+		if (load_usable(fs, l) && (l->busy || fs_now() < fs->down_until)) {
 			fs->stale_served++;
 			return false;
 		}
+		if (!l->busy)
+			break;
 		pthread_cond_wait(&fs->cond, &fs->lock);
 	}
 	fs->misses++;
@@ -290,7 +292,9 @@ static void load_end(struct fs *fs, struct load *l, int err)
 	l->err = err;
 	if (!err) {
 		l->fetched_at = l->good_at = now;
+		fs->down_until = 0;
 	} else if (load_usable(fs, l)) {
+		fs->down_until = now + FS_RETRY_AFTER_FAILURE_S;
 		/* serve what we have for a while instead of making every
 		 * access wait out the deadline of a server that is away */
 		double wait = fs->ttl_s < FS_RETRY_AFTER_FAILURE_S

@@ -105,6 +105,7 @@ struct fs {
 	const char *server_name;
 	double ttl_s;
 	double max_stale_s;
+	double down_until; /* monotonic s: a load failed; serve stale until */
 	uid_t uid;
 	gid_t gid;
 	bool sync_edits;

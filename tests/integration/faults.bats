@@ -454,7 +454,7 @@ PY
 		t=$(now_s)
 		fs_list "$p" >>"$BATS_TEST_TMPDIR/away"
 		echo "took $(since "$t")" >>"$BATS_TEST_TMPDIR/away"
-		assert_between "$(since "$t")" "" 15
+		assert_between "$(since "$t")" "" 20
 	done
 	assert_equal "$(grep -v took "$BATS_TEST_TMPDIR/away")" "$(printf '%s\n' "sub" "$ALPHA_LS" "$ROOT_LS")"
 	# (opening the tag refreshes its dataset and tags first: three requests)

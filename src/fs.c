@@ -356,7 +356,7 @@ static uint64_t dataset_ino(const struct dataset *d)
 	return inode_encode(&r);
 }
 
-static uint64_t hash_str(const char *s)
+uint64_t fs_hash_str(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -410,7 +410,7 @@ static void notify_tag_listing(struct fs *fs, struct dataset *d,
 static int tag_fill(struct fs *fs, struct dataset *d, struct tag *t,
 		    struct api_tag *a, uint64_t since)
 {
-	uint64_t h = hash_str(a->bitmask);
+	uint64_t h = fs_hash_str(a->bitmask);
 	bool mine = t->edit_seq > since; /* changed by us after the request */
 	bool mask_changed = !t->mask_loaded ||
 			    (h != t->hex_hash && !mine);
@@ -776,20 +776,6 @@ out_locked:
 /* Fallback for servers without mappings: one request per tag, its names
  * merged into the dataset's index (whose order is then ours, not the
  * server's, so such tags cannot be edited). */
-struct fallback_ctx {
-	struct name_index *idx;
-	struct bitmask *mask;
-	char *buf;
-	size_t len, cap;
-};
-
-static int fallback_cb(const char *name, size_t len, void *arg)
-{
-	struct names_blob *b = arg;
-
-	return blob_add_cb(name, len, b);
-}
-
 static int fallback_merge(struct dataset *d, struct tag *t,
 			  struct names_blob *b)
 {
@@ -845,7 +831,7 @@ static int ensure_fallback_names(struct fs *fs, struct dataset *d,
 	memcpy(ds_id, d->id, sizeof(ds_id));
 	memcpy(tag_id, t->id, sizeof(tag_id));
 	pthread_mutex_unlock(&fs->lock);
-	ret = api_get_tag_filenames(fs->api, ds_id, tag_id, fallback_cb,
+	ret = api_get_tag_filenames(fs->api, ds_id, tag_id, blob_add_cb,
 				    &blob);
 	pthread_mutex_lock(&fs->lock);
 	t->fallback_busy = false;

@@ -262,15 +262,6 @@ static bool transient(int err)
 	       err == -ECONNRESET || err == -ENOMEM;
 }
 
-static uint64_t hex_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /* Shows the server's mask again.  Entries the kernel cached for samples
  * whose membership flips back are dropped, so a removed file reappears
  * and an added one goes. */
@@ -342,7 +333,7 @@ static int flush_tag(struct fs *fs, struct dataset *d, struct tag *t)
 		bitmask_dispose(&t->server_mask);
 		t->server_mask = sent;
 		sent.words = NULL;
-		t->hex_hash = hex_hash(hex);
+		t->hex_hash = fs_hash_str(hex);
 		t->retry_delay = 0;
 		fs->flushes++;
 	} else if (transient(ret) && t->live) {

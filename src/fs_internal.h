@@ -137,6 +137,8 @@ struct fs {
 };
 
 double fs_now(void);
+/* FNV-1a of a string: tells a bitMaskData we already hold from a new one. */
+uint64_t fs_hash_str(const char *s);
 struct timespec fs_change_stamp(struct fs *fs);
 struct dataset *fs_dataset(struct fs *fs, uint32_t slot);
 struct tag *fs_tag(struct dataset *d, uint32_t slot);

@@ -1,0 +1,157 @@
+/* The account as the mount knows it: datasets and their tags in slots that
+ * are never reused (so inode numbers and pointers held across a dropped
+ * lock keep naming one thing), and the merging of the server's lists into
+ * them.  No I/O and no lock of its own: the caller holds fs->lock, and
+ * tests drive it directly (tests/unit/test_model.c).
+ *
+ * Owners of the parts of struct tag: the server's view and mask are
+ * model.c's (merges) and edits.c's (our edits); view is tagview.c's and
+ * refresh.c's; edit is edits.c's; local is localdir.c's. */
+#ifndef LIGHTLYFS_MODEL_H
+#define LIGHTLYFS_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "api.h"
+#include "bitmask.h"
+#include "cache.h"
+#include "localdir.h"
+
+#define MODEL_META_DIR ".lightly"
+#define MODEL_RECENTLY_DELETED 8
+
+struct notify;
+struct name_index;
+
+/* Derived from the mask, each valid while its *_gen == gen + 1. */
+struct tag_view {
+	struct bitmask folders; /* folders holding any sample of the tag */
+	uint64_t folders_gen;
+	size_t need; /* samples the index must hold: highest set bit + 1 */
+	uint64_t need_gen;
+	struct load fallback; /* names of a server without mappings */
+	uint64_t fallback_gen;
+};
+
+/* Edits made through the mount and not yet on the server. */
+struct tag_edit {
+	struct bitmask server_mask; /* last mask the server holds */
+	bool dirty;                 /* mask differs from the server's */
+	bool flushing;              /* a PUT of the mask is on the wire */
+	bool on_wire;               /* a rename or delete is on the wire */
+	double last_edit;           /* monotonic s */
+	uint64_t seq;               /* d->edit_seq at our last change */
+	double retry_at, retry_delay;
+	int flush_err; /* refused flush, told by the next fsync */
+};
+
+struct tag {
+	uint32_t slot;
+	bool live;
+	bool seen;
+	bool created_locally;
+	char id[API_ID_LEN + 1];
+	char prev[API_ID_LEN + 1];
+	char *name;
+	struct bitmask mask; /* what the mount shows: server + pending edits */
+	bool mask_loaded;
+	int mask_err;
+	uint64_t hex_hash; /* of the last bitMaskData the server sent */
+	uint64_t gen;      /* bumps whenever mask changes */
+	struct timespec mtime;
+	int64_t created_ms, modified_ms, tot_size;
+	struct tag_view view;
+	struct tag_edit edit;
+	struct localdirs local;
+};
+
+struct dataset {
+	uint32_t slot;
+	bool live;
+	bool seen;
+	char id[API_ID_LEN + 1];
+	char *name;
+	char *display; /* name, or name@id when two share it; NULL hidden */
+	char *json;
+	char *img_type;
+	int64_t created_ms, modified_ms, n_samples;
+	struct timespec mtime; /* changes when the tag list changes */
+	struct tag **tags;     /* by slot */
+	size_t ntags, tags_cap;
+	struct load tags_load;
+	struct name_index *index;
+	struct load index_load;
+	bool fallback;         /* no mappings: names come tag by tag */
+	double last_used;      /* monotonic s, for eviction */
+	unsigned index_users;  /* open listings that read the index */
+	char recently_deleted[MODEL_RECENTLY_DELETED][API_ID_LEN + 1];
+	unsigned deleted_next;
+	/* counts our changes, so a listing requested before one of them
+	 * cannot undo it when it arrives after */
+	uint64_t edit_seq;
+};
+
+struct model {
+	struct dataset **ds; /* by slot */
+	size_t nds, ds_cap;
+	struct load ds_load;
+	char single_id[API_ID_LEN + 1]; /* -o dataset: the root is it */
+	struct timespec mount_time, root_mtime, last_stamp;
+	uint32_t next_local_folder;
+	struct notify *notify; /* borrowed; where merges report changes */
+};
+
+void model_init(struct model *m, struct notify *notify);
+void model_dispose(struct model *m);
+
+/* A wall-clock stamp that strictly increases across calls. */
+struct timespec model_stamp(struct model *m);
+struct timespec model_ms_to_ts(int64_t ms);
+/* FNV-1a of a string: tells a bitMaskData we already hold from a new one. */
+uint64_t model_hash_str(const char *s);
+/* A dataset or tag name that can be a directory of its own. */
+bool model_component_ok(const char *s);
+
+/* Live entries by slot or name; NULL when there is none. */
+struct dataset *model_dataset(const struct model *m, uint32_t slot);
+struct dataset *model_dataset_by_display(const struct model *m,
+					 const char *name);
+struct tag *model_tag(const struct dataset *d, uint32_t slot);
+struct tag *model_tag_by_name(const struct dataset *d, const char *name);
+/* Whether the tag in slot i gets a directory (one per shown name). */
+bool model_tag_shown(const struct dataset *d, size_t i);
+/* The tag every other descends from (no previous tag). */
+struct tag *model_initial_tag(const struct dataset *d);
+
+uint64_t model_dataset_ino(const struct dataset *d);
+uint64_t model_tag_ino(const struct dataset *d, const struct tag *t,
+		       uint32_t folder);
+
+/* A tag whose local state must not be replaced by the server's. */
+static inline bool model_tag_busy(const struct tag *t)
+{
+	return t->edit.dirty || t->edit.flushing || t->edit.on_wire;
+}
+
+/* Merges the server's lists.  since: d->edit_seq when the request was
+ * made; our changes after it win.  0 or -ENOMEM (-ENOSPC past the slots
+ * an inode number has room for). */
+int model_apply_datasets(struct model *m, struct api_dataset *v, size_t n);
+int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
+		     size_t n, uint64_t since);
+
+/* Marks t deleted through the mount; a listing that raced with the delete
+ * cannot bring it back. */
+void model_forget_tag(struct model *m, struct dataset *d, struct tag *t);
+
+/* Bytes held by name indexes and masks, for the cache bound. */
+size_t model_cache_bytes(const struct model *m);
+/* Drops least recently used name indexes until the model holds at most
+ * bound bytes; one an open listing reads, a busy one, or keep stays.
+ * Returns how many were dropped. */
+unsigned model_evict(struct model *m, size_t bound, const struct dataset *keep);
+
+#endif

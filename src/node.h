@@ -1,0 +1,91 @@
+/* What each kind of entry does: one struct node_ops per kind, one table
+ * (node.c), each family of kinds in its own file under nodes/.  Adding a
+ * kind is one ops struct and one row.
+ *
+ * The locking contract.  fs->lock guards the model, the cache and the
+ * edits.  Every op runs with it held (fs.c takes it, resolves, calls
+ * check, then the op).  An op may drop it only inside cache_load(),
+ * cache_unlocked() and the functions documented to call them (refresh_*,
+ * tagview_ensure, edits_set_sample with sync_edits, edits_fsync), and
+ * never across anything but the request itself.  Model pointers stay valid
+ * across a drop (slots live until fs_free) but may stop being live: after
+ * any of those calls re-check t->live or look the entry up again.  The
+ * notify queue has its own lock, taken after fs->lock; the logger's and
+ * http's locks come last.
+ *
+ * A NULL op is refused: lookup and list with -ENOTDIR, open with -EISDIR
+ * (a directory), the edits with -EPERM. */
+#ifndef LIGHTLYFS_NODE_H
+#define LIGHTLYFS_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "inode.h"
+
+struct fs;
+struct fs_dir;
+struct dataset;
+
+struct node_ops {
+	bool dir;
+	/* r still exists; refreshes what went stale on the way */
+	int (*check)(struct fs *fs, struct inode_ref *r);
+	void (*stat)(struct fs *fs, const struct inode_ref *r, struct stat *st);
+	int (*lookup)(struct fs *fs, const struct inode_ref *dir,
+		      const char *name, struct inode_ref *out);
+	/* fills the snapshot (dir->ref is the directory) */
+	int (*list)(struct fs *fs, struct fs_dir *dir);
+	/* the whole content at open: malloc'd, freed by the caller */
+	int (*open)(struct fs *fs, const struct inode_ref *r, char **data,
+		    size_t *len);
+	int (*mkdir)(struct fs *fs, const struct inode_ref *dir,
+		     const char *name, struct stat *st);
+	int (*rmdir)(struct fs *fs, const struct inode_ref *dir,
+		     const char *name);
+	int (*unlink)(struct fs *fs, const struct inode_ref *dir,
+		      const char *name);
+	int (*create)(struct fs *fs, const struct inode_ref *dir,
+		      const char *name, struct stat *st);
+	/* a new name in dir for src */
+	int (*link)(struct fs *fs, const struct inode_ref *src,
+		    const struct inode_ref *dir, const char *name,
+		    struct stat *st);
+	int (*rename)(struct fs *fs, const struct inode_ref *dir,
+		      const char *name, const struct inode_ref *newdir,
+		      const char *newname);
+};
+
+/* The ops of r's kind (never NULL: unknown kinds get an all-NULL row). */
+const struct node_ops *node_ops_of(const struct inode_ref *r);
+
+/* ino to ref; in single-dataset mode the root is that dataset.  -ESTALE
+ * for a number no entry of this mount can have. */
+int node_resolve(const struct fs *fs, uint64_t ino, struct inode_ref *r);
+int node_check(struct fs *fs, struct inode_ref *r);
+void node_stat(struct fs *fs, const struct inode_ref *r, struct stat *st);
+/* One component below dir into *out (may drop the lock, see above). */
+int node_lookup(struct fs *fs, const struct inode_ref *dir, const char *name,
+		struct inode_ref *out);
+
+/* Shared by the kinds below a dataset: datasets are fresh and r's is
+ * shown; *d is it. */
+int node_check_dataset(struct fs *fs, const struct inode_ref *r,
+		       struct dataset **d);
+/* A rename from dir into newdir stays within one dataset's tags: 0,
+ * -EXDEV (another dataset, or the root) or -EPERM. */
+int node_rename_target(const struct inode_ref *dir,
+		       const struct inode_ref *newdir);
+void node_stat_dir(struct fs *fs, struct stat *st, const struct inode_ref *r,
+		   struct timespec mtime, struct timespec atime);
+void node_stat_file(struct fs *fs, struct stat *st, const struct inode_ref *r,
+		    mode_t mode, size_t size, struct timespec mtime);
+
+/* The kinds' ops, defined in nodes/. */
+extern const struct node_ops node_root_ops, node_root_meta_ops,
+	node_stats_ops, node_dataset_ops, node_tag_ops, node_sample_ops,
+	node_meta_ops, node_meta_dataset_ops, node_meta_tags_ops,
+	node_meta_tag_ops;
+
+#endif

@@ -1,0 +1,206 @@
+/* DS/.lightly/: dataset.json and tags/<tag>.json, the dataset and its tags
+ * as the API returns them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir.h"
+#include "fs_ctx.h"
+#include "index.h"
+#include "node.h"
+#include "refresh.h"
+
+#define META_JSON ".json"
+#define META_JSON_LEN 5
+
+static int meta_check(struct fs *fs, struct inode_ref *r)
+{
+	struct dataset *d;
+
+	return node_check_dataset(fs, r, &d);
+}
+
+static void meta_dir_stat(struct fs *fs, const struct inode_ref *r,
+			  struct stat *st)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+
+	if (d)
+		node_stat_dir(fs, st, r, d->mtime,
+			      model_ms_to_ts(d->created_ms));
+}
+
+static int meta_lookup(struct fs *fs, const struct inode_ref *dir,
+		       const char *name, struct inode_ref *out)
+{
+	(void)fs, (void)dir;
+	if (!strcmp(name, "dataset.json"))
+		out->kind = INODE_KIND_META_DATASET;
+	else if (!strcmp(name, "tags"))
+		out->kind = INODE_KIND_META_TAGS;
+	else
+		return -ENOENT;
+	return 0;
+}
+
+static int meta_list(struct fs *fs, struct fs_dir *dir)
+{
+	struct inode_ref c = { .kind = INODE_KIND_META_DATASET,
+			       .ds = dir->ref.ds };
+	int ret = dir_add(dir, "dataset.json", &c);
+
+	(void)fs;
+	c.kind = INODE_KIND_META_TAGS;
+	return ret ? ret : dir_add(dir, "tags", &c);
+}
+
+const struct node_ops node_meta_ops = {
+	.dir = true,
+	.check = meta_check,
+	.stat = meta_dir_stat,
+	.lookup = meta_lookup,
+	.list = meta_list,
+};
+
+static void meta_dataset_stat(struct fs *fs, const struct inode_ref *r,
+			      struct stat *st)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+
+	if (d)
+		node_stat_file(fs, st, r, 0444, d->json ? strlen(d->json) : 0,
+			       model_ms_to_ts(d->modified_ms));
+}
+
+static int meta_dataset_open(struct fs *fs, const struct inode_ref *r,
+			     char **data, size_t *len)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+
+	*data = NULL;
+	*len = 0;
+	if (!d->json)
+		return 0;
+	*data = strdup(d->json);
+	if (!*data)
+		return -ENOMEM;
+	*len = strlen(*data);
+	return 0;
+}
+
+const struct node_ops node_meta_dataset_ops = {
+	.check = meta_check,
+	.stat = meta_dataset_stat,
+	.open = meta_dataset_open,
+};
+
+static int meta_tags_lookup(struct fs *fs, const struct inode_ref *dir,
+			    const char *name, struct inode_ref *out)
+{
+	struct dataset *d = model_dataset(&fs->model, dir->ds);
+	char base[INDEX_NAME_MAX + 1];
+	size_t len = strlen(name);
+	struct tag *t;
+	int ret;
+
+	if (!d)
+		return -ENOENT;
+	if (len <= META_JSON_LEN || strcmp(name + len - META_JSON_LEN,
+					   META_JSON))
+		return -ENOENT;
+	ret = refresh_tags(fs, d);
+	if (ret)
+		return ret;
+	memcpy(base, name, len - META_JSON_LEN);
+	base[len - META_JSON_LEN] = '\0';
+	t = model_tag_by_name(d, base);
+	if (!t)
+		return -ENOENT;
+	out->kind = INODE_KIND_META_TAG;
+	out->tag = t->slot;
+	return 0;
+}
+
+static int meta_tags_list(struct fs *fs, struct fs_dir *dir)
+{
+	struct dataset *d = model_dataset(&fs->model, dir->ref.ds);
+	struct inode_ref c = { .kind = INODE_KIND_META_TAG, .ds = d->slot };
+	int ret = refresh_tags(fs, d);
+
+	for (size_t i = 0; i < d->ntags && !ret; i++) {
+		char name[INDEX_NAME_MAX + META_JSON_LEN + 1];
+
+		if (!model_tag_shown(d, i))
+			continue;
+		if (snprintf(name, sizeof(name), "%s" META_JSON,
+			     d->tags[i]->name) > INDEX_NAME_MAX)
+			continue;
+		c.tag = d->tags[i]->slot;
+		ret = dir_add(dir, name, &c);
+	}
+	return ret;
+}
+
+const struct node_ops node_meta_tags_ops = {
+	.dir = true,
+	.check = meta_check,
+	.stat = meta_dir_stat,
+	.lookup = meta_tags_lookup,
+	.list = meta_tags_list,
+};
+
+static int meta_tag_check(struct fs *fs, struct inode_ref *r)
+{
+	struct dataset *d;
+	int ret = node_check_dataset(fs, r, &d);
+
+	if (!ret)
+		ret = refresh_tags(fs, d);
+	if (!ret && !model_tag(d, r->tag))
+		ret = -ENOENT;
+	return ret;
+}
+
+static void meta_tag_stat(struct fs *fs, const struct inode_ref *r,
+			  struct stat *st)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+	struct tag *t = model_tag(d, r->tag);
+
+	node_stat_file(fs, st, r, 0444, 0,
+		       model_ms_to_ts(t ? t->modified_ms : 0));
+}
+
+struct tag_json_job {
+	struct api *api;
+	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
+	char **data;
+	size_t *len;
+};
+
+static int tag_json_fetch(void *arg)
+{
+	struct tag_json_job *j = arg;
+
+	return api_get_tag_json(j->api, j->ds_id, j->tag_id, j->data, j->len);
+}
+
+/* Fetched at every open: it is what the server holds now. */
+static int meta_tag_open(struct fs *fs, const struct inode_ref *r,
+			 char **data, size_t *len)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+	struct tag *t = model_tag(d, r->tag);
+	struct tag_json_job j = { .api = fs->api, .data = data, .len = len };
+
+	memcpy(j.ds_id, d->id, sizeof(j.ds_id));
+	memcpy(j.tag_id, t->id, sizeof(j.tag_id));
+	return cache_unlocked(&fs->cache, tag_json_fetch, &j);
+}
+
+const struct node_ops node_meta_tag_ops = {
+	.check = meta_tag_check,
+	.stat = meta_tag_stat,
+	.open = meta_tag_open,
+};

@@ -1,0 +1,170 @@
+/* MOUNT/ (every dataset), MOUNT/.lightly/ and MOUNT/.lightly/stats. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir.h"
+#include "fs_ctx.h"
+#include "index.h"
+#include "node.h"
+#include "refresh.h"
+
+static int root_check(struct fs *fs, struct inode_ref *r)
+{
+	(void)r;
+	return refresh_datasets(fs);
+}
+
+static int always_there(struct fs *fs, struct inode_ref *r)
+{
+	(void)fs, (void)r;
+	return 0;
+}
+
+static void root_stat(struct fs *fs, const struct inode_ref *r,
+		      struct stat *st)
+{
+	node_stat_dir(fs, st, r, fs->model.root_mtime, fs->model.mount_time);
+}
+
+static int root_lookup(struct fs *fs, const struct inode_ref *dir,
+		       const char *name, struct inode_ref *out)
+{
+	struct dataset *d;
+	int ret;
+
+	(void)dir;
+	if (!strcmp(name, MODEL_META_DIR)) {
+		out->kind = INODE_KIND_ROOT_META;
+		return 0;
+	}
+	ret = refresh_datasets(fs);
+	if (ret)
+		return ret;
+	d = model_dataset_by_display(&fs->model, name);
+	if (!d)
+		return -ENOENT;
+	out->kind = INODE_KIND_DATASET;
+	out->ds = d->slot;
+	return 0;
+}
+
+static int root_list(struct fs *fs, struct fs_dir *dir)
+{
+	struct inode_ref c = { .kind = INODE_KIND_ROOT_META };
+	int ret = dir_add(dir, MODEL_META_DIR, &c);
+
+	c.kind = INODE_KIND_DATASET;
+	for (size_t i = 0; i < fs->model.nds && !ret; i++) {
+		struct dataset *d = fs->model.ds[i];
+
+		if (!d->live || !d->display)
+			continue;
+		c.ds = d->slot;
+		ret = dir_add(dir, d->display, &c);
+	}
+	return ret;
+}
+
+const struct node_ops node_root_ops = {
+	.dir = true,
+	.check = root_check,
+	.stat = root_stat,
+	.lookup = root_lookup,
+	.list = root_list,
+};
+
+static void root_meta_stat(struct fs *fs, const struct inode_ref *r,
+			   struct stat *st)
+{
+	node_stat_dir(fs, st, r, fs->model.mount_time, fs->model.mount_time);
+}
+
+static int root_meta_lookup(struct fs *fs, const struct inode_ref *dir,
+			    const char *name, struct inode_ref *out)
+{
+	(void)fs, (void)dir;
+	if (strcmp(name, "stats"))
+		return -ENOENT;
+	out->kind = INODE_KIND_STATS;
+	out->ds = 0;
+	return 0;
+}
+
+static int root_meta_list(struct fs *fs, struct fs_dir *dir)
+{
+	struct inode_ref c = { .kind = INODE_KIND_STATS };
+
+	(void)fs;
+	return dir_add(dir, "stats", &c);
+}
+
+const struct node_ops node_root_meta_ops = {
+	.dir = true,
+	.check = always_there,
+	.stat = root_meta_stat,
+	.lookup = root_meta_lookup,
+	.list = root_meta_list,
+};
+
+static void stats_stat(struct fs *fs, const struct inode_ref *r,
+		       struct stat *st)
+{
+	node_stat_file(fs, st, r, 0444, 0, fs->model.mount_time);
+}
+
+static void count_model(const struct model *m, size_t *ntags,
+			size_t *nsamples)
+{
+	*ntags = *nsamples = 0;
+	for (size_t i = 0; i < m->nds; i++) {
+		const struct dataset *d = m->ds[i];
+
+		if (d->index)
+			*nsamples += index_count(d->index);
+		for (size_t j = 0; j < d->ntags; j++)
+			*ntags += d->tags[j]->live;
+	}
+}
+
+static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
+		      size_t *len)
+{
+	const struct cache *c = &fs->cache;
+	char *api_json = NULL;
+	size_t api_len = 0, ntags, nsamples;
+	int n, ret;
+
+	(void)r;
+	ret = api_stats_json(fs->api, &api_json, &api_len);
+	if (ret)
+		return ret;
+	count_model(&fs->model, &ntags, &nsamples);
+	n = asprintf(data,
+		     "{\"api\":%s,\"cache\":{\"hits\":%llu,\"misses\":%llu,"
+		     "\"staleServed\":%llu,\"evictions\":%llu,"
+		     "\"datasets\":%zu,\"tags\":%zu,\"samplesIndexed\":%zu,"
+		     "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
+		     "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu}}\n",
+		     api_json, (unsigned long long)c->hits,
+		     (unsigned long long)c->misses,
+		     (unsigned long long)c->stale_served,
+		     (unsigned long long)c->evictions, fs->model.nds, ntags,
+		     nsamples, model_cache_bytes(&fs->model),
+		     fs->cache_max_bytes,
+		     (unsigned long long)fs->edits.flushes, edits_pending(fs));
+	free(api_json);
+	if (n < 0) {
+		*data = NULL;
+		return -ENOMEM;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+const struct node_ops node_stats_ops = {
+	.check = always_there,
+	.stat = stats_stat,
+	.open = stats_open,
+};

@@ -4,6 +4,11 @@
  * Slots are handed out once per process and never reused, which keeps a
  * number meaning one thing for as long as the kernel may hold it.
  *
+ * Every number is below 2^53, so tools that read st_ino as a double
+ * (Node.js fs.stat, JSON) still tell them apart.  Derived directories
+ * (tag arithmetic results) take tag slots of their own, so their folders
+ * fit the tag layout.
+ *
  * A sample's file has one inode whatever tag shows it: the same sample in
  * two tags is one file with two links, which is what `ln` between tags
  * makes.  Pure code, no I/O. */
@@ -13,10 +18,11 @@
 #include <stdint.h>
 
 #define INODE_ROOT 1u /* FUSE_ROOT_ID */
-#define INODE_MAX_DATASETS 0xffffu
-#define INODE_MAX_TAGS 0xffffu
-#define INODE_MAX_FOLDERS 0x0fffffffu
-#define INODE_MAX_SAMPLES 0x00000fffffffffffull
+#define INODE_BITS 53 /* every number is below 1 << INODE_BITS */
+#define INODE_MAX_DATASETS 0x3fffu    /* 14 bits */
+#define INODE_MAX_TAGS 0x7fffu        /* 15 bits */
+#define INODE_MAX_FOLDERS 0x7fffffu   /* 23 bits */
+#define INODE_MAX_SAMPLES 0xffffffffull /* 32 bits: the index's own limit */
 
 enum inode_kind {
 	INODE_KIND_NONE = 0,
@@ -30,7 +36,7 @@ enum inode_kind {
 	INODE_KIND_META_DATASET, /* DS/.lightly/dataset.json */
 	INODE_KIND_META_TAGS,   /* DS/.lightly/tags */
 	INODE_KIND_META_TAG,    /* DS/.lightly/tags/<tag>.json */
-	INODE_KIND_MAX_
+	INODE_KIND_MAX_         /* at most 256: the small kinds' field */
 };
 
 struct inode_ref {

@@ -350,7 +350,6 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->server_name = cfg->server;
 	fs->uid = cfg->uid;
 	fs->gid = cfg->gid;
-	fs->mappings_page = API_MAPPINGS_PAGE;
 	fs->cache_max_bytes = cfg->cache_max_bytes;
 
 	/* one request proves the server answers and takes the token */

@@ -24,7 +24,6 @@ struct fs {
 	const char *server_name;
 	uid_t uid;
 	gid_t gid;
-	size_t mappings_page;
 	size_t cache_max_bytes; /* 0: unbounded */
 	struct model model;
 	struct cache cache;

@@ -269,7 +269,7 @@ static int index_fetch(void *arg)
 	struct index_job *j = arg;
 
 	return api_get_mappings_to(j->fs->api, j->id, j->have,
-				   j->fs->mappings_page, j->total,
+				   API_MAPPINGS_PAGE, j->total,
 				   blob_add_cb, &j->blob);
 }
 

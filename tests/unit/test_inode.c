@@ -45,6 +45,9 @@ int main(void)
 		CHECK_INT(back.sample, cases[i].sample);
 		if (cases[i].kind != INODE_KIND_ROOT)
 			CHECK(nums[i] != INODE_ROOT);
+		/* a double holds it exactly (Node.js fs.stat, JSON) */
+		CHECK(nums[i] < (1ull << 53));
+		CHECK((uint64_t)(double)nums[i] == nums[i]);
 	}
 	/* distinct refs never share a number */
 	for (size_t i = 0; i < NCASES; i++)
@@ -69,6 +72,18 @@ int main(void)
 				       &r), -ESTALE);
 		CHECK_INT(inode_decode((uint64_t)INODE_KIND_STATS << 60 |
 					       1ull << 44, &r), -ESTALE);
+		/* in the 53-bit layout: stray fields of small kinds, the
+		 * spare bits of a file, kinds past the table */
+		r = (struct inode_ref){ INODE_KIND_STATS, 0, 0, 0, 0 };
+		CHECK_INT(inode_decode(inode_encode(&r) | 1, &r), -ESTALE);
+		r = (struct inode_ref){ INODE_KIND_DATASET, 3, 0, 0, 0 };
+		CHECK_INT(inode_decode(inode_encode(&r) | 1, &r), -ESTALE);
+		r = (struct inode_ref){ INODE_KIND_FILE, 3, 0, 0, 7 };
+		CHECK_INT(inode_decode(inode_encode(&r) | 1ull << 50, &r),
+			  -ESTALE);
+		CHECK_INT(inode_decode((uint64_t)INODE_KIND_MAX_ << 29, &r),
+			  -ESTALE);
+		CHECK_INT(inode_decode(1ull << 53, &r), -ESTALE);
 	}
 	return CHECK_DONE();
 }

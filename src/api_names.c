@@ -72,6 +72,66 @@ static size_t api_put_utf8(char *o, unsigned cp)
 	return 4;
 }
 
+/* A \u escape (p at the 'u'), with the \u escape of a low surrogate after
+ * a high one.  *cp gets the code point.  Returns the position after the
+ * escape(s), or NULL if malformed. */
+static const char *api_scan_unicode(const char *p, const char *end,
+				    unsigned *cp)
+{
+	unsigned lo;
+
+	if (api_hex4(p + 1, end, cp))
+		return NULL;
+	p += 5;
+	if (*cp >= 0xd800 && *cp <= 0xdbff) {
+		if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+		    api_hex4(p + 2, end, &lo) || lo < 0xdc00 || lo > 0xdfff)
+			return NULL;
+		*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+		p += 6;
+	} else if (*cp >= 0xdc00 && *cp <= 0xdfff) {
+		return NULL;
+	}
+	return p;
+}
+
+/* One escape, p at the character after the backslash.  With out, writes the
+ * decoded bytes at out + *n; either way adds their count to *n.  Returns the
+ * position after the escape, or NULL if malformed. */
+static const char *api_scan_escape(const char *p, const char *end, char *out,
+				   size_t *n)
+{
+	static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
+	unsigned cp;
+	char tmp[4];
+	size_t w;
+
+	switch (*p) {
+	case '"': case '\\': case '/':
+		if (out)
+			out[*n] = *p;
+		(*n)++;
+		return p + 1;
+	case 'b': case 'f': case 'n': case 'r': case 't':
+		if (out)
+			out[*n] = to[strchr(from, *p) - from];
+		(*n)++;
+		return p + 1;
+	case 'u':
+		p = api_scan_unicode(p, end, &cp);
+		if (!p)
+			return NULL;
+		/* at most 4 bytes for 6 or 12 raw ones */
+		w = api_put_utf8(tmp, cp);
+		if (out)
+			memcpy(out + *n, tmp, w);
+		*n += w;
+		return p;
+	default:
+		return NULL;
+	}
+}
+
 /* Reads one JSON string starting at its opening quote.  With out, writes
  * its decoded bytes there (the caller gives at least as many bytes as the
  * raw string has: decoding never lengthens it) and their count to *olen.
@@ -102,51 +162,9 @@ static const char *api_scan_string(const char *p, const char *end, char *out,
 		/* an escape */
 		if (++p >= end)
 			return NULL;
-		switch (*p) {
-		case '"': case '\\': case '/':
-			if (out)
-				out[n] = *p;
-			n++;
-			p++;
-			break;
-		case 'b': case 'f': case 'n': case 'r': case 't': {
-			static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
-
-			if (out)
-				out[n] = to[strchr(from, *p) - from];
-			n++;
-			p++;
-			break;
-		}
-		case 'u': {
-			unsigned cp, lo;
-			char tmp[4];
-			size_t w;
-
-			if (api_hex4(p + 1, end, &cp))
-				return NULL;
-			p += 5;
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-				    api_hex4(p + 2, end, &lo) || lo < 0xdc00 ||
-				    lo > 0xdfff)
-					return NULL;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				     (lo - 0xdc00);
-				p += 6;
-			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-				return NULL;
-			}
-			/* at most 4 bytes for 6 or 12 raw ones */
-			w = api_put_utf8(tmp, cp);
-			if (out)
-				memcpy(out + n, tmp, w);
-			n += w;
-			break;
-		}
-		default:
+		p = api_scan_escape(p, end, out, &n);
+		if (!p)
 			return NULL;
-		}
 	}
 	return NULL;
 }

@@ -403,12 +403,6 @@ static int api_map_name_cb(const char *name, size_t len, void *arg)
 
 /* Sample names in index order (API-NOTES, Bitmask semantics), decoded page
  * by page so that only one page is in memory at a time. */
-int api_get_mappings(struct api *a, const char *ds, size_t offset,
-		     size_t page_size, api_name_cb cb, void *arg)
-{
-	return api_get_mappings_to(a, ds, offset, page_size, 0, cb, arg);
-}
-
 int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
 			size_t page_size, size_t total, api_name_cb cb,
 			void *arg)

@@ -803,8 +803,9 @@ out:
 	return rc;
 }
 
-int http_request(struct http *h, const char *method, const char *path_query,
-		 const char *body, size_t body_len, struct http_response *resp)
+int http_request_simple(struct http *h, const char *method,
+			const char *path_query, const char *body,
+			size_t body_len, struct http_response *resp)
 {
 	struct http_req req = {
 		.method = method,

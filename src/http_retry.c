@@ -119,17 +119,130 @@ static void http_count_end(struct http *h, const struct http_req *req,
 	pthread_mutex_unlock(&h->stats_lock);
 }
 
+/* Starts attempt number attempt of req on a handle from the pool with what
+ * is left of the deadline.  False (o says why, when it is the first) when
+ * the deadline has passed or no handle could be had. */
+static bool http_try(struct http *h, const struct http_req *req,
+		     const char *url, int64_t deadline, unsigned attempt,
+		     bool reached, struct http_response *resp,
+		     struct http_outcome *o)
+{
+	long left_ms = (long)(deadline - http_now_ms());
+	CURL *c;
+
+	if (left_ms <= 0) {
+		/* Only a caller-given deadline can be gone before the first
+		 * attempt. */
+		if (attempt == 1) {
+			snprintf(o->reason, sizeof(o->reason),
+				 "deadline passed before sending");
+			o->err = -ETIMEDOUT;
+		}
+		return false;
+	}
+	c = http_take(h);
+	if (!c) {
+		o->err = -ENOMEM;
+		snprintf(o->reason, sizeof(o->reason), "out of memory");
+		return false;
+	}
+	if (attempt > 1) {
+		if (reached)
+			resp->resent = true;
+		pthread_mutex_lock(&h->stats_lock);
+		h->stats.retries++;
+		pthread_mutex_unlock(&h->stats_lock);
+	}
+	resp->attempts = attempt;
+	http_attempt(h, c, req, url, left_ms, resp, o);
+	http_put(h, c);
+	return true;
+}
+
+/* Whether the failure o of attempt is worth another one at all. */
+static bool http_retry_allowed(const struct http_req *req,
+			       const struct http_outcome *o, unsigned attempt)
+{
+	/* Anything else is an answer a retry would only repeat. */
+	if (o->status ? !http_status_retryable(o->status)
+		      : !http_curl_retryable(o->code))
+		return false;
+	if (attempt >= HTTP_RETRY_MAX_ATTEMPTS)
+		return false;
+	if (!req->idempotent && http_maybe_applied(o) && !req->verify_cb)
+		return false;
+	return true;
+}
+
+/* Sleeps the backoff before attempt + 1.  False, at once, when that attempt
+ * could not start HTTP_RETRY_MIN_LEFT_MS before the deadline. */
+static bool http_retry_wait(struct http *h, const struct http_req *req,
+			    const struct http_outcome *o, unsigned attempt,
+			    int64_t deadline)
+{
+	long wait_ms = http_backoff_ms(h, attempt);
+	int64_t now;
+
+	/* Retry-After (RFC 9110 10.2.3) is the server's own estimate:
+	 * waiting less only earns another 429 or 503. */
+	if (o->retry_after_ms > wait_ms)
+		wait_ms = o->retry_after_ms;
+	now = http_now_ms();
+	if (now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
+		log_debug("%s %s: %s, no time left for attempt %u",
+			  req->method, req->path_query, o->reason,
+			  attempt + 1);
+		return false;
+	}
+	log_debug("%s %s: %s, attempt %u of %d in %ld ms", req->method,
+		  req->path_query, o->reason, attempt + 1,
+		  HTTP_RETRY_MAX_ATTEMPTS, wait_ms);
+	http_sleep_until(now + wait_ms);
+	return true;
+}
+
+/* Before a request that is not idempotent is sent again after a failure
+ * that may have reached the server: asks its verify_cb.  Returns 1 when
+ * the failed attempt took effect after all (resp is emptied, o->err 0), -1
+ * when that cannot be told (the failure stands), 0 to send it again. */
+static int http_retry_verify(const struct http_req *req,
+			     struct http_response *resp,
+			     struct http_outcome *o, unsigned attempt)
+{
+	int v;
+
+	if (req->idempotent || !http_maybe_applied(o))
+		return 0;
+	v = req->verify_cb(resp, req->verify_arg);
+	if (v == 1) {
+		log_debug("%s %s: attempt %u took effect after all",
+			  req->method, req->path_query, attempt);
+		free(resp->body);
+		resp->body = NULL;
+		resp->len = 0;
+		resp->status = 0;
+		o->err = 0;
+		return 1;
+	}
+	if (v < 0) {
+		log_debug("%s %s: cannot tell whether attempt %u took effect: "
+			  "not sent again",
+			  req->method, req->path_query, attempt);
+		return -1;
+	}
+	return 0;
+}
+
 int http_send(struct http *h, const struct http_req *req,
 	      struct http_response *resp)
 {
 	struct http_outcome o = { .err = -EIO };
-	int64_t start, deadline, now, wake;
 	bool reached = false; /* an attempt may have reached the server */
+	int64_t start, deadline;
 	char *url = NULL;
 	size_t url_len = 0;
 	unsigned attempt;
-	long wait_ms, left_ms;
-	int rc, v;
+	int rc;
 
 	memset(resp, 0, sizeof(*resp));
 	if (!h || !req || !req->method || !req->path_query ||
@@ -143,89 +256,17 @@ int http_send(struct http *h, const struct http_req *req,
 		goto out;
 
 	for (attempt = 1;; attempt++) {
-		CURL *c;
-
-		left_ms = (long)(deadline - http_now_ms());
-		if (left_ms <= 0) {
-			/* Only a caller-given deadline can be gone before
-			 * the first attempt. */
-			if (attempt == 1) {
-				snprintf(o.reason, sizeof(o.reason),
-					 "deadline passed before sending");
-				o.err = -ETIMEDOUT;
-			}
+		if (!http_try(h, req, url, deadline, attempt, reached, resp,
+			      &o))
 			break;
-		}
-		c = http_take(h);
-		if (!c) {
-			o.err = -ENOMEM;
-			snprintf(o.reason, sizeof(o.reason), "out of memory");
-			break;
-		}
-		if (attempt > 1) {
-			if (reached)
-				resp->resent = true;
-			pthread_mutex_lock(&h->stats_lock);
-			h->stats.retries++;
-			pthread_mutex_unlock(&h->stats_lock);
-		}
-		resp->attempts = attempt;
-		http_attempt(h, c, req, url, left_ms, resp, &o);
-		http_put(h, c);
 		if (o.err == 0)
 			break;
 		if (http_maybe_applied(&o))
 			reached = true;
-
-		/* Anything else is an answer a retry would only repeat. */
-		if (o.status ? !http_status_retryable(o.status)
-			     : !http_curl_retryable(o.code))
+		if (!http_retry_allowed(req, &o, attempt) ||
+		    !http_retry_wait(h, req, &o, attempt, deadline) ||
+		    http_retry_verify(req, resp, &o, attempt) != 0)
 			break;
-		if (attempt >= HTTP_RETRY_MAX_ATTEMPTS)
-			break;
-		if (!req->idempotent && http_maybe_applied(&o) &&
-		    !req->verify_cb)
-			break;
-		wait_ms = http_backoff_ms(h, attempt);
-		/* Retry-After (RFC 9110 10.2.3) is the server's own estimate:
-		 * waiting less only earns another 429 or 503. */
-		if (o.retry_after_ms > wait_ms)
-			wait_ms = o.retry_after_ms;
-		now = http_now_ms();
-		if (now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
-			log_debug("%s %s: %s, no time left for attempt %u",
-				  req->method, req->path_query, o.reason,
-				  attempt + 1);
-			break;
-		}
-		log_debug("%s %s: %s, attempt %u of %d in %ld ms", req->method,
-			  req->path_query, o.reason, attempt + 1,
-			  HTTP_RETRY_MAX_ATTEMPTS, wait_ms);
-		wake = now + wait_ms;
-		http_sleep_until(wake);
-
-		if (!req->idempotent && http_maybe_applied(&o)) {
-			v = req->verify_cb(resp, req->verify_arg);
-			if (v == 1) {
-				log_debug("%s %s: attempt %u took effect after "
-					  "all",
-					  req->method, req->path_query,
-					  attempt);
-				free(resp->body);
-				resp->body = NULL;
-				resp->len = 0;
-				resp->status = 0;
-				o.err = 0;
-				break;
-			}
-			if (v < 0) {
-				log_debug("%s %s: cannot tell whether attempt "
-					  "%u took effect: not sent again",
-					  req->method, req->path_query,
-					  attempt);
-				break;
-			}
-		}
 	}
 	/* The last failure's errno, whatever stopped the loop: -ETIMEDOUT
 	 * when the deadline cut an attempt short, -EAGAIN when a 429's

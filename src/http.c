@@ -1,9 +1,8 @@
 /* libcurl transport.  Owns a pool of easy handles (taken under a mutex, used
- * without it, so connections are kept alive between requests), the URL with
- * the token as the last query parameter, a capped response buffer, one
- * attempt of a request (the retry loop around it is http_retry.c's), the
- * counters behind .lightly/stats, and the one table from HTTP status and
- * Lightly error code to errno. */
+ * without it, so connections are kept alive), the URL with the token as the
+ * last query parameter, a capped response buffer, one attempt of a request
+ * (http_retry.c loops over them), the counters behind .lightly/stats, and
+ * the one table from HTTP status and Lightly error code to errno. */
 #include "http_internal.h"
 
 #include <curl/curl.h>
@@ -113,17 +112,11 @@ int http_escape(const char *s, char *out, size_t outsz)
 	return 0;
 }
 
-struct http *http_new(const struct http_config *cfg)
+/* The struct with its locks and the jitter seed; NULL on failure. */
+static struct http *http_alloc(void)
 {
-	struct http *h = NULL;
-	const char *prefix = "token=";
-	const char *proxy;
-	size_t blen, tlen, cap, i;
-	int ok = 0;
+	struct http *h = calloc(1, sizeof(*h));
 
-	if (!cfg || !cfg->base_url)
-		return NULL;
-	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	if (pthread_mutex_init(&h->lock, NULL) != 0) {
@@ -139,6 +132,70 @@ struct http *http_new(const struct http_config *cfg)
 		 (uint64_t)getpid();
 	if (!h->rng)
 		h->rng = 0x9e3779b97f4a7c15ULL;
+	return h;
+}
+
+/* The raw token and "token=<escaped>".  0 or -1. */
+static int http_set_token(struct http *h, const char *token)
+{
+	const char *prefix = "token=";
+	size_t tlen = strlen(token), cap;
+
+	if (tlen > (SIZE_MAX - strlen(prefix) - 1) / 3)
+		return -1;
+	cap = strlen(prefix) + tlen * 3 + 1;
+	h->token_param = calloc(1, cap); /* http_free reads it */
+	h->token = strdup(token);
+	if (!h->token_param || !h->token)
+		return -1;
+	strcpy(h->token_param, prefix);
+	return http_escape(token, h->token_param, cap) != 0 ? -1 : 0;
+}
+
+/* libcurl reads only the lower-case http_proxy for http:// URLs (the
+ * upper-case one can be set by a CGI client, "httpoxy"), but users of the
+ * Lightly tools expect HTTP_PROXY to work too (API-NOTES, Transport).  A
+ * daemon is no CGI script, so it is honoured here when http_proxy is unset;
+ * no_proxy still applies (curl checks it).  0 or -1. */
+static int http_set_proxy(struct http *h)
+{
+	const char *proxy = getenv("HTTP_PROXY");
+
+	if (!strncasecmp(h->base_url, "http://", 7) && !getenv("http_proxy") &&
+	    proxy && proxy[0]) {
+		h->proxy = strdup(proxy);
+		if (!h->proxy)
+			return -1;
+	}
+	return 0;
+}
+
+static int http_set_headers(struct http *h)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(http_headers) / sizeof(http_headers[0]); i++) {
+		struct curl_slist *l;
+
+		l = curl_slist_append(h->headers, http_headers[i]);
+		if (!l)
+			return -1;
+		h->headers = l;
+	}
+	return 0;
+}
+
+struct http *http_new(const struct http_config *cfg)
+{
+	struct http *h = NULL;
+	size_t blen;
+	int ok = 0;
+
+	if (!cfg || !cfg->base_url)
+		return NULL;
+	h = http_alloc();
+	if (!h)
+		return NULL;
 
 	blen = strlen(cfg->base_url);
 	while (blen > 0 && cfg->base_url[blen - 1] == '/')
@@ -146,51 +203,22 @@ struct http *http_new(const struct http_config *cfg)
 	h->base_url = strndup(cfg->base_url, blen);
 	if (!h->base_url)
 		goto out;
-
-	if (cfg->token && cfg->token[0]) {
-		tlen = strlen(cfg->token);
-		if (tlen > (SIZE_MAX - strlen(prefix) - 1) / 3)
-			goto out;
-		cap = strlen(prefix) + tlen * 3 + 1;
-		h->token_param = calloc(1, cap); /* http_free reads it */
-		h->token = strdup(cfg->token);
-		if (!h->token_param || !h->token)
-			goto out;
-		strcpy(h->token_param, prefix);
-		if (http_escape(cfg->token, h->token_param, cap) != 0)
-			goto out;
-	}
+	if (cfg->token && cfg->token[0] && http_set_token(h, cfg->token))
+		goto out;
 	if (cfg->ca_certs) {
 		h->ca_certs = strdup(cfg->ca_certs);
 		if (!h->ca_certs)
 			goto out;
 	}
-	/* libcurl reads only the lower-case http_proxy for http:// URLs (the
-	 * upper-case one can be set by a CGI client, "httpoxy"), but users of
-	 * the Lightly tools expect HTTP_PROXY to work too (API-NOTES,
-	 * Transport).  A daemon is no CGI script, so it is honoured here when
-	 * http_proxy is unset; no_proxy still applies (curl checks it). */
-	proxy = getenv("HTTP_PROXY");
-	if (!strncasecmp(h->base_url, "http://", 7) && !getenv("http_proxy") &&
-	    proxy && proxy[0]) {
-		h->proxy = strdup(proxy);
-		if (!h->proxy)
-			goto out;
-	}
+	if (http_set_proxy(h))
+		goto out;
 	h->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
 					    : HTTP_TIMEOUT_MS_DEFAULT;
 	h->max_body = cfg->max_body > 0 ? cfg->max_body : HTTP_MAX_BODY_DEFAULT;
 	if (h->max_body == SIZE_MAX)
 		h->max_body--; /* room for the NUL */
-
-	for (i = 0; i < sizeof(http_headers) / sizeof(http_headers[0]); i++) {
-		struct curl_slist *l;
-
-		l = curl_slist_append(h->headers, http_headers[i]);
-		if (!l)
-			goto out;
-		h->headers = l;
-	}
+	if (http_set_headers(h))
+		goto out;
 	ok = 1;
 out:
 	if (!ok) {
@@ -305,27 +333,24 @@ int64_t http_deadline(const struct http *h)
 	return http_now_ms() + h->timeout_ms;
 }
 
-/* Every option is set again after curl_easy_reset(), which keeps the live
- * connection and the DNS and TLS session caches but forgets the previous
- * request's method, body and callbacks.  left_ms is what remains of the
- * deadline: the whole of it is this attempt's timeout. */
-static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
-			   const char *url, long left_ms,
-			   struct http_sink *sink, char *errbuf)
-{
-	const char *method = req->method;
-	curl_off_t max_file = h->max_body > (size_t)INT64_MAX
-				      ? (curl_off_t)INT64_MAX
-				      : (curl_off_t)h->max_body;
-	CURLcode rc = CURLE_OK;
-
 #define HTTP_SET(opt, val)                                                   \
 	do {                                                                 \
 		if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)        \
 			return rc;                                           \
 	} while (0)
 
-	curl_easy_reset(c);
+/* What every request gets: the URL, timeouts, TLS checks, headers and the
+ * callbacks that fill sink.  left_ms is what remains of the deadline: the
+ * whole of it is this attempt's timeout. */
+static CURLcode http_setup_transport(struct http *h, CURL *c, const char *url,
+				     long left_ms, struct http_sink *sink,
+				     char *errbuf)
+{
+	curl_off_t max_file = h->max_body > (size_t)INT64_MAX
+				      ? (curl_off_t)INT64_MAX
+				      : (curl_off_t)h->max_body;
+	CURLcode rc = CURLE_OK;
+
 	HTTP_SET(CURLOPT_URL, url);
 	HTTP_SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	HTTP_SET(CURLOPT_NOSIGNAL, 1L);
@@ -353,6 +378,16 @@ static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
 	HTTP_SET(CURLOPT_HEADERFUNCTION, http_header_cb);
 	HTTP_SET(CURLOPT_HEADERDATA, sink);
 	HTTP_SET(CURLOPT_ERRORBUFFER, errbuf);
+	return CURLE_OK;
+}
+
+/* The method and body of req, and a connection of its own for a request
+ * that is not idempotent. */
+static CURLcode http_setup_method(CURL *c, const struct http_req *req)
+{
+	const char *method = req->method;
+	CURLcode rc = CURLE_OK;
+
 	/* libcurl silently sends a request again, once, when a reused
 	 * connection turns out dead before any answer byte, and the server may
 	 * have acted on the first copy.  Harmless for an idempotent request;
@@ -379,8 +414,25 @@ static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
 		if (strcmp(method, "GET"))
 			HTTP_SET(CURLOPT_CUSTOMREQUEST, method);
 	}
-#undef HTTP_SET
 	return CURLE_OK;
+}
+
+#undef HTTP_SET
+
+/* Every option is set again after curl_easy_reset(), which keeps the live
+ * connection and the DNS and TLS session caches but forgets the previous
+ * request's method, body and callbacks. */
+static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
+			   const char *url, long left_ms,
+			   struct http_sink *sink, char *errbuf)
+{
+	CURLcode rc;
+
+	curl_easy_reset(c);
+	rc = http_setup_transport(h, c, url, left_ms, sink, errbuf);
+	if (rc == CURLE_OK)
+		rc = http_setup_method(c, req);
+	return rc;
 }
 
 static int http_curl_errno(CURLcode code, const struct http_sink *sink)
@@ -411,6 +463,58 @@ static const char *http_safe_error(const struct http *h, CURLcode code,
 	return errbuf;
 }
 
+/* What the handle knows after curl_easy_perform returned code: whether
+ * the request went out, and with a complete exchange the status (*status)
+ * and Retry-After. */
+static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
+			   long *status)
+{
+	curl_off_t retry_after = 0;
+	long request_size = 0;
+
+	/* Counts the bytes of the request that were written to the socket,
+	 * so 0 means the server cannot have seen it (a refused connection, a
+	 * connect timeout). */
+	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size) !=
+		    CURLE_OK ||
+	    request_size > 0)
+		o->sent = true;
+	/* A connection that died after the headers still has a status; what
+	 * matters is whether the exchange completed. */
+	if (code == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
+			    CURLE_OK &&
+		    retry_after > 0)
+			o->retry_after_ms =
+				retry_after > LONG_MAX / 1000
+					? LONG_MAX
+					: (long)retry_after * 1000;
+	}
+}
+
+/* An attempt without a complete exchange: drops what arrived and says why
+ * in o. */
+static void http_transport_failed(const struct http *h, CURLcode code,
+				  const struct http_sink *sink,
+				  const char *errbuf,
+				  struct http_response *resp,
+				  struct http_outcome *o)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+	if (sink->too_large || code == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(o->reason, sizeof(o->reason),
+			 "response too large (limit %zu bytes)", h->max_body);
+		o->err = -EIO;
+	} else {
+		snprintf(o->reason, sizeof(o->reason), "%s",
+			 http_safe_error(h, code, errbuf));
+		o->err = http_curl_errno(code, sink);
+	}
+}
+
 /* One attempt on one handle, the unit the retry loop of http_send
  * (http_retry.c) wraps. */
 void http_attempt(struct http *h, CURL *c, const struct http_req *req,
@@ -422,8 +526,6 @@ void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 		.max_body = h->max_body,
 	};
 	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_off_t retry_after = 0;
-	long request_size = 0;
 	CURLcode code;
 	long status = 0;
 
@@ -440,47 +542,16 @@ void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 	/* errbuf and sink die with this frame; the pooled handle must not
 	 * point at them (curl_easy_cleanup may still report errors). */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-	/* Counts the bytes of the request that were written to the socket,
-	 * so 0 means the server cannot have seen it (a refused connection, a
-	 * connect timeout). */
-	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size) !=
-		    CURLE_OK ||
-	    request_size > 0)
-		o->sent = true;
-	/* A connection that died after the headers still has a status; what
-	 * matters is whether the exchange completed. */
-	if (code == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
-			    CURLE_OK &&
-		    retry_after > 0)
-			o->retry_after_ms =
-				retry_after > LONG_MAX / 1000
-					? LONG_MAX
-					: (long)retry_after * 1000;
-	}
+	http_read_info(c, code, o, &status);
 	pthread_mutex_lock(&h->stats_lock);
 	h->stats.bytes_received += sink.received;
 	pthread_mutex_unlock(&h->stats_lock);
 
 	o->code = code;
 	if (code != CURLE_OK) {
-		free(resp->body);
-		resp->body = NULL;
-		resp->len = 0;
-		if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED) {
-			snprintf(o->reason, sizeof(o->reason),
-				 "response too large (limit %zu bytes)",
-				 h->max_body);
-			o->err = -EIO;
-		} else {
-			snprintf(o->reason, sizeof(o->reason), "%s",
-				 http_safe_error(h, code, errbuf));
-			o->err = http_curl_errno(code, &sink);
-		}
+		http_transport_failed(h, code, &sink, errbuf, resp, o);
 		return;
 	}
-
 	if (!resp->body) {
 		resp->body = calloc(1, 1);
 		if (!resp->body) {

@@ -129,6 +129,13 @@ void http_get_stats(struct http *h, struct http_stats *out);
  * code may be NULL.  A 2xx status gives 0. */
 int http_errno(long status, const char *code);
 
+/* Whether a failure err (an errno of http_errno or http_send) is worth
+ * trying again later: connection failures, deadlines, 408, 429, 5xx, out of
+ * memory.  False for 0, for every 4xx (a 4xx this table does not know is
+ * -EPROTO, 413 -EFBIG) and for the Lightly error codes: the server would
+ * refuse the same request again. */
+bool http_errno_transient(int err);
+
 /* Appends s percent-encoded for a query or path component into out (size
  * outsz, NUL-terminated).  0 or -ENAMETOOLONG. */
 int http_escape(const char *s, char *out, size_t outsz);

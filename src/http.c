@@ -670,7 +670,40 @@ int http_errno(long status, const char *code)
 		return -EEXIST;
 	case 429:
 		return -EAGAIN;
+	case 413:
+		/* Payload Too Large: the request body (a tag's bitmask) is
+		 * over the server's limit; sending it again cannot help. */
+		return -EFBIG;
 	default:
-		return -EIO; /* 5xx and anything unexpected */
+		break;
+	}
+	/* Any other 4xx is a refusal of this request that this table does
+	 * not know: the server understood it and will answer the same again.
+	 * -EPROTO says the two sides disagree about the protocol, and keeps
+	 * it apart from -EIO, which http_errno_transient counts as passing. */
+	if (status >= 400 && status <= 499)
+		return -EPROTO;
+	return -EIO; /* 5xx, and no or an unexpected (1xx, 3xx) status */
+}
+
+/* The errno values of passing failures, as http_errno and http_send produce
+ * them: a connection that failed or broke, a deadline (or 408), a rate
+ * limit (429), a server in trouble (5xx, transport errors and bodies that
+ * could not be read give -EIO too), and local memory pressure.  Everything
+ * else is an answer about the request itself (every 4xx, a Lightly error
+ * code), which stays the same however often it is sent. */
+bool http_errno_transient(int err)
+{
+	switch (err) {
+	case -EIO:
+	case -ETIMEDOUT:
+	case -EAGAIN:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ENOMEM:
+		return true;
+	default:
+		return false;
 	}
 }

@@ -1157,6 +1157,68 @@ static void test_stats_threads(void)
 	srv_stop(&s);
 }
 
+/* http_errno_transient: what a caller may try again later (a flush of tag
+ * edits), by status through http_errno and by transport errno. */
+static void test_errno_transient(void)
+{
+	static const struct {
+		long status; /* 0: err is a transport errno */
+		const char *code;
+		int err;
+		bool transient;
+	} cases[] = {
+		{ 408, NULL, -ETIMEDOUT, true },
+		{ 429, NULL, -EAGAIN, true },
+		{ 500, NULL, -EIO, true },
+		{ 502, NULL, -EIO, true },
+		{ 503, NULL, -EIO, true },
+		{ 504, NULL, -EIO, true },
+		{ 599, NULL, -EIO, true },
+		{ 400, NULL, -EINVAL, false },
+		{ 401, NULL, -EACCES, false },
+		{ 403, NULL, -EACCES, false },
+		{ 404, NULL, -ENOENT, false },
+		{ 409, NULL, -EEXIST, false },
+		/* 4xx the table does not know: refused, never -EIO */
+		{ 413, NULL, -EFBIG, false },
+		{ 405, NULL, -EPROTO, false },
+		{ 418, NULL, -EPROTO, false },
+		{ 422, NULL, -EPROTO, false },
+		{ 499, NULL, -EPROTO, false },
+		/* a Lightly code is an answer about the request, even on a 5xx */
+		{ 500, "TAG_UNKNOWN", -ENOENT, false },
+		{ 400, "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY, false },
+		{ 503, "SOMETHING_NEW", -EIO, true },
+		/* transport failures (http_send) */
+		{ 0, NULL, -ETIMEDOUT, true },
+		{ 0, NULL, -ECONNREFUSED, true },
+		{ 0, NULL, -ECONNRESET, true },
+		{ 0, NULL, -EHOSTUNREACH, true },
+		{ 0, NULL, -EIO, true },
+		{ 0, NULL, -ENOMEM, true },
+		{ 0, NULL, -EINVAL, false },
+		{ 0, NULL, -ENAMETOOLONG, false },
+		{ 0, NULL, 0, false },
+	};
+	size_t i;
+
+	for (i = 0; i < NSTEPS(cases); i++) {
+		int err = cases[i].err;
+
+		if (cases[i].status) {
+			err = http_errno(cases[i].status, cases[i].code);
+			if (err != cases[i].err)
+				fprintf(stderr, "case %ld %s\n",
+					cases[i].status,
+					cases[i].code ? cases[i].code : "-");
+			CHECK_INT(err, cases[i].err);
+		}
+		if (http_errno_transient(err) != cases[i].transient)
+			fprintf(stderr, "case %ld %d\n", cases[i].status, err);
+		CHECK_INT(http_errno_transient(err), cases[i].transient);
+	}
+}
+
 int main(void)
 {
 	static const char *const proxies[] = {
@@ -1182,6 +1244,7 @@ int main(void)
 	test_503_until_deadline();
 	test_refused();
 	test_not_retried_statuses();
+	test_errno_transient();
 	test_post_not_resent_after_5xx();
 	test_post_resent_after_429();
 	test_post_verify();

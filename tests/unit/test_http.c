@@ -1185,7 +1185,7 @@ static void test_errno_transient(void)
 		{ 418, NULL, -EPROTO, false },
 		{ 422, NULL, -EPROTO, false },
 		{ 499, NULL, -EPROTO, false },
-		/* a Lightly code is an answer about the request, even on a 5xx */
+		/* a Lightly code is about the request, even on a 5xx */
 		{ 500, "TAG_UNKNOWN", -ENOENT, false },
 		{ 400, "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY, false },
 		{ 503, "SOMETHING_NEW", -EIO, true },

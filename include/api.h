@@ -1,6 +1,7 @@
 /* One function per Lightly endpoint the filesystem uses, and the decoders of
- * their JSON.  This is the only module that sees cJSON: everything else gets
- * the structs below.  Wire facts: shared/API-NOTES.md. */
+ * their JSON.  This is the only module that sees cJSON (src/api_json.c is
+ * its one file that includes it): everything else gets the structs below.
+ * Wire facts: shared/API-NOTES.md. */
 #ifndef LIGHTLYFS_API_H
 #define LIGHTLYFS_API_H
 
@@ -78,12 +79,11 @@ int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
 /* GET a tag as raw JSON text (malloc'd, *len bytes). */
 int api_get_tag_json(struct api *a, const char *ds, const char *tag,
 		     char **json, size_t *len);
-/* GET /mappings?field=fileName from offset on, in pages of page_size, until a
- * short page.  cb gets each name.  -ENOENT when the server has no mappings. */
-int api_get_mappings(struct api *a, const char *ds, size_t offset,
-		     size_t page_size, api_name_cb cb, void *arg);
-/* The same, stopping once total names (the dataset's nSamples, 0 when
- * unknown) have been read instead of asking for a page past the end. */
+/* GET /mappings?field=fileName from offset on, in pages of page_size (0:
+ * API_MAPPINGS_PAGE), until a short page or, when total (the dataset's
+ * nSamples) is not 0, until total names have been read, instead of asking
+ * for a page past the end.  cb gets each name.  -ENOENT when the server has
+ * no mappings. */
 int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
 			size_t page_size, size_t total, api_name_cb cb,
 			void *arg);

@@ -85,16 +85,19 @@ struct http;
 struct http *http_new(const struct http_config *cfg);
 void http_free(struct http *h);
 
-/* One logical request, retried as http_send says (a POST only where it
+/* For tests and simple callers; api.c uses http_send.  http_send with
+ * idempotent = (method is not POST), no verify_cb and the default deadline:
+ * one logical request, retried as http_send says (a POST only where it
  * cannot have reached the server).  path_query starts with '/' and may
- * carry a query string; the token is appended last.  body may be NULL (then body_len is ignored);
- * it is sent as application/json.  Fills *resp (the caller disposes it with
- * http_response_dispose) whatever the outcome.
+ * carry a query string; the token is appended last.  body may be NULL (then
+ * body_len is ignored); it is sent as application/json.  Fills *resp (the
+ * caller disposes it with http_response_dispose) whatever the outcome.
  * Returns 0 for a 2xx answer; for any other status the errno of
  * http_errno(status, NULL); -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH or
  * -EIO for transport failures; -ENOMEM. */
-int http_request(struct http *h, const char *method, const char *path_query,
-		 const char *body, size_t body_len, struct http_response *resp);
+int http_request_simple(struct http *h, const char *method,
+			const char *path_query, const char *body,
+			size_t body_len, struct http_response *resp);
 void http_response_dispose(struct http_response *resp);
 
 /* Sends req until it succeeds, fails in a way a retry cannot mend, runs out
@@ -110,9 +113,7 @@ void http_response_dispose(struct http_response *resp);
  * passed and the last failure was a timeout; -ECONNREFUSED, -EHOSTUNREACH
  * or -EIO for other transport failures; -EINVAL, -ENOMEM.  A final
  * transport failure is logged once here (WARN); a final HTTP status is left
- * to the caller, which can read the error body.  http_request is http_send
- * with idempotent = (method is not POST), no verify_cb, the default
- * deadline. */
+ * to the caller, which can read the error body. */
 int http_send(struct http *h, const struct http_req *req,
 	      struct http_response *resp);
 
@@ -127,6 +128,13 @@ void http_get_stats(struct http *h, struct http_stats *out);
 /* The one status / Lightly error code → errno table (a negative errno).
  * code may be NULL.  A 2xx status gives 0. */
 int http_errno(long status, const char *code);
+
+/* Whether a failure err (an errno of http_errno or http_send) is worth
+ * trying again later: connection failures, deadlines, 408, 429, 5xx, out of
+ * memory.  False for 0, for every 4xx (a 4xx this table does not know is
+ * -EPROTO, 413 -EFBIG) and for the Lightly error codes: the server would
+ * refuse the same request again. */
+bool http_errno_transient(int err);
 
 /* Appends s percent-encoded for a query or path component into out (size
  * outsz, NUL-terminated).  0 or -ENAMETOOLONG. */

@@ -1,13 +1,12 @@
 /* libcurl transport.  Owns a pool of easy handles (taken under a mutex, used
- * without it, so connections are kept alive between requests), the URL with
- * the token as the last query parameter, a capped response buffer, the retry
- * loop with its deadline and backoff, the counters behind .lightly/stats, and
+ * without it, so connections are kept alive), the URL with the token as the
+ * last query parameter, a capped response buffer, one attempt of a request
+ * (http_retry.c loops over them), the counters behind .lightly/stats, and
  * the one table from HTTP status and Lightly error code to errno. */
-#include "http.h"
+#include "http_internal.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -20,39 +19,13 @@
 
 #include "log.h"
 
-/* Idle handles kept for reuse; FUSE runs about ten worker threads, and an
- * extra handle beyond this is simply cleaned up after its request. */
-#define HTTP_POOL_MAX 32
 #define HTTP_BODY_INITIAL ((size_t)16 * 1024)
 #define HTTP_KEEPIDLE_S 60L
 #define HTTP_KEEPINTVL_S 30L
-/* A retry is not started with less than this left before the deadline: it
- * could only time out, and the earlier, more telling error would be lost. */
-#define HTTP_RETRY_MIN_LEFT_MS 50L
-#define HTTP_REASON_MAX 160
 
 #ifndef LIGHTLYFS_VERSION
 #define LIGHTLYFS_VERSION "0"
 #endif
-
-struct http {
-	char *base_url;
-	char *token_param; /* "token=<escaped>", or NULL without a token */
-	char *token;       /* raw, only to keep it out of curl's error text */
-	char *ca_certs;
-	char *proxy; /* from HTTP_PROXY (see http_new), or NULL */
-	long timeout_ms;
-	size_t max_body;
-	struct curl_slist *headers; /* shared read-only by every handle */
-
-	pthread_mutex_t lock; /* guards pool and npool only */
-	CURL *pool[HTTP_POOL_MAX];
-	size_t npool;
-
-	pthread_mutex_t stats_lock; /* guards stats and rng */
-	struct http_stats stats;
-	uint64_t rng; /* xorshift64 state for the backoff jitter */
-};
 
 /* "Expect:" turns off 100-continue: a round trip per POST for nothing, since
  * the server answers small JSON bodies at once. */
@@ -72,16 +45,6 @@ struct http_sink {
 	int no_mem;
 };
 
-/* How one attempt ended, for the retry decision. */
-struct http_outcome {
-	int err;          /* 0 for 2xx, else a negative errno */
-	CURLcode code;    /* CURLE_OK when an HTTP answer arrived */
-	long status;      /* 0 without an answer */
-	bool sent;        /* bytes of the request went out: it may have
-			     reached the server */
-	long retry_after_ms; /* Retry-After, or -1 */
-	char reason[HTTP_REASON_MAX]; /* for logs and last_error */
-};
 
 static void http_wipe_free(char *s)
 {
@@ -149,17 +112,11 @@ int http_escape(const char *s, char *out, size_t outsz)
 	return 0;
 }
 
-struct http *http_new(const struct http_config *cfg)
+/* The struct with its locks and the jitter seed; NULL on failure. */
+static struct http *http_alloc(void)
 {
-	struct http *h = NULL;
-	const char *prefix = "token=";
-	const char *proxy;
-	size_t blen, tlen, cap, i;
-	int ok = 0;
+	struct http *h = calloc(1, sizeof(*h));
 
-	if (!cfg || !cfg->base_url)
-		return NULL;
-	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	if (pthread_mutex_init(&h->lock, NULL) != 0) {
@@ -175,6 +132,70 @@ struct http *http_new(const struct http_config *cfg)
 		 (uint64_t)getpid();
 	if (!h->rng)
 		h->rng = 0x9e3779b97f4a7c15ULL;
+	return h;
+}
+
+/* The raw token and "token=<escaped>".  0 or -1. */
+static int http_set_token(struct http *h, const char *token)
+{
+	const char *prefix = "token=";
+	size_t tlen = strlen(token), cap;
+
+	if (tlen > (SIZE_MAX - strlen(prefix) - 1) / 3)
+		return -1;
+	cap = strlen(prefix) + tlen * 3 + 1;
+	h->token_param = calloc(1, cap); /* http_free reads it */
+	h->token = strdup(token);
+	if (!h->token_param || !h->token)
+		return -1;
+	strcpy(h->token_param, prefix);
+	return http_escape(token, h->token_param, cap) != 0 ? -1 : 0;
+}
+
+/* libcurl reads only the lower-case http_proxy for http:// URLs (the
+ * upper-case one can be set by a CGI client, "httpoxy"), but users of the
+ * Lightly tools expect HTTP_PROXY to work too (API-NOTES, Transport).  A
+ * daemon is no CGI script, so it is honoured here when http_proxy is unset;
+ * no_proxy still applies (curl checks it).  0 or -1. */
+static int http_set_proxy(struct http *h)
+{
+	const char *proxy = getenv("HTTP_PROXY");
+
+	if (!strncasecmp(h->base_url, "http://", 7) && !getenv("http_proxy") &&
+	    proxy && proxy[0]) {
+		h->proxy = strdup(proxy);
+		if (!h->proxy)
+			return -1;
+	}
+	return 0;
+}
+
+static int http_set_headers(struct http *h)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(http_headers) / sizeof(http_headers[0]); i++) {
+		struct curl_slist *l;
+
+		l = curl_slist_append(h->headers, http_headers[i]);
+		if (!l)
+			return -1;
+		h->headers = l;
+	}
+	return 0;
+}
+
+struct http *http_new(const struct http_config *cfg)
+{
+	struct http *h = NULL;
+	size_t blen;
+	int ok = 0;
+
+	if (!cfg || !cfg->base_url)
+		return NULL;
+	h = http_alloc();
+	if (!h)
+		return NULL;
 
 	blen = strlen(cfg->base_url);
 	while (blen > 0 && cfg->base_url[blen - 1] == '/')
@@ -182,51 +203,22 @@ struct http *http_new(const struct http_config *cfg)
 	h->base_url = strndup(cfg->base_url, blen);
 	if (!h->base_url)
 		goto out;
-
-	if (cfg->token && cfg->token[0]) {
-		tlen = strlen(cfg->token);
-		if (tlen > (SIZE_MAX - strlen(prefix) - 1) / 3)
-			goto out;
-		cap = strlen(prefix) + tlen * 3 + 1;
-		h->token_param = calloc(1, cap); /* http_free reads it */
-		h->token = strdup(cfg->token);
-		if (!h->token_param || !h->token)
-			goto out;
-		strcpy(h->token_param, prefix);
-		if (http_escape(cfg->token, h->token_param, cap) != 0)
-			goto out;
-	}
+	if (cfg->token && cfg->token[0] && http_set_token(h, cfg->token))
+		goto out;
 	if (cfg->ca_certs) {
 		h->ca_certs = strdup(cfg->ca_certs);
 		if (!h->ca_certs)
 			goto out;
 	}
-	/* libcurl reads only the lower-case http_proxy for http:// URLs (the
-	 * upper-case one can be set by a CGI client, "httpoxy"), but users of
-	 * the Lightly tools expect HTTP_PROXY to work too (API-NOTES,
-	 * Transport).  A daemon is no CGI script, so it is honoured here when
-	 * http_proxy is unset; no_proxy still applies (curl checks it). */
-	proxy = getenv("HTTP_PROXY");
-	if (!strncasecmp(h->base_url, "http://", 7) && !getenv("http_proxy") &&
-	    proxy && proxy[0]) {
-		h->proxy = strdup(proxy);
-		if (!h->proxy)
-			goto out;
-	}
+	if (http_set_proxy(h))
+		goto out;
 	h->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
 					    : HTTP_TIMEOUT_MS_DEFAULT;
 	h->max_body = cfg->max_body > 0 ? cfg->max_body : HTTP_MAX_BODY_DEFAULT;
 	if (h->max_body == SIZE_MAX)
 		h->max_body--; /* room for the NUL */
-
-	for (i = 0; i < sizeof(http_headers) / sizeof(http_headers[0]); i++) {
-		struct curl_slist *l;
-
-		l = curl_slist_append(h->headers, http_headers[i]);
-		if (!l)
-			goto out;
-		h->headers = l;
-	}
+	if (http_set_headers(h))
+		goto out;
 	ok = 1;
 out:
 	if (!ok) {
@@ -244,7 +236,7 @@ void http_response_dispose(struct http_response *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-static CURL *http_take(struct http *h)
+CURL *http_take(struct http *h)
 {
 	CURL *c = NULL;
 
@@ -257,7 +249,7 @@ static CURL *http_take(struct http *h)
 	return c;
 }
 
-static void http_put(struct http *h, CURL *c)
+void http_put(struct http *h, CURL *c)
 {
 	pthread_mutex_lock(&h->lock);
 	if (h->npool < HTTP_POOL_MAX) {
@@ -341,27 +333,24 @@ int64_t http_deadline(const struct http *h)
 	return http_now_ms() + h->timeout_ms;
 }
 
-/* Every option is set again after curl_easy_reset(), which keeps the live
- * connection and the DNS and TLS session caches but forgets the previous
- * request's method, body and callbacks.  left_ms is what remains of the
- * deadline: the whole of it is this attempt's timeout. */
-static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
-			   const char *url, long left_ms,
-			   struct http_sink *sink, char *errbuf)
-{
-	const char *method = req->method;
-	curl_off_t max_file = h->max_body > (size_t)INT64_MAX
-				      ? (curl_off_t)INT64_MAX
-				      : (curl_off_t)h->max_body;
-	CURLcode rc = CURLE_OK;
-
 #define HTTP_SET(opt, val)                                                   \
 	do {                                                                 \
 		if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)        \
 			return rc;                                           \
 	} while (0)
 
-	curl_easy_reset(c);
+/* What every request gets: the URL, timeouts, TLS checks, headers and the
+ * callbacks that fill sink.  left_ms is what remains of the deadline: the
+ * whole of it is this attempt's timeout. */
+static CURLcode http_setup_transport(struct http *h, CURL *c, const char *url,
+				     long left_ms, struct http_sink *sink,
+				     char *errbuf)
+{
+	curl_off_t max_file = h->max_body > (size_t)INT64_MAX
+				      ? (curl_off_t)INT64_MAX
+				      : (curl_off_t)h->max_body;
+	CURLcode rc = CURLE_OK;
+
 	HTTP_SET(CURLOPT_URL, url);
 	HTTP_SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	HTTP_SET(CURLOPT_NOSIGNAL, 1L);
@@ -389,6 +378,16 @@ static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
 	HTTP_SET(CURLOPT_HEADERFUNCTION, http_header_cb);
 	HTTP_SET(CURLOPT_HEADERDATA, sink);
 	HTTP_SET(CURLOPT_ERRORBUFFER, errbuf);
+	return CURLE_OK;
+}
+
+/* The method and body of req, and a connection of its own for a request
+ * that is not idempotent. */
+static CURLcode http_setup_method(CURL *c, const struct http_req *req)
+{
+	const char *method = req->method;
+	CURLcode rc = CURLE_OK;
+
 	/* libcurl silently sends a request again, once, when a reused
 	 * connection turns out dead before any answer byte, and the server may
 	 * have acted on the first copy.  Harmless for an idempotent request;
@@ -415,8 +414,25 @@ static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
 		if (strcmp(method, "GET"))
 			HTTP_SET(CURLOPT_CUSTOMREQUEST, method);
 	}
-#undef HTTP_SET
 	return CURLE_OK;
+}
+
+#undef HTTP_SET
+
+/* Every option is set again after curl_easy_reset(), which keeps the live
+ * connection and the DNS and TLS session caches but forgets the previous
+ * request's method, body and callbacks. */
+static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
+			   const char *url, long left_ms,
+			   struct http_sink *sink, char *errbuf)
+{
+	CURLcode rc;
+
+	curl_easy_reset(c);
+	rc = http_setup_transport(h, c, url, left_ms, sink, errbuf);
+	if (rc == CURLE_OK)
+		rc = http_setup_method(c, req);
+	return rc;
 }
 
 static int http_curl_errno(CURLcode code, const struct http_sink *sink)
@@ -447,20 +463,69 @@ static const char *http_safe_error(const struct http *h, CURLcode code,
 	return errbuf;
 }
 
-/* One attempt on one handle, the unit the retry loop of http_send wraps:
- * fills *resp and *o.  Logs nothing above DEBUG: only the loop knows
- * whether a failure is final. */
-static void http_attempt(struct http *h, CURL *c, const struct http_req *req,
-			 const char *url, long left_ms,
-			 struct http_response *resp, struct http_outcome *o)
+/* What the handle knows after curl_easy_perform returned code: whether
+ * the request went out, and with a complete exchange the status (*status)
+ * and Retry-After. */
+static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
+			   long *status)
+{
+	curl_off_t retry_after = 0;
+	long request_size = 0;
+
+	/* Counts the bytes of the request that were written to the socket,
+	 * so 0 means the server cannot have seen it (a refused connection, a
+	 * connect timeout). */
+	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size) !=
+		    CURLE_OK ||
+	    request_size > 0)
+		o->sent = true;
+	/* A connection that died after the headers still has a status; what
+	 * matters is whether the exchange completed. */
+	if (code == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
+			    CURLE_OK &&
+		    retry_after > 0)
+			o->retry_after_ms =
+				retry_after > LONG_MAX / 1000
+					? LONG_MAX
+					: (long)retry_after * 1000;
+	}
+}
+
+/* An attempt without a complete exchange: drops what arrived and says why
+ * in o. */
+static void http_transport_failed(const struct http *h, CURLcode code,
+				  const struct http_sink *sink,
+				  const char *errbuf,
+				  struct http_response *resp,
+				  struct http_outcome *o)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+	if (sink->too_large || code == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(o->reason, sizeof(o->reason),
+			 "response too large (limit %zu bytes)", h->max_body);
+		o->err = -EIO;
+	} else {
+		snprintf(o->reason, sizeof(o->reason), "%s",
+			 http_safe_error(h, code, errbuf));
+		o->err = http_curl_errno(code, sink);
+	}
+}
+
+/* One attempt on one handle, the unit the retry loop of http_send
+ * (http_retry.c) wraps. */
+void http_attempt(struct http *h, CURL *c, const struct http_req *req,
+		  const char *url, long left_ms, struct http_response *resp,
+		  struct http_outcome *o)
 {
 	struct http_sink sink = {
 		.resp = resp,
 		.max_body = h->max_body,
 	};
 	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_off_t retry_after = 0;
-	long request_size = 0;
 	CURLcode code;
 	long status = 0;
 
@@ -477,47 +542,16 @@ static void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 	/* errbuf and sink die with this frame; the pooled handle must not
 	 * point at them (curl_easy_cleanup may still report errors). */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-	/* Counts the bytes of the request that were written to the socket,
-	 * so 0 means the server cannot have seen it (a refused connection, a
-	 * connect timeout). */
-	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size) !=
-		    CURLE_OK ||
-	    request_size > 0)
-		o->sent = true;
-	/* A connection that died after the headers still has a status; what
-	 * matters is whether the exchange completed. */
-	if (code == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
-			    CURLE_OK &&
-		    retry_after > 0)
-			o->retry_after_ms =
-				retry_after > LONG_MAX / 1000
-					? LONG_MAX
-					: (long)retry_after * 1000;
-	}
+	http_read_info(c, code, o, &status);
 	pthread_mutex_lock(&h->stats_lock);
 	h->stats.bytes_received += sink.received;
 	pthread_mutex_unlock(&h->stats_lock);
 
 	o->code = code;
 	if (code != CURLE_OK) {
-		free(resp->body);
-		resp->body = NULL;
-		resp->len = 0;
-		if (sink.too_large || code == CURLE_FILESIZE_EXCEEDED) {
-			snprintf(o->reason, sizeof(o->reason),
-				 "response too large (limit %zu bytes)",
-				 h->max_body);
-			o->err = -EIO;
-		} else {
-			snprintf(o->reason, sizeof(o->reason), "%s",
-				 http_safe_error(h, code, errbuf));
-			o->err = http_curl_errno(code, &sink);
-		}
+		http_transport_failed(h, code, &sink, errbuf, resp, o);
 		return;
 	}
-
 	if (!resp->body) {
 		resp->body = calloc(1, 1);
 		if (!resp->body) {
@@ -540,96 +574,8 @@ static void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 		  status, resp->len);
 }
 
-/* Statuses that say "try again": the request timed out on the server (408),
- * was rate limited (429, with Retry-After), or met a server or gateway in
- * trouble (500, 502, 503, 504).  The official client retries the same set
- * (API-NOTES, Transport), less 400 and 409, which a retry cannot mend. */
-static bool http_status_retryable(long status)
-{
-	switch (status) {
-	case 408:
-	case 429:
-	case 500:
-	case 502:
-	case 503:
-	case 504:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Transport failures worth another attempt: refused or reset connections,
- * an attempt that timed out (the connect timeout is shorter than the
- * deadline), an empty or cut answer.  Not retried: a host name that does
- * not resolve (a typo far more often than a passing resolver failure, and
- * the mount must fail at once), TLS and certificate errors, a body over
- * the cap, out of memory. */
-static bool http_curl_retryable(CURLcode code)
-{
-	switch (code) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Whether an attempt that failed may have been acted on by the server: it
- * got (part of) the request and did not say it refused it.  408 and 429 are
- * answers that the request was not processed. */
-static bool http_maybe_applied(const struct http_outcome *o)
-{
-	if (o->status != 0)
-		return o->status >= 500;
-	return o->sent;
-}
-
-/* Full jitter (a uniform wait in [0, min(cap, base * 2^n)]): spreads the
- * retries of many clients instead of having them come back in step. */
-static long http_backoff_ms(struct http *h, unsigned retry)
-{
-	long ceil_ms = HTTP_RETRY_BASE_MS;
-	uint64_t x;
-	unsigned i;
-
-	for (i = 1; i < retry && ceil_ms < HTTP_RETRY_CAP_MS; i++)
-		ceil_ms *= 2;
-	if (ceil_ms > HTTP_RETRY_CAP_MS)
-		ceil_ms = HTTP_RETRY_CAP_MS;
-	pthread_mutex_lock(&h->stats_lock);
-	x = h->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	h->rng = x;
-	pthread_mutex_unlock(&h->stats_lock);
-	return (long)(x % (uint64_t)(ceil_ms + 1));
-}
-
-static void http_sleep_until(int64_t when_ms)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)(when_ms / 1000),
-		.tv_nsec = (long)(when_ms % 1000) * 1000000L,
-	};
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
-}
-
-/* The URL: base, path and query, then the token as the last parameter.
- * Malloc'd in *url (wipe and free it with http_url_free). */
-static int http_url(const struct http *h, const char *path_query, char **url,
-		    size_t *len)
+int http_url(const struct http *h, const char *path_query, char **url,
+	     size_t *len)
 {
 	size_t blen, plen, tlen, n;
 	char *u;
@@ -655,166 +601,12 @@ static int http_url(const struct http *h, const char *path_query, char **url,
 	return 0;
 }
 
-static void http_url_free(char *url, size_t len)
+void http_url_free(char *url, size_t len)
 {
 	if (url) {
 		explicit_bzero(url, len);
 		free(url);
 	}
-}
-
-/* Counts the end of one logical request. */
-static void http_count_end(struct http *h, const struct http_req *req,
-			   int rc, const struct http_outcome *o)
-{
-	pthread_mutex_lock(&h->stats_lock);
-	h->stats.requests++;
-	if (rc) {
-		h->stats.failures++;
-		/* The path carries ids and paging, never the token. */
-		snprintf(h->stats.last_error, sizeof(h->stats.last_error),
-			 "%s %s: %s", req->method, req->path_query,
-			 o->err && o->reason[0] ? o->reason : strerror(-rc));
-	}
-	pthread_mutex_unlock(&h->stats_lock);
-}
-
-int http_send(struct http *h, const struct http_req *req,
-	      struct http_response *resp)
-{
-	struct http_outcome o = { .err = -EIO };
-	int64_t start, deadline, now, wake;
-	bool reached = false; /* an attempt may have reached the server */
-	char *url = NULL;
-	size_t url_len = 0;
-	unsigned attempt;
-	long wait_ms, left_ms;
-	int rc, v;
-
-	memset(resp, 0, sizeof(*resp));
-	if (!h || !req || !req->method || !req->path_query ||
-	    req->path_query[0] != '/')
-		return -EINVAL;
-	start = http_now_ms();
-	deadline = req->deadline_ms > 0 ? req->deadline_ms
-					: start + h->timeout_ms;
-	rc = http_url(h, req->path_query, &url, &url_len);
-	if (rc)
-		goto out;
-
-	for (attempt = 1;; attempt++) {
-		CURL *c;
-
-		left_ms = (long)(deadline - http_now_ms());
-		if (left_ms <= 0) {
-			/* Only a caller-given deadline can be gone before
-			 * the first attempt. */
-			if (attempt == 1) {
-				snprintf(o.reason, sizeof(o.reason),
-					 "deadline passed before sending");
-				o.err = -ETIMEDOUT;
-			}
-			break;
-		}
-		c = http_take(h);
-		if (!c) {
-			o.err = -ENOMEM;
-			snprintf(o.reason, sizeof(o.reason), "out of memory");
-			break;
-		}
-		if (attempt > 1) {
-			if (reached)
-				resp->resent = true;
-			pthread_mutex_lock(&h->stats_lock);
-			h->stats.retries++;
-			pthread_mutex_unlock(&h->stats_lock);
-		}
-		resp->attempts = attempt;
-		http_attempt(h, c, req, url, left_ms, resp, &o);
-		http_put(h, c);
-		if (o.err == 0)
-			break;
-		if (http_maybe_applied(&o))
-			reached = true;
-
-		/* Anything else is an answer a retry would only repeat. */
-		if (o.status ? !http_status_retryable(o.status)
-			     : !http_curl_retryable(o.code))
-			break;
-		if (attempt >= HTTP_RETRY_MAX_ATTEMPTS)
-			break;
-		if (!req->idempotent && http_maybe_applied(&o) &&
-		    !req->verify_cb)
-			break;
-		wait_ms = http_backoff_ms(h, attempt);
-		/* Retry-After (RFC 9110 10.2.3) is the server's own estimate:
-		 * waiting less only earns another 429 or 503. */
-		if (o.retry_after_ms > wait_ms)
-			wait_ms = o.retry_after_ms;
-		now = http_now_ms();
-		if (now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
-			log_debug("%s %s: %s, no time left for attempt %u",
-				  req->method, req->path_query, o.reason,
-				  attempt + 1);
-			break;
-		}
-		log_debug("%s %s: %s, attempt %u of %d in %ld ms", req->method,
-			  req->path_query, o.reason, attempt + 1,
-			  HTTP_RETRY_MAX_ATTEMPTS, wait_ms);
-		wake = now + wait_ms;
-		http_sleep_until(wake);
-
-		if (!req->idempotent && http_maybe_applied(&o)) {
-			v = req->verify_cb(resp, req->verify_arg);
-			if (v == 1) {
-				log_debug("%s %s: attempt %u took effect after "
-					  "all",
-					  req->method, req->path_query,
-					  attempt);
-				free(resp->body);
-				resp->body = NULL;
-				resp->len = 0;
-				resp->status = 0;
-				o.err = 0;
-				break;
-			}
-			if (v < 0) {
-				log_debug("%s %s: cannot tell whether attempt "
-					  "%u took effect: not sent again",
-					  req->method, req->path_query,
-					  attempt);
-				break;
-			}
-		}
-	}
-	/* The last failure's errno, whatever stopped the loop: -ETIMEDOUT
-	 * when the deadline cut an attempt short, -EAGAIN when a 429's
-	 * Retry-After reached beyond it, -EIO after 5xx... */
-	rc = o.err;
-	if (rc && o.status == 0) {
-		log_warn("%s %s: %s (%u attempt%s in %" PRId64 " ms)",
-			 req->method, req->path_query, o.reason,
-			 resp->attempts, resp->attempts == 1 ? "" : "s",
-			 http_now_ms() - start);
-	}
-out:
-	http_count_end(h, req, rc, &o);
-	http_url_free(url, url_len);
-	return rc;
-}
-
-int http_request(struct http *h, const char *method, const char *path_query,
-		 const char *body, size_t body_len, struct http_response *resp)
-{
-	struct http_req req = {
-		.method = method,
-		.path_query = path_query,
-		.body = body,
-		.body_len = body_len,
-		.idempotent = method && strcmp(method, "POST") != 0,
-	};
-
-	return http_send(h, &req, resp);
 }
 
 void http_get_stats(struct http *h, struct http_stats *out)
@@ -878,7 +670,40 @@ int http_errno(long status, const char *code)
 		return -EEXIST;
 	case 429:
 		return -EAGAIN;
+	case 413:
+		/* Payload Too Large: the request body (a tag's bitmask) is
+		 * over the server's limit; sending it again cannot help. */
+		return -EFBIG;
 	default:
-		return -EIO; /* 5xx and anything unexpected */
+		break;
+	}
+	/* Any other 4xx is a refusal of this request that this table does
+	 * not know: the server understood it and will answer the same again.
+	 * -EPROTO says the two sides disagree about the protocol, and keeps
+	 * it apart from -EIO, which http_errno_transient counts as passing. */
+	if (status >= 400 && status <= 499)
+		return -EPROTO;
+	return -EIO; /* 5xx, and no or an unexpected (1xx, 3xx) status */
+}
+
+/* The errno values of passing failures, as http_errno and http_send produce
+ * them: a connection that failed or broke, a deadline (or 408), a rate
+ * limit (429), a server in trouble (5xx, transport errors and bodies that
+ * could not be read give -EIO too), and local memory pressure.  Everything
+ * else is an answer about the request itself (every 4xx, a Lightly error
+ * code), which stays the same however often it is sent. */
+bool http_errno_transient(int err)
+{
+	switch (err) {
+	case -EIO:
+	case -ETIMEDOUT:
+	case -EAGAIN:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ENOMEM:
+		return true;
+	default:
+		return false;
 	}
 }

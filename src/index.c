@@ -1,10 +1,10 @@
 /* A dataset's sample names in index order and the folder tree they imply.
- * Names live in a chunked byte store that never moves (index_name pointers
- * stay valid until index_free), so there is no per-name malloc; per sample
- * there is a pointer, a parent folder and one hash slot.  Two open-addressing
- * tables key children by (parent folder, component): one for samples, one for
- * folders.  A full-name lookup walks the components through them, so no
- * third table keyed by the full name is needed. */
+ * Names live in a chunked store that never moves (index_store.c), so an
+ * index_name pointer stays valid until index_free and there is no per-name
+ * malloc; per sample there is a pointer, a parent folder and one hash slot.
+ * Two open-addressing tables key children by (parent folder, component),
+ * one for samples, one for folders; a full-name lookup walks the components
+ * through them, so no third table keyed by the full name is needed. */
 #include "index.h"
 
 #include <assert.h>
@@ -13,10 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Name store chunks start small (an index per cached dataset, many tiny) and
- * double up to a fixed size, so the unused tail stays a rounding error. */
-#define INDEX_CHUNK_MIN_BYTES 4096u
-#define INDEX_CHUNK_MAX_BYTES (1u << 20)
+#include "index_store.h"
+
 /* Smallest capacity an array grows to; after that it grows by half. */
 #define INDEX_ARRAY_MIN_CAP 16u
 #define INDEX_VEC_MIN_CAP 4u
@@ -31,12 +29,6 @@
 
 #define INDEX_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 #define INDEX_FNV_PRIME UINT64_C(0x100000001b3)
-
-struct index_chunk {
-	struct index_chunk *next;
-	size_t size;
-	char data[];
-};
 
 /* A growable uint32 array whose first element lives inline: most folders
  * hold one subfolder or a few samples, and a new folder can then take its
@@ -64,12 +56,7 @@ struct index_table {
 };
 
 struct name_index {
-	/* Name store: each sample is LEB128(len), the bytes, a NUL. */
-	struct index_chunk *chunks;
-	char *store_pos;
-	size_t store_left;
-	size_t store_bytes;
-	size_t next_chunk;
+	struct index_store store; /* sample records and folder names */
 
 	const char **names; /* sample → its stored record */
 	size_t names_cap;
@@ -126,37 +113,10 @@ static uint8_t index_tag(uint64_t h)
 	return tag ? tag : 1;
 }
 
-static size_t index_varint_len(size_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-/* A stored record: the name and its length. */
-static const char *index_record(const char *rec, size_t *len)
-{
-	const unsigned char *p = (const unsigned char *)rec;
-	size_t v = 0;
-	unsigned shift = 0;
-
-	while (*p & 0x80) {
-		v |= (size_t)(*p++ & 0x7f) << shift;
-		shift += 7;
-	}
-	v |= (size_t)*p++ << shift;
-	*len = v;
-	return (const char *)p;
-}
-
 static const char *index_sample_name(const struct name_index *idx, uint32_t s,
 				     size_t *len)
 {
-	return index_record(idx->names[s], len);
+	return index_store_record(idx->names[s], len);
 }
 
 /* The last component of a visible sample's name (at most
@@ -193,46 +153,6 @@ static int index_grow_cap(size_t cap, size_t need, size_t min, size_t elem,
 		return -ENOMEM;
 	*ncap = c;
 	return 0;
-}
-
-/* Makes the store hold at least need contiguous bytes at store_pos.  A
- * partly used chunk is left behind (its tail is wasted, bounded by one
- * record); the chunk never moves, which is what keeps names stable. */
-static int index_store_reserve(struct name_index *idx, size_t need)
-{
-	struct index_chunk *c;
-	size_t size;
-
-	if (need <= idx->store_left)
-		return 0;
-	size = idx->next_chunk;
-	if (size < need)
-		size = need;
-	if (size > SIZE_MAX - sizeof(*c))
-		return -ENOMEM;
-	c = malloc(sizeof(*c) + size);
-	if (!c)
-		return -ENOMEM;
-	c->next = idx->chunks;
-	c->size = size;
-	idx->chunks = c;
-	idx->store_pos = c->data;
-	idx->store_left = size;
-	idx->store_bytes += sizeof(*c) + size;
-	if (idx->next_chunk < INDEX_CHUNK_MAX_BYTES)
-		idx->next_chunk *= 2;
-	return 0;
-}
-
-/* Takes n reserved bytes from the store. */
-static char *index_store_take(struct name_index *idx, size_t n)
-{
-	char *p = idx->store_pos;
-
-	assert(n <= idx->store_left);
-	idx->store_pos += n;
-	idx->store_left -= n;
-	return p;
 }
 
 static uint32_t *index_vec_data(struct index_vec *v)
@@ -420,15 +340,15 @@ struct name_index *index_new(void)
 
 	if (!idx)
 		return NULL;
-	idx->next_chunk = INDEX_CHUNK_MIN_BYTES;
+	index_store_init(&idx->store);
 	idx->folders = calloc(INDEX_VEC_MIN_CAP, sizeof(*idx->folders));
-	if (!idx->folders || index_store_reserve(idx, 1)) {
+	if (!idx->folders || index_store_reserve(&idx->store, 1)) {
 		index_free(idx);
 		return NULL;
 	}
 	idx->folders_cap = INDEX_VEC_MIN_CAP;
 	root = &idx->folders[INDEX_ROOT_FOLDER];
-	root->name = index_store_take(idx, 1);
+	root->name = index_store_take(&idx->store, 1);
 	*(char *)root->name = '\0';
 	root->name_len = 0;
 	root->parent = INDEX_NONE;
@@ -438,15 +358,11 @@ struct name_index *index_new(void)
 
 void index_free(struct name_index *idx)
 {
-	struct index_chunk *c, *next;
 	uint32_t f;
 
 	if (!idx)
 		return;
-	for (c = idx->chunks; c; c = next) {
-		next = c->next;
-		free(c);
-	}
+	index_store_dispose(&idx->store);
 	for (f = 0; f < idx->nfolders; f++) {
 		free(idx->folders[f].samples.v);
 		free(idx->folders[f].subs.v);
@@ -589,7 +505,7 @@ static void index_commit_plan(struct name_index *idx, uint32_t s,
 		    (size_t)((const char *)memchr(comp, '/', len - pos) - comp);
 		uint32_t f = idx->nfolders++;
 		struct index_folder *d = &idx->folders[f];
-		char *p = index_store_take(idx, clen + 1);
+		char *p = index_store_take(&idx->store, clen + 1);
 
 		memcpy(p, comp, clen);
 		p[clen] = '\0';
@@ -609,31 +525,62 @@ static void index_commit_plan(struct name_index *idx, uint32_t s,
 	index_vec_push(&idx->folders[cur].samples, s);
 }
 
+/* Makes names and parent hold need samples: exactly need when exact
+ * (index_reserve is told the final count), else grown by half. */
+static int index_samples_reserve(struct name_index *idx, size_t need,
+				 bool exact)
+{
+	size_t ncap;
+	int rc;
+
+	if (need > idx->names_cap) {
+		const char **nn;
+
+		ncap = need;
+		if (!exact) {
+			rc = index_grow_cap(idx->names_cap, need,
+					    INDEX_ARRAY_MIN_CAP, sizeof(*nn),
+					    &ncap);
+			if (rc)
+				return rc;
+		}
+		nn = realloc(idx->names, ncap * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		idx->names = nn;
+		idx->names_cap = ncap;
+	}
+	if (need > idx->parent_cap) {
+		uint32_t *np;
+
+		ncap = need;
+		if (!exact) {
+			rc = index_grow_cap(idx->parent_cap, need,
+					    INDEX_ARRAY_MIN_CAP, sizeof(*np),
+					    &ncap);
+			if (rc)
+				return rc;
+		}
+		np = realloc(idx->parent, ncap * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		idx->parent = np;
+		idx->parent_cap = ncap;
+	}
+	return 0;
+}
+
 int index_reserve(struct name_index *idx, uint32_t more)
 {
 	size_t need = (size_t)idx->count + more;
-	const char **nn;
-	uint32_t *np;
 	int rc;
 
 	if (need > INDEX_MAX_SAMPLES)
 		return -EOVERFLOW;
-	if (need > idx->names_cap) {
-		nn = realloc(idx->names, need * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		idx->names = nn;
-		idx->names_cap = need;
-	}
-	if (need > idx->parent_cap) {
-		np = realloc(idx->parent, need * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		idx->parent = np;
-		idx->parent_cap = need;
-	}
-	rc = index_table_reserve(idx, &idx->files, false, more);
-	return rc;
+	rc = index_samples_reserve(idx, need, true);
+	if (rc)
+		return rc;
+	return index_table_reserve(idx, &idx->files, false, more);
 }
 
 int index_append(struct name_index *idx, const char *name, size_t len)
@@ -641,47 +588,19 @@ int index_append(struct name_index *idx, const char *name, size_t len)
 	struct index_plan plan;
 	size_t need, vlen;
 	uint32_t s = idx->count;
-	unsigned char *p;
 	bool visible;
-	size_t v;
 	int rc;
 
 	if (idx->count >= INDEX_MAX_SAMPLES)
 		return -EOVERFLOW;
 	/* Record plus, at worst, every component again as a folder name. */
-	vlen = index_varint_len(len);
+	vlen = index_store_varint_len(len);
 	if (len > (SIZE_MAX - INDEX_VARINT_MAX - 2) / 2)
 		return -ENOMEM;
 	need = vlen + len + 1;
-
-	if ((size_t)s + 1 > idx->names_cap) {
-		size_t ncap;
-		const char **nn;
-
-		rc = index_grow_cap(idx->names_cap, (size_t)s + 1,
-				    INDEX_ARRAY_MIN_CAP, sizeof(*nn), &ncap);
-		if (rc)
-			return rc;
-		nn = realloc(idx->names, ncap * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		idx->names = nn;
-		idx->names_cap = ncap;
-	}
-	if ((size_t)s + 1 > idx->parent_cap) {
-		size_t ncap;
-		uint32_t *np;
-
-		rc = index_grow_cap(idx->parent_cap, (size_t)s + 1,
-				    INDEX_ARRAY_MIN_CAP, sizeof(*np), &ncap);
-		if (rc)
-			return rc;
-		np = realloc(idx->parent, ncap * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		idx->parent = np;
-		idx->parent_cap = ncap;
-	}
+	rc = index_samples_reserve(idx, (size_t)s + 1, false);
+	if (rc)
+		return rc;
 
 	visible = index_plan(idx, name, len, &plan);
 	if (visible) {
@@ -690,19 +609,12 @@ int index_append(struct name_index *idx, const char *name, size_t len)
 			return rc;
 		need += plan.new_bytes;
 	}
-	rc = index_store_reserve(idx, need);
+	rc = index_store_reserve(&idx->store, need);
 	if (rc)
 		return rc;
 
 	/* Nothing below fails. */
-	p = (unsigned char *)index_store_take(idx, vlen + len + 1);
-	idx->names[s] = (const char *)p;
-	for (v = len; v >= 0x80; v >>= 7)
-		*p++ = (unsigned char)(v | 0x80);
-	*p++ = (unsigned char)v;
-	if (len)
-		memcpy(p, name, len);
-	p[len] = '\0';
+	idx->names[s] = index_store_put_record(&idx->store, name, len);
 	idx->count++;
 	if (!visible) {
 		idx->parent[s] = INDEX_NONE;
@@ -725,7 +637,7 @@ uint32_t index_hidden_count(const struct name_index *idx)
 
 size_t index_memory(const struct name_index *idx)
 {
-	return sizeof(*idx) + idx->store_bytes +
+	return sizeof(*idx) + idx->store.bytes +
 	       idx->names_cap * sizeof(*idx->names) +
 	       idx->parent_cap * sizeof(*idx->parent) +
 	       idx->folders_cap * sizeof(*idx->folders) + idx->vec_bytes +

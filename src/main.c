@@ -34,160 +34,211 @@ static void *sighup_main(void *arg)
 	return NULL;
 }
 
-int main(int argc, char *argv[])
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+/* What main sets up, in order; daemon_teardown undoes what was done. */
+struct daemon_state {
+	struct fuse_args args;
 	struct fuse_cmdline_opts cmd;
-	struct fuse_loop_config *loop_cfg = NULL;
-	struct fuse_session *se = NULL;
-	struct http_config hc;
-	struct fs_config fc;
+	struct fuse_loop_config *loop_cfg;
+	struct fuse_session *se;
 	struct opts o;
-	struct http *http = NULL;
-	struct api *api = NULL;
-	struct fs *fs = NULL;
-	char err[512];
-	int ret = 1;
+	struct http *http;
+	struct api *api;
+	struct fs *fs;
 	pthread_t sighup_thread;
-	sigset_t hup;
-	bool sighup_running = false;
-	bool started = false, curl_up = false, mounted = false, handlers = false;
+	bool sighup_running, curl_up, mounted, handlers;
+};
 
-	memset(&cmd, 0, sizeof(cmd));
-	sigemptyset(&hup);
-	sigaddset(&hup, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &hup, NULL);
-	if (opts_parse(&o, &args))
-		goto out;
+static enum log_level daemon_log_level(const struct daemon_state *d)
+{
+	return d->cmd.debug ? LOG_DEBUG : (enum log_level)d->o.log_level;
+}
+
+/* Our options, then libfuse's, then the token.  Returns 0 to go on, 1 when
+ * the run is over with success (--help, --version), -1 on failure (said
+ * on stderr). */
+static int daemon_options(struct daemon_state *d, int argc, char *argv[])
+{
+	char err[512];
+
+	if (opts_parse(&d->o, &d->args))
+		return -1;
 	opts_scrub_argv(argc, argv);
-	if (o.show_help) {
+	if (d->o.show_help) {
 		opts_print_help(argv[0]);
-		ret = 0;
-		goto out;
+		return 1;
 	}
-	if (o.show_version) {
+	if (d->o.show_version) {
 		printf("lightlyfs %s (libfuse %s)\n", LIGHTLYFS_VERSION,
 		       fuse_pkgversion());
-		ret = 0;
-		goto out;
+		return 1;
 	}
-	if (fuse_parse_cmdline(&args, &cmd) != 0)
-		goto out;
-	if (!cmd.mountpoint) {
+	if (fuse_parse_cmdline(&d->args, &d->cmd) != 0)
+		return -1;
+	if (!d->cmd.mountpoint) {
 		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n",
 			argv[0]);
-		goto out;
+		return -1;
 	}
-	log_set_level(cmd.debug ? LOG_DEBUG : (enum log_level)o.log_level);
-	if (opts_load_token(&o, err, sizeof(err))) {
+	log_set_level(daemon_log_level(d));
+	if (opts_load_token(&d->o, err, sizeof(err))) {
 		fprintf(stderr, "lightlyfs: %s\n", err);
-		goto out;
+		return -1;
 	}
-	if (log_add_secret(o.token)) {
+	if (log_add_secret(d->o.token)) {
 		fprintf(stderr, "lightlyfs: out of memory\n");
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* libcurl, the transport and the API client.  0 or -1 (said on stderr). */
+static int daemon_client(struct daemon_state *d)
+{
+	struct http_config hc;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		fprintf(stderr, "lightlyfs: cannot initialise libcurl\n");
-		goto out;
+		return -1;
 	}
-	curl_up = true;
+	d->curl_up = true;
 	memset(&hc, 0, sizeof(hc));
-	hc.base_url = o.server;
-	hc.token = o.token;
-	hc.ca_certs = o.ca_certs;
-	hc.timeout_ms = (long)(o.timeout_s * 1000);
-	hc.max_body = (size_t)(o.max_response_mb * 1024 * 1024);
-	http = http_new(&hc);
-	api = http ? api_new(http) : NULL;
-	if (!api) {
+	hc.base_url = d->o.server;
+	hc.token = d->o.token;
+	hc.ca_certs = d->o.ca_certs;
+	hc.timeout_ms = (long)(d->o.timeout_s * 1000);
+	hc.max_body = (size_t)(d->o.max_response_mb * 1024 * 1024);
+	d->http = http_new(&hc);
+	d->api = d->http ? api_new(d->http) : NULL;
+	if (!d->api) {
 		fprintf(stderr, "lightlyfs: out of memory\n");
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The filesystem, which reads the account once to check it.  0 or -1. */
+static int daemon_fs(struct daemon_state *d)
+{
+	struct fs_config fc;
+	char err[512];
+	bool started;
+
 	memset(&fc, 0, sizeof(fc));
-	fc.api = api;
-	fc.server = o.server;
-	fc.ttl_s = o.cache_ttl_s;
-	fc.max_stale_s = o.max_stale_s;
-	fc.dataset = o.dataset;
-	fc.sync_edits = o.sync_edits;
-	fc.cache_max_bytes = (size_t)(o.cache_size_mb * 1024 * 1024);
-	fc.flush_delay_ms = o.flush_delay_ms;
+	fc.api = d->api;
+	fc.server = d->o.server;
+	fc.ttl_s = d->o.cache_ttl_s;
+	fc.max_stale_s = d->o.max_stale_s;
+	fc.dataset = d->o.dataset;
+	fc.sync_edits = d->o.sync_edits;
+	fc.cache_max_bytes = (size_t)(d->o.cache_size_mb * 1024 * 1024);
+	fc.flush_delay_ms = d->o.flush_delay_ms;
 	fc.uid = getuid();
 	fc.gid = getgid();
 	/* at start the one-line reason below says it all; the request's
 	 * own log line would only repeat it */
 	log_set_level(LOG_ERROR);
-	started = fs_new(&fc, &fs, err, sizeof(err)) == 0;
-	log_set_level(cmd.debug ? LOG_DEBUG : (enum log_level)o.log_level);
+	started = fs_new(&fc, &d->fs, err, sizeof(err)) == 0;
+	log_set_level(daemon_log_level(d));
 	if (!started) {
 		fprintf(stderr, "lightlyfs: %s\n", err);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
-	se = fuse_session_new(&args, &fsops_ops, sizeof(fsops_ops), fs);
-	if (!se)
-		goto out;
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out;
-	handlers = true;
-	if (fuse_session_mount(se, cmd.mountpoint) != 0)
-		goto out;
-	mounted = true;
-	log_info("mounted %s at %s", o.server, cmd.mountpoint);
-	fuse_daemonize(cmd.foreground);
+/* Session, mount, daemon, then the threads.  0 or -1. */
+static int daemon_mount(struct daemon_state *d)
+{
+	d->se = fuse_session_new(&d->args, &fsops_ops, sizeof(fsops_ops),
+				 d->fs);
+	if (!d->se)
+		return -1;
+	if (fuse_set_signal_handlers(d->se) != 0)
+		return -1;
+	d->handlers = true;
+	if (fuse_session_mount(d->se, d->cmd.mountpoint) != 0)
+		return -1;
+	d->mounted = true;
+	log_info("mounted %s at %s", d->o.server, d->cmd.mountpoint);
+	fuse_daemonize(d->cmd.foreground);
 	/* threads only now: the fork in fuse_daemonize would lose them */
-	fs_set_notify(fs, fsops_notify, se);
-	if (fs_start(fs)) {
+	fs_set_notify(d->fs, fsops_notify, d->se);
+	if (fs_start(d->fs)) {
 		fprintf(stderr, "lightlyfs: cannot start threads\n");
-		goto out;
+		return -1;
 	}
-	sighup_running = pthread_create(&sighup_thread, NULL, sighup_main,
-					fs) == 0;
+	d->sighup_running = pthread_create(&d->sighup_thread, NULL,
+					   sighup_main, d->fs) == 0;
+	return 0;
+}
 
-	if (cmd.singlethread) {
-		ret = fuse_session_loop(se);
+/* The session loop; the process's exit status. */
+static int daemon_loop(struct daemon_state *d)
+{
+	int ret;
+
+	if (d->cmd.singlethread) {
+		ret = fuse_session_loop(d->se);
 	} else {
-		loop_cfg = fuse_loop_cfg_create();
-		if (!loop_cfg)
-			goto out;
-		fuse_loop_cfg_set_clone_fd(loop_cfg, cmd.clone_fd);
-		fuse_loop_cfg_set_max_threads(loop_cfg, 16);
+		d->loop_cfg = fuse_loop_cfg_create();
+		if (!d->loop_cfg)
+			return 1;
+		fuse_loop_cfg_set_clone_fd(d->loop_cfg, d->cmd.clone_fd);
+		fuse_loop_cfg_set_max_threads(d->loop_cfg, 16);
 		/* UINT_MAX is libfuse's "not given" */
-		if (cmd.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(loop_cfg,
-						       cmd.max_idle_threads);
-		ret = fuse_session_loop_mt(se, loop_cfg);
+		if (d->cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(d->loop_cfg,
+						       d->cmd.max_idle_threads);
+		ret = fuse_session_loop_mt(d->se, d->loop_cfg);
 	}
 	/* a loop ended by SIGTERM, SIGINT or SIGHUP is a clean shutdown */
-	ret = (ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
-		      ? 0
-		      : 1;
+	return (ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		       ? 0
+		       : 1;
+}
 
-out:
-	if (sighup_running) {
-		pthread_cancel(sighup_thread);
-		pthread_join(sighup_thread, NULL);
+static void daemon_teardown(struct daemon_state *d)
+{
+	if (d->sighup_running) {
+		pthread_cancel(d->sighup_thread);
+		pthread_join(d->sighup_thread, NULL);
 	}
-	if (fs)
-		fs_set_notify(fs, NULL, NULL);
-	if (mounted)
-		fuse_session_unmount(se);
-	if (handlers)
-		fuse_remove_signal_handlers(se);
+	if (d->fs)
+		fs_set_notify(d->fs, NULL, NULL);
+	if (d->mounted)
+		fuse_session_unmount(d->se);
+	if (d->handlers)
+		fuse_remove_signal_handlers(d->se);
 	/* its destroy callback flushes pending edits, so fs outlives it */
-	if (se)
-		fuse_session_destroy(se);
-	fs_free(fs);
-	fuse_loop_cfg_destroy(loop_cfg);
-	api_free(api);
-	http_free(http);
-	if (curl_up)
+	if (d->se)
+		fuse_session_destroy(d->se);
+	fs_free(d->fs);
+	fuse_loop_cfg_destroy(d->loop_cfg);
+	api_free(d->api);
+	http_free(d->http);
+	if (d->curl_up)
 		curl_global_cleanup();
-	free(cmd.mountpoint);
-	fuse_opt_free_args(&args);
-	opts_dispose(&o);
+	free(d->cmd.mountpoint);
+	fuse_opt_free_args(&d->args);
+	opts_dispose(&d->o);
 	log_clear_secrets();
+}
+
+int main(int argc, char *argv[])
+{
+	struct daemon_state d = { .args = FUSE_ARGS_INIT(argc, argv) };
+	sigset_t hup;
+	int ret = 1, rc;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	rc = daemon_options(&d, argc, argv);
+	if (rc > 0)
+		ret = 0;
+	else if (rc == 0 && daemon_client(&d) == 0 && daemon_fs(&d) == 0 &&
+		 daemon_mount(&d) == 0)
+		ret = daemon_loop(&d);
+	daemon_teardown(&d);
 	return ret;
 }

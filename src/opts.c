@@ -163,90 +163,87 @@ static char *dup_trimmed_url(const char *s)
 	return u;
 }
 
-int opts_parse(struct opts *o, struct fuse_args *args)
+static void opts_defaults(struct opts *o)
 {
-	struct raw_opts raw;
-	const char *env;
-	int ret = 0;
-
 	memset(o, 0, sizeof(*o));
-	memset(&raw, 0, sizeof(raw));
 	o->cache_ttl_s = OPTS_DEFAULT_CACHE_TTL_S;
 	o->timeout_s = OPTS_DEFAULT_TIMEOUT_S;
 	o->flush_delay_ms = OPTS_DEFAULT_FLUSH_DELAY_MS;
 	o->cache_size_mb = OPTS_DEFAULT_CACHE_SIZE_MB;
 	o->log_level = LOG_INFO;
-
 	o->max_stale_s = OPTS_DEFAULT_MAX_STALE_S;
 	o->max_response_mb = OPTS_DEFAULT_MAX_RESPONSE_MB;
-	if (fuse_opt_parse(args, &raw, opt_table, opt_proc) == -1) {
-		ret = -EINVAL;
-		goto out;
-	}
-	o->show_help = raw.help;
-	o->show_version = raw.version;
-	o->sync_edits = raw.sync_edits;
-	o->allow_insecure = raw.allow_insecure;
+}
+
+/* The string options, -o before the environment before the default, and
+ * the server URL's scheme. */
+static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
+{
+	const char *env;
 
 	env = getenv("LIGHTLY_SERVER_LOCATION");
-	o->server = dup_trimmed_url(raw.server ? raw.server
+	o->server = dup_trimmed_url(raw->server ? raw->server
 				    : (env && *env) ? env
 				    : OPTS_DEFAULT_SERVER);
 	env = getenv("LIGHTLY_CA_CERTS");
-	if (raw.ca_certs || (env && *env))
-		o->ca_certs = strdup(raw.ca_certs ? raw.ca_certs : env);
-	if (raw.token_file)
-		o->token_file = strdup(raw.token_file);
-	if (raw.dataset)
-		o->dataset = strdup(raw.dataset);
-	if (!o->server || (raw.ca_certs && !o->ca_certs) ||
-	    (raw.token_file && !o->token_file) ||
-	    (raw.dataset && !o->dataset)) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (raw->ca_certs || (env && *env))
+		o->ca_certs = strdup(raw->ca_certs ? raw->ca_certs : env);
+	if (raw->token_file)
+		o->token_file = strdup(raw->token_file);
+	if (raw->dataset)
+		o->dataset = strdup(raw->dataset);
+	if (!o->server || (raw->ca_certs && !o->ca_certs) ||
+	    (raw->token_file && !o->token_file) ||
+	    (raw->dataset && !o->dataset))
+		return -ENOMEM;
 	if (strncmp(o->server, "http://", 7) &&
 	    strncmp(o->server, "https://", 8)) {
 		fprintf(stderr,
 			"lightlyfs: server %s: expected an http:// or "
 			"https:// URL\n",
 			o->server);
-		ret = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	if (raw.cache_ttl &&
-	    (ret = parse_number("cache_ttl", raw.cache_ttl, &o->cache_ttl_s)))
-		goto out;
-	if (raw.timeout &&
-	    (ret = parse_number("timeout", raw.timeout, &o->timeout_s)))
-		goto out;
+	return 0;
+}
+
+/* Times and sizes, clamped where a value would make no sense. */
+static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
+{
+	int ret;
+
+	if (raw->cache_ttl &&
+	    (ret = parse_number("cache_ttl", raw->cache_ttl, &o->cache_ttl_s)))
+		return ret;
+	if (raw->timeout &&
+	    (ret = parse_number("timeout", raw->timeout, &o->timeout_s)))
+		return ret;
 	if (o->timeout_s < 1)
 		o->timeout_s = 1;
-	if (raw.flush_delay_ms) {
+	if (raw->flush_delay_ms) {
 		double ms;
 
-		if ((ret = parse_number("flush_delay_ms", raw.flush_delay_ms,
+		if ((ret = parse_number("flush_delay_ms", raw->flush_delay_ms,
 					 &ms)))
-			goto out;
+			return ret;
 		o->flush_delay_ms = ms > 60000 ? 60000 : (unsigned)ms;
 	}
-	if (raw.max_stale &&
-	    (ret = parse_number("max_stale", raw.max_stale, &o->max_stale_s)))
-		goto out;
-	if (raw.max_response_mb &&
-	    (ret = parse_number("max_response_mb", raw.max_response_mb,
+	if (raw->max_stale &&
+	    (ret = parse_number("max_stale", raw->max_stale, &o->max_stale_s)))
+		return ret;
+	if (raw->max_response_mb &&
+	    (ret = parse_number("max_response_mb", raw->max_response_mb,
 				&o->max_response_mb)))
-		goto out;
+		return ret;
 	if (o->max_response_mb < 1)
 		o->max_response_mb = 1;
-	if (raw.token) {
-		o->token = strdup(raw.token);
-		if (!o->token) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		o->token_in_args = true;
-	}
+	return 0;
+}
+
+/* Combinations that would expose the token or the files. */
+static int opts_check_exposure(const struct opts *o,
+			       const struct raw_opts *raw)
+{
 	/* the token rides in the query string: in clear text it may go to
 	 * this machine only */
 	if (!strncmp(o->server, "http://", 7) && !url_is_loopback(o->server) &&
@@ -256,40 +253,76 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 			"token would travel in clear text; use https or -o "
 			"allow_insecure\n",
 			o->server);
-		ret = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	/* other users may only see what the mode bits allow them */
-	if (raw.allow_other && !raw.default_permissions) {
+	if (raw->allow_other && !raw->default_permissions) {
 		fprintf(stderr, "lightlyfs: -o allow_other needs -o "
 				"default_permissions\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void raw_opts_dispose(struct raw_opts *raw)
+{
+	if (raw->token) {
+		explicit_bzero(raw->token, strlen(raw->token));
+		free(raw->token);
+	}
+	free(raw->max_stale);
+	free(raw->max_response_mb);
+	free(raw->server);
+	free(raw->token_file);
+	free(raw->dataset);
+	free(raw->ca_certs);
+	free(raw->cache_ttl);
+	free(raw->timeout);
+	free(raw->flush_delay_ms);
+	free(raw->cache_size);
+	free(raw->log_level);
+}
+
+int opts_parse(struct opts *o, struct fuse_args *args)
+{
+	struct raw_opts raw;
+	int ret = 0;
+
+	opts_defaults(o);
+	memset(&raw, 0, sizeof(raw));
+	if (fuse_opt_parse(args, &raw, opt_table, opt_proc) == -1) {
 		ret = -EINVAL;
 		goto out;
 	}
-	if (raw.cache_size) {
-		if ((ret = parse_number("cache_size", raw.cache_size,
-					&o->cache_size_mb)))
+	o->show_help = raw.help;
+	o->show_version = raw.version;
+	o->sync_edits = raw.sync_edits;
+	o->allow_insecure = raw.allow_insecure;
+
+	ret = opts_take_strings(o, &raw);
+	if (!ret)
+		ret = opts_take_limits(o, &raw);
+	if (ret)
+		goto out;
+	if (raw.token) {
+		o->token = strdup(raw.token);
+		if (!o->token) {
+			ret = -ENOMEM;
 			goto out;
+		}
+		o->token_in_args = true;
 	}
+	ret = opts_check_exposure(o, &raw);
+	if (ret)
+		goto out;
+	if (raw.cache_size &&
+	    (ret = parse_number("cache_size", raw.cache_size,
+				&o->cache_size_mb)))
+		goto out;
 	if (raw.log_level && (ret = parse_level(raw.log_level, &o->log_level)))
 		goto out;
-
 out:
-	if (raw.token) {
-		explicit_bzero(raw.token, strlen(raw.token));
-		free(raw.token);
-	}
-	free(raw.max_stale);
-	free(raw.max_response_mb);
-	free(raw.server);
-	free(raw.token_file);
-	free(raw.dataset);
-	free(raw.ca_certs);
-	free(raw.cache_ttl);
-	free(raw.timeout);
-	free(raw.flush_delay_ms);
-	free(raw.cache_size);
-	free(raw.log_level);
+	raw_opts_dispose(&raw);
 	return ret;
 }
 

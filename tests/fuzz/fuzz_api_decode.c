@@ -1,8 +1,9 @@
-/* libFuzzer target for api.c's decoders: every one of them (datasets,
- * dataset, tags, tag, names, create, error) gets a NUL-terminated copy of
- * the input, as http.c hands bodies over.  Checked besides memory safety:
- * what a decoder returns is what api.h promises (0 or -EIO, valid ids,
- * strings present, names counted), and a failure leaves nothing behind. */
+/* libFuzzer target for the api decoders (api_json.c, api_names.c): every
+ * one of them (datasets, dataset, tags, tag, names, create, error) gets a
+ * NUL-terminated copy of the input, as http.c hands bodies over.  Checked
+ * besides memory safety: what a decoder returns is what api.h promises (0 or
+ * -EIO, valid ids, strings present, names counted), and a failure leaves
+ * nothing behind. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

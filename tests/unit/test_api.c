@@ -577,7 +577,7 @@ static void test_http_errno(void)
 		{ 0, NULL, -EIO },
 		{ 100, NULL, -EIO },
 		{ 302, NULL, -EIO },
-		{ 418, NULL, -EIO },
+		{ 418, NULL, -EPROTO }, /* a 4xx is a refusal, not -EIO */
 		/* the Lightly code wins over the status */
 		{ 400, "TAG_NAME_EXISTS", -EEXIST },
 		{ 409, "TAG_NAME_EXISTS", -EEXIST },

@@ -383,8 +383,8 @@ static void test_503_twice_then_200(void)
 	h = client(s.port, 20000);
 	capture_reset();
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets?pageSize=1", NULL, 0,
-			       &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets?pageSize=1",
+				      NULL, 0, &resp),
 		  0);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.status, 200);
@@ -427,7 +427,9 @@ static void test_429_retry_after(void)
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp), 0);
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0,
+				      &resp),
+		  0);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.attempts, 2);
 	/* a 429 was not acted on: the second copy is no "resend" */
@@ -456,7 +458,7 @@ static void test_429_retry_after_past_deadline(void)
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 2000);
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  -EAGAIN);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.status, 429);
@@ -483,7 +485,9 @@ static void test_closed_without_answer(void)
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp), 0);
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0,
+				      &resp),
+		  0);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.attempts, 2);
 	CHECK(resp.resent);
@@ -512,7 +516,7 @@ static void test_deadline_no_answer(void)
 	h = client(s.port, 1000);
 	capture_reset();
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  -ETIMEDOUT);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.status, 0);
@@ -552,7 +556,7 @@ static void test_503_until_attempts_run_out(void)
 	h = client(s.port, 30000);
 	capture_reset();
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  -EIO);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.status, 503);
@@ -588,7 +592,7 @@ static void test_503_until_deadline(void)
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 1500);
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  -EIO);
 	ms = elapsed_ms(t0);
 	/* at 0 s and 1 s; 2 s would be past the deadline, so the 503 of
@@ -613,7 +617,7 @@ static void test_refused(void)
 	h = client(closed_port(), 20000);
 	capture_reset();
 	t0 = http_now_ms();
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  -ECONNREFUSED);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.attempts, HTTP_RETRY_MAX_ATTEMPTS);
@@ -643,7 +647,8 @@ static void test_not_retried_statuses(void)
 
 		CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 		h = client(s.port, 20000);
-		CHECK_INT(http_request(h, "GET", "/v1/x", NULL, 0, &resp),
+		CHECK_INT(http_request_simple(h, "GET", "/v1/x", NULL, 0,
+					      &resp),
 			  http_errno(statuses[i], NULL));
 		CHECK_INT(resp.attempts, 1);
 		CHECK_INT(srv_nlog(&s), 1);
@@ -653,7 +658,7 @@ static void test_not_retried_statuses(void)
 	}
 }
 
-/* http_request: a POST is not idempotent. */
+/* http_request_simple: a POST is not idempotent. */
 static void test_post_not_resent_after_5xx(void)
 {
 	static const struct srv_step steps[] = {
@@ -666,7 +671,8 @@ static void test_post_not_resent_after_5xx(void)
 
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
-	CHECK_INT(http_request(h, "POST", "/v1/x", "{}", 2, &resp), -EIO);
+	CHECK_INT(http_request_simple(h, "POST", "/v1/x", "{}", 2, &resp),
+		  -EIO);
 	CHECK_INT(resp.attempts, 1);
 	CHECK_INT(srv_nlog(&s), 1);
 	http_response_dispose(&resp);
@@ -686,7 +692,7 @@ static void test_post_resent_after_429(void)
 
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
-	CHECK_INT(http_request(h, "POST", "/v1/x", "{}", 2, &resp), 0);
+	CHECK_INT(http_request_simple(h, "POST", "/v1/x", "{}", 2, &resp), 0);
 	CHECK_INT(resp.status, 201);
 	CHECK_INT(resp.attempts, 2);
 	CHECK(!resp.resent);
@@ -777,7 +783,8 @@ static void test_post_closed_not_resent(void)
 
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
-	CHECK_INT(http_request(h, "POST", "/v1/x", "{}", 2, &resp), -EIO);
+	CHECK_INT(http_request_simple(h, "POST", "/v1/x", "{}", 2, &resp),
+		  -EIO);
 	CHECK_INT(resp.attempts, 1);
 	CHECK_INT(srv_nlog(&s), 1);
 	http_response_dispose(&resp);
@@ -800,14 +807,14 @@ static void test_post_fresh_connection(void)
 
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
-	CHECK_INT(http_request(h, "GET", "/v1/a", NULL, 0, &resp), 0);
+	CHECK_INT(http_request_simple(h, "GET", "/v1/a", NULL, 0, &resp), 0);
 	http_response_dispose(&resp);
-	CHECK_INT(http_request(h, "GET", "/v1/b", NULL, 0, &resp), 0);
+	CHECK_INT(http_request_simple(h, "GET", "/v1/b", NULL, 0, &resp), 0);
 	http_response_dispose(&resp);
 	pthread_mutex_lock(&s.lock);
 	CHECK_INT(s.accepted, 1);
 	pthread_mutex_unlock(&s.lock);
-	CHECK_INT(http_request(h, "POST", "/v1/c", "{}", 2, &resp), 0);
+	CHECK_INT(http_request_simple(h, "POST", "/v1/c", "{}", 2, &resp), 0);
 	http_response_dispose(&resp);
 	pthread_mutex_lock(&s.lock);
 	CHECK_INT(s.accepted, 2);
@@ -867,7 +874,9 @@ static void test_http_proxy(void)
 
 	/* upper case alone: used for an http:// server */
 	h = http_new(&cfg);
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp), 0);
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0,
+				      &resp),
+		  0);
 	CHECK_INT(srv_nlog(&s), 1);
 	CHECK_STR(s.log[0], "GET http://api.lightly.invalid/v1/datasets"
 			    "?token=" TOKEN);
@@ -879,7 +888,7 @@ static void test_http_proxy(void)
 	setenv("http_proxy", proxy, 1);
 	cfg.timeout_ms = 300;
 	h = http_new(&cfg);
-	CHECK_INT(http_request(h, "GET", "/v1/datasets", NULL, 0, &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  -ECONNREFUSED);
 	CHECK_INT(srv_nlog(&s), 1);
 	http_response_dispose(&resp);
@@ -1148,6 +1157,68 @@ static void test_stats_threads(void)
 	srv_stop(&s);
 }
 
+/* http_errno_transient: what a caller may try again later (a flush of tag
+ * edits), by status through http_errno and by transport errno. */
+static void test_errno_transient(void)
+{
+	static const struct {
+		long status; /* 0: err is a transport errno */
+		const char *code;
+		int err;
+		bool transient;
+	} cases[] = {
+		{ 408, NULL, -ETIMEDOUT, true },
+		{ 429, NULL, -EAGAIN, true },
+		{ 500, NULL, -EIO, true },
+		{ 502, NULL, -EIO, true },
+		{ 503, NULL, -EIO, true },
+		{ 504, NULL, -EIO, true },
+		{ 599, NULL, -EIO, true },
+		{ 400, NULL, -EINVAL, false },
+		{ 401, NULL, -EACCES, false },
+		{ 403, NULL, -EACCES, false },
+		{ 404, NULL, -ENOENT, false },
+		{ 409, NULL, -EEXIST, false },
+		/* 4xx the table does not know: refused, never -EIO */
+		{ 413, NULL, -EFBIG, false },
+		{ 405, NULL, -EPROTO, false },
+		{ 418, NULL, -EPROTO, false },
+		{ 422, NULL, -EPROTO, false },
+		{ 499, NULL, -EPROTO, false },
+		/* a Lightly code is about the request, even on a 5xx */
+		{ 500, "TAG_UNKNOWN", -ENOENT, false },
+		{ 400, "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY, false },
+		{ 503, "SOMETHING_NEW", -EIO, true },
+		/* transport failures (http_send) */
+		{ 0, NULL, -ETIMEDOUT, true },
+		{ 0, NULL, -ECONNREFUSED, true },
+		{ 0, NULL, -ECONNRESET, true },
+		{ 0, NULL, -EHOSTUNREACH, true },
+		{ 0, NULL, -EIO, true },
+		{ 0, NULL, -ENOMEM, true },
+		{ 0, NULL, -EINVAL, false },
+		{ 0, NULL, -ENAMETOOLONG, false },
+		{ 0, NULL, 0, false },
+	};
+	size_t i;
+
+	for (i = 0; i < NSTEPS(cases); i++) {
+		int err = cases[i].err;
+
+		if (cases[i].status) {
+			err = http_errno(cases[i].status, cases[i].code);
+			if (err != cases[i].err)
+				fprintf(stderr, "case %ld %s\n",
+					cases[i].status,
+					cases[i].code ? cases[i].code : "-");
+			CHECK_INT(err, cases[i].err);
+		}
+		if (http_errno_transient(err) != cases[i].transient)
+			fprintf(stderr, "case %ld %d\n", cases[i].status, err);
+		CHECK_INT(http_errno_transient(err), cases[i].transient);
+	}
+}
+
 int main(void)
 {
 	static const char *const proxies[] = {
@@ -1173,6 +1244,7 @@ int main(void)
 	test_503_until_deadline();
 	test_refused();
 	test_not_retried_statuses();
+	test_errno_transient();
 	test_post_not_resent_after_5xx();
 	test_post_resent_after_429();
 	test_post_verify();

@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "fs_ctx.h"
+#include "http.h"
 #include "index.h"
 #include "log.h"
 #include "tagview.h"
@@ -75,14 +76,6 @@ static void roll_back(struct fs *fs, struct dataset *d, struct tag *t)
 	t->mtime = model_stamp(&fs->model);
 }
 
-/* Worth sending again later.  TODO(merge): http_errno_transient. */
-static bool transient(int err)
-{
-	return err == -EIO || err == -ETIMEDOUT || err == -EAGAIN ||
-	       err == -ECONNREFUSED || err == -EHOSTUNREACH ||
-	       err == -ECONNRESET || err == -ENOMEM;
-}
-
 struct put {
 	struct api *api;
 	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
@@ -101,7 +94,7 @@ static void flush_failed(struct fs *fs, struct dataset *d, struct tag *t,
 {
 	if (!t->live)
 		return;
-	if (transient(err)) {
+	if (http_errno_transient(err)) {
 		struct tag_edit *e = &t->edit;
 
 		e->dirty = true;

@@ -3,7 +3,7 @@
 # errors, runs the unit (ctest), emulator and integration (bats, real FUSE
 # mounts) suites, and ends with one line "N passed, N failed" over all.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 build=${BUILD_DIR:-$root/build}
 pass=0
@@ -11,9 +11,11 @@ fail=0
 
 scripts/deps.sh || { echo "dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
 
-if ! { cmake -S . -B "$build" -DLIGHTLYFS_WERROR=ON ${CMAKE_EXTRA:-} >/dev/null &&
+# CMAKE_EXTRA: more cmake arguments, split at blanks
+read -ra cmake_extra <<<"${CMAKE_EXTRA:-}"
+if ! { cmake -S . -B "$build" -DLIGHTLYFS_WERROR=ON "${cmake_extra[@]}" >/dev/null &&
        cmake --build "$build" -j"$(nproc)" >"$build.log" 2>&1; }; then
-	cat "$build.log" 2>/dev/null | tail -40
+	tail -40 "$build.log" 2>/dev/null
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1

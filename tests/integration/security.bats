@@ -6,6 +6,9 @@
 # allow_other needs default_permissions.  The last test reads every log this
 # file produced, looking for the token.
 
+# Each @test runs in a subshell of its own, so MNT, status and output set in
+# one test (directly, or by mount_fs and run) stay in it, as they should.
+# shellcheck disable=SC2030,SC2031
 load helpers
 
 setup_file() {
@@ -19,8 +22,8 @@ setup_file() {
 setup() {
 	TOKEN=$SUITE_TOKEN
 	emu_start
-	DS=$(seed_account '[{"name": "vault", "samples": ["a.jpg", "b.jpg", "c/d.jpg"],
-	  "tags": [["some", "0x1"]]}]' | awk '{ print $2 }')
+	seed_account '[{"name": "vault", "samples": ["a.jpg", "b.jpg", "c/d.jpg"],
+	  "tags": [["some", "0x1"]]}]' >/dev/null
 }
 
 # every log and error output of a test is kept for the last test
@@ -225,7 +228,7 @@ isolated_mount() {
 	TRACE="$BATS_TEST_TMPDIR/trace"
 	: >"$TRACE"
 	command -v strace >/dev/null &&
-		tracer=(strace -f -qq -e trace=connect,sendto,sendmsg -o "$TRACE")
+		tracer=(strace -f -qq -e "trace=connect,sendto,sendmsg" -o "$TRACE")
 	MNT=$(mktemp -d)
 	t=$(now_s)
 	# (LeakSanitizer cannot run under ptrace: off in a sanitizer build)

@@ -190,7 +190,7 @@ PY
 	assert_output --partial "readable by others"
 	rmdir "$MNT"; MNT=""
 	chmod 600 "$tf"
-	LIGHTLY_TOKEN= mount_fs -o "token_file=$tf"
+	mount_fs -u LIGHTLY_TOKEN -o "token_file=$tf"
 	run ls "$MNT"
 	assert_output --partial street-scenes
 	rm -f "$tf"

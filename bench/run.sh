@@ -92,6 +92,9 @@ fuse_unmount() {
 		fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 }
 
+# cleanup runs from the EXIT trap; shellcheck 0.9 takes its body for
+# unreachable because the script ends in an explicit exit (SC2317)
+# shellcheck disable=SC2317
 cleanup() {
 	local rc=$? m p
 	set +e
@@ -134,7 +137,7 @@ fmt() {
 	awk -v s="$1" 'BEGIN { if (s < 1) printf "%.1f ms", s * 1000; else printf "%.2f s", s }'
 }
 ratio() {
-	isnum "${1:-}" && isnum "${2:-}" || { echo "n/a"; return; }
+	if ! isnum "${1:-}" || ! isnum "${2:-}"; then echo "n/a"; return; fi
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else if (a / b < 0.1) printf "%.3f×", a / b; else printf "%.2f×", a / b }'
 }
 # verdict RATIO MAX: PASS when RATIO <= MAX
@@ -162,9 +165,11 @@ if [ "$INSTALL" = 1 ]; then
 		log "warning: scripts/deps.sh failed; going on with what is installed"
 fi
 log "building lightlyfs in $BUILD_DIR"
-cmake -S . -B "$BUILD_DIR" >"$WORK/build.log" 2>&1 &&
-	cmake --build "$BUILD_DIR" -j"$(nproc)" >>"$WORK/build.log" 2>&1 ||
-	{ tail -30 "$WORK/build.log" >&2; die "build failed"; }
+if ! { cmake -S . -B "$BUILD_DIR" >"$WORK/build.log" 2>&1 &&
+	cmake --build "$BUILD_DIR" -j"$(nproc)" >>"$WORK/build.log" 2>&1; }; then
+	tail -30 "$WORK/build.log" >&2
+	die "build failed"
+fi
 LIGHTLYFS="$ROOT/$BUILD_DIR/lightlyfs"
 [[ $BUILD_DIR = /* ]] && LIGHTLYFS="$BUILD_DIR/lightlyfs"
 VERSION=$("$LIGHTLYFS" --version 2>&1 | head -1 || true)
@@ -241,7 +246,9 @@ umount_ours() {
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$FS_PID/status"; }
 drop_caches() {
 	sync
-	[ -w /proc/sys/vm/drop_caches ] && echo 2 >/proc/sys/vm/drop_caches 2>/dev/null || true
+	if [ -w /proc/sys/vm/drop_caches ]; then
+		echo 2 >/proc/sys/vm/drop_caches 2>/dev/null || true
+	fi
 }
 OURS_FULL="$MNT/$DS_NAME/$FULL_TAG"
 TMP_FULL="$TDS/$FULL_TAG"
@@ -293,6 +300,7 @@ log "cold listing of every tag (fresh mount): requests and memory"
 mount_ours
 HWM_IDLE=$(hwm_kb)
 stats_reset
+# shellcheck disable=SC2016 # the inner bash expands "$@" and "$d", not this one
 t=$(tcmd bash -c 'for d in "$@"; do ls -f "$d" || exit 1; done' _ "${TAGS[@]/#/$MNT/$DS_NAME/}") || t=ERR
 s=$(stats)
 ALL_T=$t
@@ -322,6 +330,7 @@ note "daemon memory: VmHWM $(awk -v k="$HWM_IDLE" 'BEGIN { printf "%.1f MiB", k 
 log "$CONCURRENT concurrent cold ls -f of $FULL_TAG (fresh mount)"
 mount_ours
 stats_reset
+# shellcheck disable=SC2016 # the inner bash expands $1, $2 and the rest, not this one
 t=$(tcmd bash -c 'n=$1; d=$2; for i in $(seq 1 "$n"); do ls -f "$d" >/dev/null & done; fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail' _ "$CONCURRENT" "$OURS_FULL") || t=ERR
 s=$(stats)
 CONC_MAPS=$(stats_field "$s" 2) CONC_TAGREQ=$(stats_field "$s" 3)
@@ -338,22 +347,22 @@ WARM_REQS=0
 # warm_pair LABEL TARGET OURS_CMD... -- TMPFS_CMD...: one warm-up each, then
 # WARM_RUNS timed runs each; sets W_OURS, W_TMP, W_REQ
 warm_pair() {
-	local ours=() base=() a=() b=() t s i
-	while [ "$1" != "--" ]; do ours+=("$1"); shift; done
+	local ours_cmd=() base_cmd=() ours_t=() base_t=() t s i
+	while [ "$1" != "--" ]; do ours_cmd+=("$1"); shift; done
 	shift
-	base=("$@")
-	tcmd "${ours[@]}" >/dev/null || true
+	base_cmd=("$@")
+	tcmd "${ours_cmd[@]}" >/dev/null || true
 	stats_reset
 	for i in $(seq 1 "$WARM_RUNS"); do
-		if t=$(tcmd "${ours[@]}"); then a+=("$t"); else a+=(ERR); fi
+		if t=$(tcmd "${ours_cmd[@]}"); then ours_t+=("$t"); else ours_t+=(ERR); fi
 	done
 	s=$(stats)
 	W_REQ=$(stats_field "$s" 1)
 	WARM_REQS=$((WARM_REQS + W_REQ))
-	tcmd "${base[@]}" >/dev/null || true
-	for i in $(seq 1 "$WARM_RUNS"); do b+=("$(tcmd "${base[@]}")"); done
-	if [[ " ${a[*]} " = *" ERR "* ]]; then W_OURS=ERR; else W_OURS=$(median "${a[@]}"); fi
-	W_TMP=$(median "${b[@]}")
+	tcmd "${base_cmd[@]}" >/dev/null || true
+	for i in $(seq 1 "$WARM_RUNS"); do base_t+=("$(tcmd "${base_cmd[@]}")"); done
+	if [[ " ${ours_t[*]} " = *" ERR "* ]]; then W_OURS=ERR; else W_OURS=$(median "${ours_t[@]}"); fi
+	W_TMP=$(median "${base_t[@]}")
 }
 
 t=$(tcmd ls -l "$OURS_FULL") || t=ERR

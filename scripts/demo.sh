@@ -12,7 +12,7 @@ mkdir -p "$run"
 stop() {
 	if [ -f "$run/mnt" ]; then
 		mnt=$(cat "$run/mnt")
-		mountpoint -q "$mnt" && fusermount3 -u "$mnt" || true
+		if mountpoint -q "$mnt"; then fusermount3 -u "$mnt" || true; fi
 		rm -f "$run/mnt"
 	fi
 	if [ -f "$run/fs.pid" ]; then

@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3
       libcurl4-openssl-dev libcjson-dev curl python3
       bats bats-assert bats-support
-      clang libclang-rt-14-dev valgrind)
+      clang libclang-rt-14-dev valgrind
+      clang-format shellcheck nodejs)
 [ "$#" -gt 0 ] && pkgs+=("$@")
 
 missing=()

@@ -8,7 +8,7 @@
 #
 #   scripts/fuzz.sh [SECONDS]          FUZZ_BUILD_DIR=... to build elsewhere
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 secs=${1:-30}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
@@ -27,10 +27,12 @@ if ! command -v clang >/dev/null; then
 fi
 
 mkdir -p "$build"
+build_targets=()
+for t in "${targets[@]}"; do build_targets+=(--target "fuzz_$t"); done
 if ! { cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DLIGHTLYFS_FUZZ=ON \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/cmake.log" 2>&1 &&
 	cmake --build "$build" -j"$(nproc)" \
-		$(printf -- '--target fuzz_%s ' "${targets[@]}") \
+		"${build_targets[@]}" \
 		>"$build/build.log" 2>&1; }; then
 	tail -40 "$build/cmake.log" "$build/build.log" 2>/dev/null
 	echo "fuzz build failed"
@@ -57,7 +59,7 @@ for t in "${targets[@]}"; do
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	if [ "$rc" -eq 0 ]; then
-		echo "fuzz_$t: ok, ${runs:-?} runs in ${secs}s, corpus $(ls "$work" | wc -l) files"
+		echo "fuzz_$t: ok, ${runs:-?} runs in ${secs}s, corpus $(find "$work" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l) files"
 		pass=$((pass + 1))
 	else
 		echo "fuzz_$t: FAILED (exit $rc), see $log"

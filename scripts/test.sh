@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds with warnings as
-# errors, runs the unit (ctest), emulator and integration (bats, real FUSE
-# mounts) suites, and ends with one line "N passed, N failed" over all.
+# errors, runs the style checks (scripts/check-style.sh) and the unit
+# (ctest), emulator and integration (bats, real FUSE mounts) suites, and ends
+# with one line "N passed, N failed" over all.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 build=${BUILD_DIR:-$root/build}
 pass=0
@@ -11,9 +12,11 @@ fail=0
 
 scripts/deps.sh || { echo "dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
 
-if ! { cmake -S . -B "$build" -DLIGHTLYFS_WERROR=ON ${CMAKE_EXTRA:-} >/dev/null &&
+# CMAKE_EXTRA: more cmake arguments, split at blanks
+read -ra cmake_extra <<<"${CMAKE_EXTRA:-}"
+if ! { cmake -S . -B "$build" -DLIGHTLYFS_WERROR=ON "${cmake_extra[@]}" >/dev/null &&
        cmake --build "$build" -j"$(nproc)" >"$build.log" 2>&1; }; then
-	cat "$build.log" 2>/dev/null | tail -40
+	tail -40 "$build.log" 2>/dev/null
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -25,14 +28,6 @@ count() { # suite passed failed
 	fail=$((fail + $3))
 }
 
-# unit tests
-out=$(cd "$build" && ctest --output-on-failure 2>&1)
-echo "$out" | tail -n 30
-total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')
-failed=$(echo "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')
-if [ -z "$total" ]; then count unit 0 1; else count unit $((total - failed)) "$failed"; fi
-
-
 # runner OUTPUT SUITE: counts a "<word>: N passed, N failed" last line
 summary() {
 	local line
@@ -41,6 +36,19 @@ summary() {
 		count "$2" "$(echo "$line" | awk '{print $2}')" "$(echo "$line" | awk '{print $4}')"
 	fi
 }
+
+# style: clang-format, 80 columns, shellcheck (one count per check)
+out=$(bash scripts/check-style.sh 2>&1)
+echo "$out" | tail -n 30
+summary "$out" style
+
+# unit tests
+out=$(cd "$build" && ctest --output-on-failure 2>&1)
+echo "$out" | tail -n 30
+total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')
+failed=$(echo "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')
+if [ -z "$total" ]; then count unit 0 1; else count unit $((total - failed)) "$failed"; fi
+
 
 # bats TAP output -> counts
 integration() { # suite-name binary

@@ -9,7 +9,7 @@ setup() {
 	DS=$(make_dataset cached-set a/1.jpg a/2.jpg b/3.jpg 4.jpg 5.jpg)
 	make_tag "$DS" some 0x15 >/dev/null
 	make_tag "$DS" more 0xa >/dev/null
-	DS2=$(make_dataset second-set q.jpg r.jpg)
+	make_dataset second-set q.jpg r.jpg >/dev/null
 }
 
 teardown() {
@@ -58,11 +58,11 @@ tags_fetches() { stat_count 'GET /v1/datasets/{datasetId}/tags'; }
 }
 
 @test "new samples on the server: the refresh fetches only the names past the known ones" {
-	local long i
+	local long names
 	long=$(python3 -c 'print(" ".join("folder_%04d/%s.jpg" % (i, "n" * 60) for i in range(3000)))')
-	# shellcheck disable=SC2086
+	read -ra names <<<"$long"
 	local id
-	id=$(make_dataset growing $long)
+	id=$(make_dataset growing "${names[@]}")
 	mount_fs -o cache_ttl=1
 	run ls "$MNT/growing/initial-tag"
 	assert_equal "$(echo "$output" | wc -l)" 3000

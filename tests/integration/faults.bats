@@ -102,8 +102,9 @@ check_access() {
 		if [ $# -ge 5 ]; then
 			assert_equal "$3" "$5"
 		else
-			[[ $3 == !* ]] && errno_ok "$fault" "${3#!}" ||
+			if [[ $3 != !* ]] || ! errno_ok "$fault" "${3#!}"; then
 				fail "expected the errno of '$fault', got '$3'"
+			fi
 		fi ;;
 	esac
 	assert_between "$took" "" "$LIMIT"
@@ -373,9 +374,9 @@ write_case() {
 	assert_equal "$(fs_list "$MNT/alpha")" "$ALPHA_LS"
 	[ "$(wc -l <"$FS_LOG")" -gt "$lines" ]
 	stats_reset
-	local t i
+	local t
 	t=$(now_s)
-	for i in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		assert_equal "$(fs_list "$MNT/alpha")" "$ALPHA_LS"
 		assert_equal "$(fs_try stat "$MNT/alpha/some/a.jpg")" OK
 	done
@@ -411,8 +412,8 @@ write_case() {
 	stats_reset
 	fault '{"match": "GET /v1/datasets/{datasetId}/tags", "delay_ms": 4000, "count": 1}'
 	fs_list "$MNT/alpha" >"$BATS_TEST_TMPDIR/stuck" &
-	local stuck=$! i
-	for i in $(seq 1 50); do
+	local stuck=$!
+	for _ in $(seq 1 50); do
 		[ "$(stat_count 'GET /v1/datasets/{datasetId}/tags')" -ge 1 ] && break
 		sleep 0.1
 	done

@@ -78,12 +78,41 @@ stat_count() { # "GET /v1/datasets/{datasetId}/tags" -> count
 }
 stat_total() { curl -sS "$EMU_URL/_emulator/stats" | py "print(d['total'])"; }
 
-# mount_fs [lightlyfs -o options...]: sets MNT, FS_PID, FS_LOG
+# fs_env [NAME=VALUE | -u NAME]... [more words...]: the daemon's environment
+# as env(1) arguments in FS_ENV: this shell's, plus LIGHTLY_TOKEN=$TOKEN and
+# LIGHTLY_SERVER_LOCATION=$EMU_URL, then the leading NAME=VALUE words (which
+# may override those two); -u NAME removes NAME, the two defaults included.
+# FS_ENV_WORDS counts the leading words it took.
+fs_env() {
+	local unset=() set=() d
+	FS_ENV_WORDS=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-u) unset+=(-u "$2"); shift 2; FS_ENV_WORDS=$((FS_ENV_WORDS + 2)) ;;
+		[A-Za-z_]*=*) set+=("$1"); shift; FS_ENV_WORDS=$((FS_ENV_WORDS + 1)) ;;
+		*) break ;;
+		esac
+	done
+	FS_ENV=("${unset[@]}")
+	for d in "LIGHTLY_TOKEN=$TOKEN" "LIGHTLY_SERVER_LOCATION=$EMU_URL"; do
+		case " ${unset[*]} " in
+		*" ${d%%=*} "*) ;;
+		*) FS_ENV+=("$d") ;;
+		esac
+	done
+	FS_ENV+=("${set[@]}")
+}
+
+# mount_fs [NAME=VALUE | -u NAME]... [lightlyfs options...]: mounts with the
+# daemon's environment as fs_env makes it, e.g.
+#   mount_fs -u LIGHTLY_TOKEN -o "token_file=$tf"
+# sets MNT, FS_PID, FS_LOG
 mount_fs() {
+	fs_env "$@"
+	shift "$FS_ENV_WORDS"
 	MNT="$(mktemp -d "${BATS_TMPDIR:-/tmp}/lfs-mnt.XXXXXX")"
 	FS_LOG="$MNT.log"
-	LIGHTLY_TOKEN="$TOKEN" LIGHTLY_SERVER_LOCATION="$EMU_URL" \
-		"$LIGHTLYFS_BIN" -f "$@" "$MNT" 2>"$FS_LOG" &
+	env "${FS_ENV[@]}" "$LIGHTLYFS_BIN" -f "$@" "$MNT" 2>"$FS_LOG" &
 	FS_PID=$!
 	for _ in $(seq 1 100); do
 		mountpoint -q "$MNT" && return 0
@@ -253,15 +282,17 @@ assert_alive() {
 	ls "$MNT" >/dev/null || fail "the mount no longer answers"
 }
 
-# run_mount [lightlyfs -o options...]: runs the daemon in the foreground
-# where its mount is expected to fail; $status and $output as from `run`.
-# MNT is a fresh directory (teardown's unmount_fs removes it).
+# run_mount [NAME=VALUE | -u NAME]... [lightlyfs options...]: runs the
+# daemon (environment as for mount_fs) in the foreground where its mount is
+# expected to fail; $status and $output as from `run`.  MNT is a fresh
+# directory (teardown's unmount_fs removes it).
 run_mount() {
+	fs_env "$@"
+	shift "$FS_ENV_WORDS"
 	MNT="$(mktemp -d "${BATS_TMPDIR:-/tmp}/lfs-mnt.XXXXXX")"
 	FS_LOG="$MNT.log"
 	FS_PID=""
-	run timeout 20 env LIGHTLY_TOKEN="$TOKEN" LIGHTLY_SERVER_LOCATION="$EMU_URL" \
-		"$LIGHTLYFS_BIN" -f "$@" "$MNT"
+	run timeout 20 env "${FS_ENV[@]}" "$LIGHTLYFS_BIN" -f "$@" "$MNT"
 }
 
 # emu_kill: the emulator dies (SIGKILL); its state file stays for emu_restart

@@ -2,6 +2,9 @@
 # The read-only mount: what ls, find, stat and cat show, checked against what
 # the emulator's API says, and what that costs in requests.
 
+# Each @test runs in a subshell of its own, so MNT, status and output set in
+# one test (directly, or by mount_fs and run) stay in it, as they should.
+# shellcheck disable=SC2030,SC2031
 load helpers
 
 setup_file() {
@@ -187,7 +190,7 @@ PY
 	assert_output --partial "readable by others"
 	rmdir "$MNT"; MNT=""
 	chmod 600 "$tf"
-	LIGHTLY_TOKEN= mount_fs -o "token_file=$tf"
+	mount_fs -u LIGHTLY_TOKEN -o "token_file=$tf"
 	run ls "$MNT"
 	assert_output --partial street-scenes
 	rm -f "$tf"
@@ -216,10 +219,10 @@ PY
 }
 
 @test "names that cannot be a path are left out, counted in the log, and never escape" {
-	local id long
+	local long
 	long=$(printf 'x%.0s' $(seq 1 300))
-	id=$(make_dataset hostile ok.jpg ".." "." "a/../../escape.jpg" "" "dir//y.jpg" \
-		"$long.jpg" "ok.jpg" "sub/fine.jpg")
+	make_dataset hostile ok.jpg ".." "." "a/../../escape.jpg" "" "dir//y.jpg" \
+		"$long.jpg" "ok.jpg" "sub/fine.jpg" >/dev/null
 	mount_fs
 	run mount_files "$MNT/hostile/initial-tag"
 	assert_output "$(printf 'ok.jpg\nsub/fine.jpg')"

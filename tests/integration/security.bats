@@ -6,6 +6,9 @@
 # allow_other needs default_permissions.  The last test reads every log this
 # file produced, looking for the token.
 
+# Each @test runs in a subshell of its own, so MNT, status and output set in
+# one test (directly, or by mount_fs and run) stay in it, as they should.
+# shellcheck disable=SC2030,SC2031
 load helpers
 
 setup_file() {
@@ -19,8 +22,8 @@ setup_file() {
 setup() {
 	TOKEN=$SUITE_TOKEN
 	emu_start
-	DS=$(seed_account '[{"name": "vault", "samples": ["a.jpg", "b.jpg", "c/d.jpg"],
-	  "tags": [["some", "0x1"]]}]' | awk '{ print $2 }')
+	seed_account '[{"name": "vault", "samples": ["a.jpg", "b.jpg", "c/d.jpg"],
+	  "tags": [["some", "0x1"]]}]' >/dev/null
 }
 
 # every log and error output of a test is kept for the last test
@@ -48,23 +51,6 @@ no_token_in() { # FILE...
 	run grep -lF -- "$TOKEN" "$@"
 	assert_failure
 	assert_output ""
-}
-
-# mount_token_opt [options...]: mount_fs with the token given as -o token=
-# and not in the environment
-mount_token_opt() {
-	MNT="$(mktemp -d "${BATS_TMPDIR:-/tmp}/lfs-mnt.XXXXXX")"
-	FS_LOG="$MNT.log"
-	env -u LIGHTLY_TOKEN LIGHTLY_SERVER_LOCATION="$EMU_URL" \
-		"$LIGHTLYFS_BIN" -f "$@" "$MNT" 2>"$FS_LOG" &
-	FS_PID=$!
-	for _ in $(seq 1 100); do
-		mountpoint -q "$MNT" && return 0
-		kill -0 "$FS_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$FS_LOG" >&2
-	return 1
 }
 
 # a few operations, some of them failing on the server's side
@@ -101,10 +87,11 @@ exercise() {
 }
 
 @test "-o token= works, and neither /proc/PID/cmdline nor ps shows it" {
-	local form
+	local form args
 	for form in "-o token=$TOKEN" "-otoken=$TOKEN" "-o cache_ttl=5,token=$TOKEN,timeout=5"; do
-		# shellcheck disable=SC2086
-		mount_token_opt $form
+		read -ra args <<<"$form"
+		# the token as -o token= and not in the environment
+		mount_fs -u LIGHTLY_TOKEN "${args[@]}"
 		run ls "$MNT/vault/some"
 		assert_output "a.jpg"
 		run tr '\0' ' ' <"/proc/$FS_PID/cmdline"
@@ -208,7 +195,7 @@ exercise() {
 	MNT=""
 	for mode in 600 400; do
 		chmod "$mode" "$tf"
-		LIGHTLY_TOKEN="" mount_fs -o "token_file=$tf"
+		mount_fs -u LIGHTLY_TOKEN -o "token_file=$tf"
 		run ls "$MNT/vault/some"
 		assert_output "a.jpg"
 		unmount_fs
@@ -225,7 +212,7 @@ isolated_mount() {
 	TRACE="$BATS_TEST_TMPDIR/trace"
 	: >"$TRACE"
 	command -v strace >/dev/null &&
-		tracer=(strace -f -qq -e trace=connect,sendto,sendmsg -o "$TRACE")
+		tracer=(strace -f -qq -e "trace=connect,sendto,sendmsg" -o "$TRACE")
 	MNT=$(mktemp -d)
 	t=$(now_s)
 	# (LeakSanitizer cannot run under ptrace: off in a sanitizer build)

@@ -1143,11 +1143,12 @@ def parse_range(header, total):
             return "unsatisfiable"
         return max(0, total - n), total - 1
     start = int(m.group(1))
-    end = int(m.group(2)) if m.group(2) else total - 1
-    if end < start:
+    end = int(m.group(2)) if m.group(2) else None
+    if end is not None and end < start:
         return None
     if start >= total:
         return "unsatisfiable"
+    end = total - 1 if end is None else end
     return start, min(end, total - 1)
 
 

@@ -14,6 +14,16 @@ removed at exit).  Datasets and tags are also held in memory; a dataset's
 sample names and ids are loaded lazily into per-dataset lists in index order,
 so pages of a million-name mapping are served from memory.
 
+Sample content (lightly_emu/content.py beside this file) is computed, never
+stored: a sample's size comes from its file name or its metaData, and its
+PNG or JPEG body is rendered only when storage serves it (a bounded cache
+keeps recent bodies for range reads).  Storage (/blobs/, signed URLs) answers
+like S3 or GCS: Range and 416, 403 to HEAD, XML errors, expiry after
+--url-ttl; it can listen on a port of its own (--storage-port), another
+origin than the API, and counts what it receives, the Lightly token included.
+New options: --blob-sizes, --size-meta, --url-ttl, --storage, --storage-port,
+--storage-host, --no-paged-exports (see --help).
+
 Decisions the API reference leaves open are collected in the EMULATOR_CHOICES
 text below (also printed by --help) so they are easy to find and change.
 """
@@ -85,11 +95,23 @@ choices where the API reference is silent:
               sent (e.g. metaData) at top level.  fileName must be a relative
               path of 1..255 characters without NUL, empty, '.' or '..'
               components; duplicate -> 409 SAMPLE_FILENAME_EXISTS.
-  images      readurl answers a signed /blobs/... URL serving a fixed-size
-              16x16 PNG whose colour derives from the sample id; sizeInBytes
-              of a dataset is nSamples times that size.  An unknown sample is
-              404 SAMPLE_UNKNOWN; a bad or expired blob signature is 403
-              SIGNATURE_INVALID / SIGNATURE_EXPIRED.
+  images      readurl answers a JSON string, a signed /blobs/... URL valid
+              for --url-ttl seconds; readurlRedirect answers 302 to a fresh
+              one.  Bodies: .jpg/.jpeg names get a baseline grey-scale JPEG,
+              every other name a PNG (thumbnails too, 2..24 KiB when varied).
+              Sizes: metaData.sizeInBytes of the creating request if given
+              (clamped to the format's minimum and 64 MiB), else per
+              --blob-sizes.  A listed sample without client metaData gets
+              metaData {sizeInBytes, shape: [height, width, channels]}; a
+              client's metaData is echoed as sent.  A dataset's sizeInBytes is
+              the sum of its full bodies (summed on first use: ~0.7 s per
+              million varied names).  type=meta serves a small JSON.  An
+              unknown sample is 404 SAMPLE_UNKNOWN at readurl, 404 NoSuchKey
+              at storage.
+  storage     errors are XML (S3 shape, GCS without RequestId/HostId);
+              storage never accepts the Lightly token: an unsigned query
+              parameter breaks the signature (403), an Authorization header
+              is 400 InvalidArgument, and both are counted in withToken.
   tags        a tag's totSize must be an integer >= 0; bits must lie below
               the dataset's current sample count.  A new tag starts with
               changes [] (or one entry when the request carries 'changes').
@@ -101,16 +123,21 @@ choices where the API reference is silent:
   upsize      with no new samples it still creates the (empty, 0x0) tag; the
               initial tag's bits are OR-ed with the new ones; every tag gets
               totSize = nSamples and a new lastModifiedAt.
-  exports     LabelStudio task id = sample index.  expiresIn defaults to 7
-              days.  previewExample=true returns only the first entry.  The
-              old paths ignore paging, the new ones honour it.
+  exports     LabelStudio task id = sample index.  Without expiresIn the
+              publicToken never expires (its expiry field is 0); with it, an
+              expired one is 401 at readurlRedirect.  accessControl must match
+              [a-zA-Z0-9][a-zA-Z0-9_.-]{0,63} and changes nothing else.
+              previewExample=true returns only the first entry.  The old
+              paths ignore paging, the new ones honour it.  A tag created by
+              arithmetics or upsize starts with one change entry
+              {arithmetics: {operation, tag1, tag2}} / {upsize: {from, to}}.
   datasets    names need not be unique; lastModifiedAt moves when samples are
               added (not on tag changes).
   stats       requests to routes that do not exist count as
               '<METHOD> <unknown>'.
   faults      'match' is exactly 'METHOD /route/{template}' (as in stats) or
-              '*'; the first added fault that matches wins and its count goes
-              down by one.  A 'status' without 'body' serves the error body
+              '*' ('sample_id' narrows it to one sample); the first added
+              fault that matches wins and its count goes down by one.  A 'status' without 'body' serves the error body
               with code INJECTED_FAULT; 'retry_after_s' without 'status'
               implies 429; faults never apply to /_emulator/ requests, and
               faulted requests are counted in stats.

@@ -14,6 +14,16 @@ removed at exit).  Datasets and tags are also held in memory; a dataset's
 sample names and ids are loaded lazily into per-dataset lists in index order,
 so pages of a million-name mapping are served from memory.
 
+Sample content (lightly_emu/content.py beside this file) is computed, never
+stored: a sample's size comes from its file name or its metaData, and its
+PNG or JPEG body is rendered only when storage serves it (a bounded cache
+keeps recent bodies for range reads).  Storage (/blobs/, signed URLs) answers
+like S3 or GCS: Range and 416, 403 to HEAD, XML errors, expiry after
+--url-ttl; it can listen on a port of its own (--storage-port), another
+origin than the API, and counts what it receives, the Lightly token included.
+New options: --blob-sizes, --size-meta, --url-ttl, --storage, --storage-port,
+--storage-host, --no-paged-exports (see --help).
+
 Decisions the API reference leaves open are collected in the EMULATOR_CHOICES
 text below (also printed by --help) so they are easy to find and change.
 """
@@ -38,6 +48,9 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lightly_emu import content  # noqa: E402  (module beside this script)
+
 DEFAULT_TOKEN = "emulator-token"
 PIP_MINIMUM = "1.0.0"
 PIP_LATEST = "1.5.26"
@@ -52,6 +65,9 @@ RE_OBJECT_ID = re.compile(r"[a-f0-9]{24}\Z")
 RE_TAG_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9 .:;=@_-]{2,}\Z")  # >= 3 characters
 RE_DATASET_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9 _-]{2,}\Z")
 RE_BITMASK = re.compile(r"0x(?:0|[1-9a-f][0-9a-f]*)\Z")
+RE_ACCESS_CONTROL = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}\Z")
+FILE_NAME_FORMATS = ("NAME", "REDIRECTED_READ_URL", "DATASOURCE_FULL")
+DATASOURCE_BUCKET = "lightly-emulator-datasource"
 
 TAG_CREATORS = frozenset((
     "UNKNOWN", "USER_WEBAPP", "USER_PIP", "USER_PIP_LIGHTLY_MAGIC",
@@ -79,11 +95,23 @@ choices where the API reference is silent:
               sent (e.g. metaData) at top level.  fileName must be a relative
               path of 1..255 characters without NUL, empty, '.' or '..'
               components; duplicate -> 409 SAMPLE_FILENAME_EXISTS.
-  images      readurl answers a signed /blobs/... URL serving a fixed-size
-              16x16 PNG whose colour derives from the sample id; sizeInBytes
-              of a dataset is nSamples times that size.  An unknown sample is
-              404 SAMPLE_UNKNOWN; a bad or expired blob signature is 403
-              SIGNATURE_INVALID / SIGNATURE_EXPIRED.
+  images      readurl answers a JSON string, a signed /blobs/... URL valid
+              for --url-ttl seconds; readurlRedirect answers 302 to a fresh
+              one.  Bodies: .jpg/.jpeg names get a baseline grey-scale JPEG,
+              every other name a PNG (thumbnails too, 2..24 KiB when varied).
+              Sizes: metaData.sizeInBytes of the creating request if given
+              (clamped to the format's minimum and 64 MiB), else per
+              --blob-sizes.  A listed sample without client metaData gets
+              metaData {sizeInBytes, shape: [height, width, channels]}; a
+              client's metaData is echoed as sent.  A dataset's sizeInBytes is
+              the sum of its full bodies (summed on first use: ~0.7 s per
+              million varied names).  type=meta serves a small JSON.  An
+              unknown sample is 404 SAMPLE_UNKNOWN at readurl, 404 NoSuchKey
+              at storage.
+  storage     errors are XML (S3 shape, GCS without RequestId/HostId);
+              storage never accepts the Lightly token: an unsigned query
+              parameter breaks the signature (403), an Authorization header
+              is 400 InvalidArgument, and both are counted in withToken.
   tags        a tag's totSize must be an integer >= 0; bits must lie below
               the dataset's current sample count.  A new tag starts with
               changes [] (or one entry when the request carries 'changes').
@@ -95,16 +123,21 @@ choices where the API reference is silent:
   upsize      with no new samples it still creates the (empty, 0x0) tag; the
               initial tag's bits are OR-ed with the new ones; every tag gets
               totSize = nSamples and a new lastModifiedAt.
-  exports     LabelStudio task id = sample index.  expiresIn defaults to 7
-              days.  previewExample=true returns only the first entry.  The
-              old paths ignore paging, the new ones honour it.
+  exports     LabelStudio task id = sample index.  Without expiresIn the
+              publicToken never expires (its expiry field is 0); with it, an
+              expired one is 401 at readurlRedirect.  accessControl must match
+              [a-zA-Z0-9][a-zA-Z0-9_.-]{0,63} and changes nothing else.
+              previewExample=true returns only the first entry.  The old
+              paths ignore paging, the new ones honour it.  A tag created by
+              arithmetics or upsize starts with one change entry
+              {arithmetics: {operation, tag1, tag2}} / {upsize: {from, to}}.
   datasets    names need not be unique; lastModifiedAt moves when samples are
               added (not on tag changes).
   stats       requests to routes that do not exist count as
               '<METHOD> <unknown>'.
   faults      'match' is exactly 'METHOD /route/{template}' (as in stats) or
-              '*'; the first added fault that matches wins and its count goes
-              down by one.  A 'status' without 'body' serves the error body
+              '*' ('sample_id' narrows it to one sample); the first added
+              fault that matches wins and its count goes down by one.  A 'status' without 'body' serves the error body
               with code INJECTED_FAULT; 'retry_after_s' without 'status'
               implies 429; faults never apply to /_emulator/ requests, and
               faulted requests are counted in stats.
@@ -177,22 +210,94 @@ class IdGen:
 IDS = IdGen()
 
 
-def make_png(rgb):
-    """A 16x16 solid PNG stored without compression, so every blob has one size."""
-    width = height = 16
-    row = b"\x00" + bytes(rgb) * width
-    raw = row * height
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(raw, 0)) + chunk(b"IEND", b""))
+make_png = content.legacy_png
+BLOB_SIZE = content.LEGACY_PNG_SIZE
+FIXED_JPEG_SIZE = 2048
+FIXED_THUMB_JPEG_SIZE = 1024
+BLOB_SIZE_MODES = ("fixed", "varied")
+SIZE_META_MODES = ("exact", "absent", "smaller", "larger")
 
 
-BLOB_SIZE = len(make_png((0, 0, 0)))
+class Content:
+    """What storage serves for a sample: sizes (cheap, no rendering) and bodies (cached).
+
+    mode 'fixed': the original 16x16 PNG (BLOB_SIZE bytes) for every name except
+    .jpg/.jpeg, which get a FIXED_JPEG_SIZE-byte JPEG.  mode 'varied': sizes
+    from content.varied_size(name).  Either way a sample created with
+    metaData.sizeInBytes gets a body of that size (at least the format's
+    minimum, at most content.MAX_EXPLICIT).
+    """
+
+    CACHE_BYTES = 160 * 1024 * 1024
+
+    def __init__(self, mode="fixed"):
+        self.mode = mode
+        self.lock = threading.Lock()
+        self.cache = {}         # key -> bytes, insertion order = LRU order
+        self.cached_bytes = 0
+
+    def mode_size(self, name):
+        if self.mode == "varied":
+            return content.varied_size(name)
+        return FIXED_JPEG_SIZE if content.kind_of(name) == content.KIND_JPEG else BLOB_SIZE
+
+    def total(self, names):
+        if self.mode == "varied":
+            return sum(map(content.varied_size, names))
+        jpegs = sum(1 for n in names if n.lower().endswith(content._JPEG_EXTS))
+        return jpegs * FIXED_JPEG_SIZE + (len(names) - jpegs) * BLOB_SIZE
+
+    @staticmethod
+    def clamp(kind, size):
+        return min(max(size, content.min_size(kind)), content.MAX_EXPLICIT)
+
+    def size(self, name, explicit=None, img_type="full"):
+        kind = content.kind_of(name)
+        if img_type == "thumbnail":
+            if self.mode == "varied":
+                return content.thumbnail_size(name)
+            return FIXED_THUMB_JPEG_SIZE if kind == content.KIND_JPEG else BLOB_SIZE
+        if explicit is not None:
+            return self.clamp(kind, explicit)
+        return self.mode_size(name)
+
+    def shape(self, name, size):
+        kind = content.kind_of(name)
+        if kind == content.KIND_PNG and size == BLOB_SIZE and self.mode == "fixed":
+            return [16, 16, 3]
+        return content.shape(kind, size)
+
+    def body(self, sample_id, name, size, img_type):
+        """(bytes, content type) of a sample's image, rendered once and cached."""
+        kind = content.kind_of(name)
+        key = (sample_id, img_type, size)
+        with self.lock:
+            data = self.cache.pop(key, None)
+            if data is not None:
+                self.cache[key] = data
+                return data, content.CONTENT_TYPES[kind]
+        if kind == content.KIND_PNG and size == BLOB_SIZE:
+            data = make_png(hashlib.sha256(sample_id.encode()).digest()[:3])
+        else:
+            data = content.render(kind, size, sample_id)
+        with self.lock:
+            if key not in self.cache:
+                self.cache[key] = data
+                self.cached_bytes += len(data)
+                while self.cached_bytes > self.CACHE_BYTES and len(self.cache) > 1:
+                    old = next(iter(self.cache))
+                    self.cached_bytes -= len(self.cache.pop(old))
+        return data, content.CONTENT_TYPES[kind]
+
+
+def explicit_size(extra):
+    """metaData.sizeInBytes of a creating request's extra fields, or None."""
+    meta = extra.get("metaData") if isinstance(extra, dict) else None
+    if isinstance(meta, dict):
+        size = meta.get("sizeInBytes")
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+            return size
+    return None
 
 
 # ---------------------------------------------------------------- validation
@@ -286,6 +391,21 @@ def check_file_name(name):
             raise malformed("fileName has an empty, '.' or '..' component")
 
 
+def check_sample_fields(body):
+    """SampleCreateRequest's optional fields: types of what the reference names."""
+    field_str(body, "thumbName", False)
+    for key in ("exif", "customMetaData", "videoFrameData", "crop"):
+        field_object(body, key)
+    meta = field_object(body, "metaData")
+    if meta is None:
+        return
+    field_int(meta, "sizeInBytes", False)
+    shape = meta.get("shape")
+    if shape is not None and (not isinstance(shape, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in shape)):
+        raise malformed("field 'metaData.shape' must be an array of integers >= 0")
+
+
 _BIT_SELECTOR = bytes.maketrans(b"01", b"\x00\x01")
 
 
@@ -334,8 +454,10 @@ class Store:
     check_same_thread=False, only under that lock.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, content_model=None, size_meta="exact"):
         self.lock = threading.RLock()
+        self.content = content_model or Content()
+        self.size_meta = size_meta
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -419,7 +541,7 @@ class Store:
         return {
             "id": ds["id"], "name": ds["name"], "userId": self.user_id,
             "type": ds["type"], "imgType": ds["img_type"],
-            "nSamples": ds["n_samples"], "sizeInBytes": ds["n_samples"] * BLOB_SIZE,
+            "nSamples": ds["n_samples"], "sizeInBytes": self.dataset_bytes(ds),
             "createdAt": ds["created_at"], "lastModifiedAt": ds["last_modified_at"],
         }
 
@@ -462,8 +584,40 @@ class Store:
                     "SELECT id, file_name FROM samples WHERE ds=? ORDER BY idx", (ds["k"],)):
                 idx.ids.append(sid)
                 idx.names.append(name)
+            for i, extra in self.db.execute(
+                    "SELECT idx, extra FROM samples WHERE ds=? AND extra IS NOT NULL",
+                    (ds["k"],)):
+                size = explicit_size(json.loads(extra))
+                if size is not None:
+                    idx.explicit[i] = size
             self.samples[ds["k"]] = idx
         return idx
+
+    def dataset_bytes(self, ds):
+        """Sum of the full-size bodies of the dataset's samples (cached, grows on append)."""
+        idx = self.index(ds)
+        n = len(idx.names)
+        if idx.bytes_upto < n:
+            part = idx.names[idx.bytes_upto:n]
+            total = self.content.total(part)
+            for i, size in idx.explicit.items():
+                if i >= idx.bytes_upto:
+                    name = idx.names[i]
+                    total += self.content.size(name, size) - self.content.mode_size(name)
+            idx.bytes_total += total
+            idx.bytes_upto = n
+        return idx.bytes_total
+
+    def sample_content(self, dataset_id, sample_id, img_type):
+        """(file name, size) of what storage serves for a sample."""
+        with self.lock:
+            ds = self.dataset(dataset_id)
+            idx = self.index(ds)
+            pos = idx.position(sample_id)
+            if pos is None:
+                raise ApiError(404, "SAMPLE_UNKNOWN", "sample %s does not exist" % sample_id)
+            name = idx.names[pos]
+            return name, self.content.size(name, idx.explicit.get(pos), img_type)
 
     def add_samples(self, dataset_id, names, extras=None, unique=True):
         """Append samples; extras (list of dicts or None) are echoed in SampleData."""
@@ -501,6 +655,11 @@ class Store:
                 ds["n_samples"] = base
                 raise
             idx.append(ids, names)
+            if extras is not None:
+                for i, extra in enumerate(extras):
+                    size = explicit_size(extra)
+                    if size is not None:
+                        idx.explicit[base + i] = size
             return ids
 
     def sample_rows(self, ds, indices):
@@ -519,13 +678,29 @@ class Store:
         return out
 
     def _sample_json(self, ds, row):
-        _, sid, name, created, extra = row
+        pos, sid, name, created, extra = row
         data = {"id": sid, "type": "IMAGE", "datasetId": ds["id"], "fileName": name,
                 "createdAt": created, "lastModifiedAt": created}
-        if extra:
-            for key, value in json.loads(extra).items():
-                if key not in SAMPLE_RESERVED_KEYS:
-                    data[key] = value
+        extra = json.loads(extra) if extra else {}
+        for key, value in extra.items():
+            if key not in SAMPLE_RESERVED_KEYS:
+                data[key] = value
+        meta = data.get("metaData")
+        if not isinstance(meta, dict):
+            size = self.content.size(name)
+            meta = data["metaData"] = {"sizeInBytes": size,
+                                       "shape": self.content.shape(name, size)}
+        elif "sizeInBytes" in meta:
+            meta = data["metaData"] = dict(meta)
+        else:
+            return data     # the client's metaData without a size, echoed as sent
+        true_size = self.content.size(name, explicit_size(extra))
+        if self.size_meta == "absent":
+            del meta["sizeInBytes"]
+        elif self.size_meta == "smaller":
+            meta["sizeInBytes"] = true_size - max(1, true_size // 4)
+        elif self.size_meta == "larger":
+            meta["sizeInBytes"] = true_size + max(1, true_size // 4)
         return data
 
     def list_samples(self, dataset_id, query):
@@ -724,9 +899,11 @@ class Store:
             id1 = field_id(body, "tagId1", True)
             id2 = field_id(body, "tagId2", True)
             op = field_enum(body, "operation", OPERATIONS, True)
-            new_name = field_tag_name(body, "newTagName", False) if create else None
-            creator = field_enum(body, "creator", TAG_CREATORS, False) if create else None
-            run = field_id(body, "runId", False) if create else None
+            new_name = field_tag_name(body, "newTagName", False)
+            creator = field_enum(body, "creator", TAG_CREATORS, False)
+            run = field_id(body, "runId", False)
+            if not create:
+                new_name = None
             t1, t2 = self.tag(ds, id1), self.tag(ds, id2)
             a, b = int(t1["bitmask"], 16), int(t2["bitmask"], 16)
             if op == "UNION":
@@ -740,7 +917,9 @@ class Store:
             self._check_name_free(ds, new_name)
             tag_id = self._insert_tag(ds, new_name, t1["id"], mask,
                                       max(t1["tot_size"], t2["tot_size"]),
-                                      creator=creator, run=run)
+                                      creator=creator, run=run, changes={
+                                          "arithmetics": {"operation": op, "tag1": t1["name"],
+                                                          "tag2": t2["name"]}})
             return {"id": tag_id}
 
     def upsize(self, dataset_id, body):
@@ -767,7 +946,8 @@ class Store:
                     tag["last_modified_at"] = ts
                     self._save_tag(tag)
                 tag_id = self._insert_tag(ds, name, initial["id"], added, new,
-                                          creator=creator, run=run)
+                                          creator=creator, run=run,
+                                          changes={"upsize": {"from": old, "to": new}})
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -781,6 +961,9 @@ class SampleIndex:
     def __init__(self):
         self.names = []
         self.ids = []
+        self.explicit = {}      # index -> metaData.sizeInBytes the creating request gave
+        self.bytes_total = 0    # dataset_bytes() of names[:bytes_upto]
+        self.bytes_upto = 0
         self._name_set = None
         self._id_pos = None
 
@@ -810,31 +993,66 @@ class SampleIndex:
 class Stats:
     """Request counters keyed by 'METHOD /route/{template}'."""
 
+    STORAGE_KEYS = ("requests", "bytes", "withToken", "withAuthorization", "head", "ranges")
+
     def __init__(self):
         self.lock = threading.Lock()
         self.total = 0
         self.routes = {}
+        self._zero_storage()
+
+    def _zero_storage(self):
+        self.storage = dict.fromkeys(self.STORAGE_KEYS, 0)
+        self.storage["byStatus"] = {}
 
     def count(self, key):
         with self.lock:
             self.total += 1
             self.routes[key] = self.routes.get(key, 0) + 1
 
+    def count_blob(self, method, with_token, with_auth, ranged):
+        with self.lock:
+            st = self.storage
+            st["requests"] += 1
+            st["withToken"] += bool(with_token)
+            st["withAuthorization"] += bool(with_auth)
+            st["head"] += method == "HEAD"
+            st["ranges"] += bool(ranged)
+
+    def blob_sent(self, status, nbytes):
+        with self.lock:
+            st = self.storage
+            st["bytes"] += nbytes
+            key = str(status)
+            st["byStatus"][key] = st["byStatus"].get(key, 0) + 1
+
+    def storage_snapshot(self):
+        with self.lock:
+            out = dict(self.storage)
+            out["byStatus"] = dict(sorted(self.storage["byStatus"].items()))
+            return out
+
     def snapshot(self):
         with self.lock:
-            return {"total": self.total, "routes": dict(sorted(self.routes.items()))}
+            snap = {"total": self.total, "routes": dict(sorted(self.routes.items()))}
+            busy = self.storage["requests"] > 0
+        if busy:
+            snap["storage"] = self.storage_snapshot()
+        return snap
 
     def reset(self):
         with self.lock:
             self.total = 0
             self.routes = {}
+            self._zero_storage()
 
 
 class Faults:
     """Injected failures, matched in the order they were added."""
 
     KEYS = ("match", "status", "count", "delay_ms", "retry_after_s", "drop",
-            "truncate", "body")
+            "truncate", "body", "rate_bps", "reset_after_bytes", "truncate_after_bytes",
+            "sample_id")
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -855,9 +1073,13 @@ class Faults:
             if status > 599:
                 raise malformed("status must be 100..599")
             fault["status"] = status
-        for key in ("count", "delay_ms", "retry_after_s"):
+        for key in ("count", "delay_ms", "retry_after_s", "rate_bps", "reset_after_bytes",
+                    "truncate_after_bytes"):
             if key in spec:
-                fault[key] = field_int(spec, key, True, minimum=1 if key == "count" else 0)
+                fault[key] = field_int(spec, key, True,
+                                       minimum=1 if key in ("count", "rate_bps") else 0)
+        if "sample_id" in spec:
+            fault["sample_id"] = field_id(spec, "sample_id", True)
         for key in ("drop", "truncate"):
             if key in spec:
                 if not isinstance(spec[key], bool):
@@ -882,10 +1104,12 @@ class Faults:
         with self.lock:
             self.items = []
 
-    def take(self, key):
+    def take(self, key, params=None):
         """The first fault matching key (its count used up by one), or None."""
         with self.lock:
             for i, fault in enumerate(self.items):
+                if "sample_id" in fault and (params or {}).get("sampleId") != fault["sample_id"]:
+                    continue
                 if fault["match"] in ("*", key):
                     if "count" in fault:
                         fault["count"] -= 1
@@ -929,6 +1153,32 @@ class Response:
         self.headers = headers or []
 
 
+def parse_range(header, total):
+    """(start, end) of a single 'bytes=' range, 'unsatisfiable', or None to serve all.
+
+    A missing, malformed or multi-range header is ignored (the whole object,
+    200), as S3 does with ranges it does not support.
+    """
+    if header is None:
+        return None
+    m = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
+    if not m or (m.group(1) == "" and m.group(2) == ""):
+        return None
+    if m.group(1) == "":
+        n = int(m.group(2))
+        if n == 0:
+            return "unsatisfiable"
+        return max(0, total - n), total - 1
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else None
+    if end is not None and end < start:
+        return None
+    if start >= total:
+        return "unsatisfiable"
+    end = total - 1 if end is None else end
+    return start, min(end, total - 1)
+
+
 def json_response(status, obj):
     return Response(status, to_json_bytes(obj))
 
@@ -937,6 +1187,7 @@ def error_response(status, code, message):
     return json_response(status, {"code": code, "error": message, "requestId": random_hex(12)})
 
 
+BLOB_ROUTE = "/blobs/{datasetId}/{sampleId}"
 AUTH_TOKEN = "token"
 AUTH_NONE = "none"
 AUTH_PUBLIC = "public"
@@ -977,10 +1228,15 @@ class Router:
 class Emulator:
     """Route handlers; they turn a Request into a Response or raise ApiError."""
 
-    def __init__(self, store, token, verbose=False):
+    def __init__(self, store, token, verbose=False, url_ttl=DEFAULT_EXPIRES_IN_S,
+                 storage="s3", storage_base=None, paged_exports=True):
         self.store = store
         self.token = token
         self.verbose = verbose
+        self.url_ttl = url_ttl
+        self.storage = storage
+        self.storage_base = storage_base    # "http://host:port" of a storage port, or None
+        self.paged_exports = paged_exports
         self.stats = Stats()
         self.faults = Faults()
         self.router = Router()
@@ -1011,11 +1267,19 @@ class Emulator:
             self.h_export_labelstudio_old)
         add("GET", "/v1/datasets/%s/tags/%s/export/LabelBoxDataRows" % (ds, tag),
             self.h_export_labelbox_old)
-        add("GET", "/v1/datasets/%s/tags/%s/export/LabelStudio/tasks" % (ds, tag),
-            self.h_export_labelstudio_new)
-        add("GET", "/v1/datasets/%s/tags/%s/export/LabelBox/datarows" % (ds, tag),
-            self.h_export_labelbox_new)
-        add("GET", "/blobs/%s/%s" % (ds, smp), self.h_blob, AUTH_NONE)
+        if paged_exports:
+            add("GET", "/v1/datasets/%s/tags/%s/export/LabelStudio/tasks" % (ds, tag),
+                self.h_export_labelstudio_new)
+            add("GET", "/v1/datasets/%s/tags/%s/export/LabelBox/datarows" % (ds, tag),
+                self.h_export_labelbox_new)
+        add("GET", "/v1/datasets/%s/tags/%s/export/basic/filenames" % (ds, tag),
+            self.h_export_basic_filenames)
+        add("GET", "/v1/datasets/%s/tags/%s/export/basic/filenamesAndReadUrls" % (ds, tag),
+            self.h_export_basic_read_urls)
+        add("GET", BLOB_ROUTE, self.h_blob, AUTH_NONE)
+        add("HEAD", BLOB_ROUTE, self.h_blob, AUTH_NONE)
+        add("GET", "/_emulator/info", self.h_info, AUTH_NONE)
+        add("GET", "/_emulator/stats/storage", self.h_stats_storage, AUTH_NONE)
         add("GET", "/_emulator/health", self.h_health, AUTH_NONE)
         add("GET", "/_emulator/stats", self.h_stats, AUTH_NONE)
         add("POST", "/_emulator/stats/reset", self.h_stats_reset, AUTH_NONE)
@@ -1051,7 +1315,8 @@ class Emulator:
         return hmac.new(self.store.secret, msg, hashlib.sha256).hexdigest()[:32]
 
     def public_token(self, ds_id, sample_id, expires_in):
-        exp = int(time.time()) + expires_in
+        """expires_in None: a token that never expires (its expiry field is 0)."""
+        exp = 0 if expires_in is None else int(time.time()) + expires_in
         return "%d.%s" % (exp, self.sign("public", ds_id, sample_id, exp))
 
     def check_public_token(self, req):
@@ -1063,14 +1328,15 @@ class Emulator:
             sig, self.sign("public", req.params["datasetId"], req.params["sampleId"], exp))
         if not good:
             raise ApiError(401, "UNAUTHORIZED", "invalid publicToken")
-        if int(exp) < time.time():
+        if int(exp) != 0 and int(exp) < time.time():
             raise ApiError(401, "UNAUTHORIZED", "publicToken expired")
 
-    def blob_url(self, host, ds_id, sample_id, img_type, expires_in):
-        exp = int(time.time()) + expires_in
+    def blob_url(self, host, ds_id, sample_id, img_type, expires_in=None):
+        exp = int(time.time()) + (self.url_ttl if expires_in is None else expires_in)
         sig = self.sign("blob", ds_id, sample_id, img_type, exp)
-        return "http://%s/blobs/%s/%s?type=%s&exp=%d&sig=%s" % (
-            host, ds_id, sample_id, img_type, exp, sig)
+        base = self.storage_base or "http://%s" % host
+        return "%s/blobs/%s/%s?type=%s&exp=%d&sig=%s" % (
+            base, ds_id, sample_id, img_type, exp, sig)
 
     def redirect_url(self, host, ds_id, sample_id, expires_in):
         return ("http://%s/v1/datasets/%s/samples/%s/readurlRedirect?type=full&publicToken=%s"
@@ -1108,6 +1374,7 @@ class Emulator:
         if "fileName" not in body:
             raise malformed("missing required field 'fileName'")
         check_file_name(body["fileName"])
+        check_sample_fields(body)
         extra = {k: v for k, v in body.items() if k not in SAMPLE_RESERVED_KEYS}
         ids = self.store.add_samples(req.params["datasetId"], [body["fileName"]], [extra])
         return json_response(201, {"id": ids[0]})
@@ -1145,27 +1412,86 @@ class Emulator:
         ds_id, sample_id = req.params["datasetId"], req.params["sampleId"]
         img_type = self._img_type(req)
         self.store.sample_index_of(ds_id, sample_id)
-        return json_response(200, self.blob_url(req.host, ds_id, sample_id, img_type,
-                                                DEFAULT_EXPIRES_IN_S))
+        return json_response(200, self.blob_url(req.host, ds_id, sample_id, img_type))
 
     def h_readurl_redirect(self, req):
         ds_id, sample_id = req.params["datasetId"], req.params["sampleId"]
         img_type = self._img_type(req)
         self.store.sample_index_of(ds_id, sample_id)
-        url = self.blob_url(req.host, ds_id, sample_id, img_type, DEFAULT_EXPIRES_IN_S)
+        url = self.blob_url(req.host, ds_id, sample_id, img_type)
         return Response(302, to_json_bytes(url), headers=[("Location", url)])
+
+    # --------------------------------------------------------------- storage
+
+    def storage_error(self, status, code, message, extra=()):
+        """An S3/GCS-style XML error; GCS leaves out RequestId and HostId."""
+        parts = ["<Code>%s</Code><Message>%s</Message>" % (code, message)]
+        parts.extend("<%s>%s</%s>" % (k, v, k) for k, v in extra)
+        if self.storage == "s3":
+            parts.append("<RequestId>%s</RequestId><HostId>%s</HostId>"
+                         % (random_hex(8).upper(), random_hex(24)))
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>%s</Error>"
+                % "".join(parts)).encode()
+        return Response(status, body, content_type="application/xml")
+
+    def storage_expired(self, exp):
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(exp)))
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if self.storage == "gcs":
+            return self.storage_error(400, "ExpiredToken", "The provided token has expired.",
+                                      [("Details", "Request signature expired at: %s" % when)])
+        return self.storage_error(403, "AccessDenied", "Request has expired",
+                                  [("Expires", when), ("ServerTime", now)])
 
     def h_blob(self, req):
         ds_id, sample_id = req.params["datasetId"], req.params["sampleId"]
+        if req.method == "HEAD":    # the URL is signed for GET only, as S3 and GCS sign them
+            return Response(403, b"", content_type="application/xml")
         img_type, exp, sig = (req.query.get(k, "") for k in ("type", "exp", "sig"))
         if not exp.isdigit() or not hmac.compare_digest(
                 sig, self.sign("blob", ds_id, sample_id, img_type, exp)):
-            raise ApiError(403, "SIGNATURE_INVALID", "the URL signature is invalid")
+            return self.storage_error(
+                403, "SignatureDoesNotMatch", "The request signature we calculated does not "
+                "match the signature you provided.")
+        unsigned = sorted(set(req.query) - {"type", "exp", "sig"})
+        if unsigned:
+            return self.storage_error(
+                403, "SignatureDoesNotMatch", "The request signature we calculated does not "
+                "match the signature you provided (unsigned query parameter %s)."
+                % ", ".join(unsigned))
+        if req.headers.get("Authorization") is not None:
+            return self.storage_error(
+                400, "InvalidArgument", "Only one auth mechanism allowed; only the "
+                "signed query string or the Authorization header should be specified")
         if int(exp) < time.time():
-            raise ApiError(403, "SIGNATURE_EXPIRED", "the URL has expired")
-        self.store.sample_index_of(ds_id, sample_id)
-        rgb = hashlib.sha256(sample_id.encode()).digest()[:3]
-        return Response(200, make_png(rgb), content_type="image/png")
+            return self.storage_expired(exp)
+        try:
+            name, size = self.store.sample_content(ds_id, sample_id, img_type)
+        except ApiError:
+            return self.storage_error(404, "NoSuchKey", "The specified key does not exist.")
+        if img_type == "meta":
+            data = to_json_bytes({"fileName": name, "sizeInBytes": self.store.content.size(
+                name, None), "sampleId": sample_id})
+            ctype = "application/json"
+        else:
+            data, ctype = self.store.content.body(sample_id, name, size, img_type)
+        total = len(data)
+        headers = [("Accept-Ranges", "bytes"),
+                   ("ETag", '"%s"' % hashlib.md5(data).hexdigest()),
+                   ("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")]
+        rng = parse_range(req.headers.get("Range"), total)
+        if rng is None:
+            return Response(200, data, content_type=ctype, headers=headers)
+        if rng == "unsatisfiable":
+            resp = self.storage_error(416, "InvalidRange",
+                                      "The requested range is not satisfiable",
+                                      [("RangeRequested", req.headers.get("Range")),
+                                       ("ActualObjectSize", total)])
+            resp.headers.append(("Content-Range", "bytes */%d" % total))
+            return resp
+        start, end = rng
+        headers.append(("Content-Range", "bytes %d-%d/%d" % (start, end, total)))
+        return Response(206, data[start:end + 1], content_type=ctype, headers=headers)
 
     def h_list_tags(self, req):
         return json_response(200, self.store.list_tags(req.params["datasetId"]))
@@ -1217,14 +1543,23 @@ class Emulator:
         names, _, _ = self.store.mapping_lists(ds["id"])
         return json_response(200, list(itertools.compress(names, bit_selector(mask))))
 
-    def _export_items(self, req, paged):
+    @staticmethod
+    def _export_query(req):
+        """(expires_in or None, accessControl) of an export's query."""
         expires = req.query.get("expiresIn")
         if expires is None:
-            expires_in = DEFAULT_EXPIRES_IN_S
+            expires_in = None
         elif expires.isdigit() and int(expires) > 0:
             expires_in = int(expires)
         else:
             raise malformed("query 'expiresIn' must be a positive integer")
+        access = req.query.get("accessControl", "default")
+        if not RE_ACCESS_CONTROL.match(access):
+            raise malformed("query 'accessControl' must match %s" % RE_ACCESS_CONTROL.pattern)
+        return expires_in, access
+
+    def _export_items(self, req, paged):
+        expires_in, _ = self._export_query(req)
         preview = req.query.get("previewExample", "false").lower()
         if preview not in ("true", "false", "1", "0"):
             raise malformed("query 'previewExample' must be a boolean")
@@ -1251,6 +1586,48 @@ class Emulator:
             {"externalId": smp["fileName"],
              "imageUrl": self.redirect_url(req.host, ds["id"], smp["id"], expires_in)}
             for _, smp in rows])
+
+    def _basic_page(self, req):
+        """(dataset, [(index, name, id)]) of a basic export page, in index order."""
+        ds, mask = self.store.tag_mask(req.params["datasetId"], req.params["tagId"])
+        names, ids, _ = self.store.mapping_lists(ds["id"])
+        indices = page_slice(set_bits(mask), req.query)
+        return ds, [(i, names[i], ids[i]) for i in indices]
+
+    def h_export_basic_filenames(self, req):
+        fmt = req.query.get("fileNameFormat", "NAME")
+        if fmt not in FILE_NAME_FORMATS:
+            raise malformed("query 'fileNameFormat' must be one of %s"
+                            % ", ".join(FILE_NAME_FORMATS))
+        expires_in, _ = self._export_query(req)
+        ds, rows = self._basic_page(req)
+        if fmt == "NAME":
+            lines = [name for _, name, _ in rows]
+        elif fmt == "REDIRECTED_READ_URL":
+            lines = [self.redirect_url(req.host, ds["id"], sid, expires_in)
+                     for _, _, sid in rows]
+        else:
+            prefix = "%s://%s/%s/" % ("gs" if self.storage == "gcs" else "s3",
+                                      DATASOURCE_BUCKET, ds["id"])
+            lines = [prefix + name for _, name, _ in rows]
+        return Response(200, "\n".join(lines).encode("utf-8"),
+                        content_type="text/plain; charset=utf-8")
+
+    def h_export_basic_read_urls(self, req):
+        self._export_query(req)
+        ds, rows = self._basic_page(req)
+        return json_response(200, [
+            {"fileName": name, "readUrl": self.blob_url(req.host, ds["id"], sid, "full")}
+            for _, name, sid in rows])
+
+    def h_info(self, req):
+        return json_response(200, {
+            "storage": self.storage, "storageBase": self.storage_base,
+            "urlTtl": self.url_ttl, "blobSizes": self.store.content.mode,
+            "sizeMeta": self.store.size_meta, "pagedExports": self.paged_exports})
+
+    def h_stats_storage(self, req):
+        return json_response(200, self.stats.storage_snapshot())
 
     def h_export_labelstudio_old(self, req):
         return self._labelstudio(req, False)
@@ -1353,12 +1730,23 @@ class Handler(BaseHTTPRequestHandler):
             self.send(error_response(400, "MALFORMED_REQUEST", "bad request framing"))
             return
         found = emu.router.match(self.command, path)
+        storage_only = getattr(self.server, "role", "api") == "storage"
+        if storage_only and found is not None and found[0] != BLOB_ROUTE:
+            found = None
+            internal = False
         template = found[0] if found else "<unknown>"
+        blob = template == BLOB_ROUTE
         fault = None
         if not internal:
             key = "%s %s" % (self.command, template)
             emu.stats.count(key)
-            fault = emu.faults.take(key)
+            fault = emu.faults.take(key, found[3] if found else None)
+        if blob or storage_only:
+            token = emu.token
+            emu.stats.count_blob(
+                self.command, token in unquote(self.path)
+                or any(token in v for v in self.headers.values()),
+                "Authorization" in self.headers, "Range" in self.headers)
         if fault and fault.get("delay_ms"):
             time.sleep(fault["delay_ms"] / 1000.0)
         if fault and fault.get("drop"):
@@ -1368,18 +1756,24 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        resp = self.injected(fault) if fault else None
+        resp = self.injected(emu, fault, blob or storage_only) if fault else None
         if resp is None:
-            resp = self.real_response(emu, found, path, query, body)
-        self.send(resp, truncate=bool(fault and fault.get("truncate")))
+            if storage_only and found is None:
+                resp = emu.storage_error(404, "NoSuchKey", "The specified key does not exist.")
+            else:
+                resp = self.real_response(emu, found, path, query, body)
+        self.send(resp, fault=fault, blob=blob or storage_only)
 
     @staticmethod
-    def injected(fault):
+    def injected(emu, fault, storage):
         status = fault.get("status")
         if status is None and "retry_after_s" in fault:
             status = 429
         if "body" in fault:
             resp = Response(status or 200, fault["body"].encode("utf-8"))
+        elif status is not None and storage:
+            code = {500: "InternalError", 503: "SlowDown"}.get(status, "InjectedFault")
+            resp = emu.storage_error(status, code, "fault injected by the emulator")
         elif status is not None:
             resp = error_response(status, "INJECTED_FAULT", "fault injected by the emulator")
         else:
@@ -1402,7 +1796,10 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             return error_response(500, "INTERNAL_ERROR", "emulator error")
 
-    def send(self, resp, truncate=False):
+    def send(self, resp, fault=None, blob=False):
+        """One answer; a fault may cut the body short (truncate, truncate_after_bytes:
+        FIN after that much; reset_after_bytes: RST) or pace it (rate_bps)."""
+        fault = fault or {}
         reason = self.responses.get(resp.status, ("Status",))[0]
         body = resp.body if self.command != "HEAD" else b""
         head = ["HTTP/1.1 %d %s" % (resp.status, reason),
@@ -1411,16 +1808,43 @@ class Handler(BaseHTTPRequestHandler):
                 "Content-Type: %s" % resp.content_type,
                 "Content-Length: %d" % len(resp.body)]
         head.extend("%s: %s" % h for h in resp.headers)
-        if truncate:
-            self.close_connection = True
+        reset = "reset_after_bytes" in fault
+        if fault.get("truncate"):
             body = body[:len(body) // 2]
+        for key in ("truncate_after_bytes", "reset_after_bytes"):
+            if key in fault:
+                body = body[:fault[key]]
+        if len(body) < len(resp.body) and self.command != "HEAD":
+            self.close_connection = True
         head.append("Connection: %s" % ("close" if self.close_connection else "keep-alive"))
         self.log_request(resp.status, len(resp.body))
+        sent = 0
         try:
-            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-            self.wfile.flush()
+            rate = fault.get("rate_bps")
+            if rate:
+                self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+                self.wfile.flush()
+                step = max(1, rate // 20)
+                for start in range(0, len(body), step):
+                    part = body[start:start + step]
+                    self.wfile.write(part)
+                    self.wfile.flush()
+                    sent += len(part)
+                    time.sleep(len(part) / rate)
+            else:
+                self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+                self.wfile.flush()
+                sent = len(body)
+            if reset:
+                self.close_connection = True
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.rfile.close()      # drop the makefile reference: close() is real
+                self.connection.close()
         except OSError:
             self.close_connection = True
+        if blob:
+            self.server.emulator.stats.blob_sent(resp.status, sent)
 
 
 class Server(ThreadingHTTPServer):
@@ -1454,6 +1878,17 @@ def _bits(indices):
     return hex(mask)
 
 
+DEMO_LARGE = {("medical-xray", "patient_003/lateral.jpg"): 9_876_543}
+
+
+def demo_meta(dataset_name, file_name):
+    """Demo samples carry metaData as the pip uploader sends it: realistic, varied sizes
+    (whatever --blob-sizes says), one X-ray over 8 MiB."""
+    size = DEMO_LARGE.get((dataset_name, file_name)) or content.varied_size(file_name)
+    return {"metaData": {"sizeInBytes": size,
+                         "shape": content.shape(content.kind_of(file_name), size)}}
+
+
 def seed_demo(store):
     """A small realistic account; created once per state file."""
     if store.meta_flag("demo_seeded"):
@@ -1461,7 +1896,7 @@ def seed_demo(store):
 
     def dataset(name, names, tags):
         ds_id = store.create_dataset(name)
-        store.add_samples(ds_id, names)
+        store.add_samples(ds_id, names, [demo_meta(name, n) for n in names])
         ids = {"initial-tag": store.create_initial_tag(
             ds_id, {"imgType": "full", "creator": "USER_PIP"})}
         for tag_name, parent, indices, creator in tags:
@@ -1533,12 +1968,49 @@ test support (no token; not part of the Lightly API; not counted in stats):
                                             "status": 503, "count": 3, "delay_ms": 0,
                                             "retry_after_s": 10, "drop": false,
                                             "truncate": false, "body": "..."}  -> 201 fault
+                                           blob faults (storage route "GET /blobs/{datasetId}/{sampleId}"):
+                                            "rate_bps": N (slow body), "reset_after_bytes": N
+                                            (RST after N body bytes), "truncate_after_bytes": N
+                                            (FIN after N bytes under the full Content-Length),
+                                            "sample_id": ID (only that sample); a "status"
+                                            there answers an S3/GCS XML error
   GET    /_emulator/faults                 the active faults
   DELETE /_emulator/faults                 remove them all
+  GET    /_emulator/stats/storage          {"requests", "bytes" (body bytes sent), "withToken"
+                                            (path, query or a header held the Lightly token),
+                                            "withAuthorization", "head", "ranges", "byStatus"};
+                                            also under "storage" in /_emulator/stats once a
+                                            storage request was counted since the last reset
+  GET    /_emulator/info                   the storage/content options in effect
   POST   /_emulator/datasets/{id}/samples  {"fileNames": [...]} appends raw names, unchecked
-  GET    /blobs/{datasetId}/{sampleId}     image bytes behind readurl (signed, no token)
 
-%(choices)s""" % {"token": DEFAULT_TOKEN, "choices": EMULATOR_CHOICES})
+storage (signed URLs from readurl, readurlRedirect, filenamesAndReadUrls; no token):
+  GET    /blobs/{datasetId}/{sampleId}?type=&exp=&sig=
+         image bytes (image/png, image/jpeg), Range: bytes=a-b | a- | -n -> 206 with
+         Content-Range (one range; several or a malformed one -> 200 whole), past the
+         end -> 416 with 'Content-Range: bytes */TOTAL'.  HEAD -> 403 (signed for GET).
+         Expired (--url-ttl): s3 403 AccessDenied 'Request has expired', gcs 400
+         ExpiredToken; bad signature or an unsigned query parameter (e.g. token=)
+         403 SignatureDoesNotMatch; an Authorization header 400 InvalidArgument;
+         unknown sample 404 NoSuchKey (XML bodies).  Served on the API port, or on
+         its own port with --storage-port (printed as a second line storage_port=N).
+
+sample content routes (token needed):
+  GET /v1/datasets/{ds}/samples?pageSize&pageOffset     SampleData in index order with
+      metaData {sizeInBytes, shape [h, w, c]} (see --size-meta)
+  POST /v1/datasets/{ds}/samples                        {fileName, metaData?, ...} -> 201 {id}
+  GET /v1/datasets/{ds}/samples/{id}/readurl?type=full|thumbnail|meta   signed URL (JSON string)
+  GET /v1/datasets/{ds}/samples/{id}/readurlRedirect?type&publicToken   302 to a fresh URL
+  GET /v1/datasets/{ds}/tags/{tag}/export/basic/filenames?fileNameFormat=NAME|
+      REDIRECTED_READ_URL|DATASOURCE_FULL&pageSize&pageOffset&expiresIn
+      text/plain, one line per sample in index order, lines joined by '\n' (no final
+      newline; an empty page is an empty body); DATASOURCE_FULL is
+      s3://%(bucket)s/<datasetId>/<fileName> (gs:// with --storage gcs)
+  GET /v1/datasets/{ds}/tags/{tag}/export/basic/filenamesAndReadUrls?pageSize&pageOffset
+      [{fileName, readUrl}] with direct signed URLs
+
+%(choices)s""" % {"token": DEFAULT_TOKEN, "choices": EMULATOR_CHOICES,
+                   "bucket": DATASOURCE_BUCKET})
     parser.add_argument("--port", type=int, required=True,
                         help="TCP port; 0 picks a free one (printed as port=N)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -1556,6 +2028,35 @@ test support (no token; not part of the Lightly API; not counted in stats):
                              "warehouse-pallets, medical-xray, with tag trees")
     parser.add_argument("--verbose", action="store_true",
                         help="log every request to stderr")
+    parser.add_argument("--blob-sizes", choices=BLOB_SIZE_MODES, default="fixed",
+                        help="image bodies of samples created without metaData.sizeInBytes: "
+                             "'fixed' (default; %d-byte 16x16 PNG, %d-byte JPEG for .jpg/.jpeg) "
+                             "or 'varied' (deterministic per file name, %d KiB .. %d MiB); "
+                             "--demo samples always carry varied sizes, one over 8 MiB"
+                             % (BLOB_SIZE, FIXED_JPEG_SIZE, content.VARIED_MIN // 1024,
+                                content.VARIED_MAX // (1024 * 1024)))
+    parser.add_argument("--size-meta", choices=SIZE_META_MODES, default="exact",
+                        help="metaData.sizeInBytes in sample listings: 'exact' (default, the "
+                             "body length), 'absent' (left out), 'smaller'/'larger' (off by a "
+                             "quarter of the size)")
+    parser.add_argument("--url-ttl", type=int, default=DEFAULT_EXPIRES_IN_S, metavar="SECONDS",
+                        help="lifetime of signed storage URLs (default %d = 7 days)"
+                             % DEFAULT_EXPIRES_IN_S)
+    parser.add_argument("--storage", choices=("s3", "gcs"), default="s3",
+                        help="how storage answers errors, expiry in particular: 's3' (403 "
+                             "AccessDenied 'Request has expired', default) or 'gcs' (400 "
+                             "ExpiredToken)")
+    parser.add_argument("--storage-port", type=int, metavar="PORT",
+                        help="serve storage (signed URLs) on a second port, another origin "
+                             "than the API; 0 picks a free one, printed as storage_port=N on "
+                             "the second line (default: the API port)")
+    parser.add_argument("--storage-host", metavar="NAME",
+                        help="host name signed URLs use with --storage-port (default: the "
+                             "--host address, 127.0.0.1 for a wildcard one)")
+    parser.add_argument("--no-paged-exports", action="store_true",
+                        help="an older server: export/LabelStudio/tasks and "
+                             "export/LabelBox/datarows answer 404 (the old LabelStudioTasks "
+                             "and LabelBoxDataRows paths still work)")
     return parser.parse_args(argv)
 
 
@@ -1570,10 +2071,23 @@ def main(argv=None):
         state_path = temp_path
     store = None
     try:
-        store = Store(state_path)
-        emulator = Emulator(store, args.token, verbose=args.verbose)
+        if args.url_ttl < 1:
+            raise SystemExit("--url-ttl wants a number of seconds >= 1")
+        store = Store(state_path, Content(args.blob_sizes), args.size_meta)
+        emulator = Emulator(store, args.token, verbose=args.verbose, url_ttl=args.url_ttl,
+                            storage=args.storage, paged_exports=not args.no_paged_exports)
         server = Server((args.host, args.port), Handler)
         server.emulator = emulator
+        storage_server = None
+        if args.storage_port is not None:
+            storage_server = Server((args.host, args.storage_port), Handler)
+            storage_server.emulator = emulator
+            storage_server.role = "storage"
+            host = args.storage_host or (
+                "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host)
+            if ":" in host and not host.startswith("["):
+                host = "[%s]" % host
+            emulator.storage_base = "http://%s:%d" % (host, storage_server.server_address[1])
         for spec in args.dataset:
             started = time.monotonic()
             seed_dataset(store, spec)
@@ -1587,10 +2101,18 @@ def main(argv=None):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        if storage_server is not None:
+            threading.Thread(target=storage_server.serve_forever, kwargs={"poll_interval": 0.1},
+                             daemon=True).start()
         sys.stdout.write("port=%d\n" % server.server_address[1])
+        if storage_server is not None:
+            sys.stdout.write("storage_port=%d\n" % storage_server.server_address[1])
         sys.stdout.flush()
         server.serve_forever(poll_interval=0.1)
         server.server_close()
+        if storage_server is not None:
+            storage_server.shutdown()
+            storage_server.server_close()
     finally:
         if store is not None:
             store.close()

@@ -16,6 +16,7 @@ import threading
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -1237,6 +1238,524 @@ class TestCommandLine(unittest.TestCase):
         self.assertEqual(tag["bitMaskData"], "0x" + "f" * 250_000)
         sys.stderr.write("[1M start %.2f s, 1M names in pages of 100000 %.2f s] "
                          % (proc.startup_s, time.monotonic() - started))
+
+
+# ------------------------------------------------ storage and sample content
+
+def fetch(url, method="GET", headers=None, timeout=30):
+    """(status, headers, body) of a storage URL, errors included, without redirects."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, parts.path + "?" + parts.query, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+def samples_of(c, ds):
+    return c.ok("GET", "/v1/datasets/%s/samples" % ds, 200)
+
+
+def read_url(c, ds, sid, kind="full"):
+    return c.ok("GET", "/v1/datasets/%s/samples/%s/readurl" % (ds, sid), 200,
+                query={"type": kind})
+
+
+class StorageCase(unittest.TestCase):
+    """One emulator per class, started with ARGS."""
+
+    ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc = EmulatorProcess(*cls.ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.stop()
+        assert "Traceback" not in cls.proc.stderr_text(), cls.proc.stderr_text()
+
+    def setUp(self):
+        self.c = Client(self.proc.port)
+
+    def tearDown(self):
+        self.c.request("DELETE", "/_emulator/faults", token=None)
+
+    def dataset_named(self, name):
+        return [d for d in self.c.ok("GET", "/v1/datasets", 200) if d["name"] == name][0]
+
+    def xml_code(self, body):
+        match = re.search(rb"<Code>([^<]*)</Code>", body)
+        return match.group(1).decode() if match else None
+
+
+class TestSampleContent(StorageCase):
+
+    ARGS = ("--blob-sizes", "varied", "--demo", "--dataset", "mixed-set:40")
+
+    def test_bodies_match_listing_sizes_and_types(self):
+        ds = self.dataset_named("mixed-set")
+        samples = samples_of(self.c, ds["id"])
+        sizes = set()
+        for smp in samples[:12]:
+            status, headers, body = fetch(read_url(self.c, ds["id"], smp["id"]))
+            self.assertEqual(status, 200)
+            self.assertEqual(len(body), smp["metaData"]["sizeInBytes"])
+            self.assertEqual(int(headers["Content-Length"]), len(body))
+            self.assertEqual(headers["Content-Type"], "image/jpeg")
+            self.assertEqual(headers["Accept-Ranges"], "bytes")
+            self.assertTrue(body.startswith(b"\xff\xd8\xff\xe0") and body.endswith(b"\xff\xd9"))
+            self.assertEqual(len(smp["metaData"]["shape"]), 3)
+            sizes.add(len(body))
+        self.assertGreater(len(sizes), 8)
+        self.assertTrue(all(4096 <= n <= 6 * 1024 * 1024 for n in sizes), sizes)
+        self.assertEqual(ds["sizeInBytes"],
+                         sum(s["metaData"]["sizeInBytes"] for s in samples))
+        again = fetch(read_url(self.c, ds["id"], samples[0]["id"]))[2]
+        self.assertEqual(again, fetch(read_url(self.c, ds["id"], samples[0]["id"]))[2])
+
+    def test_demo_has_png_jpeg_and_a_body_over_8_mib(self):
+        sizes = {}
+        for ds in self.c.ok("GET", "/v1/datasets", 200):
+            for smp in samples_of(self.c, ds["id"]):
+                sizes[(ds["name"], smp["fileName"])] = (ds["id"], smp)
+        big = [(k, v) for k, v in sizes.items()
+               if v[1]["metaData"]["sizeInBytes"] > 8 * 1024 * 1024]
+        self.assertTrue(big)
+        (_, name), (ds_id, smp) = big[0]
+        status, headers, body = fetch(read_url(self.c, ds_id, smp["id"]), timeout=60)
+        self.assertEqual((status, len(body)), (200, smp["metaData"]["sizeInBytes"]))
+        png = [v for k, v in sizes.items() if k[1].endswith(".png")][0]
+        status, headers, body = fetch(read_url(self.c, png[0], png[1]["id"]))
+        self.assertEqual(headers["Content-Type"], "image/png")
+        self.assertTrue(body.startswith(b"\x89PNG\r\n\x1a\n"))
+        self.assertEqual(len(body), png[1]["metaData"]["sizeInBytes"])
+        self.assertEqual(struct_u32(body, 16), png[1]["metaData"]["shape"][1])
+
+    @unittest.skipUnless(shutil.which("file"), "file(1) not installed")
+    def test_file_recognises_the_images(self):
+        ds = self.dataset_named("warehouse-pallets")
+        smp = samples_of(self.c, ds["id"])[0]
+        street = self.dataset_named("street-scenes")
+        jpg = samples_of(self.c, street["id"])[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            for ds_id, s, ext in ((ds["id"], smp, "png"), (street["id"], jpg, "jpg")):
+                path = os.path.join(tmp, "x." + ext)
+                with open(path, "wb") as out:
+                    out.write(fetch(read_url(self.c, ds_id, s["id"]))[2])
+                desc = subprocess.run(["file", "-b", path], capture_output=True,
+                                      text=True).stdout
+                h, w, _ = s["metaData"]["shape"]
+                if ext == "png":
+                    self.assertIn("PNG image data, %d x %d" % (w, h), desc)
+                else:
+                    self.assertIn("JPEG image data", desc)
+                    self.assertIn("baseline", desc)
+                    self.assertIn("%dx%d" % (w, h), desc)
+                if shutil.which("djpeg") and ext == "jpg":
+                    done = subprocess.run(["djpeg", path], capture_output=True)
+                    self.assertEqual((done.returncode, done.stderr), (0, b""))
+
+    def test_thumbnail_is_a_smaller_image(self):
+        ds = self.dataset_named("mixed-set")
+        smp = samples_of(self.c, ds["id"])[3]
+        status, headers, body = fetch(read_url(self.c, ds["id"], smp["id"], "thumbnail"))
+        self.assertEqual((status, headers["Content-Type"]), (200, "image/jpeg"))
+        self.assertTrue(2048 <= len(body) <= 24 * 1024, len(body))
+        self.assertTrue(body.startswith(b"\xff\xd8"))
+
+    def test_range_requests(self):
+        ds = self.dataset_named("mixed-set")
+        smp = samples_of(self.c, ds["id"])[5]
+        url = read_url(self.c, ds["id"], smp["id"])
+        full = fetch(url)[2]
+        total = len(full)
+        for header, start, end in (("bytes=0-0", 0, 0), ("bytes=10-99", 10, 99),
+                                   ("bytes=100-", 100, total - 1),
+                                   ("bytes=-50", total - 50, total - 1),
+                                   ("bytes=5-%d" % (total * 2), 5, total - 1)):
+            status, headers, body = fetch(url, headers={"Range": header})
+            self.assertEqual(status, 206, header)
+            self.assertEqual(headers["Content-Range"], "bytes %d-%d/%d" % (start, end, total))
+            self.assertEqual(body, full[start:end + 1], header)
+            self.assertEqual(int(headers["Content-Length"]), end - start + 1)
+        status, headers, body = fetch(url, headers={"Range": "bytes=%d-" % total})
+        self.assertEqual(status, 416)
+        self.assertEqual(headers["Content-Range"], "bytes */%d" % total)
+        self.assertEqual(self.xml_code(body), "InvalidRange")
+        status, _, body = fetch(url, headers={"Range": "bytes=0-1,5-6"})
+        self.assertEqual((status, body), (200, full))
+
+    def test_head_on_a_get_url_is_403(self):
+        ds = self.dataset_named("mixed-set")
+        smp = samples_of(self.c, ds["id"])[0]
+        status, _, body = fetch(read_url(self.c, ds["id"], smp["id"]), method="HEAD")
+        self.assertEqual((status, body), (403, b""))
+
+    def test_storage_stats_and_token_leaks(self):
+        ds = self.dataset_named("mixed-set")
+        smp = samples_of(self.c, ds["id"])[1]
+        url = read_url(self.c, ds["id"], smp["id"])
+        self.c.ok("POST", "/_emulator/stats/reset", 200, token=None)
+        self.assertNotIn("storage", self.c.stats())
+        size = len(fetch(url)[2])
+        fetch(url, headers={"Range": "bytes=0-9"})
+        status, _, body = fetch(url + "&token=" + TOKEN)
+        self.assertEqual((status, self.xml_code(body)), (403, "SignatureDoesNotMatch"))
+        status, _, body = fetch(url, headers={"Authorization": "Bearer " + TOKEN})
+        self.assertEqual((status, self.xml_code(body)), (400, "InvalidArgument"))
+        fetch(url, method="HEAD")
+        got = self.c.ok("GET", "/_emulator/stats/storage", 200, token=None)
+        self.assertEqual({k: got[k] for k in ("requests", "withToken", "withAuthorization",
+                                              "head", "ranges")},
+                         {"requests": 5, "withToken": 2, "withAuthorization": 1, "head": 1,
+                          "ranges": 1})
+        self.assertEqual(got["byStatus"], {"200": 1, "206": 1, "403": 2, "400": 1})
+        self.assertGreater(got["bytes"], size + 10)     # plus the XML error bodies
+        self.assertEqual(self.c.stats()["storage"], got)
+        self.c.ok("POST", "/_emulator/stats/reset", 200, token=None)
+        self.assertEqual(self.c.ok("GET", "/_emulator/stats/storage", 200,
+                                   token=None)["requests"], 0)
+
+    def test_explicit_size_from_metadata(self):
+        ds, _ = self.c.new_dataset(0, name="explicit", initial=False)
+        sid = self.c.ok("POST", "/v1/datasets/%s/samples" % ds, 201, body={
+            "fileName": "a/b.png", "metaData": {"sizeInBytes": 123457, "shape": [1, 2, 3]}})["id"]
+        body = fetch(read_url(self.c, ds, sid))[2]
+        self.assertEqual(len(body), 123457)
+        self.assertTrue(body.startswith(b"\x89PNG"))
+        self.assertEqual(samples_of(self.c, ds)[0]["metaData"],
+                         {"sizeInBytes": 123457, "shape": [1, 2, 3]})
+        self.assertEqual(self.c.ok("GET", "/v1/datasets/%s" % ds, 200)["sizeInBytes"], 123457)
+        for bad in ({"sizeInBytes": -1}, {"sizeInBytes": "9"}, {"shape": "1x2"}, 5):
+            self.assertEqual(self.c.post("/v1/datasets/%s/samples" % ds,
+                                         {"fileName": "bad.png", "metaData": bad}).status, 400)
+
+
+def struct_u32(data, offset):
+    return int.from_bytes(data[offset:offset + 4], "big")
+
+
+class TestBlobFaults(StorageCase):
+
+    ARGS = ("--blob-sizes", "varied", "--dataset", "fault-set:5")
+    ROUTE = "GET /blobs/{datasetId}/{sampleId}"
+
+    def setUp(self):
+        super().setUp()
+        self.ds = self.c.ok("GET", "/v1/datasets", 200)[0]["id"]
+        self.ids = self.c.ok("GET", "/v1/datasets/%s/mappings" % self.ds, 200,
+                             query={"field": "_id"})
+        self.url = read_url(self.c, self.ds, self.ids[0])
+        self.full = fetch(self.url)[2]
+
+    def add(self, **spec):
+        return self.c.ok("POST", "/_emulator/faults", 201, body=dict(spec, match=self.ROUTE),
+                         token=None)
+
+    def open(self):
+        parts = urllib.parse.urlsplit(self.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn.request("GET", parts.path + "?" + parts.query)
+        return conn, conn.getresponse()
+
+    def test_truncated_body_under_full_content_length(self):
+        self.add(truncate_after_bytes=1000, count=1)
+        conn, resp = self.open()
+        try:
+            self.assertEqual(int(resp.getheader("Content-Length")), len(self.full))
+            with self.assertRaises(http.client.IncompleteRead) as ctx:
+                resp.read()
+            self.assertEqual(ctx.exception.partial, self.full[:1000])
+        finally:
+            conn.close()
+        self.assertEqual(fetch(self.url)[2], self.full)
+
+    def test_reset_mid_body(self):
+        self.add(reset_after_bytes=2000, count=1)
+        conn, resp = self.open()
+        got = b""
+        try:
+            with self.assertRaises((ConnectionResetError, http.client.IncompleteRead)):
+                while True:
+                    chunk = resp.read(512)
+                    if not chunk:
+                        break
+                    got += chunk
+        finally:
+            conn.close()
+        self.assertLessEqual(len(got), 2000)
+        self.assertEqual(self.full[:len(got)], got)
+
+    def test_slow_body(self):
+        self.add(rate_bps=20000, count=1)
+        started = time.monotonic()
+        status, _, body = fetch(self.url, headers={"Range": "bytes=0-9999"})
+        self.assertGreaterEqual(time.monotonic() - started, 0.4)
+        self.assertEqual((status, body), (206, self.full[:10000]))
+
+    def test_5xx_and_sample_filter(self):
+        self.add(status=503, sample_id=self.ids[1])
+        self.assertEqual(fetch(self.url)[0], 200)
+        other = read_url(self.c, self.ds, self.ids[1])
+        status, headers, body = fetch(other)
+        self.assertEqual((status, self.xml_code(body)), (503, "SlowDown"))
+        self.assertEqual(headers["Content-Type"], "application/xml")
+        self.c.request("DELETE", "/_emulator/faults", token=None)
+        self.add(status=500, count=1)
+        self.assertEqual(self.xml_code(fetch(self.url)[2]), "InternalError")
+        for bad in ({"rate_bps": 0}, {"reset_after_bytes": -1}, {"sample_id": "x"}):
+            self.assertEqual(self.c.post("/_emulator/faults", dict(bad, match=self.ROUTE),
+                                         token=None).status, 400)
+
+
+class TestOwnStoragePort(StorageCase):
+
+    ARGS = ("--storage-port", "0", "--storage", "gcs", "--dataset", "port-set:3")
+
+    def test_urls_point_at_the_storage_port(self):
+        info = self.c.ok("GET", "/_emulator/info", 200, token=None)
+        self.assertEqual(info["storage"], "gcs")
+        base = urllib.parse.urlsplit(info["storageBase"])
+        self.assertNotEqual(base.port, self.proc.port)
+        ds = self.c.ok("GET", "/v1/datasets", 200)[0]["id"]
+        sid = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})[0]
+        url = read_url(self.c, ds, sid)
+        self.assertTrue(url.startswith(info["storageBase"] + "/blobs/"), url)
+        status, headers, body = fetch(url)
+        self.assertEqual((status, headers["Content-Type"]), (200, "image/jpeg"))
+        self.assertEqual(len(body), samples_of(self.c, ds)[0]["metaData"]["sizeInBytes"])
+        api_on_storage = "%s/v1/datasets?token=%s" % (info["storageBase"], TOKEN)
+        status, _, body = fetch(api_on_storage)
+        self.assertEqual((status, self.xml_code(body)), (404, "NoSuchKey"))
+        stats = self.c.ok("GET", "/_emulator/stats/storage", 200, token=None)
+        self.assertEqual((stats["requests"], stats["withToken"]), (2, 1))
+        location = self.c.get("/v1/datasets/%s/samples/%s/readurlRedirect" % (ds, sid),
+                              query={"type": "full"}).headers["Location"]
+        self.assertTrue(location.startswith(info["storageBase"]))
+
+
+class TestUrlExpiry(unittest.TestCase):
+
+    def test_s3_and_gcs_expiry(self):
+        procs = [EmulatorProcess("--url-ttl", "1", "--dataset", "exp-set:2"),
+                 EmulatorProcess("--url-ttl", "1", "--storage", "gcs", "--dataset", "exp-set:2")]
+        try:
+            urls = []
+            for proc in procs:
+                c = Client(proc.port)
+                ds = c.ok("GET", "/v1/datasets", 200)[0]["id"]
+                sid = c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200,
+                           query={"field": "_id"})[0]
+                url = read_url(c, ds, sid)
+                self.assertEqual(fetch(url)[0], 200)
+                urls.append(url)
+            time.sleep(2.2)
+            status, headers, body = fetch(urls[0])
+            self.assertEqual(status, 403)
+            self.assertEqual(headers["Content-Type"], "application/xml")
+            self.assertIn(b"<Code>AccessDenied</Code>", body)
+            self.assertIn(b"Request has expired", body)
+            status, headers, body = fetch(urls[1])
+            self.assertEqual(status, 400)
+            self.assertIn(b"<Code>ExpiredToken</Code>", body)
+            self.assertNotIn(b"RequestId", body)
+        finally:
+            for proc in procs:
+                proc.stop()
+
+
+class TestSizeMetaSwitch(unittest.TestCase):
+
+    def test_absent_smaller_larger(self):
+        for mode in ("absent", "smaller", "larger"):
+            proc = EmulatorProcess("--size-meta", mode, "--blob-sizes", "varied",
+                                   "--dataset", "meta-set:3")
+            try:
+                c = Client(proc.port)
+                ds = c.ok("GET", "/v1/datasets", 200)[0]["id"]
+                smp = samples_of(c, ds)[0]
+                body = fetch(read_url(c, ds, smp["id"]))[2]
+                meta = smp["metaData"]
+                if mode == "absent":
+                    self.assertNotIn("sizeInBytes", meta)
+                    self.assertIn("shape", meta)
+                elif mode == "smaller":
+                    self.assertLess(meta["sizeInBytes"], len(body))
+                else:
+                    self.assertGreater(meta["sizeInBytes"], len(body))
+            finally:
+                proc.stop()
+
+
+class TestBasicExports(EmulatorCase):
+
+    def setUp(self):
+        super().setUp()
+        names = ["dir/%d.jpg" % i for i in range(9)]
+        self.ds, initial = self.c.new_dataset(names=names)
+        self.tag = self.c.new_tag(self.ds, "basic", initial, [0, 2, 3, 7, 8], 9)
+        self.path = "/v1/datasets/%s/tags/%s/export/basic/filenames" % (self.ds, self.tag)
+
+    def text(self, **query):
+        reply = self.c.get(self.path, query=query)
+        self.assertEqual(reply.status, 200, reply)
+        self.assertTrue(reply.headers["Content-Type"].startswith("text/plain"))
+        return reply.body.decode("utf-8")
+
+    def test_three_formats_in_the_same_order(self):
+        names = self.text(fileNameFormat="NAME").split("\n")
+        self.assertEqual(names, ["dir/%d.jpg" % i for i in (0, 2, 3, 7, 8)])
+        self.assertEqual(self.text().split("\n"), names)
+        full = self.text(fileNameFormat="DATASOURCE_FULL").split("\n")
+        self.assertEqual(len(full), 5)
+        for line, name in zip(full, names):
+            self.assertTrue(line.startswith("s3://") and line.endswith("/" + name), line)
+        urls = self.text(fileNameFormat="REDIRECTED_READ_URL").split("\n")
+        ids = self.c.ok("GET", "/v1/datasets/%s/mappings" % self.ds, 200,
+                        query={"field": "_id"})
+        for url, idx in zip(urls, (0, 2, 3, 7, 8)):
+            self.assertIn("/samples/%s/readurlRedirect?" % ids[idx], url)
+            self.assertNotIn("token=" + TOKEN, url)
+            reply = Client(SHARED.port).get(url[len(self.c.base):], token=None)
+            self.assertEqual(reply.status, 302)
+            self.assertEqual(fetch(reply.headers["Location"])[0], 200)
+
+    def test_paging_and_errors(self):
+        page = self.text(fileNameFormat="NAME", pageSize=2, pageOffset=2)
+        self.assertEqual(page, "dir/3.jpg\ndir/7.jpg")
+        self.assertEqual(self.text(fileNameFormat="REDIRECTED_READ_URL", pageSize=2,
+                                   pageOffset=2).count("\n"), 1)
+        self.assertEqual(self.text(pageSize=5, pageOffset=5), "")
+        for bad in ({"fileNameFormat": "URL"}, {"pageSize": 0}, {"expiresIn": "soon"}):
+            self.assertError(self.c.get(self.path, query=bad), 400, "MALFORMED_REQUEST")
+        self.assertError(self.c.get(self.path, token=None), 401, "UNAUTHORIZED")
+
+    def test_filenames_and_read_urls(self):
+        path = "/v1/datasets/%s/tags/%s/export/basic/filenamesAndReadUrls" % (self.ds, self.tag)
+        rows = self.c.ok("GET", path, 200, query={"pageSize": 3})
+        self.assertEqual([r["fileName"] for r in rows], ["dir/0.jpg", "dir/2.jpg", "dir/3.jpg"])
+        status, headers, _ = fetch(rows[1]["readUrl"])
+        self.assertEqual((status, headers["Content-Type"]), (200, "image/jpeg"))
+
+
+class TestTagEndpointDetails(EmulatorCase):
+
+    def setUp(self):
+        super().setUp()
+        self.ds, self.initial = self.c.new_dataset(8)
+        self.a = self.c.new_tag(self.ds, "tag-a", self.initial, [0, 1, 2], 8)
+        self.b = self.c.new_tag(self.ds, "tag-b", self.initial, [2, 3], 8)
+
+    def test_arithmetics_records_creator_and_operation(self):
+        got = self.c.ok("POST", "/v1/datasets/%s/tags/arithmetics" % self.ds, 200, body={
+            "tagId1": self.a, "tagId2": self.b, "operation": "DIFFERENCE",
+            "newTagName": "a-minus-b", "creator": "USER_PIP"})
+        tag = self.c.tag(self.ds, got["id"])
+        self.assertEqual(indices_of(tag["bitMaskData"]), [0, 1])
+        self.assertEqual(len(tag["changes"]), 1)
+        change = tag["changes"][0]
+        self.assertEqual(change["creator"], "USER_PIP")
+        self.assertEqual(change["changes"], {"arithmetics": {
+            "operation": "DIFFERENCE", "tag1": "tag-a", "tag2": "tag-b"}})
+        self.assertEqual(self.c.ok("POST", "/v1/datasets/%s/tags/arithmetics" % self.ds, 200,
+                                   body={"tagId1": self.a, "tagId2": self.b,
+                                         "operation": "UNION"}), {"bitMaskData": "0xf"})
+
+    def test_bitmask_route_validates_the_same_body(self):
+        path = "/v1/datasets/%s/tags/arithmetics/bitmask" % self.ds
+        for extra in ({"newTagName": ".hidden"}, {"creator": "ROBOT"}, {"runId": "r"}):
+            body = dict({"tagId1": self.a, "tagId2": self.b, "operation": "UNION"}, **extra)
+            self.assertError(self.c.post(path, body), 400, "MALFORMED_REQUEST")
+        got = self.c.ok("POST", path, 200, body={"tagId1": self.a, "tagId2": self.b,
+                                                 "operation": "INTERSECTION",
+                                                 "newTagName": "ignored", "creator": "USER_PIP"})
+        self.assertEqual(got, {"bitMaskData": "0x4"})
+        self.assertNotIn("ignored", [t["name"] for t in self.c.tags(self.ds)])
+
+    def test_upsize_records_a_change(self):
+        self.c.ok("POST", "/_emulator/datasets/%s/samples" % self.ds, 201,
+                  body={"fileNames": ["late/1.png", "late/2.png"]}, token=None)
+        tid = self.c.ok("POST", "/v1/datasets/%s/tags/upsize" % self.ds, 201, body={
+            "upsizeTagName": "late", "upsizeTagCreator": "USER_WORKER"})["id"]
+        change = self.c.tag(self.ds, tid)["changes"][0]
+        self.assertEqual(change["creator"], "USER_WORKER")
+        self.assertEqual(change["changes"], {"upsize": {"from": 8, "to": 10}})
+
+    def test_export_urls_expire_only_with_expires_in(self):
+        base = "/v1/datasets/%s/tags/%s/export/" % (self.ds, self.a)
+        rows = self.c.ok("GET", base + "LabelBoxDataRows", 200)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(rows[0]["imageUrl"]).query))
+        self.assertTrue(query["publicToken"].startswith("0."), query)
+        rows = self.c.ok("GET", base + "LabelBox/datarows", 200, query={"expiresIn": 1})
+        url = rows[0]["imageUrl"][len(self.c.base):]
+        self.assertEqual(Client(SHARED.port).get(url, token=None).status, 302)
+        time.sleep(2.1)
+        self.assertError(Client(SHARED.port).get(url, token=None), 401, "UNAUTHORIZED")
+
+    def test_access_control_parameter(self):
+        base = "/v1/datasets/%s/tags/%s/export/" % (self.ds, self.a)
+        for path in ("LabelStudioTasks", "LabelStudio/tasks", "LabelBoxDataRows",
+                     "LabelBox/datarows"):
+            self.assertEqual(len(self.c.ok("GET", base + path, 200,
+                                           query={"accessControl": "default"})), 3)
+            self.assertError(self.c.get(base + path, query={"accessControl": ""}),
+                             400, "MALFORMED_REQUEST")
+
+    def test_create_sample_answers_201_and_extends_the_mapping(self):
+        sid = self.c.ok("POST", "/v1/datasets/%s/samples" % self.ds, 201,
+                        body={"fileName": "posted/x.jpg", "thumbName": "t/x.jpg"})["id"]
+        self.assertEqual(self.c.names(self.ds)[-1], "posted/x.jpg")
+        self.assertEqual(self.c.ok("GET", "/v1/datasets/%s/mappings" % self.ds, 200,
+                                   query={"field": "_id"})[-1], sid)
+        for bad in ({"fileName": "y.jpg", "thumbName": 3}, {"fileName": "y.jpg", "exif": []}):
+            self.assertError(self.c.post("/v1/datasets/%s/samples" % self.ds, bad),
+                             400, "MALFORMED_REQUEST")
+        self.assertError(self.c.post("/v1/datasets/%s/samples" % ("a" * 24),
+                                     {"fileName": "y.jpg"}), 404, "DATASET_UNKNOWN")
+
+    def test_fixed_mode_serves_a_jpeg_for_jpg_names(self):
+        ds, _ = self.c.new_dataset(names=["a.jpg", "b.png"])
+        ids = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})
+        listing = samples_of(self.c, ds)
+        for sid, smp, magic in zip(ids, listing, (b"\xff\xd8\xff", b"\x89PNG")):
+            body = fetch(read_url(self.c, ds, sid))[2]
+            self.assertTrue(body.startswith(magic))
+            self.assertEqual(smp["metaData"]["sizeInBytes"], len(body))
+
+
+class TestPagedExportsSwitch(StorageCase):
+
+    ARGS = ("--no-paged-exports", "--dataset", "old-server:4")
+
+    def test_new_paths_are_404_old_ones_work(self):
+        ds = self.c.ok("GET", "/v1/datasets", 200)[0]["id"]
+        tag = self.c.tags(ds)[0]["id"]
+        base = "/v1/datasets/%s/tags/%s/export/" % (ds, tag)
+        for path in ("LabelStudio/tasks", "LabelBox/datarows"):
+            reply = self.c.get(base + path)
+            self.assertEqual(reply.status, 404)
+            self.assertEqual(reply.json()["code"], "NOT_FOUND")
+        self.assertEqual(len(self.c.ok("GET", base + "LabelStudioTasks", 200)), 4)
+        self.assertEqual(len(self.c.ok("GET", base + "LabelBoxDataRows", 200)), 4)
+        self.assertFalse(self.c.ok("GET", "/_emulator/info", 200, token=None)["pagedExports"])
+
+
+class TestNewOptionsInHelp(unittest.TestCase):
+
+    def test_help_lists_new_options_and_routes(self):
+        out = subprocess.run([sys.executable, EMULATOR, "--help"], capture_output=True,
+                             text=True, check=True).stdout
+        for word in ("--url-ttl", "--storage", "--storage-port", "--storage-host",
+                     "--blob-sizes", "--size-meta", "--no-paged-exports", "export/basic/filenames",
+                     "filenamesAndReadUrls", "/_emulator/stats/storage", "/_emulator/info",
+                     "reset_after_bytes", "truncate_after_bytes", "rate_bps", "storage_port="):
+            self.assertIn(word, out)
+        bad = subprocess.run([sys.executable, EMULATOR, "--port", "0", "--url-ttl", "0"],
+                             capture_output=True, timeout=20)
+        self.assertNotEqual(bad.returncode, 0)
 
 
 def main():

@@ -1,0 +1,1125 @@
+/* The edit journal: owns one append-only file per server and account, the
+ * per-tag numbers of the edits it holds unsettled (so pending counts and
+ * compaction need no file read on the hot path), and the reading of the
+ * file back (replay, compaction, open).  Knows nothing of tags beyond
+ * their ids: the caller applies what replay reports. */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JOURNAL_HEADER "lightlyfs-journal 1\n"
+#define JOURNAL_HEADER_LEN (sizeof(JOURNAL_HEADER) - 1)
+/* The longest record, "E <20> <24> <24> <10> +\n", is 86 bytes. */
+#define JOURNAL_LINE_MAX 128
+/* The shortest valid record, "D 0 <24> <24>\n": bounds the records a file
+ * of a given size can hold, so a scan allocates once. */
+#define JOURNAL_REC_MIN 54
+#define JOURNAL_IO_BUF 65536
+#define JOURNAL_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+#define JOURNAL_FNV_PRIME UINT64_C(0x100000001b3)
+
+/* A scanned record: 16 bytes, so a replay of a million lines stays small. */
+#define JREC_DONE (1u << 31)
+#define JREC_ADD (1u << 30)
+#define JREC_PENDING (1u << 29)
+#define JREC_REPORT (1u << 28)
+#define JREC_TAG_MASK (JREC_REPORT - 1)
+
+struct jtag {
+	char ds[JOURNAL_ID_LEN + 1];
+	char tag[JOURNAL_ID_LEN + 1];
+	uint64_t hash;
+	uint32_t idx; /* in journal.tags */
+	/* unsettled edit numbers in file order (non-decreasing: journal_edit
+	 * refuses a lower one), live in [head, n) */
+	uint64_t *seqs;
+	size_t head, n, cap;
+	uint64_t *staged; /* the next seqs, built before a compaction commits */
+	size_t staged_n;
+};
+
+struct journal {
+	pthread_mutex_t lock;
+	int fd;
+	char *path, *tmp_path, *dir;
+	uint64_t size;       /* bytes in the file: a short write is cut back */
+	bool torn;           /* ends mid-line: the next record starts a line */
+	uint64_t pending;    /* edits written and not settled */
+	uint64_t max_seq;
+	uint64_t wgen, sgen; /* writes made, and made when last synced */
+	struct jtag **tags;  /* creation order: a scanned record's tag index */
+	uint32_t ntags, tags_cap;
+	uint32_t *table;     /* open addressing: tag index + 1, 0 is empty */
+	uint32_t table_cap;
+	struct jtag *last;   /* an edit burst hits one tag: skip the hash */
+};
+
+struct jrec {
+	uint64_t seq;
+	uint32_t sample;
+	uint32_t bits; /* tag index | JREC_* */
+};
+
+struct scan {
+	struct jrec *recs;
+	size_t n, cap;
+	unsigned skipped;
+	bool torn_end; /* the last line has no newline */
+	uint64_t max_seq;
+};
+
+struct reader {
+	int fd;
+	uint64_t next, end; /* file offset to read next, and where to stop */
+	size_t pos, len;
+	char buf[JOURNAL_IO_BUF];
+};
+
+struct parsed {
+	bool done;
+	uint64_t seq;
+	const char *ds, *tag; /* JOURNAL_ID_LEN bytes, not terminated */
+	uint32_t sample;
+	bool add;
+};
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= JOURNAL_FNV_PRIME;
+	}
+	return h;
+}
+
+/* murmur3's finaliser: FNV leaves the low bits (the slot) poorly mixed */
+static uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return h;
+}
+
+static bool id_valid(const char *s, size_t n)
+{
+	if (n != JOURNAL_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] >= '0' && s[i] <= '9') &&
+		    !(s[i] >= 'a' && s[i] <= 'f'))
+			return false;
+	return true;
+}
+
+static bool arg_id_valid(const char *s)
+{
+	return s && id_valid(s, strnlen(s, JOURNAL_ID_LEN + 1));
+}
+
+static uint64_t tag_hash(const char *ds, const char *tag)
+{
+	return mix64(fnv1a(fnv1a(JOURNAL_FNV_OFFSET, ds, JOURNAL_ID_LEN), tag,
+			   JOURNAL_ID_LEN));
+}
+
+static int table_grow(struct journal *j)
+{
+	uint32_t cap = j->table_cap ? j->table_cap * 2 : 64;
+	uint32_t *t;
+
+	if (cap < j->table_cap)
+		return -ENOMEM;
+	t = calloc(cap, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < j->ntags; i++) {
+		uint32_t s = (uint32_t)j->tags[i]->hash & (cap - 1);
+
+		while (t[s])
+			s = (s + 1) & (cap - 1);
+		t[s] = i + 1;
+	}
+	free(j->table);
+	j->table = t;
+	j->table_cap = cap;
+	return 0;
+}
+
+/* The tag entry of (ds, tag), both JOURNAL_ID_LEN bytes; created when
+ * create is set.  0 and *out (NULL when absent), -ENOMEM, -EOVERFLOW. */
+static int tag_get(struct journal *j, const char *ds, const char *tag,
+		   bool create, struct jtag **out)
+{
+	struct jtag *t;
+	uint64_t h;
+	uint32_t s;
+
+	*out = NULL;
+	if (j->last && !memcmp(j->last->tag, tag, JOURNAL_ID_LEN) &&
+	    !memcmp(j->last->ds, ds, JOURNAL_ID_LEN)) {
+		*out = j->last;
+		return 0;
+	}
+	h = tag_hash(ds, tag);
+	for (s = (uint32_t)h & (j->table_cap - 1); j->table_cap && j->table[s];
+	     s = (s + 1) & (j->table_cap - 1)) {
+		t = j->tags[j->table[s] - 1];
+		if (t->hash == h && !memcmp(t->tag, tag, JOURNAL_ID_LEN) &&
+		    !memcmp(t->ds, ds, JOURNAL_ID_LEN)) {
+			*out = j->last = t;
+			return 0;
+		}
+	}
+	if (!create)
+		return 0;
+	if (j->ntags >= JREC_TAG_MASK)
+		return -EOVERFLOW;
+	if ((uint64_t)(j->ntags + 1) * 2 > j->table_cap && table_grow(j))
+		return -ENOMEM;
+	if (j->ntags == j->tags_cap) {
+		uint32_t cap = j->tags_cap ? j->tags_cap * 2 : 16;
+		struct jtag **v = realloc(j->tags, (size_t)cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		j->tags = v;
+		j->tags_cap = cap;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memcpy(t->ds, ds, JOURNAL_ID_LEN);
+	memcpy(t->tag, tag, JOURNAL_ID_LEN);
+	t->hash = h;
+	t->idx = j->ntags;
+	for (s = (uint32_t)h & (j->table_cap - 1); j->table[s];
+	     s = (s + 1) & (j->table_cap - 1))
+		;
+	j->tags[j->ntags++] = t;
+	j->table[s] = j->ntags;
+	*out = j->last = t;
+	return 0;
+}
+
+/* Room for one more seq, made before the record is written so that what
+ * is on disk is always mirrored here.  Slides the live part down only once
+ * half the array is settled, so each push costs O(1) amortised. */
+static int seqs_reserve(struct jtag *t)
+{
+	uint64_t *v;
+	size_t cap;
+
+	if (t->n < t->cap)
+		return 0;
+	if (t->head && t->head >= t->cap / 2) {
+		memmove(t->seqs, t->seqs + t->head,
+			(t->n - t->head) * sizeof(*t->seqs));
+		t->n -= t->head;
+		t->head = 0;
+		return 0;
+	}
+	cap = t->cap ? t->cap * 2 : 16;
+	if (cap > SIZE_MAX / sizeof(*v))
+		return -ENOMEM;
+	v = realloc(t->seqs, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->seqs = v;
+	t->cap = cap;
+	return 0;
+}
+
+static void seqs_clear(struct jtag *t)
+{
+	free(t->seqs);
+	t->seqs = NULL;
+	t->head = t->n = t->cap = 0;
+}
+
+static size_t put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* Formats by hand: snprintf would be a fifth of a million-edit burst. */
+static size_t format_rec(char *buf, bool newline_first, bool done,
+			 uint64_t seq, const char *ds, const char *tag,
+			 uint32_t sample, bool add)
+{
+	char *p = buf;
+
+	if (newline_first)
+		*p++ = '\n';
+	*p++ = done ? 'D' : 'E';
+	*p++ = ' ';
+	p += put_u64(p, seq);
+	*p++ = ' ';
+	memcpy(p, ds, JOURNAL_ID_LEN);
+	p += JOURNAL_ID_LEN;
+	*p++ = ' ';
+	memcpy(p, tag, JOURNAL_ID_LEN);
+	p += JOURNAL_ID_LEN;
+	if (!done) {
+		*p++ = ' ';
+		p += put_u64(p, sample);
+		*p++ = ' ';
+		*p++ = add ? '+' : '-';
+	}
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}
+
+/* One write(2) of a whole record.  A short one is cut off again: the next
+ * record would otherwise be glued to half of this one and both be lost. */
+static int append(struct journal *j, const char *buf, size_t len)
+{
+	ssize_t w;
+	int err;
+
+	do
+		w = write(j->fd, buf, len);
+	while (w < 0 && errno == EINTR);
+	if (w >= 0 && (size_t)w == len) {
+		j->size += len;
+		j->torn = false;
+		j->wgen++;
+		return 0;
+	}
+	err = w < 0 ? -errno : -ENOSPC;
+	if (w > 0) {
+		if (ftruncate(j->fd, (off_t)j->size) < 0) {
+			j->size += (uint64_t)w;
+			j->torn = true;
+		}
+		j->wgen++;
+	}
+	return err;
+}
+
+static int pread_full(int fd, char *buf, size_t len, uint64_t off,
+		      size_t *got)
+{
+	size_t n = 0;
+
+	while (n < len) {
+		ssize_t r = pread(fd, buf + n, len - n, (off_t)(off + n));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*got = n;
+	return 0;
+}
+
+static int write_full(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -ENOSPC;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The next line, without its newline, into line[JOURNAL_LINE_MAX] (*cut
+ * when it was longer).  1: a line, 2: a last line with no newline, 0: the
+ * end, -errno. */
+static int reader_line(struct reader *r, char *line, size_t *len, bool *cut)
+{
+	*len = 0;
+	*cut = false;
+	for (;;) {
+		const char *nl;
+		size_t take, chunk;
+
+		if (r->pos == r->len) {
+			size_t want = sizeof(r->buf);
+			int ret;
+
+			if (r->end - r->next < want)
+				want = (size_t)(r->end - r->next);
+			ret = want ? pread_full(r->fd, r->buf, want, r->next,
+						&r->len)
+				   : 0;
+			if (ret)
+				return ret;
+			if (!want)
+				r->len = 0;
+			r->next += r->len;
+			r->pos = 0;
+			if (!r->len)
+				return *len || *cut ? 2 : 0;
+		}
+		nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+		chunk = nl ? (size_t)(nl - (r->buf + r->pos)) : r->len - r->pos;
+		take = chunk;
+		if (take > JOURNAL_LINE_MAX - *len) {
+			take = JOURNAL_LINE_MAX - *len;
+			*cut = true;
+		}
+		memcpy(line + *len, r->buf + r->pos, take);
+		*len += take;
+		r->pos += chunk;
+		if (nl) {
+			r->pos++;
+			return 1;
+		}
+	}
+}
+
+static bool parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > (max - (uint64_t)(s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* A record line, exactly as format_rec writes it (one space between
+ * fields); anything else is malformed. */
+static bool parse_line(const char *line, size_t len, struct parsed *p)
+{
+	const char *tok[7];
+	size_t tlen[7], ntok = 0, start = 0;
+	uint64_t v;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && line[i] != ' ')
+			continue;
+		if (ntok == 7 || i == start)
+			return false;
+		tok[ntok] = line + start;
+		tlen[ntok++] = i - start;
+		start = i + 1;
+	}
+	if (tlen[0] != 1 || (tok[0][0] != 'E' && tok[0][0] != 'D'))
+		return false;
+	*p = (struct parsed){ .done = tok[0][0] == 'D' };
+	if (ntok != (p->done ? 4u : 6u))
+		return false;
+	if (!parse_u64(tok[1], tlen[1], UINT64_MAX, &p->seq) ||
+	    !id_valid(tok[2], tlen[2]) || !id_valid(tok[3], tlen[3]))
+		return false;
+	p->ds = tok[2];
+	p->tag = tok[3];
+	if (p->done)
+		return true;
+	if (!parse_u64(tok[4], tlen[4], UINT32_MAX, &v) || tlen[5] != 1 ||
+	    (tok[5][0] != '+' && tok[5][0] != '-'))
+		return false;
+	p->sample = (uint32_t)v;
+	p->add = tok[5][0] == '+';
+	return true;
+}
+
+static void scan_dispose(struct scan *s)
+{
+	free(s->recs);
+}
+
+/* Reads the records after the header into s.  Lock held. */
+static int scan_file(struct journal *j, struct scan *s)
+{
+	struct reader *r = NULL;
+	char line[JOURNAL_LINE_MAX];
+	uint64_t body = j->size - JOURNAL_HEADER_LEN;
+	int ret = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (body / JOURNAL_REC_MIN + 1 > SIZE_MAX / sizeof(*s->recs))
+		return -EFBIG;
+	s->cap = (size_t)(body / JOURNAL_REC_MIN + 1);
+	s->recs = malloc(s->cap * sizeof(*s->recs));
+	r = malloc(sizeof(*r));
+	if (!s->recs || !r) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	r->fd = j->fd;
+	r->next = JOURNAL_HEADER_LEN;
+	r->end = j->size;
+	r->pos = r->len = 0;
+	for (;;) {
+		struct parsed p;
+		struct jtag *t;
+		size_t len;
+		bool cut;
+
+		ret = reader_line(r, line, &len, &cut);
+		if (ret <= 0)
+			break;
+		if (ret == 2) {
+			s->torn_end = true;
+			s->skipped++;
+			ret = 0;
+			break;
+		}
+		ret = 0;
+		if (cut || !parse_line(line, len, &p)) {
+			s->skipped++;
+			continue;
+		}
+		/* a done of a tag with no edit above it settles nothing */
+		ret = tag_get(j, p.ds, p.tag, !p.done, &t);
+		if (ret)
+			break;
+		if (p.seq > s->max_seq)
+			s->max_seq = p.seq;
+		if (!t)
+			continue;
+		if (s->n == s->cap) { /* cannot happen: cap bounds the lines */
+			ret = -EFBIG;
+			break;
+		}
+		s->recs[s->n++] = (struct jrec){
+			.seq = p.seq,
+			.sample = p.sample,
+			.bits = t->idx | (p.done ? JREC_DONE : 0) |
+				(!p.done && p.add ? JREC_ADD : 0),
+		};
+	}
+out:
+	free(r);
+	if (ret)
+		scan_dispose(s);
+	return ret;
+}
+
+struct horizon {
+	uint64_t seq; /* the largest done of the tag below this point */
+	bool has;
+};
+
+static bool set_insert(uint64_t *keys, size_t cap, uint64_t key)
+{
+	size_t s = (size_t)mix64(key) & (cap - 1);
+
+	while (keys[s]) {
+		if (keys[s] == key)
+			return false;
+		s = (s + 1) & (cap - 1);
+	}
+	keys[s] = key;
+	return true;
+}
+
+/* Marks the records no later done settles (JREC_PENDING) and, with
+ * dedupe, the last of those per (tag, sample) (JREC_REPORT).  Walks the
+ * records backwards, so a done is seen before the edits it settles and
+ * the last edit of a sample before its earlier ones.  *npending and
+ * *nreport count them.  0, -ENOMEM. */
+static int scan_settle(const struct journal *j, struct scan *s, bool dedupe,
+		       size_t *npending, size_t *nreport)
+{
+	struct horizon *hz = calloc(j->ntags ? j->ntags : 1, sizeof(*hz));
+	uint64_t *keys = NULL;
+	size_t cap = 1;
+	int ret = 0;
+
+	*npending = *nreport = 0;
+	if (!hz)
+		return -ENOMEM;
+	for (size_t i = s->n; i-- > 0;) {
+		struct jrec *r = &s->recs[i];
+		struct horizon *h = &hz[r->bits & JREC_TAG_MASK];
+
+		if (r->bits & JREC_DONE) {
+			if (!h->has || r->seq > h->seq)
+				*h = (struct horizon){ r->seq, true };
+		} else if (!h->has || r->seq > h->seq) {
+			r->bits |= JREC_PENDING;
+			(*npending)++;
+		}
+	}
+	if (!dedupe || !*npending)
+		goto out;
+	while (cap < *npending * 2)
+		cap *= 2;
+	keys = calloc(cap, sizeof(*keys));
+	if (!keys) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = s->n; i-- > 0;) {
+		struct jrec *r = &s->recs[i];
+		uint64_t key = (uint64_t)((r->bits & JREC_TAG_MASK) + 1) << 32 |
+			       r->sample;
+
+		if ((r->bits & JREC_PENDING) && set_insert(keys, cap, key)) {
+			r->bits |= JREC_REPORT;
+			(*nreport)++;
+		}
+	}
+out:
+	free(keys);
+	free(hz);
+	return ret;
+}
+
+static void pending_unstage(struct journal *j)
+{
+	for (uint32_t i = 0; i < j->ntags; i++) {
+		free(j->tags[i]->staged);
+		j->tags[i]->staged = NULL;
+		j->tags[i]->staged_n = 0;
+	}
+}
+
+/* Builds each tag's next seqs from the records marked flag, without
+ * touching the live ones, so a failure leaves them as they were.  0,
+ * -ENOMEM. */
+static int pending_stage(struct journal *j, const struct scan *s,
+			 uint32_t flag)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->recs[i].bits & flag)
+			j->tags[s->recs[i].bits & JREC_TAG_MASK]->staged_n++;
+	for (uint32_t i = 0; i < j->ntags; i++) {
+		struct jtag *t = j->tags[i];
+
+		if (!t->staged_n)
+			continue;
+		t->staged = malloc(t->staged_n * sizeof(*t->staged));
+		if (!t->staged) {
+			pending_unstage(j);
+			return -ENOMEM;
+		}
+		t->staged_n = 0;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct jrec *r = &s->recs[i];
+		struct jtag *t = j->tags[r->bits & JREC_TAG_MASK];
+
+		if (r->bits & flag)
+			t->staged[t->staged_n++] = r->seq;
+	}
+	return 0;
+}
+
+static void pending_commit(struct journal *j)
+{
+	j->pending = 0;
+	for (uint32_t i = 0; i < j->ntags; i++) {
+		struct jtag *t = j->tags[i];
+
+		free(t->seqs);
+		t->seqs = t->staged;
+		t->head = 0;
+		t->n = t->cap = t->staged_n;
+		j->pending += t->n;
+		t->staged = NULL;
+		t->staged_n = 0;
+	}
+}
+
+/* mkdir -p with mode 0700 for what it creates.  0, -errno. */
+static int mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+	size_t len = strnlen(dir, sizeof(buf));
+
+	if (len == 0)
+		return -EINVAL;
+	if (len == sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		struct stat st;
+
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST &&
+		    (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode)))
+			return -errno;
+		buf[i] = i == len ? '\0' : '/';
+	}
+	return 0;
+}
+
+static char *path_join(const char *dir, const char *name, int *err)
+{
+	char buf[PATH_MAX];
+	int n = snprintf(buf, sizeof(buf), "%s/%s", dir, name);
+	char *p;
+
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		*err = -ENAMETOOLONG;
+		return NULL;
+	}
+	p = strdup(buf);
+	if (!p)
+		*err = -ENOMEM;
+	return p;
+}
+
+/* Takes the file over: checks the header, writing it into a new file (or
+ * one a crash left with part of it), and refuses anything else without
+ * changing a byte.  0, -EPROTO, -errno. */
+static int header_check(struct journal *j)
+{
+	char buf[JOURNAL_HEADER_LEN];
+	struct stat st;
+	size_t got;
+	int ret;
+
+	if (fstat(j->fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EPROTO;
+	ret = pread_full(j->fd, buf, sizeof(buf), 0, &got);
+	if (ret)
+		return ret;
+	if (got == sizeof(buf) && !memcmp(buf, JOURNAL_HEADER, got)) {
+		j->size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if ((uint64_t)st.st_size != got || memcmp(buf, JOURNAL_HEADER, got))
+		return -EPROTO;
+	if (got && ftruncate(j->fd, 0) < 0)
+		return -errno;
+	j->size = 0;
+	return append(j, JOURNAL_HEADER, JOURNAL_HEADER_LEN);
+}
+
+/* Rebuilds the unsettled edit numbers from the file.  Lock held. */
+static int load(struct journal *j)
+{
+	struct scan s;
+	size_t npending, nreport;
+	int ret = scan_file(j, &s);
+
+	if (ret)
+		return ret;
+	ret = scan_settle(j, &s, false, &npending, &nreport);
+	if (!ret)
+		ret = pending_stage(j, &s, JREC_PENDING);
+	if (!ret) {
+		pending_commit(j);
+		j->torn = s.torn_end;
+		j->max_seq = s.max_seq;
+	}
+	scan_dispose(&s);
+	return ret;
+}
+
+int journal_open(const char *dir, const char *server, const char *account,
+		 struct journal **out)
+{
+	struct journal *j = NULL;
+	char name[64];
+	uint64_t h;
+	int ret;
+
+	*out = NULL;
+	if (!dir || !server || !account)
+		return -EINVAL;
+	h = fnv1a(JOURNAL_FNV_OFFSET, server, strlen(server));
+	h = fnv1a(h, "\n", 1);
+	h = fnv1a(h, account, strlen(account));
+	snprintf(name, sizeof(name), "journal-%016" PRIx64 ".log", h);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->fd = -1;
+	pthread_mutex_init(&j->lock, NULL);
+	ret = -ENOMEM;
+	j->dir = strdup(dir);
+	if (!j->dir)
+		goto out;
+	j->path = path_join(dir, name, &ret);
+	if (!j->path)
+		goto out;
+	strcat(name, ".tmp");
+	j->tmp_path = path_join(dir, name, &ret);
+	if (!j->tmp_path)
+		goto out;
+	ret = mkdir_p(dir);
+	if (ret)
+		goto out;
+	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+				      O_NOFOLLOW, 0600);
+	if (j->fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (flock(j->fd, LOCK_EX | LOCK_NB) < 0) {
+		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto out;
+	}
+	ret = header_check(j);
+	if (!ret)
+		ret = load(j);
+out:
+	if (ret) {
+		journal_free(j);
+		return ret;
+	}
+	j->sgen = j->wgen;
+	*out = j;
+	return 0;
+}
+
+void journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	for (uint32_t i = 0; i < j->ntags; i++) {
+		free(j->tags[i]->seqs);
+		free(j->tags[i]->staged);
+		free(j->tags[i]);
+	}
+	free(j->tags);
+	free(j->table);
+	free(j->path);
+	free(j->tmp_path);
+	free(j->dir);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+const char *journal_path(const struct journal *j)
+{
+	return j->path;
+}
+
+int journal_edit(struct journal *j, const char *ds_id, const char *tag_id,
+		 uint64_t seq, uint32_t sample, bool add)
+{
+	char buf[JOURNAL_LINE_MAX];
+	struct jtag *t;
+	size_t len;
+	int ret;
+
+	if (!j || !arg_id_valid(ds_id) || !arg_id_valid(tag_id))
+		return -EINVAL;
+	pthread_mutex_lock(&j->lock);
+	ret = tag_get(j, ds_id, tag_id, true, &t);
+	if (ret)
+		goto out;
+	if (t->n > t->head && seq < t->seqs[t->n - 1]) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = seqs_reserve(t);
+	if (ret)
+		goto out;
+	len = format_rec(buf, j->torn, false, seq, ds_id, tag_id, sample, add);
+	ret = append(j, buf, len);
+	if (ret)
+		goto out;
+	t->seqs[t->n++] = seq;
+	j->pending++;
+	if (seq > j->max_seq)
+		j->max_seq = seq;
+out:
+	pthread_mutex_unlock(&j->lock);
+	return ret;
+}
+
+int journal_done(struct journal *j, const char *ds_id, const char *tag_id,
+		 uint64_t seq)
+{
+	char buf[JOURNAL_LINE_MAX];
+	struct jtag *t;
+	size_t len;
+	int ret;
+
+	if (!j || !arg_id_valid(ds_id) || !arg_id_valid(tag_id))
+		return -EINVAL;
+	pthread_mutex_lock(&j->lock);
+	ret = tag_get(j, ds_id, tag_id, false, &t);
+	if (ret || !t || t->head == t->n)
+		goto out;
+	len = format_rec(buf, j->torn, true, seq, ds_id, tag_id, 0, false);
+	ret = append(j, buf, len);
+	if (ret)
+		goto out;
+	/* a prefix, not a search: seqs are non-decreasing, and should a file
+	 * from elsewhere break that, counting too many is the safe side */
+	while (t->head < t->n && t->seqs[t->head] <= seq) {
+		t->head++;
+		j->pending--;
+	}
+	if (t->head == t->n)
+		seqs_clear(t); /* a burst's array is not kept for ever */
+	if (seq > j->max_seq)
+		j->max_seq = seq;
+out:
+	pthread_mutex_unlock(&j->lock);
+	return ret;
+}
+
+int journal_sync(struct journal *j)
+{
+	uint64_t gen;
+	int fd, ret = 0;
+
+	pthread_mutex_lock(&j->lock);
+	gen = j->wgen;
+	if (gen == j->sgen) {
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	/* a dup: a compaction may swap and close j->fd meanwhile, and the
+	 * old file's data needs no sync once the new one is renamed over */
+	fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&j->lock);
+	if (fd < 0)
+		return -errno;
+	if (fdatasync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&j->lock);
+	if (gen > j->sgen)
+		j->sgen = gen;
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
+/* The counters are read under the lock although the struct is const: a
+ * torn 64-bit read would show nonsense in .lightly/stats on 32-bit. */
+uint64_t journal_pending(const struct journal *j)
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&j->lock;
+	uint64_t n;
+
+	pthread_mutex_lock(lock);
+	n = j->pending;
+	pthread_mutex_unlock(lock);
+	return n;
+}
+
+uint64_t journal_max_seq(const struct journal *j)
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&j->lock;
+	uint64_t n;
+
+	pthread_mutex_lock(lock);
+	n = j->max_seq;
+	pthread_mutex_unlock(lock);
+	return n;
+}
+
+int journal_replay(struct journal *j,
+		   int (*cb)(const char *ds_id, const char *tag_id,
+			     uint32_t sample, bool add, void *arg),
+		   void *arg, unsigned *skipped)
+{
+	struct jtag **tags = NULL;
+	struct scan s;
+	size_t npending, nreport;
+	int ret;
+
+	if (skipped)
+		*skipped = 0;
+	pthread_mutex_lock(&j->lock);
+	ret = scan_file(j, &s);
+	if (ret) {
+		pthread_mutex_unlock(&j->lock);
+		return ret;
+	}
+	ret = scan_settle(j, &s, true, &npending, &nreport);
+	/* a copy of the entries (never freed before the journal): cb may
+	 * add tags, which moves j->tags */
+	if (!ret) {
+		tags = malloc((j->ntags ? j->ntags : 1) * sizeof(*tags));
+		if (tags)
+			memcpy(tags, j->tags, j->ntags * sizeof(*tags));
+		else
+			ret = -ENOMEM;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (skipped)
+		*skipped = s.skipped;
+	for (size_t i = 0; !ret && i < s.n; i++) {
+		const struct jrec *r = &s.recs[i];
+		const struct jtag *t = tags[r->bits & JREC_TAG_MASK];
+
+		if (r->bits & JREC_REPORT)
+			ret = cb(t->ds, t->tag, r->sample, r->bits & JREC_ADD,
+				 arg);
+	}
+	free(tags);
+	scan_dispose(&s);
+	return ret;
+}
+
+/* Writes the reported records into a new temp file, synced and locked
+ * (so the path is never unlocked once renamed).  0 and *fd_out,
+ * *size_out, -errno (the temp file removed). */
+static int write_compacted(struct journal *j, const struct scan *s,
+			   int *fd_out, uint64_t *size_out)
+{
+	char *buf = malloc(JOURNAL_IO_BUF);
+	size_t len = JOURNAL_HEADER_LEN;
+	uint64_t size = 0;
+	int fd = -1, ret = -ENOMEM;
+
+	if (!buf)
+		goto out;
+	fd = open(j->tmp_path,
+		  O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC |
+			  O_NOFOLLOW,
+		  0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	memcpy(buf, JOURNAL_HEADER, len);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct jrec *r = &s->recs[i];
+		const struct jtag *t = j->tags[r->bits & JREC_TAG_MASK];
+
+		if (!(r->bits & JREC_REPORT))
+			continue;
+		if (JOURNAL_IO_BUF - len < JOURNAL_LINE_MAX) {
+			ret = write_full(fd, buf, len);
+			if (ret)
+				goto out;
+			size += len;
+			len = 0;
+		}
+		len += format_rec(buf + len, false, false, r->seq, t->ds,
+				  t->tag, r->sample, r->bits & JREC_ADD);
+	}
+	ret = write_full(fd, buf, len);
+	if (ret)
+		goto out;
+	size += len;
+	if (fdatasync(fd) < 0)
+		ret = -errno;
+out:
+	free(buf);
+	if (ret && fd >= 0) {
+		unlink(j->tmp_path);
+		close(fd);
+		fd = -1;
+	}
+	*fd_out = fd;
+	*size_out = size;
+	return ret;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Nothing pending: cut the file back to its header, which a crash at any
+ * point leaves either whole or settled. */
+static int compact_truncate(struct journal *j)
+{
+	if (j->size == JOURNAL_HEADER_LEN)
+		return 0;
+	if (ftruncate(j->fd, JOURNAL_HEADER_LEN) < 0)
+		return -errno;
+	j->size = JOURNAL_HEADER_LEN;
+	j->torn = false;
+	j->wgen++;
+	for (uint32_t i = 0; i < j->ntags; i++)
+		seqs_clear(j->tags[i]);
+	return 0;
+}
+
+int journal_compact(struct journal *j)
+{
+	struct scan s;
+	size_t npending, nreport;
+	uint64_t size;
+	int fd, ret;
+
+	pthread_mutex_lock(&j->lock);
+	if (!j->pending) {
+		ret = compact_truncate(j);
+		goto unlock;
+	}
+	ret = scan_file(j, &s);
+	if (ret)
+		goto unlock;
+	ret = scan_settle(j, &s, true, &npending, &nreport);
+	if (!ret)
+		ret = pending_stage(j, &s, JREC_REPORT);
+	if (ret)
+		goto out;
+	ret = write_compacted(j, &s, &fd, &size);
+	if (!ret && rename(j->tmp_path, j->path) < 0) {
+		ret = -errno;
+		unlink(j->tmp_path);
+		close(fd);
+	}
+	if (ret) {
+		pending_unstage(j);
+		goto out;
+	}
+	/* renamed: the new file is the journal now, whatever the dir sync
+	 * says, or later appends would go to an unlinked file */
+	ret = fsync_dir(j->dir);
+	close(j->fd);
+	j->fd = fd;
+	j->size = size;
+	j->torn = false;
+	j->wgen++;
+	j->sgen = j->wgen;
+	pending_commit(j);
+out:
+	scan_dispose(&s);
+unlock:
+	pthread_mutex_unlock(&j->lock);
+	return ret;
+}

@@ -24,6 +24,9 @@ struct fs_config {
 	bool sync_edits;     /* send each edit at once */
 	size_t cache_max_bytes; /* bound on cached names and masks; 0: none */
 	unsigned flush_delay_ms;
+	double flush_timeout_s; /* fs_stop's bound on sending edits */
+	const char *state_dir;  /* where the journal lives */
+	const char *account;    /* secret naming the journal; only hashed */
 	uid_t uid;
 	gid_t gid;
 };
@@ -35,10 +38,19 @@ struct fs;
  * 0, -EACCES, -ECONNREFUSED, -ENOENT, -ENOMEM, ... */
 int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	   size_t errsz);
+/* Opens the journal of unsent edits (cfg->state_dir) and sends what an
+ * earlier run left in it, before the mount answers anything.  On failure
+ * writes a one-line reason into err. */
+int fs_open_journal(struct fs *fs, const struct fs_config *cfg, char *err,
+		    size_t errsz);
 /* Starts fs's own threads (edit flushing, kernel notifications): after
  * fuse_daemonize, whose fork would leave them behind.  0 or -EAGAIN. */
 int fs_start(struct fs *fs);
-/* Flushes pending edits first.  fs_free(NULL) does nothing. */
+/* Sends pending edits for up to flush_timeout seconds.  Returns how many
+ * tags still have edits waiting (kept in the journal for the next mount);
+ * 0 when everything is on the server. */
+size_t fs_stop(struct fs *fs);
+/* fs_free(NULL) does nothing. */
 void fs_free(struct fs *fs);
 
 /* Timeouts the kernel may cache entries and attributes for. */
@@ -75,8 +87,9 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 int fs_unlink(struct fs *fs, uint64_t parent, const char *name);
 int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct stat *st);
+/* *added: the sample joined the tag (it was not there before). */
 int fs_create(struct fs *fs, uint64_t parent, const char *name,
-	      struct stat *st);
+	      struct stat *st, bool *added);
 /* Sends the pending edits of the tag that holds ino (all tags for the root
  * or when ino is 0) and reports a refused earlier flush once. */
 int fs_fsync(struct fs *fs, uint64_t ino);

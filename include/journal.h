@@ -38,6 +38,8 @@ struct journal;
  * process has it open, -ENAMETOOLONG, -ENOMEM, -errno. */
 int journal_open(const char *dir, const char *server, const char *account,
 		 struct journal **out);
+/* Whether the journal of (server, account) exists under dir (not made). */
+bool journal_exists(const char *dir, const char *server, const char *account);
 /* NULL ok; closes the fd (and so releases the lock). */
 void journal_free(struct journal *j);
 /* The file's path; owned by j, valid until journal_free. */

@@ -15,6 +15,7 @@
 #define OPTS_DEFAULT_CACHE_SIZE_MB 4096
 #define OPTS_DEFAULT_MAX_STALE_S 86400.0
 #define OPTS_DEFAULT_MAX_RESPONSE_MB 1024
+#define OPTS_DEFAULT_FLUSH_TIMEOUT_S 30.0
 
 struct opts {
 	char *server;     /* malloc'd, no trailing '/' */
@@ -22,12 +23,14 @@ struct opts {
 	char *token_file; /* malloc'd or NULL */
 	char *dataset;    /* -o dataset=ID_OR_NAME, or NULL */
 	char *ca_certs;   /* malloc'd or NULL */
+	char *state_dir;  /* -o state_dir, else under XDG_STATE_HOME; malloc'd */
 	double cache_ttl_s;
 	double timeout_s;
 	unsigned flush_delay_ms;
 	double cache_size_mb; /* 0: unbounded */
 	double max_stale_s;
 	double max_response_mb;
+	double flush_timeout_s; /* how long unmount may try to send edits */
 	bool sync_edits;
 	bool allow_insecure;
 	bool token_in_args; /* -o token= was given; see opts_scrub_argv */

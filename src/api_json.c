@@ -588,7 +588,8 @@ out:
 }
 
 /* TagUpdateRequest: the name is required even when only the mask changes;
- * 1.2.x servers accept only the name. */
+ * 1.2.x servers accept only the name.  updateCreator tells the Lightly app
+ * that the change came from this tool (API-NOTES, Models). */
 int api_encode_update_tag(const char *name, const char *bitmask, char **body)
 {
 	cJSON *req;
@@ -597,7 +598,8 @@ int api_encode_update_tag(const char *name, const char *bitmask, char **body)
 	*body = NULL;
 	req = cJSON_CreateObject();
 	if (!req || !cJSON_AddStringToObject(req, "name", name) ||
-	    (bitmask && !cJSON_AddStringToObject(req, "bitMaskData", bitmask)))
+	    (bitmask && !cJSON_AddStringToObject(req, "bitMaskData", bitmask)) ||
+	    !cJSON_AddStringToObject(req, "updateCreator", "USER_PIP"))
 		goto out;
 	rc = api_print(req, body);
 out:

@@ -1,27 +1,38 @@
-/* Pending masks, the flusher thread, the PUT and its rollback (edits.h).
- * Lock held on entry and exit of everything here; flush_tag drops it for
- * the request through cache_unlocked. */
+/* Recording edits, the flusher thread, fsync and shutdown (edits.h); the
+ * send itself is edits_send.c.  Lock held on entry and exit of everything
+ * here; flushes drop it for their requests through cache_unlocked. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
+#include "edits_send.h"
 #include "fs_ctx.h"
-#include "http.h"
 #include "index.h"
+#include "journal.h"
 #include "log.h"
 #include "tagview.h"
 
-#define EDITS_RETRY_MAX_S 30.0
-#define EDITS_STOP_ROUNDS 3
+/* rm -r removes the files, then the directory: a tag emptied by removals
+ * waits this long for the rmdir, which may be refused (another tag's
+ * parent), so that a refused rm -r leaves the tag as the server had it */
+#define EDITS_EMPTIED_GRACE_S 3.0
 
 void edits_init(struct edits *e, bool sync, unsigned delay_ms)
 {
 	memset(e, 0, sizeof(*e));
 	e->sync = sync;
 	e->delay_ms = delay_ms;
+	e->grace_s = EDITS_EMPTIED_GRACE_S;
 	pthread_cond_init(&e->cond, NULL);
+}
+
+void edits_dispose(struct edits *e)
+{
+	free(e->moves);
+	e->moves = NULL;
+	e->nmoves = e->moves_cap = 0;
+	pthread_cond_destroy(&e->cond);
 }
 
 bool edits_wire_begin(struct fs *fs, struct tag *t)
@@ -40,140 +51,158 @@ void edits_wire_end(struct fs *fs, struct tag *t)
 	cache_wake(&fs->cache);
 }
 
-/* Shows the server's mask again.  Entries the kernel cached for samples
- * whose membership flips back are dropped, so a removed file reappears
- * and an added one goes. */
-static void roll_back(struct fs *fs, struct dataset *d, struct tag *t)
+/* ---- recording ---- */
+
+/* sample joins (on) or leaves t's delta: an add cancels a pending
+ * removal of the same sample and the other way round. */
+static int delta_put(struct dataset *d, struct tag *t, uint32_t sample,
+		     bool on)
 {
-	struct bitmask back, both, gone;
+	struct tag_edit *e = &t->edit;
+	struct bitmask *undo = on ? &e->removed : &e->added;
+	struct bitmask *todo = on ? &e->added : &e->removed;
+	int ret = 0;
 
-	if (bitmask_init(&back, 0) ||
-	    bitmask_copy(&back, &t->edit.server_mask)) {
-		bitmask_dispose(&back);
-		return;
-	}
-	if (!bitmask_init(&both, 0) && !bitmask_init(&gone, 0) &&
-	    !bitmask_difference(&both, &t->mask, &back) &&
-	    !bitmask_difference(&gone, &back, &t->mask) &&
-	    !bitmask_union(&both, &both, &gone)) {
-		for (size_t s = bitmask_next(&both, 0); s != SIZE_MAX;
-		     s = bitmask_next(&both, s + 1)) {
-			uint32_t f = index_parent(d->index, (uint32_t)s);
-
-			if (f == INDEX_NONE)
-				continue;
-			notify_push(&fs->notify, model_tag_ino(d, t, f), 0,
-				    index_basename(d->index, (uint32_t)s));
-			tagview_notify_sample(fs, d, t, (uint32_t)s);
-		}
-	}
-	bitmask_dispose(&both);
-	bitmask_dispose(&gone);
-	bitmask_dispose(&t->mask);
-	t->mask = back;
-	tagview_invalidate(t);
-	t->gen++;
-	t->mtime = model_stamp(&fs->model);
-}
-
-struct put {
-	struct api *api;
-	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
-	char *name, *hex;
-};
-
-static int put_fetch(void *arg)
-{
-	struct put *p = arg;
-
-	return api_update_tag(p->api, p->ds_id, p->tag_id, p->name, p->hex);
-}
-
-static void flush_failed(struct fs *fs, struct dataset *d, struct tag *t,
-			 int err, uint64_t seq, const char *name)
-{
-	if (!t->live)
-		return;
-	if (http_errno_transient(err)) {
-		struct tag_edit *e = &t->edit;
-
-		e->dirty = true;
-		e->retry_delay = e->retry_delay ? e->retry_delay * 2 : 0.5;
-		if (e->retry_delay > EDITS_RETRY_MAX_S)
-			e->retry_delay = EDITS_RETRY_MAX_S;
-		e->retry_at = cache_now() + e->retry_delay;
-		log_warn("tag %s: edits not sent (%s); retrying in %.1f s",
-			 name, strerror(-err), e->retry_delay);
-		return;
-	}
-	/* refused for good: show what the server holds */
-	log_error("tag %s: the server refused its edits (%s); they are "
-		  "rolled back",
-		  name, strerror(-err));
-	if (t->edit.seq == seq)
-		roll_back(fs, d, t);
-	t->edit.dirty = false;
-	t->edit.flush_err = -EIO;
-	/* whatever made it refuse (a deleted tag?) shows on reload */
-	cache_expire(&d->tags_load);
-}
-
-/* Sends t's mask.  Lock held on entry and exit; dropped for the request. */
-static int flush_tag(struct fs *fs, struct dataset *d, struct tag *t)
-{
-	struct put p = { .api = fs->api };
-	struct bitmask sent = { 0 };
-	uint64_t seq;
-	int ret;
-
-	while (t->edit.flushing || t->edit.on_wire)
-		cache_wait(&fs->cache);
-	if (!t->edit.dirty || !t->live)
-		return 0;
-	ret = bitmask_init(&sent, 0);
-	if (!ret)
-		ret = bitmask_copy(&sent, &t->mask);
-	if (!ret)
-		ret = bitmask_to_hex(&t->mask, &p.hex);
-	p.name = strdup(t->name);
-	if (ret || !p.name) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(p.ds_id, d->id, sizeof(p.ds_id));
-	memcpy(p.tag_id, t->id, sizeof(p.tag_id));
-	seq = t->edit.seq;
-	t->edit.dirty = false;
-	t->edit.flushing = true;
-	ret = cache_unlocked(&fs->cache, put_fetch, &p);
-	t->edit.flushing = false;
-	if (!ret) {
-		bitmask_dispose(&t->edit.server_mask);
-		t->edit.server_mask = sent;
-		sent.words = NULL;
-		t->hex_hash = model_hash_str(p.hex);
-		t->edit.retry_delay = 0;
-		fs->edits.flushes++;
-	} else {
-		flush_failed(fs, d, t, ret, seq, p.name);
-	}
-	cache_wake(&fs->cache);
-out:
-	bitmask_dispose(&sent);
-	free(p.hex);
-	free(p.name);
+	if (bitmask_test(undo, sample))
+		bitmask_clear(undo, sample);
+	else
+		ret = edits_mask_put(todo, sample, true,
+				     index_count(d->index));
+	e->dirty = !bitmask_is_empty(&e->added) ||
+		   !bitmask_is_empty(&e->removed);
 	return ret;
 }
+
+static int record_edit(struct fs *fs, struct dataset *d, struct tag *t,
+		       uint32_t sample, bool on)
+{
+	struct tag_edit *e = &t->edit;
+	int ret;
+
+	if (!e->dirty && !e->flushing) {
+		/* what the server held, to show again if it refuses */
+		ret = bitmask_copy(&e->server_mask, &t->mask);
+		if (ret)
+			return ret;
+		edits_mask_put(&e->server_mask, sample, !on,
+			       index_count(d->index));
+	}
+	ret = delta_put(d, t, sample, on);
+	if (ret)
+		return ret;
+	e->last_edit = cache_now();
+	e->emptied_at = !on && bitmask_is_empty(&t->mask) ? e->last_edit : 0;
+	e->seq = ++d->edit_seq;
+	t->gen++;
+	t->mtime = model_stamp(&fs->model);
+	tagview_notify_sample(fs, d, t, sample);
+	if (fs->edits.sync)
+		return edits_flush(fs, d, t, true);
+	pthread_cond_signal(&fs->edits.cond);
+	return 0;
+}
+
+int edits_set_sample(struct fs *fs, struct dataset *d, struct tag *t,
+		     uint32_t sample, bool on)
+{
+	int ret;
+
+	if (bitmask_test(&t->mask, sample) == on)
+		return 0;
+	/* on disk before the syscall returns: kill -9 loses nothing */
+	ret = fs->journal ? journal_edit(fs->journal, d->id, t->id,
+					 d->edit_seq + 1, sample, on)
+			  : 0;
+	if (ret) {
+		log_error("tag %s: edit not recorded in the journal (%s)",
+			  t->name, strerror(-ret));
+		return ret == -EINVAL ? -EIO : ret;
+	}
+	ret = edits_mask_put(&t->mask, sample, on, index_count(d->index));
+	if (!ret && !on)
+		ret = localdir_keep_path(&t->local, d->index,
+					 index_parent(d->index, sample));
+	if (ret)
+		return ret;
+	tagview_invalidate(t);
+	return record_edit(fs, d, t, sample, on);
+}
+
+static int add_move(struct edits *e, const struct dataset *d,
+		    const struct tag *src, const struct tag *dst,
+		    uint32_t sample)
+{
+	struct edit_move *m;
+
+	if (e->nmoves == e->moves_cap) {
+		size_t cap = e->moves_cap ? e->moves_cap * 2 : 64;
+		struct edit_move *v = realloc(e->moves, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		e->moves = v;
+		e->moves_cap = cap;
+	}
+	m = &e->moves[e->nmoves++];
+	m->ds = d->slot;
+	m->src = src->slot;
+	m->dst = dst->slot;
+	m->sample = sample;
+	m->dst_seq = dst->edit.seq;
+	return 0;
+}
+
+int edits_move_sample(struct fs *fs, struct dataset *d, struct tag *src,
+		      struct tag *dst, uint32_t sample)
+{
+	int ret = edits_set_sample(fs, d, dst, sample, true);
+
+	/* with sync_edits the add is on the server already */
+	if (!ret && !fs->edits.sync && dst->edit.seq > dst->edit.sent_seq)
+		ret = add_move(&fs->edits, d, src, dst, sample);
+	if (ret)
+		return ret;
+	return edits_set_sample(fs, d, src, sample, false);
+}
+
+void edits_drop_pending(struct fs *fs, struct dataset *d, struct tag *t)
+{
+	struct edits *e = &fs->edits;
+
+	if (!t->edit.dirty)
+		return;
+	bitmask_dispose(&t->edit.added);
+	bitmask_dispose(&t->edit.removed);
+	t->edit.dirty = false;
+	t->edit.emptied_at = 0;
+	t->edit.sent_seq = t->edit.seq;
+	edits_settled(fs, d, t, t->edit.seq);
+	edits_show(fs, d, t, &t->edit.server_mask);
+	for (size_t i = 0; i < e->nmoves; i++)
+		if (e->moves[i].ds == d->slot && e->moves[i].src == t->slot)
+			e->moves[i--] = e->moves[--e->nmoves];
+	log_info("tag %s: its unsent removals are dropped; it keeps its "
+		 "samples",
+		 t->name);
+}
+
+/* ---- the flusher ---- */
 
 /* When t is due, or 0 when nothing of it waits. */
 static double due_at(const struct fs *fs, const struct tag *t)
 {
+	const struct tag_edit *e = &t->edit;
 	double due;
 
-	if (!t->edit.dirty || t->edit.flushing || !t->live)
+	if (!e->dirty || e->flushing || !t->live)
 		return 0;
-	due = t->edit.last_edit + fs->edits.delay_ms / 1000.0;
-	return t->edit.retry_at > due ? t->edit.retry_at : due;
+	due = e->last_edit + fs->edits.delay_ms / 1000.0;
+	if (e->retry_at > due)
+		due = e->retry_at;
+	if (e->emptied_at && bitmask_is_empty(&t->mask) &&
+	    e->emptied_at + fs->edits.grace_s > due)
+		due = e->emptied_at + fs->edits.grace_s;
+	return due;
 }
 
 /* Flushes the first due tag.  True when it did (the lock was dropped, so
@@ -189,7 +218,7 @@ static bool flush_one_due(struct fs *fs, double now, double *next)
 			if (!due)
 				continue;
 			if (due <= now) {
-				flush_tag(fs, d, d->tags[j]);
+				edits_flush(fs, d, d->tags[j], false);
 				return true;
 			}
 			if (due < *next)
@@ -211,6 +240,31 @@ static void wait_until(struct fs *fs, double wait)
 	pthread_cond_timedwait(&fs->edits.cond, &fs->lock, &until);
 }
 
+/* At least once a second: a power cut loses at most that second. */
+static void sync_journal(struct fs *fs)
+{
+	int ret;
+
+	if (!fs->journal)
+		return;
+	pthread_mutex_unlock(&fs->lock);
+	ret = journal_sync(fs->journal);
+	pthread_mutex_lock(&fs->lock);
+	if (ret)
+		log_error("journal %s: %s", journal_path(fs->journal),
+			  strerror(-ret));
+}
+
+void edits_settled(struct fs *fs, struct dataset *d, struct tag *t,
+		   uint64_t seq)
+{
+	int ret = fs->journal ? journal_done(fs->journal, d->id, t->id, seq)
+			      : 0;
+
+	if (ret)
+		log_error("tag %s: journal: %s", t->name, strerror(-ret));
+}
+
 static void *flusher_main(void *arg)
 {
 	struct fs *fs = arg;
@@ -221,71 +275,14 @@ static void *flusher_main(void *arg)
 
 		if (flush_one_due(fs, now, &next))
 			continue;
+		sync_journal(fs);
 		wait_until(fs, next - now);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return NULL;
 }
 
-/* Records an edit of t's mask, already applied.  With sync_edits the mask
- * is sent before the edit returns. */
-static int record_edit(struct fs *fs, struct dataset *d, struct tag *t,
-		       uint32_t sample)
-{
-	if (!t->edit.dirty && !t->edit.flushing) {
-		struct bitmask copy;
-
-		/* the server's state, to roll back to if it refuses */
-		if (bitmask_init(&copy, 0) || bitmask_copy(&copy, &t->mask)) {
-			bitmask_dispose(&copy);
-			return -ENOMEM;
-		}
-		if (bitmask_test(&copy, sample))
-			bitmask_clear(&copy, sample);
-		else
-			bitmask_set(&copy, sample);
-		bitmask_dispose(&t->edit.server_mask);
-		t->edit.server_mask = copy;
-	}
-	t->edit.dirty = true;
-	t->edit.last_edit = cache_now();
-	t->edit.seq = ++d->edit_seq;
-	t->gen++;
-	t->mtime = model_stamp(&fs->model);
-	tagview_notify_sample(fs, d, t, sample);
-	if (fs->edits.sync) {
-		int ret = flush_tag(fs, d, t);
-
-		return ret && !t->edit.dirty ? -EIO : 0;
-	}
-	pthread_cond_signal(&fs->edits.cond);
-	return 0;
-}
-
-int edits_set_sample(struct fs *fs, struct dataset *d, struct tag *t,
-		     uint32_t sample, bool on)
-{
-	int ret;
-
-	if (bitmask_test(&t->mask, sample) == on)
-		return 0;
-	if (sample >= t->mask.nbits) {
-		ret = bitmask_resize(&t->mask, index_count(d->index));
-		if (ret)
-			return ret;
-	}
-	if (on) {
-		bitmask_set(&t->mask, sample);
-	} else {
-		bitmask_clear(&t->mask, sample);
-		ret = localdir_keep_path(&t->local, d->index,
-					 index_parent(d->index, sample));
-		if (ret)
-			return ret;
-	}
-	tagview_invalidate(t);
-	return record_edit(fs, d, t, sample);
-}
+/* ---- fsync and shutdown ---- */
 
 /* Sends t until nothing of it waits; a passing failure is told as EIO, a
  * refused earlier flush as what it was, once. */
@@ -293,8 +290,8 @@ static int fsync_tag(struct fs *fs, struct dataset *d, struct tag *t)
 {
 	int ret = 0;
 
-	while (t->edit.dirty || t->edit.flushing) {
-		if (flush_tag(fs, d, t) && t->edit.dirty) {
+	while (t->live && (t->edit.dirty || t->edit.flushing)) {
+		if (edits_flush(fs, d, t, false) && t->edit.dirty) {
 			ret = -EIO;
 			break;
 		}
@@ -310,6 +307,7 @@ int edits_fsync(struct fs *fs, struct dataset *only, uint32_t slot)
 {
 	int ret = 0, err;
 
+	sync_journal(fs);
 	for (size_t i = 0; i < fs->model.nds; i++) {
 		struct dataset *d = fs->model.ds[i];
 
@@ -325,14 +323,23 @@ int edits_fsync(struct fs *fs, struct dataset *only, uint32_t slot)
 	return ret;
 }
 
-size_t edits_pending(const struct fs *fs)
+void edits_count(const struct fs *fs, struct edits_counts *out)
 {
-	size_t n = 0;
+	double now = cache_now();
 
-	for (size_t i = 0; i < fs->model.nds; i++)
-		for (size_t j = 0; j < fs->model.ds[i]->ntags; j++)
-			n += fs->model.ds[i]->tags[j]->edit.dirty;
-	return n;
+	memset(out, 0, sizeof(*out));
+	out->moves = fs->edits.nmoves;
+	for (size_t i = 0; i < fs->model.nds; i++) {
+		const struct dataset *d = fs->model.ds[i];
+
+		for (size_t j = 0; j < d->ntags; j++) {
+			const struct tag_edit *e = &d->tags[j]->edit;
+
+			out->pending += e->dirty || e->flushing;
+			out->in_flight += e->flushing;
+			out->retrying += e->dirty && e->retry_at > now;
+		}
+	}
 }
 
 int edits_start(struct fs *fs)
@@ -348,20 +355,9 @@ void edits_stop(struct fs *fs)
 	if (!fs->edits.running)
 		return;
 	pthread_mutex_lock(&fs->lock);
-	/* everything edited goes out before the daemon ends; a tag whose
-	 * server keeps failing is given up after a few rounds */
-	for (int round = 0; round < EDITS_STOP_ROUNDS; round++)
-		if (!edits_fsync(fs, NULL, UINT32_MAX))
-			break;
 	fs->edits.stopping = true;
 	pthread_cond_broadcast(&fs->edits.cond);
 	pthread_mutex_unlock(&fs->lock);
 	pthread_join(fs->edits.flusher, NULL);
 	fs->edits.running = false;
-	for (size_t i = 0; i < fs->model.nds; i++)
-		for (size_t j = 0; j < fs->model.ds[i]->ntags; j++)
-			if (fs->model.ds[i]->tags[j]->edit.dirty)
-				log_error("tag %s: edits could not be sent "
-					  "before exit",
-					  fs->model.ds[i]->tags[j]->name);
 }

@@ -1,10 +1,17 @@
-/* Sample edits made through the mount (ln, touch, rm, mv of a file):
- * they change the tag's mask in memory at once and are sent as the tag's
- * whole new bitMaskData, so a burst of edits becomes a handful of PUTs.  A
- * flusher thread sends a tag after a quiet period; fsync, unmount and
- * SIGTERM send at once.  A flush that fails for a passing reason is
- * retried; one the server refuses for good is rolled back in the mount and
- * reported by the next fsync of that tag.
+/* Sample edits made through the mount (ln, touch, rm, mv of a file).  An
+ * edit changes the tag's mask in memory at once and joins the tag's delta
+ * (samples added and removed since the server's mask was read).  A flusher
+ * thread sends a tag after a quiet period; fsync, unmount and SIGTERM send
+ * at once.  To send, the tag is read as the server holds it now, the delta
+ * applied and the result PUT with the server's current name, so a writer
+ * elsewhere loses nothing (the window is the one round trip between that
+ * read and the PUT).  A flush that fails for a passing reason is retried;
+ * one the server refuses is rolled back in the mount and reported by the
+ * next fsync of that tag; a tag the server no longer has leaves the mount.
+ *
+ * A sample moved between tags is added to the target before it is removed
+ * from the source: the removal waits until the add is on the server, and is
+ * dropped (the sample stays where it was) when the add is refused.
  *
  * Tag calls of one request (create, rename, delete) bracket the request
  * with edits_wire_begin/end, so no flush of the same tag overlaps them. */
@@ -13,31 +20,50 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fs;
 struct dataset;
 struct tag;
 
+/* A removal that waits for an add: sample left src for dst. */
+struct edit_move {
+	uint32_t ds, src, dst; /* dataset and tag slots */
+	uint32_t sample;
+	uint64_t dst_seq; /* dst's edit number of the add */
+};
+
 struct edits {
-	bool sync;            /* -o sync_edits: send each edit at once */
-	unsigned delay_ms;    /* quiet period before a flush */
+	bool sync;         /* -o sync_edits: send each edit at once */
+	unsigned delay_ms; /* quiet period before a flush */
+	double grace_s;    /* a tag emptied by rm waits this for its rmdir */
 	pthread_t flusher;
-	pthread_cond_t cond;  /* wakes the flusher */
+	pthread_cond_t cond; /* wakes the flusher */
 	bool running, stopping;
 	uint64_t flushes;
+	struct edit_move *moves;
+	size_t nmoves, moves_cap;
 };
 
 void edits_init(struct edits *e, bool sync, unsigned delay_ms);
+void edits_dispose(struct edits *e);
 /* Starts the flusher thread: 0 or -EAGAIN. */
 int edits_start(struct fs *fs);
-/* Sends what is pending (a few rounds), then stops the flusher. */
+/* Stops the flusher (fs_stop sends what is pending first). */
 void edits_stop(struct fs *fs);
 
 /* Adds (on) or removes sample from t.  Lock held; with sync_edits the lock
- * is dropped for the PUT.  0, -ENOMEM, or with sync_edits -EIO. */
+ * is dropped for the send, and a send that fails undoes the edit and
+ * returns its error.  0, -ENOMEM, or with sync_edits the send's error. */
 int edits_set_sample(struct fs *fs, struct dataset *d, struct tag *t,
 		     uint32_t sample, bool on);
+/* Moves sample from src to dst: the add first (see above). */
+int edits_move_sample(struct fs *fs, struct dataset *d, struct tag *src,
+		      struct tag *dst, uint32_t sample);
+/* Drops t's unsent edits and shows what the server had (an rmdir that
+ * followed rm -r was refused: the tag keeps its samples). */
+void edits_drop_pending(struct fs *fs, struct dataset *d, struct tag *t);
 
 /* Waits until no request of t is on the wire, then marks one as being
  * there.  Lock held.  False when t went away meanwhile. */
@@ -49,7 +75,18 @@ void edits_wire_end(struct fs *fs, struct tag *t);
  * once.  Lock held, dropped for the requests. */
 int edits_fsync(struct fs *fs, struct dataset *d, uint32_t slot);
 
-/* Tags with edits waiting, for .lightly/stats.  Lock held. */
-size_t edits_pending(const struct fs *fs);
+/* t's edits up to seq are settled (sent, refused or dropped): the journal
+ * forgets them. */
+void edits_settled(struct fs *fs, struct dataset *d, struct tag *t,
+		   uint64_t seq);
+
+/* For .lightly/stats.  Lock held. */
+struct edits_counts {
+	size_t pending;   /* tags with edits not yet on the server */
+	size_t in_flight; /* tags whose delta is on the wire */
+	size_t retrying;  /* tags waiting to retry a failed send */
+	size_t moves;     /* removals waiting for their add */
+};
+void edits_count(const struct fs *fs, struct edits_counts *out);
 
 #endif

@@ -8,13 +8,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
 #include "log.h"
 #include "node.h"
+#include "journal.h"
 #include "refresh.h"
+#include "replay.h"
+
+/* What a caller is told: a server that cannot be reached is an I/O error
+ * (the cause is in the log), not a refused connection of its own. */
+static int user_errno(int ret)
+{
+	switch (ret) {
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EHOSTDOWN:
+		return -EIO;
+	default:
+		return ret;
+	}
+}
 
 /* Resolves ino, takes the lock and checks the entry.  On success the lock
  * is held; on failure it is not. */
@@ -28,13 +47,13 @@ static int enter(struct fs *fs, uint64_t ino, struct inode_ref *r)
 	ret = node_check(fs, r);
 	if (ret)
 		pthread_mutex_unlock(&fs->lock);
-	return ret;
+	return user_errno(ret);
 }
 
 static int leave(struct fs *fs, int ret)
 {
 	pthread_mutex_unlock(&fs->lock);
-	return ret;
+	return user_errno(ret);
 }
 
 double fs_entry_timeout(const struct fs *fs)
@@ -238,15 +257,17 @@ int fs_unlink(struct fs *fs, uint64_t parent, const char *name)
 }
 
 int fs_create(struct fs *fs, uint64_t parent, const char *name,
-	      struct stat *st)
+	      struct stat *st, bool *added)
 {
 	struct inode_ref p;
 	int ret = enter(fs, parent, &p);
 	const struct node_ops *ops = node_ops_of(&p);
 
+	*added = false;
 	if (ret)
 		return ret;
-	return leave(fs, ops->create ? ops->create(fs, &p, name, st) : -EPERM);
+	return leave(fs, ops->create ? ops->create(fs, &p, name, st, added)
+				     : -EPERM);
 }
 
 int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
@@ -351,6 +372,7 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->uid = cfg->uid;
 	fs->gid = cfg->gid;
 	fs->cache_max_bytes = cfg->cache_max_bytes;
+	fs->flush_timeout_s = cfg->flush_timeout_s;
 
 	/* one request proves the server answers and takes the token */
 	if (cfg->dataset) {
@@ -367,6 +389,16 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	}
 	*out = fs;
 	return 0;
+}
+
+int fs_open_journal(struct fs *fs, const struct fs_config *cfg, char *err,
+		    size_t errsz)
+{
+	err[0] = '\0';
+	if (!cfg->state_dir)
+		return 0;
+	return replay_open(fs, cfg->state_dir, cfg->server,
+			   cfg->account ? cfg->account : "", err, errsz);
 }
 
 int fs_start(struct fs *fs)
@@ -406,14 +438,55 @@ void fs_drop_caches(struct fs *fs)
 	log_info("caches dropped");
 }
 
+/* Rounds of sending until everything is on the server or the time is
+ * up; a server that is down costs a deadline a round. */
+static size_t send_all(struct fs *fs, double until)
+{
+	struct edits_counts c;
+
+	pthread_mutex_lock(&fs->lock);
+	for (;;) {
+		edits_fsync(fs, NULL, UINT32_MAX);
+		edits_count(fs, &c);
+		if (!c.pending || cache_now() >= until)
+			break;
+		pthread_mutex_unlock(&fs->lock);
+		usleep(200000);
+		pthread_mutex_lock(&fs->lock);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return c.pending;
+}
+
+size_t fs_stop(struct fs *fs)
+{
+	size_t left = send_all(fs, cache_now() + fs->flush_timeout_s);
+
+	edits_stop(fs);
+	if (!fs->journal)
+		return left;
+	if (left) {
+		journal_sync(fs->journal);
+		log_error("%llu edits of %zu tags are not on the server; they "
+			  "wait in %s and the next mount of this server and "
+			  "account sends them",
+			  (unsigned long long)journal_pending(fs->journal), left,
+			  journal_path(fs->journal));
+	} else {
+		journal_compact(fs->journal);
+	}
+	return left;
+}
+
 void fs_free(struct fs *fs)
 {
 	if (!fs)
 		return;
 	edits_stop(fs);
+	journal_free(fs->journal);
 	notify_dispose(&fs->notify);
 	model_dispose(&fs->model);
-	pthread_cond_destroy(&fs->edits.cond);
+	edits_dispose(&fs->edits);
 	cache_dispose(&fs->cache);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);

@@ -15,6 +15,7 @@
 #include "notify.h"
 
 struct api;
+struct journal;
 
 struct fs {
 	/* guards model, cache and edits; order: lock, then notify.lock,
@@ -25,6 +26,8 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 	size_t cache_max_bytes; /* 0: unbounded */
+	double flush_timeout_s;
+	struct journal *journal; /* edits not yet on the server; owned */
 	struct model model;
 	struct cache cache;
 	struct edits edits;

@@ -18,11 +18,16 @@ struct open_file {
 	atomic_int refs;
 	char *data;
 	size_t len;
+	/* made by this create: a refused write takes the sample out again,
+	 * so a command that fails changes nothing */
+	fuse_ino_t created_in;
+	char *created_name;
 };
 
 static void open_file_put(struct open_file *f)
 {
 	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+		free(f->created_name);
 		free(f->data);
 		free(f);
 	}
@@ -275,12 +280,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino, (void)buf, (void)off, (void)fi;
-	/* a sample's content comes from the dataset, not from the mount */
-	if (size)
-		fuse_reply_err(req, EPERM);
-	else
+	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+	char *undo = NULL;
+
+	(void)ino, (void)buf, (void)off;
+	if (!size) {
 		fuse_reply_write(req, 0);
+		return;
+	}
+	/* a sample's content comes from the dataset, not from the mount */
+	if (f)
+		undo = __atomic_exchange_n(&f->created_name, NULL,
+					   __ATOMIC_SEQ_CST);
+	if (undo)
+		fs_unlink(fs_of(req), f->created_in, undo);
+	free(undo);
+	fuse_reply_err(req, EPERM);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
@@ -344,6 +359,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	struct stat st;
+	bool added;
 	int ret;
 
 	(void)rdev;
@@ -351,7 +367,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	ret = fs_create(fs_of(req), parent, name, &st);
+	ret = fs_create(fs_of(req), parent, name, &st, &added);
 	reply_entry_or_err(req, ret, &st);
 }
 
@@ -362,19 +378,24 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct open_file *f;
 	struct stat st;
+	bool added;
 	int ret;
 
 	(void)mode;
-	ret = fs_create(fs, parent, name, &st);
+	ret = fs_create(fs, parent, name, &st, &added);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	f = calloc(1, sizeof(*f));
-	if (!f) {
+	if (!f || (added && !(f->created_name = strdup(name)))) {
+		free(f);
+		if (added)
+			fs_unlink(fs, parent, name);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	f->created_in = parent;
 	atomic_init(&f->refs, 1);
 	fill_entry(fs, &e, &st);
 	fi->fh = (uint64_t)(uintptr_t)f;
@@ -400,8 +421,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 
 static void op_destroy(void *userdata)
 {
-	/* edits reach the server before the session ends */
-	fs_fsync(userdata, 0);
+	/* fs_stop sends what is pending after the session, bounded by
+	 * -o flush_timeout; a second round here would only wait longer */
+	(void)userdata;
 }
 
 void fsops_notify(uint64_t parent, uint64_t ino, const char *name, void *arg)

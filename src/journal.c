@@ -746,21 +746,41 @@ static int load(struct journal *j)
 	return ret;
 }
 
+/* journal-<hash of server and account>.log: the account never shows. */
+static void journal_name(const char *server, const char *account, char *name,
+			 size_t size)
+{
+	uint64_t h = fnv1a(JOURNAL_FNV_OFFSET, server, strlen(server));
+
+	h = fnv1a(h, "\n", 1);
+	h = fnv1a(h, account, strlen(account));
+	snprintf(name, size, "journal-%016" PRIx64 ".log", h);
+}
+
+bool journal_exists(const char *dir, const char *server, const char *account)
+{
+	char name[64], *path;
+	int ret;
+	bool there;
+
+	journal_name(server, account, name, sizeof(name));
+	path = path_join(dir, name, &ret);
+	there = path && access(path, F_OK) == 0;
+	free(path);
+	return there;
+}
+
 int journal_open(const char *dir, const char *server, const char *account,
 		 struct journal **out)
 {
 	struct journal *j = NULL;
 	char name[64];
-	uint64_t h;
 	int ret;
 
 	*out = NULL;
 	if (!dir || !server || !account)
 		return -EINVAL;
-	h = fnv1a(JOURNAL_FNV_OFFSET, server, strlen(server));
-	h = fnv1a(h, "\n", 1);
-	h = fnv1a(h, account, strlen(account));
-	snprintf(name, sizeof(name), "journal-%016" PRIx64 ".log", h);
+	journal_name(server, account, name, sizeof(name));
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;

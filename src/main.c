@@ -132,6 +132,9 @@ static int daemon_fs(struct daemon_state *d)
 	fc.sync_edits = d->o.sync_edits;
 	fc.cache_max_bytes = (size_t)(d->o.cache_size_mb * 1024 * 1024);
 	fc.flush_delay_ms = d->o.flush_delay_ms;
+	fc.flush_timeout_s = d->o.flush_timeout_s;
+	fc.state_dir = d->o.state_dir;
+	fc.account = d->o.token;
 	fc.uid = getuid();
 	fc.gid = getgid();
 	/* at start the one-line reason below says it all; the request's
@@ -139,6 +142,9 @@ static int daemon_fs(struct daemon_state *d)
 	log_set_level(LOG_ERROR);
 	started = fs_new(&fc, &d->fs, err, sizeof(err)) == 0;
 	log_set_level(daemon_log_level(d));
+	/* replayed edits are logged: the user should see what was sent */
+	if (started)
+		started = fs_open_journal(d->fs, &fc, err, sizeof(err)) == 0;
 	if (!started) {
 		fprintf(stderr, "lightlyfs: %s\n", err);
 		return -1;
@@ -197,8 +203,11 @@ static int daemon_loop(struct daemon_state *d)
 		       : 1;
 }
 
-static void daemon_teardown(struct daemon_state *d)
+/* 0, or 1 when edits could not be sent (they wait in the journal). */
+static int daemon_teardown(struct daemon_state *d)
 {
+	int ret = 0;
+
 	if (d->sighup_running) {
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
@@ -212,6 +221,8 @@ static void daemon_teardown(struct daemon_state *d)
 	/* its destroy callback flushes pending edits, so fs outlives it */
 	if (d->se)
 		fuse_session_destroy(d->se);
+	if (d->fs && fs_stop(d->fs))
+		ret = 1;
 	fs_free(d->fs);
 	fuse_loop_cfg_destroy(d->loop_cfg);
 	api_free(d->api);
@@ -222,6 +233,7 @@ static void daemon_teardown(struct daemon_state *d)
 	fuse_opt_free_args(&d->args);
 	opts_dispose(&d->o);
 	log_clear_secrets();
+	return ret;
 }
 
 int main(int argc, char *argv[])
@@ -239,6 +251,7 @@ int main(int argc, char *argv[])
 	else if (rc == 0 && daemon_client(&d) == 0 && daemon_fs(&d) == 0 &&
 		 daemon_mount(&d) == 0)
 		ret = daemon_loop(&d);
-	daemon_teardown(&d);
+	if (daemon_teardown(&d))
+		ret = 1;
 	return ret;
 }

@@ -30,6 +30,8 @@ static void tag_free(struct tag *t)
 	free(t->name);
 	bitmask_dispose(&t->mask);
 	bitmask_dispose(&t->edit.server_mask);
+	bitmask_dispose(&t->edit.added);
+	bitmask_dispose(&t->edit.removed);
 	bitmask_dispose(&t->view.folders);
 	free(t);
 }
@@ -225,6 +227,7 @@ static int add_dataset(struct model *m, struct api_dataset *a,
 		return -ENOMEM;
 	d->slot = (uint32_t)m->nds;
 	d->live = true;
+	d->edit_seq = m->seq_base;
 	memcpy(d->id, a->id, sizeof(d->id));
 	dataset_fill(d, a);
 	d->mtime = model_ms_to_ts(d->modified_ms);
@@ -535,6 +538,8 @@ size_t model_cache_bytes(const struct model *m)
 
 			total += (t->mask.nbits + 7) / 8 +
 				 (t->edit.server_mask.nbits + 7) / 8 +
+				 (t->edit.added.nbits + 7) / 8 +
+				 (t->edit.removed.nbits + 7) / 8 +
 				 (t->view.folders.nbits + 7) / 8;
 		}
 	}

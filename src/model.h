@@ -36,14 +36,20 @@ struct tag_view {
 	uint64_t fallback_gen;
 };
 
-/* Edits made through the mount and not yet on the server. */
+/* Edits made through the mount and not yet on the server, kept as a delta
+ * (edits.c): a flush reads the tag as the server holds it now, applies the
+ * delta and sends the result, so other writers' changes are kept. */
 struct tag_edit {
-	struct bitmask server_mask; /* last mask the server holds */
-	bool dirty;                 /* mask differs from the server's */
-	bool flushing;              /* a PUT of the mask is on the wire */
+	struct bitmask server_mask; /* the server's mask as last read */
+	struct bitmask added, removed; /* our changes not yet on the wire */
+	bool dirty;                 /* added or removed holds something */
+	bool flushing;              /* a delta is on the wire */
 	bool on_wire;               /* a rename or delete is on the wire */
+	bool visiting;              /* being flushed (moves flush targets) */
 	double last_edit;           /* monotonic s */
+	double emptied_at;          /* removals emptied it: rmdir may follow */
 	uint64_t seq;               /* d->edit_seq at our last change */
+	uint64_t sent_seq;          /* our changes up to this are settled */
 	double retry_at, retry_delay;
 	int flush_err; /* refused flush, told by the next fsync */
 };
@@ -101,6 +107,7 @@ struct model {
 	char single_id[API_ID_LEN + 1]; /* -o dataset: the root is it */
 	struct timespec mount_time, root_mtime, last_stamp;
 	uint32_t next_local_folder;
+	uint64_t seq_base; /* edit numbers start above an earlier run's */
 	struct notify *notify; /* borrowed; where merges report changes */
 };
 

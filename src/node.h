@@ -46,8 +46,9 @@ struct node_ops {
 		     const char *name);
 	int (*unlink)(struct fs *fs, const struct inode_ref *dir,
 		      const char *name);
+	/* *added: the sample was not in the tag before */
 	int (*create)(struct fs *fs, const struct inode_ref *dir,
-		      const char *name, struct stat *st);
+		      const char *name, struct stat *st, bool *added);
 	/* a new name in dir for src */
 	int (*link)(struct fs *fs, const struct inode_ref *src,
 		    const struct inode_ref *dir, const char *name,

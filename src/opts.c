@@ -29,6 +29,8 @@ struct raw_opts {
 	char *flush_delay_ms;
 	char *cache_size;
 	char *log_level;
+	char *state_dir;
+	char *flush_timeout;
 	int sync_edits;
 	int allow_insecure;
 	int allow_other;
@@ -57,6 +59,8 @@ static const struct fuse_opt opt_table[] = {
 	OPT("flush_delay_ms=%s", flush_delay_ms),
 	OPT("cache_size=%s", cache_size),
 	OPT("log_level=%s", log_level),
+	OPT("state_dir=%s", state_dir),
+	OPT("flush_timeout=%s", flush_timeout),
 	OPT("sync_edits", sync_edits),
 	OPT("allow_insecure", allow_insecure),
 	OPT("-h", help),
@@ -173,6 +177,25 @@ static void opts_defaults(struct opts *o)
 	o->log_level = LOG_INFO;
 	o->max_stale_s = OPTS_DEFAULT_MAX_STALE_S;
 	o->max_response_mb = OPTS_DEFAULT_MAX_RESPONSE_MB;
+	o->flush_timeout_s = OPTS_DEFAULT_FLUSH_TIMEOUT_S;
+}
+
+/* Where edits wait for the server: -o state_dir, else the XDG state
+ * directory (the journal outlives the process, unlike a cache). */
+static char *state_dir_of(const char *opt)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char *dir = NULL;
+
+	if (opt)
+		return strdup(opt);
+	if (xdg && xdg[0] == '/')
+		return asprintf(&dir, "%s/lightlyfs", xdg) < 0 ? NULL : dir;
+	if (!home || home[0] != '/')
+		home = "/tmp";
+	return asprintf(&dir, "%s/.local/state/lightlyfs", home) < 0 ? NULL
+								      : dir;
 }
 
 /* The string options, -o before the environment before the default, and
@@ -192,7 +215,8 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 		o->token_file = strdup(raw->token_file);
 	if (raw->dataset)
 		o->dataset = strdup(raw->dataset);
-	if (!o->server || (raw->ca_certs && !o->ca_certs) ||
+	o->state_dir = state_dir_of(raw->state_dir);
+	if (!o->server || !o->state_dir || (raw->ca_certs && !o->ca_certs) ||
 	    (raw->token_file && !o->token_file) ||
 	    (raw->dataset && !o->dataset))
 		return -ENOMEM;
@@ -237,6 +261,10 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 		return ret;
 	if (o->max_response_mb < 1)
 		o->max_response_mb = 1;
+	if (raw->flush_timeout &&
+	    (ret = parse_number("flush_timeout", raw->flush_timeout,
+				&o->flush_timeout_s)))
+		return ret;
 	return 0;
 }
 
@@ -281,6 +309,8 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->flush_delay_ms);
 	free(raw->cache_size);
 	free(raw->log_level);
+	free(raw->state_dir);
+	free(raw->flush_timeout);
 }
 
 int opts_parse(struct opts *o, struct fuse_args *args)
@@ -427,6 +457,7 @@ void opts_dispose(struct opts *o)
 	free(o->token_file);
 	free(o->dataset);
 	free(o->ca_certs);
+	free(o->state_dir);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -459,13 +490,19 @@ void opts_print_help(const char *progname)
 	       "    -o sync_edits          send every tag edit at once\n"
 	       "    -o flush_delay_ms=MS   quiet period before edits are sent "
 	       "(default %u)\n"
+	       "    -o flush_timeout=S     how long unmount tries to send edits "
+	       "(default %.0f);\n"
+	       "                           what is left waits in the journal\n"
+	       "    -o state_dir=DIR       the journal of unsent edits (default "
+	       "$XDG_STATE_HOME/lightlyfs)\n"
 	       "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          the version\n\n"
 	       "FUSE options:\n",
 	       progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
 	       OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
-	       OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB, OPTS_DEFAULT_FLUSH_DELAY_MS);
+	       OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
+	       OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }

@@ -8,6 +8,7 @@
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
+#include "log.h"
 #include "node.h"
 #include "refresh.h"
 
@@ -129,6 +130,9 @@ static int make_tag(struct fs *fs, struct dataset *d, const char *name,
 	if (!ret)
 		ret = cache_unlocked(&fs->cache, create_fetch, &j);
 	free(j.img);
+	/* someone else just made it: show it at once */
+	if (ret == -EEXIST && d->live)
+		refresh_tags_now(fs, d);
 	if (ret)
 		return ret;
 	if (!d->live)
@@ -192,6 +196,25 @@ static int tag_call(struct fs *fs, struct dataset *d, struct tag *t,
 	return ret;
 }
 
+/* rmdir says ENOTEMPTY of a tag whose every sample has a name that cannot
+ * be shown: ls finds nothing, so say why. */
+static void log_hidden_only(const struct dataset *d, const struct tag *t)
+{
+	size_t n = 0;
+
+	if (!d->index)
+		return;
+	for (size_t s = bitmask_next(&t->mask, 0); s != SIZE_MAX;
+	     s = bitmask_next(&t->mask, s + 1)) {
+		if (index_parent(d->index, (uint32_t)s) != INDEX_NONE)
+			return;
+		n++;
+	}
+	log_warn("tag %s: not deleted: it holds %zu samples whose names "
+		 "cannot be shown as paths",
+		 t->name, n);
+}
+
 static int dataset_rmdir(struct fs *fs, const struct inode_ref *dir,
 			 const char *name)
 {
@@ -204,13 +227,20 @@ static int dataset_rmdir(struct fs *fs, const struct inode_ref *dir,
 	t = model_tag_by_name(d, name);
 	if (!t)
 		return -ENOENT;
-	if (!bitmask_is_empty(&t->mask))
+	if (!bitmask_is_empty(&t->mask)) {
+		log_hidden_only(d, t);
 		return -ENOTEMPTY; /* a tag is a curator's work: rm -r first */
+	}
 	ret = tag_call(fs, d, t, NULL);
 	if (ret == -ENOENT && t->live)
 		ret = 0; /* the server had it gone already: what rmdir wanted */
-	if (ret)
+	if (ret) {
+		/* rm -r emptied it first: the tag stays as the server has it */
+		if (t->live)
+			edits_drop_pending(fs, d, t);
 		return ret;
+	}
+	edits_settled(fs, d, t, t->edit.seq); /* its edits went with it */
 	model_forget_tag(&fs->model, d, t);
 	cache_wake(&fs->cache);
 	return 0;
@@ -227,9 +257,14 @@ static int rename_tag(struct fs *fs, struct dataset *d, const char *name,
 		return -ENOENT;
 	if (!strcmp(name, newname))
 		return 0;
-	ret = check_tag_name(newname);
-	if (ret)
-		return ret;
+	/* EINVAL would make mv say "to a subdirectory of itself" */
+	if (check_tag_name(newname)) {
+		log_info("mv: %s is not a tag name: 3 or more of letters, "
+			 "digits and \" .:;=@_-\", starting with a letter or "
+			 "digit",
+			 newname);
+		return -EPERM;
+	}
 	if (model_tag_by_name(d, newname) || !strcmp(newname, MODEL_META_DIR))
 		return -EEXIST; /* a tag is never replaced */
 	nn = strdup(newname);
@@ -257,7 +292,7 @@ static int dataset_rename(struct fs *fs, const struct inode_ref *dir,
 	if (ret)
 		return ret;
 	if (newdir->kind != INODE_KIND_DATASET)
-		return -EINVAL;
+		return -EPERM; /* tags do not nest */
 	return rename_tag(fs, model_dataset(&fs->model, dir->ds), name,
 			  newname);
 }

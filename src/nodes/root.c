@@ -7,6 +7,7 @@
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
+#include "journal.h"
 #include "node.h"
 #include "refresh.h"
 
@@ -132,6 +133,7 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 		      size_t *len)
 {
 	const struct cache *c = &fs->cache;
+	struct edits_counts e;
 	char *api_json = NULL;
 	size_t api_len = 0, ntags, nsamples;
 	int n, ret;
@@ -141,19 +143,26 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 	if (ret)
 		return ret;
 	count_model(&fs->model, &ntags, &nsamples);
+	edits_count(fs, &e);
 	n = asprintf(data,
 		     "{\"api\":%s,\"cache\":{\"hits\":%llu,\"misses\":%llu,"
 		     "\"staleServed\":%llu,\"evictions\":%llu,"
 		     "\"datasets\":%zu,\"tags\":%zu,\"samplesIndexed\":%zu,"
 		     "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
-		     "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu}}\n",
+		     "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu,"
+		     "\"tagsInFlight\":%zu,\"tagsRetrying\":%zu,"
+		     "\"movesWaiting\":%zu,\"journalPending\":%llu}}\n",
 		     api_json, (unsigned long long)c->hits,
 		     (unsigned long long)c->misses,
 		     (unsigned long long)c->stale_served,
 		     (unsigned long long)c->evictions, fs->model.nds, ntags,
 		     nsamples, model_cache_bytes(&fs->model),
 		     fs->cache_max_bytes,
-		     (unsigned long long)fs->edits.flushes, edits_pending(fs));
+		     (unsigned long long)fs->edits.flushes, e.pending,
+		     e.in_flight, e.retrying, e.moves,
+		     (unsigned long long)(fs->journal
+						  ? journal_pending(fs->journal)
+						  : 0));
 	free(api_json);
 	if (n < 0) {
 		*data = NULL;

@@ -149,6 +149,13 @@ static int begin_edit(struct fs *fs, const struct inode_ref *r,
 	return ret;
 }
 
+/* The initial tag stands for the whole dataset: no sample leaves it (so
+ * rm -rf DS keeps every sample). */
+static int may_remove_from(const struct tag *t)
+{
+	return t->prev[0] ? 0 : -EPERM;
+}
+
 /* The sample a file name in a tag folder names, if that is its own path.
  * -ENOENT when no sample of the dataset has it, -EISDIR for a folder. */
 static int sample_at(struct dataset *d, uint32_t folder, const char *name,
@@ -306,11 +313,13 @@ static int tag_unlink(struct fs *fs, const struct inode_ref *dir,
 		ret = sample_at(d, dir->folder, name, &s);
 	if (!ret && !bitmask_test(&t->mask, s))
 		ret = -ENOENT;
+	if (!ret)
+		ret = may_remove_from(t);
 	return ret ? ret : edits_set_sample(fs, d, t, s, false);
 }
 
 static int tag_create(struct fs *fs, const struct inode_ref *dir,
-		      const char *name, struct stat *st)
+		      const char *name, struct stat *st, bool *added)
 {
 	struct dataset *d;
 	struct tag *t;
@@ -321,6 +330,8 @@ static int tag_create(struct fs *fs, const struct inode_ref *dir,
 		ret = sample_at(d, dir->folder, name, &s);
 	if (ret == -EISDIR)
 		ret = -EEXIST;
+	if (!ret)
+		*added = !bitmask_test(&t->mask, s);
 	if (!ret)
 		ret = edits_set_sample(fs, d, t, s, true);
 	if (!ret)
@@ -368,7 +379,7 @@ static int tag_rename(struct fs *fs, const struct inode_ref *dir,
 	if (!ret)
 		ret = node_rename_target(dir, newdir);
 	if (!ret && newdir->kind != INODE_KIND_TAG)
-		ret = -EINVAL;
+		ret = -EPERM; /* a sample lives in tags, not beside them */
 	if (ret)
 		return ret;
 	nt = model_tag(d, newdir->tag);
@@ -381,16 +392,18 @@ static int tag_rename(struct fs *fs, const struct inode_ref *dir,
 	if (!t)
 		return -ENOENT;
 	ret = sample_at(d, dir->folder, name, &s);
+	/* a folder moves as its files: EXDEV makes mv copy (which adds
+	 * each sample to the target) before it removes */
 	if (ret == -EISDIR)
-		return -EINVAL; /* moving folders between tags: not yet */
+		return nt == t ? -EPERM : -EXDEV;
 	if (ret || !bitmask_test(&t->mask, s))
 		return -ENOENT;
 	if (sample_at(d, newdir->folder, newname, &ns) || ns != s)
-		return -EINVAL;
+		return -EPERM; /* a sample's name is the dataset's */
 	if (nt == t)
 		return 0;
-	ret = edits_set_sample(fs, d, nt, s, true);
-	return ret ? ret : edits_set_sample(fs, d, t, s, false);
+	ret = may_remove_from(t);
+	return ret ? ret : edits_move_sample(fs, d, t, nt, s);
 }
 
 const struct node_ops node_tag_ops = {

@@ -94,7 +94,9 @@ fs_env() {
 		esac
 	done
 	FS_ENV=("${unset[@]}")
-	for d in "LIGHTLY_TOKEN=$TOKEN" "LIGHTLY_SERVER_LOCATION=$EMU_URL"; do
+	# each test keeps its journal of edits to itself
+	for d in "LIGHTLY_TOKEN=$TOKEN" "LIGHTLY_SERVER_LOCATION=$EMU_URL" \
+		"XDG_STATE_HOME=${BATS_TEST_TMPDIR:-$EMU_DIR}/state"; do
 		case " ${unset[*]} " in
 		*" ${d%%=*} "*) ;;
 		*) FS_ENV+=("$d") ;;

@@ -69,7 +69,7 @@ static void teardown(struct fs *fs)
 {
 	notify_dispose(&fs->notify);
 	model_dispose(&fs->model);
-	pthread_cond_destroy(&fs->edits.cond);
+	edits_dispose(&fs->edits);
 	cache_dispose(&fs->cache);
 	pthread_mutex_destroy(&fs->lock);
 }

@@ -25,7 +25,8 @@ struct fs_config {
 	size_t cache_max_bytes; /* bound on cached names and masks; 0: none */
 	unsigned flush_delay_ms;
 	double flush_timeout_s; /* fs_stop's bound on sending edits */
-	const char *state_dir;  /* where the journal lives */
+	const char *state_dir;  /* where the journal and the trash live */
+	double trash_days;      /* how long deleted tags stay restorable */
 	const char *account;    /* secret naming the journal; only hashed */
 	uid_t uid;
 	gid_t gid;

@@ -36,6 +36,8 @@ enum inode_kind {
 	INODE_KIND_META_DATASET, /* DS/.lightly/dataset.json */
 	INODE_KIND_META_TAGS,   /* DS/.lightly/tags */
 	INODE_KIND_META_TAG,    /* DS/.lightly/tags/<tag>.json */
+	INODE_KIND_META_TRASH,  /* DS/.lightly/trash */
+	INODE_KIND_META_TRASH_JSON, /* DS/.lightly/trash/<tag>.json */
 	INODE_KIND_MAX_         /* at most 256: the small kinds' field */
 };
 

@@ -16,6 +16,7 @@
 #define OPTS_DEFAULT_MAX_STALE_S 86400.0
 #define OPTS_DEFAULT_MAX_RESPONSE_MB 1024
 #define OPTS_DEFAULT_FLUSH_TIMEOUT_S 30.0
+#define OPTS_DEFAULT_TRASH_DAYS 7.0
 
 struct opts {
 	char *server;     /* malloc'd, no trailing '/' */
@@ -31,6 +32,7 @@ struct opts {
 	double max_stale_s;
 	double max_response_mb;
 	double flush_timeout_s; /* how long unmount may try to send edits */
+	double trash_days;      /* deleted tags stay restorable this long */
 	bool sync_edits;
 	bool allow_insecure;
 	bool token_in_args; /* -o token= was given; see opts_scrub_argv */

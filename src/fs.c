@@ -373,6 +373,11 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->gid = cfg->gid;
 	fs->cache_max_bytes = cfg->cache_max_bytes;
 	fs->flush_timeout_s = cfg->flush_timeout_s;
+	fs->trash_days = cfg->trash_days;
+	if (cfg->state_dir && !(fs->state_dir = strdup(cfg->state_dir))) {
+		fs_free(fs);
+		return -ENOMEM;
+	}
 
 	/* one request proves the server answers and takes the token */
 	if (cfg->dataset) {
@@ -484,6 +489,7 @@ void fs_free(struct fs *fs)
 		return;
 	edits_stop(fs);
 	journal_free(fs->journal);
+	free(fs->state_dir);
 	notify_dispose(&fs->notify);
 	model_dispose(&fs->model);
 	edits_dispose(&fs->edits);

@@ -27,6 +27,8 @@ struct fs {
 	gid_t gid;
 	size_t cache_max_bytes; /* 0: unbounded */
 	double flush_timeout_s;
+	char *state_dir; /* journal and trash; NULL: neither */
+	double trash_days;
 	struct journal *journal; /* edits not yet on the server; owned */
 	struct model model;
 	struct cache cache;

@@ -61,8 +61,10 @@ static int check_small(struct inode_ref *r)
 	case INODE_KIND_META:
 	case INODE_KIND_META_DATASET:
 	case INODE_KIND_META_TAGS:
+	case INODE_KIND_META_TRASH:
 		return r->tag ? -ESTALE : 0;
 	case INODE_KIND_META_TAG:
+	case INODE_KIND_META_TRASH_JSON:
 		return 0;
 	default:
 		return -ESTALE;

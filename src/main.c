@@ -134,6 +134,7 @@ static int daemon_fs(struct daemon_state *d)
 	fc.flush_delay_ms = d->o.flush_delay_ms;
 	fc.flush_timeout_s = d->o.flush_timeout_s;
 	fc.state_dir = d->o.state_dir;
+	fc.trash_days = d->o.trash_days;
 	fc.account = d->o.token;
 	fc.uid = getuid();
 	fc.gid = getgid();

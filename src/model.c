@@ -141,8 +141,19 @@ struct tag *model_tag_by_name(const struct dataset *d, const char *name)
 	for (size_t i = 0; i < d->ntags; i++) {
 		struct tag *t = d->tags[i];
 
-		if (t->live && !strcmp(t->name, name) &&
+		if (t->live && !t->trashed && !strcmp(t->name, name) &&
 		    model_component_ok(name))
+			return t;
+	}
+	return NULL;
+}
+
+struct tag *model_trash_by_name(const struct dataset *d, const char *name)
+{
+	for (size_t i = 0; i < d->ntags; i++) {
+		struct tag *t = d->tags[i];
+
+		if (t->live && t->trashed && !strcmp(t->name, name))
 			return t;
 	}
 	return NULL;
@@ -153,14 +164,15 @@ bool model_tag_shown(const struct dataset *d, size_t i)
 {
 	struct tag *t = d->tags[i];
 
-	return t->live && model_component_ok(t->name) &&
+	return t->live && !t->trashed && model_component_ok(t->name) &&
 	       model_tag_by_name(d, t->name) == t;
 }
 
 struct tag *model_initial_tag(const struct dataset *d)
 {
 	for (size_t i = 0; i < d->ntags; i++)
-		if (d->tags[i]->live && !d->tags[i]->prev[0])
+		if (d->tags[i]->live && !d->tags[i]->trashed &&
+		    !d->tags[i]->prev[0])
 			return d->tags[i];
 	return NULL;
 }
@@ -341,6 +353,22 @@ static int add_tag(struct model *m, struct dataset *d, struct tag **out)
 	return 0;
 }
 
+int model_add_trash(struct model *m, struct dataset *d, const char *name,
+		    struct tag **out)
+{
+	char *copy = strdup(name);
+	int ret = copy ? add_tag(m, d, out) : -ENOMEM;
+
+	if (ret) {
+		free(copy);
+		return ret;
+	}
+	(*out)->name = copy;
+	(*out)->trashed = true;
+	(*out)->mask_loaded = true;
+	return 0;
+}
+
 /* The server changed a tag's samples: every listing of it the kernel
  * holds is stale (its files' own entries expire with the TTL). */
 static void notify_tag_listing(struct model *m, struct dataset *d,
@@ -445,7 +473,7 @@ static bool recently_deleted(const struct dataset *d, const char *id)
 static struct tag *tag_by_id(const struct dataset *d, const char *id)
 {
 	for (size_t j = 0; j < d->ntags; j++)
-		if (!strcmp(d->tags[j]->id, id))
+		if (!d->tags[j]->trashed && !strcmp(d->tags[j]->id, id))
 			return d->tags[j];
 	return NULL;
 }
@@ -459,7 +487,8 @@ static bool drop_unseen(struct model *m, struct dataset *d)
 	for (size_t i = 0; i < d->ntags; i++) {
 		struct tag *t = d->tags[i];
 
-		if (t->live && !t->seen && !t->created_locally) {
+		if (t->live && !t->seen && !t->created_locally &&
+		    !t->trashed) {
 			t->live = false;
 			changed = true;
 			notify_push(m->notify, model_dataset_ino(d), 0,
@@ -480,6 +509,7 @@ int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 		d->tags[i]->seen = false;
 	for (size_t i = 0; i < n; i++) {
 		struct tag *t = tag_by_id(d, v[i].id);
+
 
 		if (!t) {
 			/* a tag we deleted may still be listed by a reply

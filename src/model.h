@@ -57,6 +57,8 @@ struct tag_edit {
 struct tag {
 	uint32_t slot;
 	bool live;
+	bool trashed; /* deleted through the mount, kept in .lightly/trash */
+	int64_t deleted_ms;
 	bool seen;
 	bool created_locally;
 	char id[API_ID_LEN + 1];
@@ -91,6 +93,7 @@ struct dataset {
 	struct name_index *index;
 	struct load index_load;
 	bool fallback;         /* no mappings: names come tag by tag */
+	bool trash_loaded;     /* .lightly/trash read from the state dir */
 	double last_used;      /* monotonic s, for eviction */
 	unsigned index_users;  /* open listings that read the index */
 	char recently_deleted[MODEL_RECENTLY_DELETED][API_ID_LEN + 1];
@@ -149,6 +152,12 @@ static inline bool model_tag_busy(const struct tag *t)
 int model_apply_datasets(struct model *m, struct api_dataset *v, size_t n);
 int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 		     size_t n, uint64_t since);
+
+/* A tag of the trash (not the server's): never listed, merged or found by
+ * model_tag_by_name.  name is copied. */
+int model_add_trash(struct model *m, struct dataset *d, const char *name,
+		    struct tag **out);
+struct tag *model_trash_by_name(const struct dataset *d, const char *name);
 
 /* Marks t deleted through the mount; a listing that raced with the delete
  * cannot bring it back. */

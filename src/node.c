@@ -22,6 +22,8 @@ static const struct node_ops *const node_table[INODE_KIND_MAX_] = {
 	[INODE_KIND_META_DATASET] = &node_meta_dataset_ops,
 	[INODE_KIND_META_TAGS] = &node_meta_tags_ops,
 	[INODE_KIND_META_TAG] = &node_meta_tag_ops,
+	[INODE_KIND_META_TRASH] = &node_meta_trash_ops,
+	[INODE_KIND_META_TRASH_JSON] = &node_meta_trash_json_ops,
 };
 
 const struct node_ops *node_ops_of(const struct inode_ref *r)

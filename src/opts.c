@@ -31,6 +31,7 @@ struct raw_opts {
 	char *log_level;
 	char *state_dir;
 	char *flush_timeout;
+	char *trash_days;
 	int sync_edits;
 	int allow_insecure;
 	int allow_other;
@@ -61,6 +62,7 @@ static const struct fuse_opt opt_table[] = {
 	OPT("log_level=%s", log_level),
 	OPT("state_dir=%s", state_dir),
 	OPT("flush_timeout=%s", flush_timeout),
+	OPT("trash_days=%s", trash_days),
 	OPT("sync_edits", sync_edits),
 	OPT("allow_insecure", allow_insecure),
 	OPT("-h", help),
@@ -178,6 +180,7 @@ static void opts_defaults(struct opts *o)
 	o->max_stale_s = OPTS_DEFAULT_MAX_STALE_S;
 	o->max_response_mb = OPTS_DEFAULT_MAX_RESPONSE_MB;
 	o->flush_timeout_s = OPTS_DEFAULT_FLUSH_TIMEOUT_S;
+	o->trash_days = OPTS_DEFAULT_TRASH_DAYS;
 }
 
 /* Where edits wait for the server: -o state_dir, else the XDG state
@@ -265,6 +268,10 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 	    (ret = parse_number("flush_timeout", raw->flush_timeout,
 				&o->flush_timeout_s)))
 		return ret;
+	if (raw->trash_days &&
+	    (ret = parse_number("trash_days", raw->trash_days,
+				&o->trash_days)))
+		return ret;
 	return 0;
 }
 
@@ -311,6 +318,7 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->log_level);
 	free(raw->state_dir);
 	free(raw->flush_timeout);
+	free(raw->trash_days);
 }
 
 int opts_parse(struct opts *o, struct fuse_args *args)
@@ -493,8 +501,11 @@ void opts_print_help(const char *progname)
 	       "    -o flush_timeout=S     how long unmount tries to send edits "
 	       "(default %.0f);\n"
 	       "                           what is left waits in the journal\n"
-	       "    -o state_dir=DIR       the journal of unsent edits (default "
-	       "$XDG_STATE_HOME/lightlyfs)\n"
+	       "    -o state_dir=DIR       the journal of unsent edits and the "
+	       "trash\n"
+	       "                           (default $XDG_STATE_HOME/lightlyfs)\n"
+	       "    -o trash_days=DAYS     deleted tags stay in DS/.lightly/trash "
+	       "(default %.0f)\n"
 	       "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          the version\n\n"
@@ -502,7 +513,8 @@ void opts_print_help(const char *progname)
 	       progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
 	       OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
 	       OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
-	       OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S);
+	       OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
+	       OPTS_DEFAULT_TRASH_DAYS);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }

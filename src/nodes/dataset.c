@@ -11,6 +11,7 @@
 #include "log.h"
 #include "node.h"
 #include "refresh.h"
+#include "trash.h"
 
 static int dataset_check(struct fs *fs, struct inode_ref *r)
 {
@@ -231,10 +232,13 @@ static int dataset_rmdir(struct fs *fs, const struct inode_ref *dir,
 		log_hidden_only(d, t);
 		return -ENOTEMPTY; /* a tag is a curator's work: rm -r first */
 	}
+	/* kept before the delete is sent: a crash after it loses nothing */
+	trash_save(fs, d, t);
 	ret = tag_call(fs, d, t, NULL);
 	if (ret == -ENOENT && t->live)
 		ret = 0; /* the server had it gone already: what rmdir wanted */
 	if (ret) {
+		trash_drop(fs, d, t->id);
 		/* rm -r emptied it first: the tag stays as the server has it */
 		if (t->live)
 			edits_drop_pending(fs, d, t);

@@ -39,6 +39,8 @@ static int meta_lookup(struct fs *fs, const struct inode_ref *dir,
 		out->kind = INODE_KIND_META_DATASET;
 	else if (!strcmp(name, "tags"))
 		out->kind = INODE_KIND_META_TAGS;
+	else if (!strcmp(name, "trash"))
+		out->kind = INODE_KIND_META_TRASH;
 	else
 		return -ENOENT;
 	return 0;
@@ -52,7 +54,10 @@ static int meta_list(struct fs *fs, struct fs_dir *dir)
 
 	(void)fs;
 	c.kind = INODE_KIND_META_TAGS;
-	return ret ? ret : dir_add(dir, "tags", &c);
+	if (!ret)
+		ret = dir_add(dir, "tags", &c);
+	c.kind = INODE_KIND_META_TRASH;
+	return ret ? ret : dir_add(dir, "trash", &c);
 }
 
 const struct node_ops node_meta_ops = {

@@ -50,6 +50,8 @@ static void tag_stat(struct fs *fs, const struct inode_ref *r,
 		node_stat_dir(fs, st, r, t ? t->mtime : d->mtime,
 			      model_ms_to_ts(t ? t->created_ms
 					       : d->created_ms));
+	if (t && t->trashed)
+		st->st_mode = S_IFDIR | 0555;
 }
 
 /* The live dataset and tag of r, with t's listing ready. */
@@ -146,6 +148,9 @@ static int begin_edit(struct fs *fs, const struct inode_ref *r,
 	/* without the server's index order no mask can be written */
 	if (!ret && (*d)->fallback)
 		ret = -EROFS;
+	/* the trash is read-only: mv it back to edit it */
+	if (!ret && (*t)->trashed)
+		ret = -EPERM;
 	return ret;
 }
 

@@ -269,13 +269,19 @@ static void *flusher_main(void *arg)
 {
 	struct fs *fs = arg;
 
+	double synced = 0;
+
 	pthread_mutex_lock(&fs->lock);
 	while (!fs->edits.stopping) {
 		double now = cache_now(), next = now + 1.0;
 
+		/* even while flushes keep it busy */
+		if (now - synced >= 1.0) {
+			sync_journal(fs);
+			synced = now;
+		}
 		if (flush_one_due(fs, now, &next))
 			continue;
-		sync_journal(fs);
 		wait_until(fs, next - now);
 	}
 	pthread_mutex_unlock(&fs->lock);

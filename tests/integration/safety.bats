@@ -3,6 +3,10 @@
 # gone, rm -r of tags that cannot be deleted, commands that half fail.
 # Every case checks what the server holds afterwards through the API.
 
+# Each @test runs in a subshell of its own, and MNT, FS_PID and friends
+# are set by helpers.bash, which shellcheck does not follow.
+# shellcheck disable=SC2030,SC2031,SC2153
+
 load helpers
 
 setup() {
@@ -16,7 +20,7 @@ setup() {
 teardown() {
 	if [ -n "$MNT2" ]; then
 		mountpoint -q "$MNT2" && fusermount3 -u "$MNT2"
-		[ -n "${FS2_PID:-}" ] && wait_exit "$FS2_PID" 20 || true
+		if [ -n "${FS2_PID:-}" ]; then wait_exit "$FS2_PID" 20 || true; fi
 		rmdir "$MNT2" 2>/dev/null || true
 	fi
 	unmount_fs

@@ -2,6 +2,10 @@
 # Deleted tags can be restored: DS/.lightly/trash/NAME lists a tag deleted
 # through the mount, read-only, and mv puts it back on the server.
 
+# Each @test runs in a subshell of its own, and MNT, FS_PID and friends
+# are set by helpers.bash, which shellcheck does not follow.
+# shellcheck disable=SC2030,SC2031,SC2153
+
 load helpers
 
 setup() {

@@ -1,9 +1,10 @@
 /* The edit journal: owns one append-only file per server and account, the
  * per-tag numbers of the edits it holds unsettled (so pending counts and
- * compaction need no file read on the hot path), and the reading of the
- * file back (replay, compaction, open).  Knows nothing of tags beyond
+ * compaction need no file read on the hot path), the writing of records
+ * and the public API (open, edit, done, sync, replay, compact, naming).
+ * Reading the file back is journal_scan.c's.  Knows nothing of tags beyond
  * their ids: the caller applies what replay reports. */
-#include "journal.h"
+#include "journal_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,81 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define JOURNAL_HEADER "lightlyfs-journal 1\n"
-#define JOURNAL_HEADER_LEN (sizeof(JOURNAL_HEADER) - 1)
-/* The longest record, "E <20> <24> <24> <10> +\n", is 86 bytes. */
-#define JOURNAL_LINE_MAX 128
-/* The shortest valid record, "D 0 <24> <24>\n": bounds the records a file
- * of a given size can hold, so a scan allocates once. */
-#define JOURNAL_REC_MIN 54
-#define JOURNAL_IO_BUF 65536
 #define JOURNAL_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 #define JOURNAL_FNV_PRIME UINT64_C(0x100000001b3)
-
-/* A scanned record: 16 bytes, so a replay of a million lines stays small. */
-#define JREC_DONE (1u << 31)
-#define JREC_ADD (1u << 30)
-#define JREC_PENDING (1u << 29)
-#define JREC_REPORT (1u << 28)
-#define JREC_TAG_MASK (JREC_REPORT - 1)
-
-struct jtag {
-	char ds[JOURNAL_ID_LEN + 1];
-	char tag[JOURNAL_ID_LEN + 1];
-	uint64_t hash;
-	uint32_t idx; /* in journal.tags */
-	/* unsettled edit numbers in file order (non-decreasing: journal_edit
-	 * refuses a lower one), live in [head, n) */
-	uint64_t *seqs;
-	size_t head, n, cap;
-	uint64_t *staged; /* the next seqs, built before a compaction commits */
-	size_t staged_n;
-};
-
-struct journal {
-	pthread_mutex_t lock;
-	int fd;
-	char *path, *tmp_path, *dir;
-	uint64_t size;       /* bytes in the file: a short write is cut back */
-	bool torn;           /* ends mid-line: the next record starts a line */
-	uint64_t pending;    /* edits written and not settled */
-	uint64_t max_seq;
-	uint64_t wgen, sgen; /* writes made, and made when last synced */
-	struct jtag **tags;  /* creation order: a scanned record's tag index */
-	uint32_t ntags, tags_cap;
-	uint32_t *table;     /* open addressing: tag index + 1, 0 is empty */
-	uint32_t table_cap;
-	struct jtag *last;   /* an edit burst hits one tag: skip the hash */
-};
-
-struct jrec {
-	uint64_t seq;
-	uint32_t sample;
-	uint32_t bits; /* tag index | JREC_* */
-};
-
-struct scan {
-	struct jrec *recs;
-	size_t n, cap;
-	unsigned skipped;
-	bool torn_end; /* the last line has no newline */
-	uint64_t max_seq;
-};
-
-struct reader {
-	int fd;
-	uint64_t next, end; /* file offset to read next, and where to stop */
-	size_t pos, len;
-	char buf[JOURNAL_IO_BUF];
-};
-
-struct parsed {
-	bool done;
-	uint64_t seq;
-	const char *ds, *tag; /* JOURNAL_ID_LEN bytes, not terminated */
-	uint32_t sample;
-	bool add;
-};
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
 {
@@ -103,7 +31,7 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
 }
 
 /* murmur3's finaliser: FNV leaves the low bits (the slot) poorly mixed */
-static uint64_t mix64(uint64_t h)
+uint64_t journal_mix64(uint64_t h)
 {
 	h ^= h >> 33;
 	h *= UINT64_C(0xff51afd7ed558ccd);
@@ -113,26 +41,16 @@ static uint64_t mix64(uint64_t h)
 	return h;
 }
 
-static bool id_valid(const char *s, size_t n)
-{
-	if (n != JOURNAL_ID_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(s[i] >= '0' && s[i] <= '9') &&
-		    !(s[i] >= 'a' && s[i] <= 'f'))
-			return false;
-	return true;
-}
-
 static bool arg_id_valid(const char *s)
 {
-	return s && id_valid(s, strnlen(s, JOURNAL_ID_LEN + 1));
+	return s && journal_id_valid(s, strnlen(s, JOURNAL_ID_LEN + 1));
 }
 
 static uint64_t tag_hash(const char *ds, const char *tag)
 {
-	return mix64(fnv1a(fnv1a(JOURNAL_FNV_OFFSET, ds, JOURNAL_ID_LEN), tag,
-			   JOURNAL_ID_LEN));
+	return journal_mix64(
+	    fnv1a(fnv1a(JOURNAL_FNV_OFFSET, ds, JOURNAL_ID_LEN), tag,
+		  JOURNAL_ID_LEN));
 }
 
 static int table_grow(struct journal *j)
@@ -160,8 +78,8 @@ static int table_grow(struct journal *j)
 
 /* The tag entry of (ds, tag), both JOURNAL_ID_LEN bytes; created when
  * create is set.  0 and *out (NULL when absent), -ENOMEM, -EOVERFLOW. */
-static int tag_get(struct journal *j, const char *ds, const char *tag,
-		   bool create, struct jtag **out)
+int journal_tag_get(struct journal *j, const char *ds, const char *tag,
+		    bool create, struct jtag **out)
 {
 	struct jtag *t;
 	uint64_t h;
@@ -264,9 +182,9 @@ static size_t put_u64(char *p, uint64_t v)
 }
 
 /* Formats by hand: snprintf would be a fifth of a million-edit burst. */
-static size_t format_rec(char *buf, bool newline_first, bool done,
-			 uint64_t seq, const char *ds, const char *tag,
-			 uint32_t sample, bool add)
+static size_t format_rec(char *buf, bool newline_first, bool done, uint64_t seq,
+			 const char *ds, const char *tag, uint32_t sample,
+			 bool add)
 {
 	char *p = buf;
 
@@ -318,26 +236,6 @@ static int append(struct journal *j, const char *buf, size_t len)
 	return err;
 }
 
-static int pread_full(int fd, char *buf, size_t len, uint64_t off,
-		      size_t *got)
-{
-	size_t n = 0;
-
-	while (n < len) {
-		ssize_t r = pread(fd, buf + n, len - n, (off_t)(off + n));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*got = n;
-	return 0;
-}
-
 static int write_full(int fd, const char *buf, size_t len)
 {
 	while (len) {
@@ -353,306 +251,6 @@ static int write_full(int fd, const char *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
-}
-
-/* The next line, without its newline, into line[JOURNAL_LINE_MAX] (*cut
- * when it was longer).  1: a line, 2: a last line with no newline, 0: the
- * end, -errno. */
-static int reader_line(struct reader *r, char *line, size_t *len, bool *cut)
-{
-	*len = 0;
-	*cut = false;
-	for (;;) {
-		const char *nl;
-		size_t take, chunk;
-
-		if (r->pos == r->len) {
-			size_t want = sizeof(r->buf);
-			int ret;
-
-			if (r->end - r->next < want)
-				want = (size_t)(r->end - r->next);
-			ret = want ? pread_full(r->fd, r->buf, want, r->next,
-						&r->len)
-				   : 0;
-			if (ret)
-				return ret;
-			if (!want)
-				r->len = 0;
-			r->next += r->len;
-			r->pos = 0;
-			if (!r->len)
-				return *len || *cut ? 2 : 0;
-		}
-		nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
-		chunk = nl ? (size_t)(nl - (r->buf + r->pos)) : r->len - r->pos;
-		take = chunk;
-		if (take > JOURNAL_LINE_MAX - *len) {
-			take = JOURNAL_LINE_MAX - *len;
-			*cut = true;
-		}
-		memcpy(line + *len, r->buf + r->pos, take);
-		*len += take;
-		r->pos += chunk;
-		if (nl) {
-			r->pos++;
-			return 1;
-		}
-	}
-}
-
-static bool parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (n == 0 || n > 20)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (v > (max - (uint64_t)(s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* A record line, exactly as format_rec writes it (one space between
- * fields); anything else is malformed. */
-static bool parse_line(const char *line, size_t len, struct parsed *p)
-{
-	const char *tok[7];
-	size_t tlen[7], ntok = 0, start = 0;
-	uint64_t v;
-
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && line[i] != ' ')
-			continue;
-		if (ntok == 7 || i == start)
-			return false;
-		tok[ntok] = line + start;
-		tlen[ntok++] = i - start;
-		start = i + 1;
-	}
-	if (tlen[0] != 1 || (tok[0][0] != 'E' && tok[0][0] != 'D'))
-		return false;
-	*p = (struct parsed){ .done = tok[0][0] == 'D' };
-	if (ntok != (p->done ? 4u : 6u))
-		return false;
-	if (!parse_u64(tok[1], tlen[1], UINT64_MAX, &p->seq) ||
-	    !id_valid(tok[2], tlen[2]) || !id_valid(tok[3], tlen[3]))
-		return false;
-	p->ds = tok[2];
-	p->tag = tok[3];
-	if (p->done)
-		return true;
-	if (!parse_u64(tok[4], tlen[4], UINT32_MAX, &v) || tlen[5] != 1 ||
-	    (tok[5][0] != '+' && tok[5][0] != '-'))
-		return false;
-	p->sample = (uint32_t)v;
-	p->add = tok[5][0] == '+';
-	return true;
-}
-
-static void scan_dispose(struct scan *s)
-{
-	free(s->recs);
-}
-
-/* Reads the records after the header into s.  Lock held. */
-static int scan_file(struct journal *j, struct scan *s)
-{
-	struct reader *r = NULL;
-	char line[JOURNAL_LINE_MAX];
-	uint64_t body = j->size - JOURNAL_HEADER_LEN;
-	int ret = 0;
-
-	memset(s, 0, sizeof(*s));
-	if (body / JOURNAL_REC_MIN + 1 > SIZE_MAX / sizeof(*s->recs))
-		return -EFBIG;
-	s->cap = (size_t)(body / JOURNAL_REC_MIN + 1);
-	s->recs = malloc(s->cap * sizeof(*s->recs));
-	r = malloc(sizeof(*r));
-	if (!s->recs || !r) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	r->fd = j->fd;
-	r->next = JOURNAL_HEADER_LEN;
-	r->end = j->size;
-	r->pos = r->len = 0;
-	for (;;) {
-		struct parsed p;
-		struct jtag *t;
-		size_t len;
-		bool cut;
-
-		ret = reader_line(r, line, &len, &cut);
-		if (ret <= 0)
-			break;
-		if (ret == 2) {
-			s->torn_end = true;
-			s->skipped++;
-			ret = 0;
-			break;
-		}
-		ret = 0;
-		if (cut || !parse_line(line, len, &p)) {
-			s->skipped++;
-			continue;
-		}
-		/* a done of a tag with no edit above it settles nothing */
-		ret = tag_get(j, p.ds, p.tag, !p.done, &t);
-		if (ret)
-			break;
-		if (p.seq > s->max_seq)
-			s->max_seq = p.seq;
-		if (!t)
-			continue;
-		if (s->n == s->cap) { /* cannot happen: cap bounds the lines */
-			ret = -EFBIG;
-			break;
-		}
-		s->recs[s->n++] = (struct jrec){
-			.seq = p.seq,
-			.sample = p.sample,
-			.bits = t->idx | (p.done ? JREC_DONE : 0) |
-				(!p.done && p.add ? JREC_ADD : 0),
-		};
-	}
-out:
-	free(r);
-	if (ret)
-		scan_dispose(s);
-	return ret;
-}
-
-struct horizon {
-	uint64_t seq; /* the largest done of the tag below this point */
-	bool has;
-};
-
-static bool set_insert(uint64_t *keys, size_t cap, uint64_t key)
-{
-	size_t s = (size_t)mix64(key) & (cap - 1);
-
-	while (keys[s]) {
-		if (keys[s] == key)
-			return false;
-		s = (s + 1) & (cap - 1);
-	}
-	keys[s] = key;
-	return true;
-}
-
-/* Marks the records no later done settles (JREC_PENDING) and, with
- * dedupe, the last of those per (tag, sample) (JREC_REPORT).  Walks the
- * records backwards, so a done is seen before the edits it settles and
- * the last edit of a sample before its earlier ones.  *npending and
- * *nreport count them.  0, -ENOMEM. */
-static int scan_settle(const struct journal *j, struct scan *s, bool dedupe,
-		       size_t *npending, size_t *nreport)
-{
-	struct horizon *hz = calloc(j->ntags ? j->ntags : 1, sizeof(*hz));
-	uint64_t *keys = NULL;
-	size_t cap = 1;
-	int ret = 0;
-
-	*npending = *nreport = 0;
-	if (!hz)
-		return -ENOMEM;
-	for (size_t i = s->n; i-- > 0;) {
-		struct jrec *r = &s->recs[i];
-		struct horizon *h = &hz[r->bits & JREC_TAG_MASK];
-
-		if (r->bits & JREC_DONE) {
-			if (!h->has || r->seq > h->seq)
-				*h = (struct horizon){ r->seq, true };
-		} else if (!h->has || r->seq > h->seq) {
-			r->bits |= JREC_PENDING;
-			(*npending)++;
-		}
-	}
-	if (!dedupe || !*npending)
-		goto out;
-	while (cap < *npending * 2)
-		cap *= 2;
-	keys = calloc(cap, sizeof(*keys));
-	if (!keys) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = s->n; i-- > 0;) {
-		struct jrec *r = &s->recs[i];
-		uint64_t key = (uint64_t)((r->bits & JREC_TAG_MASK) + 1) << 32 |
-			       r->sample;
-
-		if ((r->bits & JREC_PENDING) && set_insert(keys, cap, key)) {
-			r->bits |= JREC_REPORT;
-			(*nreport)++;
-		}
-	}
-out:
-	free(keys);
-	free(hz);
-	return ret;
-}
-
-static void pending_unstage(struct journal *j)
-{
-	for (uint32_t i = 0; i < j->ntags; i++) {
-		free(j->tags[i]->staged);
-		j->tags[i]->staged = NULL;
-		j->tags[i]->staged_n = 0;
-	}
-}
-
-/* Builds each tag's next seqs from the records marked flag, without
- * touching the live ones, so a failure leaves them as they were.  0,
- * -ENOMEM. */
-static int pending_stage(struct journal *j, const struct scan *s,
-			 uint32_t flag)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->recs[i].bits & flag)
-			j->tags[s->recs[i].bits & JREC_TAG_MASK]->staged_n++;
-	for (uint32_t i = 0; i < j->ntags; i++) {
-		struct jtag *t = j->tags[i];
-
-		if (!t->staged_n)
-			continue;
-		t->staged = malloc(t->staged_n * sizeof(*t->staged));
-		if (!t->staged) {
-			pending_unstage(j);
-			return -ENOMEM;
-		}
-		t->staged_n = 0;
-	}
-	for (size_t i = 0; i < s->n; i++) {
-		const struct jrec *r = &s->recs[i];
-		struct jtag *t = j->tags[r->bits & JREC_TAG_MASK];
-
-		if (r->bits & flag)
-			t->staged[t->staged_n++] = r->seq;
-	}
-	return 0;
-}
-
-static void pending_commit(struct journal *j)
-{
-	j->pending = 0;
-	for (uint32_t i = 0; i < j->ntags; i++) {
-		struct jtag *t = j->tags[i];
-
-		free(t->seqs);
-		t->seqs = t->staged;
-		t->head = 0;
-		t->n = t->cap = t->staged_n;
-		j->pending += t->n;
-		t->staged = NULL;
-		t->staged_n = 0;
-	}
 }
 
 /* mkdir -p with mode 0700 for what it creates.  0, -errno. */
@@ -710,7 +308,7 @@ static int header_check(struct journal *j)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EPROTO;
-	ret = pread_full(j->fd, buf, sizeof(buf), 0, &got);
+	ret = journal_pread_full(j->fd, buf, sizeof(buf), 0, &got);
 	if (ret)
 		return ret;
 	if (got == sizeof(buf) && !memcmp(buf, JOURNAL_HEADER, got)) {
@@ -730,19 +328,19 @@ static int load(struct journal *j)
 {
 	struct scan s;
 	size_t npending, nreport;
-	int ret = scan_file(j, &s);
+	int ret = journal_scan_file(j, &s);
 
 	if (ret)
 		return ret;
-	ret = scan_settle(j, &s, false, &npending, &nreport);
+	ret = journal_scan_settle(j, &s, false, &npending, &nreport);
 	if (!ret)
-		ret = pending_stage(j, &s, JREC_PENDING);
+		ret = journal_pending_stage(j, &s, JREC_PENDING);
 	if (!ret) {
-		pending_commit(j);
+		journal_pending_commit(j);
 		j->torn = s.torn_end;
 		j->max_seq = s.max_seq;
 	}
-	scan_dispose(&s);
+	journal_scan_dispose(&s);
 	return ret;
 }
 
@@ -800,8 +398,9 @@ int journal_open(const char *dir, const char *server, const char *account,
 	ret = mkdir_p(dir);
 	if (ret)
 		goto out;
-	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
-				      O_NOFOLLOW, 0600);
+	j->fd =
+	    open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		 0600);
 	if (j->fd < 0) {
 		ret = -errno;
 		goto out;
@@ -859,7 +458,7 @@ int journal_edit(struct journal *j, const char *ds_id, const char *tag_id,
 	if (!j || !arg_id_valid(ds_id) || !arg_id_valid(tag_id))
 		return -EINVAL;
 	pthread_mutex_lock(&j->lock);
-	ret = tag_get(j, ds_id, tag_id, true, &t);
+	ret = journal_tag_get(j, ds_id, tag_id, true, &t);
 	if (ret)
 		goto out;
 	if (t->n > t->head && seq < t->seqs[t->n - 1]) {
@@ -893,7 +492,7 @@ int journal_done(struct journal *j, const char *ds_id, const char *tag_id,
 	if (!j || !arg_id_valid(ds_id) || !arg_id_valid(tag_id))
 		return -EINVAL;
 	pthread_mutex_lock(&j->lock);
-	ret = tag_get(j, ds_id, tag_id, false, &t);
+	ret = journal_tag_get(j, ds_id, tag_id, false, &t);
 	if (ret || !t || t->head == t->n)
 		goto out;
 	len = format_rec(buf, j->torn, true, seq, ds_id, tag_id, 0, false);
@@ -981,12 +580,12 @@ int journal_replay(struct journal *j,
 	if (skipped)
 		*skipped = 0;
 	pthread_mutex_lock(&j->lock);
-	ret = scan_file(j, &s);
+	ret = journal_scan_file(j, &s);
 	if (ret) {
 		pthread_mutex_unlock(&j->lock);
 		return ret;
 	}
-	ret = scan_settle(j, &s, true, &npending, &nreport);
+	ret = journal_scan_settle(j, &s, true, &npending, &nreport);
 	/* a copy of the entries (never freed before the journal): cb may
 	 * add tags, which moves j->tags */
 	if (!ret) {
@@ -1008,15 +607,15 @@ int journal_replay(struct journal *j,
 				 arg);
 	}
 	free(tags);
-	scan_dispose(&s);
+	journal_scan_dispose(&s);
 	return ret;
 }
 
 /* Writes the reported records into a new temp file, synced and locked
  * (so the path is never unlocked once renamed).  0 and *fd_out,
  * *size_out, -errno (the temp file removed). */
-static int write_compacted(struct journal *j, const struct scan *s,
-			   int *fd_out, uint64_t *size_out)
+static int write_compacted(struct journal *j, const struct scan *s, int *fd_out,
+			   uint64_t *size_out)
 {
 	char *buf = malloc(JOURNAL_IO_BUF);
 	size_t len = JOURNAL_HEADER_LEN;
@@ -1025,10 +624,10 @@ static int write_compacted(struct journal *j, const struct scan *s,
 
 	if (!buf)
 		goto out;
-	fd = open(j->tmp_path,
-		  O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC |
-			  O_NOFOLLOW,
-		  0600);
+	fd =
+	    open(j->tmp_path,
+		 O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		 0600);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		ret = -errno;
 		goto out;
@@ -1109,12 +708,12 @@ int journal_compact(struct journal *j)
 		ret = compact_truncate(j);
 		goto unlock;
 	}
-	ret = scan_file(j, &s);
+	ret = journal_scan_file(j, &s);
 	if (ret)
 		goto unlock;
-	ret = scan_settle(j, &s, true, &npending, &nreport);
+	ret = journal_scan_settle(j, &s, true, &npending, &nreport);
 	if (!ret)
-		ret = pending_stage(j, &s, JREC_REPORT);
+		ret = journal_pending_stage(j, &s, JREC_REPORT);
 	if (ret)
 		goto out;
 	ret = write_compacted(j, &s, &fd, &size);
@@ -1124,7 +723,7 @@ int journal_compact(struct journal *j)
 		close(fd);
 	}
 	if (ret) {
-		pending_unstage(j);
+		journal_pending_unstage(j);
 		goto out;
 	}
 	/* renamed: the new file is the journal now, whatever the dir sync
@@ -1136,9 +735,9 @@ int journal_compact(struct journal *j)
 	j->torn = false;
 	j->wgen++;
 	j->sgen = j->wgen;
-	pending_commit(j);
+	journal_pending_commit(j);
 out:
-	scan_dispose(&s);
+	journal_scan_dispose(&s);
 unlock:
 	pthread_mutex_unlock(&j->lock);
 	return ret;

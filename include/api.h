@@ -15,10 +15,10 @@
 
 struct api_dataset {
 	char id[API_ID_LEN + 1];
-	char *name;     /* malloc'd */
+	char *name;	/* malloc'd */
 	char *img_type; /* malloc'd, NULL when absent */
 	int64_t n_samples;
-	int64_t created_at;       /* ms since epoch, 0 when absent */
+	int64_t created_at;	  /* ms since epoch, 0 when absent */
 	int64_t last_modified_at; /* ms since epoch, 0 when absent */
 	char *json; /* the object as the server sent it, malloc'd */
 };
@@ -26,8 +26,8 @@ struct api_dataset {
 struct api_tag {
 	char id[API_ID_LEN + 1];
 	char prev_tag_id[API_ID_LEN + 1]; /* "" when null */
-	char *name;     /* malloc'd */
-	char *bitmask;  /* malloc'd "0x…" as sent (validated by bitmask.c) */
+	char *name;			  /* malloc'd */
+	char *bitmask; /* malloc'd "0x…" as sent (validated by bitmask.c) */
 	int64_t tot_size;
 	int64_t created_at;
 	int64_t last_modified_at; /* createdAt when absent */
@@ -46,8 +46,8 @@ typedef int (*api_name_cb)(const char *name, size_t len, void *arg);
 /* --- decoders: pure, for the endpoints below and for tests and fuzzers.
  * Each returns 0, -EIO for malformed or wrong-typed JSON (logged), or
  * -ENOMEM.  Arrays are malloc'd; free with api_*_free. */
-int api_decode_datasets(const char *body, size_t len,
-			struct api_dataset **out, size_t *n);
+int api_decode_datasets(const char *body, size_t len, struct api_dataset **out,
+			size_t *n);
 int api_decode_dataset(const char *body, size_t len, struct api_dataset *out);
 int api_decode_tags(const char *body, size_t len, struct api_tag **out,
 		    size_t *n);
@@ -56,8 +56,7 @@ int api_decode_tag(const char *body, size_t len, struct api_tag *out);
 int api_decode_names(const char *body, size_t len, api_name_cb cb, void *arg,
 		     size_t *count);
 /* {"id": "<24 hex>"} */
-int api_decode_create(const char *body, size_t len,
-		      char id[API_ID_LEN + 1]);
+int api_decode_create(const char *body, size_t len, char id[API_ID_LEN + 1]);
 /* An error body {code, error|message, requestId}: copies what is there into
  * the buffers (empty strings otherwise).  Never fails. */
 void api_decode_error(const char *body, size_t len, char *code, size_t codesz,

@@ -16,18 +16,18 @@
 struct api;
 
 struct fs_config {
-	struct api *api;     /* borrowed; outlives the fs */
-	const char *server;  /* for error messages; borrowed */
-	double ttl_s;        /* freshness of everything read */
-	double max_stale_s;  /* how long data may outlive failed refreshes */
-	const char *dataset; /* ID or name to mount as the root, or NULL */
-	bool sync_edits;     /* send each edit at once */
+	struct api *api;	/* borrowed; outlives the fs */
+	const char *server;	/* for error messages; borrowed */
+	double ttl_s;		/* freshness of everything read */
+	double max_stale_s;	/* how long data may outlive failed refreshes */
+	const char *dataset;	/* ID or name to mount as the root, or NULL */
+	bool sync_edits;	/* send each edit at once */
 	size_t cache_max_bytes; /* bound on cached names and masks; 0: none */
 	unsigned flush_delay_ms;
 	double flush_timeout_s; /* fs_stop's bound on sending edits */
-	const char *state_dir;  /* where the journal and the trash live */
-	double trash_days;      /* how long deleted tags stay restorable */
-	const char *account;    /* secret naming the journal; only hashed */
+	const char *state_dir;	/* where the journal and the trash live */
+	double trash_days;	/* how long deleted tags stay restorable */
+	const char *account;	/* secret naming the journal; only hashed */
 	uid_t uid;
 	gid_t gid;
 };
@@ -80,8 +80,7 @@ int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
 
 /* Tag management and bitmask edits (see README "Managing tags").  Each
  * fills *st for the new entry where there is one. */
-int fs_mkdir(struct fs *fs, uint64_t parent, const char *name,
-	     struct stat *st);
+int fs_mkdir(struct fs *fs, uint64_t parent, const char *name, struct stat *st);
 int fs_rmdir(struct fs *fs, uint64_t parent, const char *name);
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
@@ -89,8 +88,8 @@ int fs_unlink(struct fs *fs, uint64_t parent, const char *name);
 int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct stat *st);
 /* *added: the sample joined the tag (it was not there before). */
-int fs_create(struct fs *fs, uint64_t parent, const char *name,
-	      struct stat *st, bool *added);
+int fs_create(struct fs *fs, uint64_t parent, const char *name, struct stat *st,
+	      bool *added);
 /* Sends the pending edits of the tag that holds ino (all tags for the root
  * or when ino is 0) and reports a refused earlier flush once. */
 int fs_fsync(struct fs *fs, uint64_t ino);

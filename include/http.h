@@ -29,8 +29,8 @@ struct http_config {
 };
 
 struct http_response {
-	long status;  /* 0 when no HTTP answer arrived */
-	char *body;   /* malloc'd, NUL-terminated (not counted in len) */
+	long status; /* 0 when no HTTP answer arrived */
+	char *body;  /* malloc'd, NUL-terminated (not counted in len) */
 	size_t len;
 	char request_id[64]; /* from X-Request-Id, if any */
 	unsigned attempts;   /* times the request was sent (or tried to be) */
@@ -54,7 +54,7 @@ typedef int (*http_verify_cb)(const struct http_response *failed, void *arg);
 struct http_req {
 	const char *method;
 	const char *path_query; /* starts with '/'; may carry a query string */
-	const char *body;       /* NULL: none (body_len ignored) */
+	const char *body;	/* NULL: none (body_len ignored) */
 	size_t body_len;
 	/* Safe to send twice (GET, PUT of a whole value, DELETE).  When false
 	 * the request is sent again only after failures that cannot have
@@ -71,11 +71,11 @@ struct http_req {
 
 /* Counters since http_new, for .lightly/stats. */
 struct http_stats {
-	uint64_t requests;       /* logical requests (http_send calls) */
-	uint64_t retries;        /* attempts beyond the first */
-	uint64_t failures;       /* logical requests that did not end in 2xx */
+	uint64_t requests;	 /* logical requests (http_send calls) */
+	uint64_t retries;	 /* attempts beyond the first */
+	uint64_t failures;	 /* logical requests that did not end in 2xx */
 	uint64_t bytes_received; /* response bodies, every attempt */
-	char last_error[256];    /* "GET /v1/...: HTTP 503", "" if none; never
+	char last_error[256];	 /* "GET /v1/...: HTTP 503", "" if none; never
 				    holds the token or the query's token */
 };
 

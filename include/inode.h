@@ -17,34 +17,34 @@
 
 #include <stdint.h>
 
-#define INODE_ROOT 1u /* FUSE_ROOT_ID */
-#define INODE_BITS 53 /* every number is below 1 << INODE_BITS */
-#define INODE_MAX_DATASETS 0x3fffu    /* 14 bits */
-#define INODE_MAX_TAGS 0x7fffu        /* 15 bits */
-#define INODE_MAX_FOLDERS 0x7fffffu   /* 23 bits */
+#define INODE_ROOT 1u		    /* FUSE_ROOT_ID */
+#define INODE_BITS 53		    /* every number is below 1 << INODE_BITS */
+#define INODE_MAX_DATASETS 0x3fffu  /* 14 bits */
+#define INODE_MAX_TAGS 0x7fffu	    /* 15 bits */
+#define INODE_MAX_FOLDERS 0x7fffffu /* 23 bits */
 #define INODE_MAX_SAMPLES 0xffffffffull /* 32 bits: the index's own limit */
 
 enum inode_kind {
 	INODE_KIND_NONE = 0,
-	INODE_KIND_ROOT,        /* the mount root (all datasets) */
-	INODE_KIND_ROOT_META,   /* MOUNT/.lightly */
-	INODE_KIND_STATS,       /* MOUNT/.lightly/stats */
-	INODE_KIND_DATASET,     /* a dataset directory */
-	INODE_KIND_TAG,         /* a folder of a tag: folder 0 is the tag */
-	INODE_KIND_FILE,        /* a sample */
-	INODE_KIND_META,        /* DS/.lightly */
-	INODE_KIND_META_DATASET, /* DS/.lightly/dataset.json */
-	INODE_KIND_META_TAGS,   /* DS/.lightly/tags */
-	INODE_KIND_META_TAG,    /* DS/.lightly/tags/<tag>.json */
-	INODE_KIND_META_TRASH,  /* DS/.lightly/trash */
+	INODE_KIND_ROOT,	    /* the mount root (all datasets) */
+	INODE_KIND_ROOT_META,	    /* MOUNT/.lightly */
+	INODE_KIND_STATS,	    /* MOUNT/.lightly/stats */
+	INODE_KIND_DATASET,	    /* a dataset directory */
+	INODE_KIND_TAG,		    /* a folder of a tag: folder 0 is the tag */
+	INODE_KIND_FILE,	    /* a sample */
+	INODE_KIND_META,	    /* DS/.lightly */
+	INODE_KIND_META_DATASET,    /* DS/.lightly/dataset.json */
+	INODE_KIND_META_TAGS,	    /* DS/.lightly/tags */
+	INODE_KIND_META_TAG,	    /* DS/.lightly/tags/<tag>.json */
+	INODE_KIND_META_TRASH,	    /* DS/.lightly/trash */
 	INODE_KIND_META_TRASH_JSON, /* DS/.lightly/trash/<tag>.json */
-	INODE_KIND_MAX_         /* at most 256: the small kinds' field */
+	INODE_KIND_MAX_		    /* at most 256: the small kinds' field */
 };
 
 struct inode_ref {
 	enum inode_kind kind;
-	uint32_t ds;     /* dataset slot */
-	uint32_t tag;    /* tag slot */
+	uint32_t ds;	 /* dataset slot */
+	uint32_t tag;	 /* tag slot */
 	uint32_t folder; /* folder id within the dataset's index */
 	uint64_t sample; /* sample index */
 };

@@ -19,12 +19,12 @@
 #define OPTS_DEFAULT_TRASH_DAYS 7.0
 
 struct opts {
-	char *server;     /* malloc'd, no trailing '/' */
-	char *token;      /* malloc'd secret; see opts_load_token */
+	char *server;	  /* malloc'd, no trailing '/' */
+	char *token;	  /* malloc'd secret; see opts_load_token */
 	char *token_file; /* malloc'd or NULL */
-	char *dataset;    /* -o dataset=ID_OR_NAME, or NULL */
-	char *ca_certs;   /* malloc'd or NULL */
-	char *state_dir;  /* -o state_dir, else under XDG_STATE_HOME; malloc'd */
+	char *dataset;	  /* -o dataset=ID_OR_NAME, or NULL */
+	char *ca_certs;	  /* malloc'd or NULL */
+	char *state_dir; /* -o state_dir, else under XDG_STATE_HOME; malloc'd */
 	double cache_ttl_s;
 	double timeout_s;
 	unsigned flush_delay_ms;
@@ -32,11 +32,11 @@ struct opts {
 	double max_stale_s;
 	double max_response_mb;
 	double flush_timeout_s; /* how long unmount may try to send edits */
-	double trash_days;      /* deleted tags stay restorable this long */
+	double trash_days;	/* deleted tags stay restorable this long */
 	bool sync_edits;
 	bool allow_insecure;
 	bool token_in_args; /* -o token= was given; see opts_scrub_argv */
-	int log_level; /* enum log_level */
+	int log_level;	    /* enum log_level */
 	bool show_help;
 	bool show_version;
 };

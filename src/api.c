@@ -39,16 +39,16 @@ enum api_ep {
 };
 
 static const char *const api_ep_names[API_EP_COUNT] = {
-	[API_EP_LIST_DATASETS] = "list_datasets",
-	[API_EP_GET_DATASET] = "get_dataset",
-	[API_EP_LIST_TAGS] = "list_tags",
-	[API_EP_GET_TAG] = "get_tag",
-	[API_EP_GET_MAPPINGS] = "get_mappings",
-	[API_EP_GET_TAG_FILENAMES] = "get_tag_filenames",
-	[API_EP_CREATE_TAG] = "create_tag",
-	[API_EP_CREATE_INITIAL_TAG] = "create_initial_tag",
-	[API_EP_UPDATE_TAG] = "update_tag",
-	[API_EP_DELETE_TAG] = "delete_tag",
+    [API_EP_LIST_DATASETS] = "list_datasets",
+    [API_EP_GET_DATASET] = "get_dataset",
+    [API_EP_LIST_TAGS] = "list_tags",
+    [API_EP_GET_TAG] = "get_tag",
+    [API_EP_GET_MAPPINGS] = "get_mappings",
+    [API_EP_GET_TAG_FILENAMES] = "get_tag_filenames",
+    [API_EP_CREATE_TAG] = "create_tag",
+    [API_EP_CREATE_INITIAL_TAG] = "create_initial_tag",
+    [API_EP_UPDATE_TAG] = "update_tag",
+    [API_EP_DELETE_TAG] = "delete_tag",
 };
 
 struct api {
@@ -129,7 +129,7 @@ void api_free(struct api *a)
 }
 
 static int api_path(char *buf, size_t sz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int api_path(char *buf, size_t sz, const char *fmt, ...)
 {
@@ -194,11 +194,11 @@ static int api_call(struct api *a, enum api_ep ep, const char *method,
 		    struct http_response *resp)
 {
 	struct http_req req = {
-		.method = method,
-		.path_query = path,
-		.body = body,
-		.body_len = body_len,
-		.idempotent = strcmp(method, "POST") != 0,
+	    .method = method,
+	    .path_query = path,
+	    .body = body,
+	    .body_len = body_len,
+	    .idempotent = strcmp(method, "POST") != 0,
 	};
 
 	return api_send(a, ep, &req, NULL, resp);
@@ -227,7 +227,7 @@ static int api_append_datasets(struct api_dataset **all, size_t *n,
  * with the first page's first id means it ignores the offset. */
 int api_list_datasets(struct api *a, struct api_dataset **out, size_t *n)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	struct api_dataset *all = NULL, *page = NULL;
 	size_t nall = 0, npage = 0, offset = 0;
 	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
@@ -245,16 +245,17 @@ int api_list_datasets(struct api *a, struct api_dataset **out, size_t *n)
 			      &resp);
 		if (rc)
 			goto out;
-		rc = api_datasets_from(api_what(what, sizeof(what), "GET",
-						path),
-				       resp.body, resp.len, &page, &npage);
+		rc =
+		    api_datasets_from(api_what(what, sizeof(what), "GET", path),
+				      resp.body, resp.len, &page, &npage);
 		http_response_dispose(&resp);
 		if (rc)
 			goto out;
 		if (offset > 0 && npage > 0 && nall > 0 &&
 		    !strcmp(page[0].id, all[0].id)) {
 			log_warn("GET %s: the server repeats the first page "
-				 "(pageOffset ignored)", path);
+				 "(pageOffset ignored)",
+				 path);
 			rc = -EIO;
 			goto out;
 		}
@@ -281,7 +282,7 @@ out:
 
 int api_get_dataset(struct api *a, const char *ds, struct api_dataset *out)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
 	int rc;
 
@@ -306,8 +307,8 @@ static int api_list_tags_until(struct api *a, const char *ds,
 			       int64_t deadline_ms, struct api_tag **out,
 			       size_t *n)
 {
-	struct http_response resp = { 0 };
-	struct http_req req = { .method = "GET", .idempotent = true };
+	struct http_response resp = {0};
+	struct http_req req = {.method = "GET", .idempotent = true};
 	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
 	int rc;
 
@@ -323,8 +324,8 @@ static int api_list_tags_until(struct api *a, const char *ds,
 	rc = api_send(a, API_EP_LIST_TAGS, &req, NULL, &resp);
 	if (rc)
 		goto out;
-	rc = api_tags_from(api_what(what, sizeof(what), "GET", path),
-			   resp.body, resp.len, out, n);
+	rc = api_tags_from(api_what(what, sizeof(what), "GET", path), resp.body,
+			   resp.len, out, n);
 out:
 	http_response_dispose(&resp);
 	return rc;
@@ -340,8 +341,8 @@ int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
 int api_get_tag_json(struct api *a, const char *ds, const char *tag,
 		     char **json, size_t *len)
 {
-	struct http_response resp = { 0 };
-	struct api_tag t = { 0 };
+	struct http_response resp = {0};
+	struct api_tag t = {0};
 	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
 	int rc;
 
@@ -407,8 +408,8 @@ int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
 			size_t page_size, size_t total, api_name_cb cb,
 			void *arg)
 {
-	struct http_response resp = { 0 };
-	struct api_map_page m = { .cb = cb, .arg = arg, .first_page = 1 };
+	struct http_response resp = {0};
+	struct api_map_page m = {.cb = cb, .arg = arg, .first_page = 1};
 	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
 	size_t count = 0;
 	int rc;
@@ -435,7 +436,8 @@ int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
 		http_response_dispose(&resp);
 		if (m.repeated) {
 			log_warn("GET %s: the server repeats the first page "
-				 "(pageOffset ignored)", path);
+				 "(pageOffset ignored)",
+				 path);
 			rc = -EIO;
 		}
 		if (rc)
@@ -463,7 +465,7 @@ out:
 int api_get_tag_filenames(struct api *a, const char *ds, const char *tag,
 			  api_name_cb cb, void *arg)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
 	int rc;
 
@@ -473,8 +475,7 @@ int api_get_tag_filenames(struct api *a, const char *ds, const char *tag,
 		      ds, tag);
 	if (rc)
 		goto out;
-	rc = api_call(a, API_EP_GET_TAG_FILENAMES, "GET", path, NULL, 0,
-		      &resp);
+	rc = api_call(a, API_EP_GET_TAG_FILENAMES, "GET", path, NULL, 0, &resp);
 	if (rc)
 		goto out;
 	rc = api_names_from(api_what(what, sizeof(what), "GET", path),
@@ -489,10 +490,10 @@ out:
 struct api_created {
 	struct api *a;
 	const char *ds;
-	const char *name;        /* NULL: any name (an unnamed initial tag) */
+	const char *name;	 /* NULL: any name (an unnamed initial tag) */
 	const char *prev_tag_id; /* "": none, the initial tag */
-	const char *bitmask;     /* NULL: not compared (the initial tag) */
-	int64_t deadline_ms;     /* the POST's: one budget for both */
+	const char *bitmask;	 /* NULL: not compared (the initial tag) */
+	int64_t deadline_ms;	 /* the POST's: one budget for both */
 	char id[API_ID_LEN + 1]; /* out: the tag found */
 };
 
@@ -535,13 +536,13 @@ static int api_post_create(struct api *a, enum api_ep ep, const char *path,
 			   const char *body, struct api_created *check,
 			   char id_out[API_ID_LEN + 1])
 {
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	struct http_req req = {
-		.method = "POST",
-		.path_query = path,
-		.idempotent = false,
-		.verify_cb = api_created_cb,
-		.verify_arg = check,
+	    .method = "POST",
+	    .path_query = path,
+	    .idempotent = false,
+	    .verify_cb = api_created_cb,
+	    .verify_arg = check,
 	};
 	char what[API_PATH_MAX + 16];
 	int rc;
@@ -572,10 +573,10 @@ int api_create_tag(struct api *a, const char *ds, const char *name,
 		   int64_t tot_size, char id_out[API_ID_LEN + 1])
 {
 	struct api_created check = {
-		.ds = ds,
-		.name = name,
-		.prev_tag_id = prev_tag_id,
-		.bitmask = bitmask,
+	    .ds = ds,
+	    .name = name,
+	    .prev_tag_id = prev_tag_id,
+	    .bitmask = bitmask,
 	};
 	char path[API_PATH_MAX];
 	char *body = NULL;
@@ -589,8 +590,7 @@ int api_create_tag(struct api *a, const char *ds, const char *name,
 	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags", ds);
 	if (rc)
 		goto out;
-	rc = api_encode_create_tag(name, prev_tag_id, bitmask, tot_size,
-				   &body);
+	rc = api_encode_create_tag(name, prev_tag_id, bitmask, tot_size, &body);
 	if (rc)
 		goto out;
 	rc = api_post_create(a, API_EP_CREATE_TAG, path, body, &check, id_out);
@@ -604,9 +604,9 @@ int api_create_initial_tag(struct api *a, const char *ds, const char *name,
 			   const char *img_type, char id_out[API_ID_LEN + 1])
 {
 	struct api_created check = {
-		.ds = ds,
-		.name = name,
-		.prev_tag_id = "",
+	    .ds = ds,
+	    .name = name,
+	    .prev_tag_id = "",
 	};
 	char path[API_PATH_MAX];
 	char *body = NULL;
@@ -639,7 +639,7 @@ out:
 int api_update_tag(struct api *a, const char *ds, const char *tag,
 		   const char *name, const char *bitmask)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	char path[API_PATH_MAX];
 	char *body = NULL;
 	int rc;
@@ -665,8 +665,8 @@ out:
  * next one's TAG_UNKNOWN is that attempt's success (api_send). */
 int api_delete_tag(struct api *a, const char *ds, const char *tag)
 {
-	struct http_response resp = { 0 };
-	struct http_req req = { .method = "DELETE", .idempotent = true };
+	struct http_response resp = {0};
+	struct http_req req = {.method = "DELETE", .idempotent = true};
 	char path[API_PATH_MAX];
 	int rc;
 

@@ -42,8 +42,7 @@ int api_encode_create_tag(const char *name, const char *prev_tag_id,
 int api_encode_create_initial_tag(const char *name, const char *img_type,
 				  char **body);
 /* TagUpdateRequest; bitmask may be NULL */
-int api_encode_update_tag(const char *name, const char *bitmask,
-			  char **body);
+int api_encode_update_tag(const char *name, const char *bitmask, char **body);
 /* The .lightly/stats object of api_stats_json (api.h): counts[i] requests
  * for endpoint names[i], then the transport counters hs.  *json is malloc'd
  * (free() it), *len (if not NULL) its length.  0 or -ENOMEM. */

@@ -71,7 +71,8 @@ static int api_parse(const char *what, const char *body, size_t len,
 		if (what) {
 			api_excerpt(body + pos, len - pos, ex, sizeof(ex));
 			log_warn("%s: trailing data after JSON at byte %zu: "
-				 "\"%s\"", what, pos, ex);
+				 "\"%s\"",
+				 what, pos, ex);
 		}
 		return -EIO;
 	}
@@ -85,7 +86,8 @@ static int api_parse(const char *what, const char *body, size_t len,
 				pos = len;
 			api_excerpt(body + pos, len - pos, ex, sizeof(ex));
 			log_warn("%s: malformed JSON at byte %zu of %zu: "
-				 "\"%s\"", what, pos, len, ex);
+				 "\"%s\"",
+				 what, pos, len, ex);
 		}
 	}
 	return -EIO;
@@ -113,11 +115,11 @@ static const char *api_type_name(const cJSON *j)
 /* The context of one decode, for its single log line. */
 struct api_dec {
 	const char *what; /* "GET /v1/datasets/…" or the decoder's name */
-	size_t index;     /* element of an array, or SIZE_MAX */
+	size_t index;	  /* element of an array, or SIZE_MAX */
 };
 
-static int api_bad(const struct api_dec *d, const char *key,
-		   const cJSON *j, const char *expected)
+static int api_bad(const struct api_dec *d, const char *key, const cJSON *j,
+		   const char *expected)
 {
 	if (d->index != SIZE_MAX)
 		log_warn("%s: element %zu: \"%s\" is %s, expected %s", d->what,
@@ -128,8 +130,7 @@ static int api_bad(const struct api_dec *d, const char *key,
 	return -EIO;
 }
 
-static int api_bad_top(const char *what, const cJSON *j,
-		       const char *expected)
+static int api_bad_top(const char *what, const cJSON *j, const char *expected)
 {
 	log_warn("%s: the answer is %s, expected %s", what, api_type_name(j),
 		 expected);
@@ -170,8 +171,7 @@ static int api_get_id(const struct api_dec *d, const cJSON *obj,
  * read and must be a whole number in int64_t range (timestamps in ms exceed
  * 2^31).  Absent or null keeps *out unless required. */
 static int api_get_int(const struct api_dec *d, const cJSON *obj,
-		       const char *key, int required, int64_t min,
-		       int64_t *out)
+		       const char *key, int required, int64_t min, int64_t *out)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
 	double v;
@@ -260,9 +260,9 @@ out:
 }
 
 int api_datasets_from(const char *what, const char *body, size_t len,
-			     struct api_dataset **out, size_t *n)
+		      struct api_dataset **out, size_t *n)
 {
-	struct api_dec d = { .what = what, .index = 0 };
+	struct api_dec d = {.what = what, .index = 0};
 	struct api_dataset *v = NULL;
 	cJSON *root = NULL;
 	const cJSON *it;
@@ -278,14 +278,14 @@ int api_datasets_from(const char *what, const char *body, size_t len,
 		rc = api_bad_top(what, root, "an array of datasets");
 		goto out;
 	}
-	cJSON_ArrayForEach(it, root)
-		count++;
+	cJSON_ArrayForEach(it, root) count++;
 	v = calloc(count ? count : 1, sizeof(*v));
 	if (!v) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	cJSON_ArrayForEach(it, root) {
+	cJSON_ArrayForEach(it, root)
+	{
 		d.index = i;
 		rc = api_dataset_from(&d, it, &v[i]);
 		if (rc)
@@ -301,16 +301,16 @@ out:
 	return rc;
 }
 
-int api_decode_datasets(const char *body, size_t len,
-			struct api_dataset **out, size_t *n)
+int api_decode_datasets(const char *body, size_t len, struct api_dataset **out,
+			size_t *n)
 {
 	return api_datasets_from("datasets", body, len, out, n);
 }
 
 int api_dataset_one(const char *what, const char *body, size_t len,
-			   struct api_dataset *out)
+		    struct api_dataset *out)
 {
-	struct api_dec d = { .what = what, .index = SIZE_MAX };
+	struct api_dec d = {.what = what, .index = SIZE_MAX};
 	cJSON *root = NULL;
 	int rc;
 
@@ -388,9 +388,9 @@ static int api_tag_from(const struct api_dec *d, const cJSON *obj,
 }
 
 int api_tags_from(const char *what, const char *body, size_t len,
-			 struct api_tag **out, size_t *n)
+		  struct api_tag **out, size_t *n)
 {
-	struct api_dec d = { .what = what, .index = 0 };
+	struct api_dec d = {.what = what, .index = 0};
 	struct api_tag *v = NULL;
 	cJSON *root = NULL;
 	const cJSON *it;
@@ -406,14 +406,14 @@ int api_tags_from(const char *what, const char *body, size_t len,
 		rc = api_bad_top(what, root, "an array of tags");
 		goto out;
 	}
-	cJSON_ArrayForEach(it, root)
-		count++;
+	cJSON_ArrayForEach(it, root) count++;
 	v = calloc(count ? count : 1, sizeof(*v));
 	if (!v) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	cJSON_ArrayForEach(it, root) {
+	cJSON_ArrayForEach(it, root)
+	{
 		d.index = i;
 		rc = api_tag_from(&d, it, &v[i]);
 		if (rc)
@@ -436,9 +436,9 @@ int api_decode_tags(const char *body, size_t len, struct api_tag **out,
 }
 
 int api_tag_one(const char *what, const char *body, size_t len,
-		       struct api_tag *out)
+		struct api_tag *out)
 {
-	struct api_dec d = { .what = what, .index = SIZE_MAX };
+	struct api_dec d = {.what = what, .index = SIZE_MAX};
 	cJSON *root = NULL;
 	int rc;
 
@@ -464,9 +464,9 @@ int api_decode_tag(const char *body, size_t len, struct api_tag *out)
 /* --- create and error bodies --- */
 
 int api_create_from(const char *what, const char *body, size_t len,
-			   char id[API_ID_LEN + 1])
+		    char id[API_ID_LEN + 1])
 {
-	struct api_dec d = { .what = what, .index = SIZE_MAX };
+	struct api_dec d = {.what = what, .index = SIZE_MAX};
 	cJSON *root = NULL;
 	int rc;
 
@@ -502,9 +502,8 @@ static void api_copy_field(const cJSON *obj, const char *key, char *buf,
 
 /* {code, error, requestId} from current servers, {code, message} from 1.2.x
  * ones (API-NOTES, Transport).  rid may be NULL. */
-void api_error_from(const char *body, size_t len, char *code,
-			   size_t codesz, char *msg, size_t msgsz, char *rid,
-			   size_t ridsz)
+void api_error_from(const char *body, size_t len, char *code, size_t codesz,
+		    char *msg, size_t msgsz, char *rid, size_t ridsz)
 {
 	cJSON *root = NULL;
 
@@ -598,7 +597,8 @@ int api_encode_update_tag(const char *name, const char *bitmask, char **body)
 	*body = NULL;
 	req = cJSON_CreateObject();
 	if (!req || !cJSON_AddStringToObject(req, "name", name) ||
-	    (bitmask && !cJSON_AddStringToObject(req, "bitMaskData", bitmask)) ||
+	    (bitmask &&
+	     !cJSON_AddStringToObject(req, "bitMaskData", bitmask)) ||
 	    !cJSON_AddStringToObject(req, "updateCreator", "USER_PIP"))
 		goto out;
 	rc = api_print(req, body);

@@ -107,12 +107,18 @@ static const char *api_scan_escape(const char *p, const char *end, char *out,
 	size_t w;
 
 	switch (*p) {
-	case '"': case '\\': case '/':
+	case '"':
+	case '\\':
+	case '/':
 		if (out)
 			out[*n] = *p;
 		(*n)++;
 		return p + 1;
-	case 'b': case 'f': case 'n': case 'r': case 't':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't':
 		if (out)
 			out[*n] = to[strchr(from, *p) - from];
 		(*n)++;
@@ -227,7 +233,7 @@ static int api_scan_names(const char *body, size_t len, char *buf,
 }
 
 int api_names_from(const char *what, const char *body, size_t len,
-			  api_name_cb cb, void *arg, size_t *count)
+		   api_name_cb cb, void *arg, size_t *count)
 {
 	size_t n = 0, bad_at = 0, longest = 0;
 	char *buf = NULL;
@@ -237,8 +243,7 @@ int api_names_from(const char *what, const char *body, size_t len,
 		*count = 0;
 	if (!body)
 		len = 0;
-	rc = api_scan_names(body, len, NULL, NULL, NULL, &n, &bad_at,
-			    &longest);
+	rc = api_scan_names(body, len, NULL, NULL, NULL, &n, &bad_at, &longest);
 	if (rc) {
 		log_warn("%s: malformed response: expected an array of strings "
 			 "(element %zu)",

@@ -88,8 +88,8 @@ static void load_end(struct cache *c, struct load *l, int err)
 		/* serve what we have for a while instead of making every
 		 * access wait out the deadline of a server that is away */
 		double wait = c->ttl_s < CACHE_RETRY_AFTER_FAILURE_S
-				      ? c->ttl_s
-				      : CACHE_RETRY_AFTER_FAILURE_S;
+				  ? c->ttl_s
+				  : CACHE_RETRY_AFTER_FAILURE_S;
 
 		c->down_until = now + CACHE_RETRY_AFTER_FAILURE_S;
 		l->fetched_at = now - c->ttl_s + wait;

@@ -18,7 +18,7 @@
 /* Freshness and single-flight state of one loadable thing. */
 struct load {
 	double fetched_at; /* monotonic s; 0 = never; fresh for the TTL */
-	double good_at;    /* monotonic s of the last successful load */
+	double good_at;	   /* monotonic s of the last successful load */
 	bool busy;
 	int err; /* of the last attempt */
 };

@@ -55,8 +55,7 @@ void edits_wire_end(struct fs *fs, struct tag *t)
 
 /* sample joins (on) or leaves t's delta: an add cancels a pending
  * removal of the same sample and the other way round. */
-static int delta_put(struct dataset *d, struct tag *t, uint32_t sample,
-		     bool on)
+static int delta_put(struct dataset *d, struct tag *t, uint32_t sample, bool on)
 {
 	struct tag_edit *e = &t->edit;
 	struct bitmask *undo = on ? &e->removed : &e->added;
@@ -66,10 +65,9 @@ static int delta_put(struct dataset *d, struct tag *t, uint32_t sample,
 	if (bitmask_test(undo, sample))
 		bitmask_clear(undo, sample);
 	else
-		ret = edits_mask_put(todo, sample, true,
-				     index_count(d->index));
-	e->dirty = !bitmask_is_empty(&e->added) ||
-		   !bitmask_is_empty(&e->removed);
+		ret = edits_mask_put(todo, sample, true, index_count(d->index));
+	e->dirty =
+	    !bitmask_is_empty(&e->added) || !bitmask_is_empty(&e->removed);
 	return ret;
 }
 
@@ -258,8 +256,8 @@ static void sync_journal(struct fs *fs)
 void edits_settled(struct fs *fs, struct dataset *d, struct tag *t,
 		   uint64_t seq)
 {
-	int ret = fs->journal ? journal_done(fs->journal, d->id, t->id, seq)
-			      : 0;
+	int ret =
+	    fs->journal ? journal_done(fs->journal, d->id, t->id, seq) : 0;
 
 	if (ret)
 		log_error("tag %s: journal: %s", t->name, strerror(-ret));

@@ -35,9 +35,9 @@ struct edit_move {
 };
 
 struct edits {
-	bool sync;         /* -o sync_edits: send each edit at once */
+	bool sync;	   /* -o sync_edits: send each edit at once */
 	unsigned delay_ms; /* quiet period before a flush */
-	double grace_s;    /* a tag emptied by rm waits this for its rmdir */
+	double grace_s;	   /* a tag emptied by rm waits this for its rmdir */
 	pthread_t flusher;
 	pthread_cond_t cond; /* wakes the flusher */
 	bool running, stopping;
@@ -82,10 +82,10 @@ void edits_settled(struct fs *fs, struct dataset *d, struct tag *t,
 
 /* For .lightly/stats.  Lock held. */
 struct edits_counts {
-	size_t pending;   /* tags with edits not yet on the server */
+	size_t pending;	  /* tags with edits not yet on the server */
 	size_t in_flight; /* tags whose delta is on the wire */
 	size_t retrying;  /* tags waiting to retry a failed send */
-	size_t moves;     /* removals waiting for their add */
+	size_t moves;	  /* removals waiting for their add */
 };
 void edits_count(const struct fs *fs, struct edits_counts *out);
 

@@ -50,7 +50,7 @@ static void notify_flip(struct fs *fs, struct dataset *d, struct tag *t,
 int edits_show(struct fs *fs, struct dataset *d, struct tag *t,
 	       const struct bitmask *base)
 {
-	struct bitmask next = { 0 }, flips = { 0 }, tmp = { 0 };
+	struct bitmask next = {0}, flips = {0}, tmp = {0};
 	int ret;
 
 	ret = bitmask_difference(&next, base, &t->edit.removed);
@@ -88,7 +88,7 @@ struct flush_job {
 	struct api *api;
 	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
 	struct bitmask add, rem; /* the delta on the wire */
-	struct bitmask srv;      /* the server's mask, read first */
+	struct bitmask srv;	 /* the server's mask, read first */
 	bool have_srv;
 	char *hex; /* what was PUT; NULL when nothing had to be */
 	uint64_t seq;
@@ -122,7 +122,7 @@ static int flush_fetch(void *arg)
 {
 	struct flush_job *j = arg;
 	struct api_tag at;
-	struct bitmask sent = { 0 };
+	struct bitmask sent = {0};
 	int ret;
 
 	memset(&at, 0, sizeof(at));
@@ -162,8 +162,7 @@ static void drop_move(struct edits *e, size_t i)
 }
 
 /* Flushes the targets of t's moves first; true once none is pending. */
-static void flush_move_targets(struct fs *fs, struct dataset *d,
-			       struct tag *t)
+static void flush_move_targets(struct fs *fs, struct dataset *d, struct tag *t)
 {
 	struct edits *e = &fs->edits;
 
@@ -208,8 +207,8 @@ static int held_removals(struct fs *fs, struct dataset *d, struct tag *t,
 
 /* The add of a move into t was refused or t is gone: the sample stays in
  * its source, whose removal was never sent. */
-static void cancel_moves_into(struct fs *fs, struct dataset *d,
-			      struct tag *t, uint64_t upto)
+static void cancel_moves_into(struct fs *fs, struct dataset *d, struct tag *t,
+			      uint64_t upto)
 {
 	struct edits *e = &fs->edits;
 
@@ -341,7 +340,7 @@ static void settle(struct fs *fs, struct dataset *d, struct tag *t,
 static int take_delta(struct fs *fs, struct dataset *d, struct tag *t,
 		      struct flush_job *j)
 {
-	struct bitmask held = { 0 };
+	struct bitmask held = {0};
 	struct tag_edit *e = &t->edit;
 	int ret = held_removals(fs, d, t, &held);
 
@@ -364,7 +363,7 @@ static int take_delta(struct fs *fs, struct dataset *d, struct tag *t,
 
 int edits_flush(struct fs *fs, struct dataset *d, struct tag *t, bool force)
 {
-	struct flush_job j = { .api = fs->api };
+	struct flush_job j = {.api = fs->api};
 	int ret;
 
 	while (t->edit.flushing || t->edit.on_wire)

@@ -73,8 +73,7 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	return leave(fs, 0);
 }
 
-int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
-	      struct stat *st)
+int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 {
 	struct inode_ref p, r;
 	int ret;
@@ -222,8 +221,7 @@ int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
 
 /* ---- edits ---- */
 
-int fs_mkdir(struct fs *fs, uint64_t parent, const char *name,
-	     struct stat *st)
+int fs_mkdir(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 {
 	struct inode_ref p;
 	int ret = enter(fs, parent, &p);
@@ -256,8 +254,8 @@ int fs_unlink(struct fs *fs, uint64_t parent, const char *name)
 	return leave(fs, ops->unlink ? ops->unlink(fs, &p, name) : -EPERM);
 }
 
-int fs_create(struct fs *fs, uint64_t parent, const char *name,
-	      struct stat *st, bool *added)
+int fs_create(struct fs *fs, uint64_t parent, const char *name, struct stat *st,
+	      bool *added)
 {
 	struct inode_ref p;
 	int ret = enter(fs, parent, &p);
@@ -282,8 +280,8 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	if (ret)
 		return ret;
 	ops = node_ops_of(&p);
-	return leave(fs, ops->link ? ops->link(fs, &src, &p, newname, st)
-				   : -EPERM);
+	return leave(fs,
+		     ops->link ? ops->link(fs, &src, &p, newname, st) : -EPERM);
 }
 
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
@@ -475,8 +473,8 @@ size_t fs_stop(struct fs *fs)
 		log_error("%llu edits of %zu tags are not on the server; they "
 			  "wait in %s and the next mount of this server and "
 			  "account sends them",
-			  (unsigned long long)journal_pending(fs->journal), left,
-			  journal_path(fs->journal));
+			  (unsigned long long)journal_pending(fs->journal),
+			  left, journal_path(fs->journal));
 	} else {
 		journal_compact(fs->journal);
 	}

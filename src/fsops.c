@@ -130,8 +130,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 	/* truncating an empty sample to 0 (cp, shell redirection) is a
 	 * no-op; any other size or owner change is not ours to make */
-	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-		       FUSE_SET_ATTR_GID)) ||
+	if ((to_set &
+	     (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
 	    ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -183,11 +183,11 @@ static int fill_cb(const char *name, const struct stat *st, off_t next_off,
 		if (name[0] == '.' &&
 		    (!name[1] || (name[1] == '.' && !name[2])))
 			e.ino = 0; /* the kernel takes no reference on these */
-		n = fuse_add_direntry_plus(c->req, c->buf + c->used, left,
-					   name, &e, next_off);
+		n = fuse_add_direntry_plus(c->req, c->buf + c->used, left, name,
+					   &e, next_off);
 	} else {
-		n = fuse_add_direntry(c->req, c->buf + c->used, left, name,
-				      st, next_off);
+		n = fuse_add_direntry(c->req, c->buf + c->used, left, name, st,
+				      next_off);
 	}
 	if (n > left)
 		return 1;
@@ -198,8 +198,8 @@ static int fill_cb(const char *name, const struct stat *st, off_t next_off,
 static void do_readdir(fuse_req_t req, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
-	struct fill_ctx c = { .req = req, .fs = fs_of(req), .size = size,
-			      .plus = plus };
+	struct fill_ctx c = {
+	    .req = req, .fs = fs_of(req), .size = size, .plus = plus};
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
 	int ret;
 
@@ -411,8 +411,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, -fs_fsync(fs_of(req), ino));
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)fi;
@@ -442,30 +441,30 @@ void fsops_notify(uint64_t parent, uint64_t ino, const char *name, void *arg)
 }
 
 const struct fuse_lowlevel_ops fsops_ops = {
-	.init = op_init,
-	.destroy = op_destroy,
-	.lookup = op_lookup,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
-	.fsyncdir = op_fsync,
-	.open = op_open,
-	.read = op_read,
-	.write = op_write,
-	.release = op_release,
-	.flush = op_flush,
-	.fsync = op_fsync,
-	.statfs = op_statfs,
-	.mkdir = op_mkdir,
-	.rmdir = op_rmdir,
-	.unlink = op_unlink,
-	.rename = op_rename,
-	.link = op_link,
-	.mknod = op_mknod,
-	.create = op_create,
+    .init = op_init,
+    .destroy = op_destroy,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
+    .releasedir = op_releasedir,
+    .fsyncdir = op_fsync,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .release = op_release,
+    .flush = op_flush,
+    .fsync = op_fsync,
+    .statfs = op_statfs,
+    .mkdir = op_mkdir,
+    .rmdir = op_rmdir,
+    .unlink = op_unlink,
+    .rename = op_rename,
+    .link = op_link,
+    .mknod = op_mknod,
+    .create = op_create,
 };

@@ -30,21 +30,20 @@
 /* "Expect:" turns off 100-continue: a round trip per POST for nothing, since
  * the server answers small JSON bodies at once. */
 static const char *const http_headers[] = {
-	"Content-Type: application/json",
-	"Accept: application/json",
-	"Expect:",
+    "Content-Type: application/json",
+    "Accept: application/json",
+    "Expect:",
 };
 
 /* What the write and header callbacks of one attempt fill. */
 struct http_sink {
 	struct http_response *resp;
-	size_t cap;      /* bytes allocated for resp->body */
+	size_t cap; /* bytes allocated for resp->body */
 	size_t max_body;
 	size_t received; /* body bytes seen, kept or not */
 	int too_large;
 	int no_mem;
 };
-
 
 static void http_wipe_free(char *s)
 {
@@ -212,8 +211,8 @@ struct http *http_new(const struct http_config *cfg)
 	}
 	if (http_set_proxy(h))
 		goto out;
-	h->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
-					    : HTTP_TIMEOUT_MS_DEFAULT;
+	h->timeout_ms =
+	    cfg->timeout_ms > 0 ? cfg->timeout_ms : HTTP_TIMEOUT_MS_DEFAULT;
 	h->max_body = cfg->max_body > 0 ? cfg->max_body : HTTP_MAX_BODY_DEFAULT;
 	if (h->max_body == SIZE_MAX)
 		h->max_body--; /* room for the NUL */
@@ -296,8 +295,7 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /* Keeps the last X-Request-Id seen (any case), printable bytes only. */
-static size_t http_header_cb(char *data, size_t size, size_t nmemb,
-			     void *arg)
+static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	static const char name[] = "x-request-id:";
 	struct http_sink *s = arg;
@@ -333,10 +331,10 @@ int64_t http_deadline(const struct http *h)
 	return http_now_ms() + h->timeout_ms;
 }
 
-#define HTTP_SET(opt, val)                                                   \
-	do {                                                                 \
-		if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)        \
-			return rc;                                           \
+#define HTTP_SET(opt, val)                                                     \
+	do {                                                                   \
+		if ((rc = curl_easy_setopt(c, opt, val)) != CURLE_OK)          \
+			return rc;                                             \
 	} while (0)
 
 /* What every request gets: the URL, timeouts, TLS checks, headers and the
@@ -347,17 +345,17 @@ static CURLcode http_setup_transport(struct http *h, CURL *c, const char *url,
 				     char *errbuf)
 {
 	curl_off_t max_file = h->max_body > (size_t)INT64_MAX
-				      ? (curl_off_t)INT64_MAX
-				      : (curl_off_t)h->max_body;
+				  ? (curl_off_t)INT64_MAX
+				  : (curl_off_t)h->max_body;
 	CURLcode rc = CURLE_OK;
 
 	HTTP_SET(CURLOPT_URL, url);
 	HTTP_SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	HTTP_SET(CURLOPT_NOSIGNAL, 1L);
 	HTTP_SET(CURLOPT_TIMEOUT_MS, left_ms);
-	HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS,
-		 left_ms < HTTP_CONNECT_TIMEOUT_MS ? left_ms
-						   : HTTP_CONNECT_TIMEOUT_MS);
+	HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS, left_ms < HTTP_CONNECT_TIMEOUT_MS
+						? left_ms
+						: HTTP_CONNECT_TIMEOUT_MS);
 	HTTP_SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	HTTP_SET(CURLOPT_TCP_KEEPIDLE, HTTP_KEEPIDLE_S);
 	HTTP_SET(CURLOPT_TCP_KEEPINTVL, HTTP_KEEPINTVL_S);
@@ -476,7 +474,7 @@ static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
 	 * so 0 means the server cannot have seen it (a refused connection, a
 	 * connect timeout). */
 	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size) !=
-		    CURLE_OK ||
+		CURLE_OK ||
 	    request_size > 0)
 		o->sent = true;
 	/* A connection that died after the headers still has a status; what
@@ -484,12 +482,11 @@ static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
 	if (code == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
-			    CURLE_OK &&
+			CURLE_OK &&
 		    retry_after > 0)
-			o->retry_after_ms =
-				retry_after > LONG_MAX / 1000
-					? LONG_MAX
-					: (long)retry_after * 1000;
+			o->retry_after_ms = retry_after > LONG_MAX / 1000
+						? LONG_MAX
+						: (long)retry_after * 1000;
 	}
 }
 
@@ -522,8 +519,8 @@ void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 		  struct http_outcome *o)
 {
 	struct http_sink sink = {
-		.resp = resp,
-		.max_body = h->max_body,
+	    .resp = resp,
+	    .max_body = h->max_body,
 	};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode code;
@@ -626,19 +623,19 @@ static const struct {
 	const char *code;
 	int err;
 } http_code_table[] = {
-	{ "TAG_NAME_EXISTS", -EEXIST },
-	{ "TAG_INITIAL_EXISTS", -EEXIST },
-	{ "SAMPLE_FILENAME_EXISTS", -EEXIST },
-	{ "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY },
-	{ "TAG_UNDELETABLE_IS_INITIAL", -EBUSY },
-	{ "DATASET_UNKNOWN", -ENOENT },
-	{ "TAG_UNKNOWN", -ENOENT },
-	{ "UNAUTHORIZED", -EACCES },
-	{ "JWT_INVALID", -EACCES },
-	{ "MALFORMED_REQUEST", -EINVAL },
-	{ "BAD_REQUEST", -EINVAL },
-	{ "TAG_NO_TAG_IN_DATASET", -EINVAL },
-	{ "TAG_PREVTAG_NOT_IN_DATASET", -EINVAL },
+    {"TAG_NAME_EXISTS", -EEXIST},
+    {"TAG_INITIAL_EXISTS", -EEXIST},
+    {"SAMPLE_FILENAME_EXISTS", -EEXIST},
+    {"TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY},
+    {"TAG_UNDELETABLE_IS_INITIAL", -EBUSY},
+    {"DATASET_UNKNOWN", -ENOENT},
+    {"TAG_UNKNOWN", -ENOENT},
+    {"UNAUTHORIZED", -EACCES},
+    {"JWT_INVALID", -EACCES},
+    {"MALFORMED_REQUEST", -EINVAL},
+    {"BAD_REQUEST", -EINVAL},
+    {"TAG_NO_TAG_IN_DATASET", -EINVAL},
+    {"TAG_PREVTAG_NOT_IN_DATASET", -EINVAL},
 };
 
 int http_errno(long status, const char *code)
@@ -649,8 +646,8 @@ int http_errno(long status, const char *code)
 	if (status >= 200 && status <= 299)
 		return 0;
 	if (code) {
-		for (i = 0; i < sizeof(http_code_table) /
-					sizeof(http_code_table[0]);
+		for (i = 0;
+		     i < sizeof(http_code_table) / sizeof(http_code_table[0]);
 		     i++) {
 			if (!strcmp(code, http_code_table[i].code))
 				return http_code_table[i].err;

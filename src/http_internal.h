@@ -20,7 +20,7 @@
 struct http {
 	char *base_url;
 	char *token_param; /* "token=<escaped>", or NULL without a token */
-	char *token;       /* raw, only to keep it out of curl's error text */
+	char *token;	   /* raw, only to keep it out of curl's error text */
 	char *ca_certs;
 	char *proxy; /* from HTTP_PROXY (see http_new), or NULL */
 	long timeout_ms;
@@ -38,11 +38,11 @@ struct http {
 
 /* How one attempt ended, for the retry decision. */
 struct http_outcome {
-	int err;          /* 0 for 2xx, else a negative errno */
-	CURLcode code;    /* CURLE_OK when an HTTP answer arrived */
-	long status;      /* 0 without an answer */
-	bool sent;        /* bytes of the request went out: it may have
-			     reached the server */
+	int err;	     /* 0 for 2xx, else a negative errno */
+	CURLcode code;	     /* CURLE_OK when an HTTP answer arrived */
+	long status;	     /* 0 without an answer */
+	bool sent;	     /* bytes of the request went out: it may have
+				reached the server */
 	long retry_after_ms; /* Retry-After, or -1 */
 	char reason[HTTP_REASON_MAX]; /* for logs and last_error */
 };

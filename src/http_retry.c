@@ -94,8 +94,8 @@ static long http_backoff_ms(struct http *h, unsigned retry)
 static void http_sleep_until(int64_t when_ms)
 {
 	struct timespec ts = {
-		.tv_sec = (time_t)(when_ms / 1000),
-		.tv_nsec = (long)(when_ms % 1000) * 1000000L,
+	    .tv_sec = (time_t)(when_ms / 1000),
+	    .tv_nsec = (long)(when_ms % 1000) * 1000000L,
 	};
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
@@ -104,8 +104,8 @@ static void http_sleep_until(int64_t when_ms)
 }
 
 /* Counts the end of one logical request. */
-static void http_count_end(struct http *h, const struct http_req *req,
-			   int rc, const struct http_outcome *o)
+static void http_count_end(struct http *h, const struct http_req *req, int rc,
+			   const struct http_outcome *o)
 {
 	pthread_mutex_lock(&h->stats_lock);
 	h->stats.requests++;
@@ -189,9 +189,8 @@ static bool http_retry_wait(struct http *h, const struct http_req *req,
 		wait_ms = o->retry_after_ms;
 	now = http_now_ms();
 	if (now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
-		log_debug("%s %s: %s, no time left for attempt %u",
-			  req->method, req->path_query, o->reason,
-			  attempt + 1);
+		log_debug("%s %s: %s, no time left for attempt %u", req->method,
+			  req->path_query, o->reason, attempt + 1);
 		return false;
 	}
 	log_debug("%s %s: %s, attempt %u of %d in %ld ms", req->method,
@@ -206,8 +205,8 @@ static bool http_retry_wait(struct http *h, const struct http_req *req,
  * the failed attempt took effect after all (resp is emptied, o->err 0), -1
  * when that cannot be told (the failure stands), 0 to send it again. */
 static int http_retry_verify(const struct http_req *req,
-			     struct http_response *resp,
-			     struct http_outcome *o, unsigned attempt)
+			     struct http_response *resp, struct http_outcome *o,
+			     unsigned attempt)
 {
 	int v;
 
@@ -236,7 +235,7 @@ static int http_retry_verify(const struct http_req *req,
 int http_send(struct http *h, const struct http_req *req,
 	      struct http_response *resp)
 {
-	struct http_outcome o = { .err = -EIO };
+	struct http_outcome o = {.err = -EIO};
 	bool reached = false; /* an attempt may have reached the server */
 	int64_t start, deadline;
 	char *url = NULL;
@@ -249,8 +248,8 @@ int http_send(struct http *h, const struct http_req *req,
 	    req->path_query[0] != '/')
 		return -EINVAL;
 	start = http_now_ms();
-	deadline = req->deadline_ms > 0 ? req->deadline_ms
-					: start + h->timeout_ms;
+	deadline =
+	    req->deadline_ms > 0 ? req->deadline_ms : start + h->timeout_ms;
 	rc = http_url(h, req->path_query, &url, &url_len);
 	if (rc)
 		goto out;
@@ -274,9 +273,8 @@ int http_send(struct http *h, const struct http_req *req,
 	rc = o.err;
 	if (rc && o.status == 0) {
 		log_warn("%s %s: %s (%u attempt%s in %" PRId64 " ms)",
-			 req->method, req->path_query, o.reason,
-			 resp->attempts, resp->attempts == 1 ? "" : "s",
-			 http_now_ms() - start);
+			 req->method, req->path_query, o.reason, resp->attempts,
+			 resp->attempts == 1 ? "" : "s", http_now_ms() - start);
 	}
 out:
 	http_count_end(h, req, rc, &o);
@@ -289,11 +287,11 @@ int http_request_simple(struct http *h, const char *method,
 			size_t body_len, struct http_response *resp)
 {
 	struct http_req req = {
-		.method = method,
-		.path_query = path_query,
-		.body = body,
-		.body_len = body_len,
-		.idempotent = method && strcmp(method, "POST") != 0,
+	    .method = method,
+	    .path_query = path_query,
+	    .body = body,
+	    .body_len = body_len,
+	    .idempotent = method && strcmp(method, "POST") != 0,
 	};
 
 	return http_send(h, &req, resp);

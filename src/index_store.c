@@ -93,7 +93,7 @@ const char *index_store_put_record(struct index_store *st, const char *name,
 	size_t v;
 
 	rec = (unsigned char *)index_store_take(
-		st, index_store_varint_len(len) + len + 1);
+	    st, index_store_varint_len(len) + len + 1);
 	p = rec;
 	for (v = len; v >= 0x80; v >>= 7)
 		*p++ = (unsigned char)(v | 0x80);

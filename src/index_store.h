@@ -11,9 +11,9 @@ struct index_chunk;
 
 struct index_store {
 	struct index_chunk *chunks; /* newest first */
-	char *pos;                  /* free bytes of the newest chunk */
+	char *pos;		    /* free bytes of the newest chunk */
 	size_t left;
-	size_t bytes;      /* heap bytes of all chunks */
+	size_t bytes;	   /* heap bytes of all chunks */
 	size_t next_chunk; /* size of the next chunk */
 };
 

@@ -43,8 +43,7 @@ uint64_t inode_encode(const struct inode_ref *r)
 	case INODE_KIND_FILE:
 		if (r->ds > INODE_MAX_DATASETS || r->sample > INODE_MAX_SAMPLES)
 			return 0;
-		return FILE_FLAG | (uint64_t)r->ds << FILE_DS_SHIFT |
-		       r->sample;
+		return FILE_FLAG | (uint64_t)r->ds << FILE_DS_SHIFT | r->sample;
 	default:
 		return encode_small(r);
 	}

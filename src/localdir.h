@@ -12,10 +12,10 @@ struct name_index;
 struct bitmask;
 
 struct local_folder {
-	uint32_t id;     /* folder id: an index folder, or above every one */
+	uint32_t id;	 /* folder id: an index folder, or above every one */
 	uint32_t parent; /* folder id */
-	char *name;      /* last component */
-	char *path;      /* full path inside the tag, no trailing '/' */
+	char *name;	 /* last component */
+	char *path;	 /* full path inside the tag, no trailing '/' */
 };
 
 struct localdirs {

@@ -29,10 +29,10 @@ static log_sink_cb log_sink; /* NULL: the default stderr sink */
 static void *log_sink_arg;
 
 static const char *const log_level_names[] = {
-	[LOG_ERROR] = "ERROR",
-	[LOG_WARN] = "WARN",
-	[LOG_INFO] = "INFO",
-	[LOG_DEBUG] = "DEBUG",
+    [LOG_ERROR] = "ERROR",
+    [LOG_WARN] = "WARN",
+    [LOG_INFO] = "INFO",
+    [LOG_DEBUG] = "DEBUG",
 };
 
 static enum log_level log_clamp(enum log_level level)

@@ -156,8 +156,8 @@ static int daemon_fs(struct daemon_state *d)
 /* Session, mount, daemon, then the threads.  0 or -1. */
 static int daemon_mount(struct daemon_state *d)
 {
-	d->se = fuse_session_new(&d->args, &fsops_ops, sizeof(fsops_ops),
-				 d->fs);
+	d->se =
+	    fuse_session_new(&d->args, &fsops_ops, sizeof(fsops_ops), d->fs);
 	if (!d->se)
 		return -1;
 	if (fuse_set_signal_handlers(d->se) != 0)
@@ -174,8 +174,8 @@ static int daemon_mount(struct daemon_state *d)
 		fprintf(stderr, "lightlyfs: cannot start threads\n");
 		return -1;
 	}
-	d->sighup_running = pthread_create(&d->sighup_thread, NULL,
-					   sighup_main, d->fs) == 0;
+	d->sighup_running =
+	    pthread_create(&d->sighup_thread, NULL, sighup_main, d->fs) == 0;
 	return 0;
 }
 
@@ -200,8 +200,8 @@ static int daemon_loop(struct daemon_state *d)
 	}
 	/* a loop ended by SIGTERM, SIGINT or SIGHUP is a clean shutdown */
 	return (ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
-		       ? 0
-		       : 1;
+		   ? 0
+		   : 1;
 }
 
 /* 0, or 1 when edits could not be sent (they wait in the journal). */
@@ -239,7 +239,7 @@ static int daemon_teardown(struct daemon_state *d)
 
 int main(int argc, char *argv[])
 {
-	struct daemon_state d = { .args = FUSE_ARGS_INIT(argc, argv) };
+	struct daemon_state d = {.args = FUSE_ARGS_INIT(argc, argv)};
 	sigset_t hup;
 	int ret = 1, rc;
 

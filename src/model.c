@@ -179,7 +179,7 @@ struct tag *model_initial_tag(const struct dataset *d)
 
 uint64_t model_dataset_ino(const struct dataset *d)
 {
-	struct inode_ref r = { INODE_KIND_DATASET, d->slot, 0, 0, 0 };
+	struct inode_ref r = {INODE_KIND_DATASET, d->slot, 0, 0, 0};
 
 	return inode_encode(&r);
 }
@@ -187,7 +187,7 @@ uint64_t model_dataset_ino(const struct dataset *d)
 uint64_t model_tag_ino(const struct dataset *d, const struct tag *t,
 		       uint32_t folder)
 {
-	struct inode_ref r = { INODE_KIND_TAG, d->slot, t->slot, folder, 0 };
+	struct inode_ref r = {INODE_KIND_TAG, d->slot, t->slot, folder, 0};
 
 	return inode_encode(&r);
 }
@@ -204,8 +204,8 @@ static void dataset_fill(struct dataset *d, struct api_dataset *a)
 	d->img_type = a->img_type;
 	a->name = a->json = a->img_type = NULL;
 	d->created_ms = a->created_at;
-	d->modified_ms = a->last_modified_at ? a->last_modified_at
-					     : a->created_at;
+	d->modified_ms =
+	    a->last_modified_at ? a->last_modified_at : a->created_at;
 	d->n_samples = a->n_samples;
 }
 
@@ -376,8 +376,7 @@ static void notify_tag_listing(struct model *m, struct dataset *d,
 {
 	const struct bitmask *f = &t->view.folders;
 
-	notify_push(m->notify, 0, model_tag_ino(d, t, INDEX_ROOT_FOLDER),
-		    NULL);
+	notify_push(m->notify, 0, model_tag_ino(d, t, INDEX_ROOT_FOLDER), NULL);
 	if (t->view.folders_gen != t->gen + 1)
 		return;
 	for (size_t i = bitmask_next(f, 1); i != SIZE_MAX;
@@ -416,7 +415,7 @@ static int tag_new_mask(struct model *m, struct dataset *d, struct tag *t,
 			const struct api_tag *a, uint64_t hash)
 {
 	struct timespec srv = model_ms_to_ts(
-		a->last_modified_at ? a->last_modified_at : a->created_at);
+	    a->last_modified_at ? a->last_modified_at : a->created_at);
 	int ret = take_mask(t, a->bitmask);
 
 	if (ret)
@@ -487,8 +486,7 @@ static bool drop_unseen(struct model *m, struct dataset *d)
 	for (size_t i = 0; i < d->ntags; i++) {
 		struct tag *t = d->tags[i];
 
-		if (t->live && !t->seen && !t->created_locally &&
-		    !t->trashed) {
+		if (t->live && !t->seen && !t->created_locally && !t->trashed) {
 			t->live = false;
 			changed = true;
 			notify_push(m->notify, model_dataset_ino(d), 0,
@@ -509,7 +507,6 @@ int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 		d->tags[i]->seen = false;
 	for (size_t i = 0; i < n; i++) {
 		struct tag *t = tag_by_id(d, v[i].id);
-
 
 		if (!t) {
 			/* a tag we deleted may still be listed by a reply

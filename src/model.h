@@ -40,16 +40,16 @@ struct tag_view {
  * (edits.c): a flush reads the tag as the server holds it now, applies the
  * delta and sends the result, so other writers' changes are kept. */
 struct tag_edit {
-	struct bitmask server_mask; /* the server's mask as last read */
+	struct bitmask server_mask;    /* the server's mask as last read */
 	struct bitmask added, removed; /* our changes not yet on the wire */
-	bool dirty;                 /* added or removed holds something */
-	bool flushing;              /* a delta is on the wire */
-	bool on_wire;               /* a rename or delete is on the wire */
-	bool visiting;              /* being flushed (moves flush targets) */
-	double last_edit;           /* monotonic s */
-	double emptied_at;          /* removals emptied it: rmdir may follow */
-	uint64_t seq;               /* d->edit_seq at our last change */
-	uint64_t sent_seq;          /* our changes up to this are settled */
+	bool dirty;		       /* added or removed holds something */
+	bool flushing;		       /* a delta is on the wire */
+	bool on_wire;		       /* a rename or delete is on the wire */
+	bool visiting;		       /* being flushed (moves flush targets) */
+	double last_edit;	       /* monotonic s */
+	double emptied_at; /* removals emptied it: rmdir may follow */
+	uint64_t seq;	   /* d->edit_seq at our last change */
+	uint64_t sent_seq; /* our changes up to this are settled */
 	double retry_at, retry_delay;
 	int flush_err; /* refused flush, told by the next fsync */
 };
@@ -68,7 +68,7 @@ struct tag {
 	bool mask_loaded;
 	int mask_err;
 	uint64_t hex_hash; /* of the last bitMaskData the server sent */
-	uint64_t gen;      /* bumps whenever mask changes */
+	uint64_t gen;	   /* bumps whenever mask changes */
 	struct timespec mtime;
 	int64_t created_ms, modified_ms, tot_size;
 	struct tag_view view;
@@ -92,10 +92,10 @@ struct dataset {
 	struct load tags_load;
 	struct name_index *index;
 	struct load index_load;
-	bool fallback;         /* no mappings: names come tag by tag */
-	bool trash_loaded;     /* .lightly/trash read from the state dir */
-	double last_used;      /* monotonic s, for eviction */
-	unsigned index_users;  /* open listings that read the index */
+	bool fallback;	      /* no mappings: names come tag by tag */
+	bool trash_loaded;    /* .lightly/trash read from the state dir */
+	double last_used;     /* monotonic s, for eviction */
+	unsigned index_users; /* open listings that read the index */
 	char recently_deleted[MODEL_RECENTLY_DELETED][API_ID_LEN + 1];
 	unsigned deleted_next;
 	/* counts our changes, so a listing requested before one of them
@@ -110,7 +110,7 @@ struct model {
 	char single_id[API_ID_LEN + 1]; /* -o dataset: the root is it */
 	struct timespec mount_time, root_mtime, last_stamp;
 	uint32_t next_local_folder;
-	uint64_t seq_base; /* edit numbers start above an earlier run's */
+	uint64_t seq_base;     /* edit numbers start above an earlier run's */
 	struct notify *notify; /* borrowed; where merges report changes */
 };
 

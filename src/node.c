@@ -12,18 +12,18 @@
 static const struct node_ops node_none_ops;
 
 static const struct node_ops *const node_table[INODE_KIND_MAX_] = {
-	[INODE_KIND_ROOT] = &node_root_ops,
-	[INODE_KIND_ROOT_META] = &node_root_meta_ops,
-	[INODE_KIND_STATS] = &node_stats_ops,
-	[INODE_KIND_DATASET] = &node_dataset_ops,
-	[INODE_KIND_TAG] = &node_tag_ops,
-	[INODE_KIND_FILE] = &node_sample_ops,
-	[INODE_KIND_META] = &node_meta_ops,
-	[INODE_KIND_META_DATASET] = &node_meta_dataset_ops,
-	[INODE_KIND_META_TAGS] = &node_meta_tags_ops,
-	[INODE_KIND_META_TAG] = &node_meta_tag_ops,
-	[INODE_KIND_META_TRASH] = &node_meta_trash_ops,
-	[INODE_KIND_META_TRASH_JSON] = &node_meta_trash_json_ops,
+    [INODE_KIND_ROOT] = &node_root_ops,
+    [INODE_KIND_ROOT_META] = &node_root_meta_ops,
+    [INODE_KIND_STATS] = &node_stats_ops,
+    [INODE_KIND_DATASET] = &node_dataset_ops,
+    [INODE_KIND_TAG] = &node_tag_ops,
+    [INODE_KIND_FILE] = &node_sample_ops,
+    [INODE_KIND_META] = &node_meta_ops,
+    [INODE_KIND_META_DATASET] = &node_meta_dataset_ops,
+    [INODE_KIND_META_TAGS] = &node_meta_tags_ops,
+    [INODE_KIND_META_TAG] = &node_meta_tag_ops,
+    [INODE_KIND_META_TRASH] = &node_meta_trash_ops,
+    [INODE_KIND_META_TRASH_JSON] = &node_meta_trash_json_ops,
 };
 
 const struct node_ops *node_ops_of(const struct inode_ref *r)
@@ -93,7 +93,8 @@ int node_check_dataset(struct fs *fs, const struct inode_ref *r,
 int node_rename_target(const struct inode_ref *dir,
 		       const struct inode_ref *newdir)
 {
-	if (newdir->kind != INODE_KIND_DATASET && newdir->kind != INODE_KIND_TAG)
+	if (newdir->kind != INODE_KIND_DATASET &&
+	    newdir->kind != INODE_KIND_TAG)
 		return newdir->kind == INODE_KIND_ROOT ? -EXDEV : -EPERM;
 	return newdir->ds != dir->ds ? -EXDEV : 0;
 }

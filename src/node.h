@@ -84,9 +84,9 @@ void node_stat_file(struct fs *fs, struct stat *st, const struct inode_ref *r,
 		    mode_t mode, size_t size, struct timespec mtime);
 
 /* The kinds' ops, defined in nodes/. */
-extern const struct node_ops node_root_ops, node_root_meta_ops,
-	node_stats_ops, node_dataset_ops, node_tag_ops, node_sample_ops,
-	node_meta_ops, node_meta_dataset_ops, node_meta_tags_ops,
-	node_meta_tag_ops, node_meta_trash_ops, node_meta_trash_json_ops;
+extern const struct node_ops node_root_ops, node_root_meta_ops, node_stats_ops,
+    node_dataset_ops, node_tag_ops, node_sample_ops, node_meta_ops,
+    node_meta_dataset_ops, node_meta_tags_ops, node_meta_tag_ops,
+    node_meta_trash_ops, node_meta_trash_json_ops;
 
 #endif

@@ -24,8 +24,8 @@ void notify_init(struct notify *q)
 	pthread_cond_init(&q->cond, NULL);
 }
 
-static bool repeats_last(const struct notify *q, uint64_t parent,
-			 uint64_t ino, const char *name)
+static bool repeats_last(const struct notify *q, uint64_t parent, uint64_t ino,
+			 const char *name)
 {
 	const struct notify_item *it;
 

@@ -41,36 +41,38 @@ struct raw_opts {
 	int version;
 };
 
-#define OPT(t, p) { t, offsetof(struct raw_opts, p), 1 }
+#define OPT(t, p)                                                              \
+	{                                                                      \
+		t, offsetof(struct raw_opts, p), 1                             \
+	}
 
 enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS };
 
 static const struct fuse_opt opt_table[] = {
-	OPT("server=%s", server),
-	OPT("token=%s", token),
-	OPT("max_stale=%s", max_stale),
-	OPT("max_response_mb=%s", max_response_mb),
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
-	OPT("token_file=%s", token_file),
-	OPT("dataset=%s", dataset),
-	OPT("ca_certs=%s", ca_certs),
-	OPT("cache_ttl=%s", cache_ttl),
-	OPT("timeout=%s", timeout),
-	OPT("flush_delay_ms=%s", flush_delay_ms),
-	OPT("cache_size=%s", cache_size),
-	OPT("log_level=%s", log_level),
-	OPT("state_dir=%s", state_dir),
-	OPT("flush_timeout=%s", flush_timeout),
-	OPT("trash_days=%s", trash_days),
-	OPT("sync_edits", sync_edits),
-	OPT("allow_insecure", allow_insecure),
-	OPT("-h", help),
-	OPT("--help", help),
-	OPT("-V", version),
-	OPT("--version", version),
-	FUSE_OPT_END
-};
+    OPT("server=%s", server),
+    OPT("token=%s", token),
+    OPT("max_stale=%s", max_stale),
+    OPT("max_response_mb=%s", max_response_mb),
+    FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+    FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+    OPT("token_file=%s", token_file),
+    OPT("dataset=%s", dataset),
+    OPT("ca_certs=%s", ca_certs),
+    OPT("cache_ttl=%s", cache_ttl),
+    OPT("timeout=%s", timeout),
+    OPT("flush_delay_ms=%s", flush_delay_ms),
+    OPT("cache_size=%s", cache_size),
+    OPT("log_level=%s", log_level),
+    OPT("state_dir=%s", state_dir),
+    OPT("flush_timeout=%s", flush_timeout),
+    OPT("trash_days=%s", trash_days),
+    OPT("sync_edits", sync_edits),
+    OPT("allow_insecure", allow_insecure),
+    OPT("-h", help),
+    OPT("--help", help),
+    OPT("-V", version),
+    OPT("--version", version),
+    FUSE_OPT_END};
 
 /* Notes the FUSE options we check and leaves them for libfuse. */
 static int opt_proc(void *data, const char *arg, int key,
@@ -140,8 +142,7 @@ static int parse_number(const char *name, const char *s, double *out)
 
 static int parse_level(const char *s, int *out)
 {
-	static const char *const names[] = { "error", "warn", "info",
-					     "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 
 	for (int i = 0; i < 4; i++) {
 		if (!strcmp(s, names[i])) {
@@ -198,7 +199,7 @@ static char *state_dir_of(const char *opt)
 	if (!home || home[0] != '/')
 		home = "/tmp";
 	return asprintf(&dir, "%s/.local/state/lightlyfs", home) < 0 ? NULL
-								      : dir;
+								     : dir;
 }
 
 /* The string options, -o before the environment before the default, and
@@ -208,9 +209,9 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 	const char *env;
 
 	env = getenv("LIGHTLY_SERVER_LOCATION");
-	o->server = dup_trimmed_url(raw->server ? raw->server
+	o->server = dup_trimmed_url(raw->server	    ? raw->server
 				    : (env && *env) ? env
-				    : OPTS_DEFAULT_SERVER);
+						    : OPTS_DEFAULT_SERVER);
 	env = getenv("LIGHTLY_CA_CERTS");
 	if (raw->ca_certs || (env && *env))
 		o->ca_certs = strdup(raw->ca_certs ? raw->ca_certs : env);
@@ -251,7 +252,7 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 		double ms;
 
 		if ((ret = parse_number("flush_delay_ms", raw->flush_delay_ms,
-					 &ms)))
+					&ms)))
 			return ret;
 		o->flush_delay_ms = ms > 60000 ? 60000 : (unsigned)ms;
 	}
@@ -269,15 +270,13 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 				&o->flush_timeout_s)))
 		return ret;
 	if (raw->trash_days &&
-	    (ret = parse_number("trash_days", raw->trash_days,
-				&o->trash_days)))
+	    (ret = parse_number("trash_days", raw->trash_days, &o->trash_days)))
 		return ret;
 	return 0;
 }
 
 /* Combinations that would expose the token or the files. */
-static int opts_check_exposure(const struct opts *o,
-			       const struct raw_opts *raw)
+static int opts_check_exposure(const struct opts *o, const struct raw_opts *raw)
 {
 	/* the token rides in the query string: in clear text it may go to
 	 * this machine only */
@@ -353,9 +352,8 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 	ret = opts_check_exposure(o, &raw);
 	if (ret)
 		goto out;
-	if (raw.cache_size &&
-	    (ret = parse_number("cache_size", raw.cache_size,
-				&o->cache_size_mb)))
+	if (raw.cache_size && (ret = parse_number("cache_size", raw.cache_size,
+						  &o->cache_size_mb)))
 		goto out;
 	if (raw.log_level && (ret = parse_level(raw.log_level, &o->log_level)))
 		goto out;
@@ -421,8 +419,9 @@ void opts_scrub_argv(int argc, char *argv[])
 
 		while ((p = strstr(p, "token=")) != NULL) {
 			/* "token=" as an option of its own, not token_file= */
-			bool own = p == argv[i] || p[-1] == ',' ||
-				   (p - argv[i] == 2 && !strncmp(argv[i], "-o", 2));
+			bool own =
+			    p == argv[i] || p[-1] == ',' ||
+			    (p - argv[i] == 2 && !strncmp(argv[i], "-o", 2));
 
 			p += 6;
 			if (!own)
@@ -471,50 +470,51 @@ void opts_dispose(struct opts *o)
 
 void opts_print_help(const char *progname)
 {
-	printf("usage: %s [options] MOUNTPOINT\n\n"
-	       "Mounts a Lightly account: datasets, their tags, and the file "
-	       "names of each tag's samples.\n\n"
-	       "The API token comes from LIGHTLY_TOKEN or -o token_file=PATH "
-	       "(mode 600);\n"
-	       "the server from LIGHTLY_SERVER_LOCATION (default %s).\n\n"
-	       "lightlyfs options:\n"
-	       "    -o server=URL          API base URL\n"
-	       "    -o token_file=PATH     read the API token from PATH\n"
-	       "    -o token=TOKEN         the token itself (scrubbed from ps; "
-	       "prefer the above)\n"
-	       "    -o dataset=ID_OR_NAME  mount one dataset as the root\n"
-	       "    -o cache_ttl=SECONDS   how long what was read stays fresh "
-	       "(default %g)\n"
-	       "    -o cache_size=MB       bound on cached names and masks "
-	       "(default %d, 0: none)\n"
-	       "    -o timeout=SECONDS     deadline of one request (default %g)\n"
-	       "    -o ca_certs=PATH       CA bundle (also LIGHTLY_CA_CERTS)\n"
-	       "    -o max_stale=SECONDS   serve cached data this long while "
-	       "the server fails (default %g)\n"
-	       "    -o max_response_mb=MB  largest response accepted (default "
-	       "%d)\n"
-	       "    -o allow_insecure      allow a token over plain http to "
-	       "another host\n"
-	       "    -o sync_edits          send every tag edit at once\n"
-	       "    -o flush_delay_ms=MS   quiet period before edits are sent "
-	       "(default %u)\n"
-	       "    -o flush_timeout=S     how long unmount tries to send edits "
-	       "(default %.0f);\n"
-	       "                           what is left waits in the journal\n"
-	       "    -o state_dir=DIR       the journal of unsent edits and the "
-	       "trash\n"
-	       "                           (default $XDG_STATE_HOME/lightlyfs)\n"
-	       "    -o trash_days=DAYS     deleted tags stay in DS/.lightly/trash "
-	       "(default %.0f)\n"
-	       "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
-	       "    -h, --help             this help\n"
-	       "    -V, --version          the version\n\n"
-	       "FUSE options:\n",
-	       progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
-	       OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
-	       OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
-	       OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
-	       OPTS_DEFAULT_TRASH_DAYS);
+	printf(
+	    "usage: %s [options] MOUNTPOINT\n\n"
+	    "Mounts a Lightly account: datasets, their tags, and the file "
+	    "names of each tag's samples.\n\n"
+	    "The API token comes from LIGHTLY_TOKEN or -o token_file=PATH "
+	    "(mode 600);\n"
+	    "the server from LIGHTLY_SERVER_LOCATION (default %s).\n\n"
+	    "lightlyfs options:\n"
+	    "    -o server=URL          API base URL\n"
+	    "    -o token_file=PATH     read the API token from PATH\n"
+	    "    -o token=TOKEN         the token itself (scrubbed from ps; "
+	    "prefer the above)\n"
+	    "    -o dataset=ID_OR_NAME  mount one dataset as the root\n"
+	    "    -o cache_ttl=SECONDS   how long what was read stays fresh "
+	    "(default %g)\n"
+	    "    -o cache_size=MB       bound on cached names and masks "
+	    "(default %d, 0: none)\n"
+	    "    -o timeout=SECONDS     deadline of one request (default %g)\n"
+	    "    -o ca_certs=PATH       CA bundle (also LIGHTLY_CA_CERTS)\n"
+	    "    -o max_stale=SECONDS   serve cached data this long while "
+	    "the server fails (default %g)\n"
+	    "    -o max_response_mb=MB  largest response accepted (default "
+	    "%d)\n"
+	    "    -o allow_insecure      allow a token over plain http to "
+	    "another host\n"
+	    "    -o sync_edits          send every tag edit at once\n"
+	    "    -o flush_delay_ms=MS   quiet period before edits are sent "
+	    "(default %u)\n"
+	    "    -o flush_timeout=S     how long unmount tries to send edits "
+	    "(default %.0f);\n"
+	    "                           what is left waits in the journal\n"
+	    "    -o state_dir=DIR       the journal of unsent edits and the "
+	    "trash\n"
+	    "                           (default $XDG_STATE_HOME/lightlyfs)\n"
+	    "    -o trash_days=DAYS     deleted tags stay in DS/.lightly/trash "
+	    "(default %.0f)\n"
+	    "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
+	    "    -h, --help             this help\n"
+	    "    -V, --version          the version\n\n"
+	    "FUSE options:\n",
+	    progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
+	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
+	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
+	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
+	    OPTS_DEFAULT_TRASH_DAYS);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }

@@ -58,17 +58,16 @@ static int datasets_install(void *arg, int err)
 }
 
 static const struct cache_loader datasets_loader = {
-	.prepare = datasets_prepare,
-	.fetch = datasets_fetch,
-	.install = datasets_install,
+    .prepare = datasets_prepare,
+    .fetch = datasets_fetch,
+    .install = datasets_install,
 };
 
 int refresh_datasets(struct fs *fs)
 {
-	struct datasets_job j = { .fs = fs };
+	struct datasets_job j = {.fs = fs};
 
-	return cache_load(&fs->cache, &fs->model.ds_load, &datasets_loader,
-			  &j);
+	return cache_load(&fs->cache, &fs->model.ds_load, &datasets_loader, &j);
 }
 
 /* ---- tags ---- */
@@ -103,21 +102,21 @@ static int tags_install(void *arg, int err)
 	struct tags_job *j = arg;
 
 	if (!err)
-		err = model_apply_tags(&j->fs->model, j->d, j->v, j->n,
-				       j->since);
+		err =
+		    model_apply_tags(&j->fs->model, j->d, j->v, j->n, j->since);
 	api_tags_free(j->v, j->n);
 	return err;
 }
 
 static const struct cache_loader tags_loader = {
-	.prepare = tags_prepare,
-	.fetch = tags_fetch,
-	.install = tags_install,
+    .prepare = tags_prepare,
+    .fetch = tags_fetch,
+    .install = tags_install,
 };
 
 int refresh_tags(struct fs *fs, struct dataset *d)
 {
-	struct tags_job j = { .fs = fs, .d = d };
+	struct tags_job j = {.fs = fs, .d = d};
 
 	return cache_load(&fs->cache, &d->tags_load, &tags_loader, &j);
 }
@@ -216,21 +215,18 @@ struct index_job {
  * indices), so a refresh asks for the pages past what we hold.  It is
  * needed when a tag names a sample beyond it, or when the dataset says it
  * has more samples and what we know is older than the TTL. */
-static bool index_fresh(const struct cache *c, const struct load *l,
-			void *arg)
+static bool index_fresh(const struct cache *c, const struct load *l, void *arg)
 {
 	struct index_job *j = arg;
 	struct dataset *d = j->d;
 	size_t have = d->index ? index_count(d->index) : 0;
 
-	return d->index &&
-	       (d->fallback ||
-		(have >= j->need &&
-		 (have >= (size_t)d->n_samples || cache_fresh(c, l))));
+	return d->index && (d->fallback ||
+			    (have >= j->need && (have >= (size_t)d->n_samples ||
+						 cache_fresh(c, l))));
 }
 
-static bool index_usable(const struct cache *c, const struct load *l,
-			 void *arg)
+static bool index_usable(const struct cache *c, const struct load *l, void *arg)
 {
 	struct index_job *j = arg;
 
@@ -245,8 +241,8 @@ static int index_prepare(void *arg)
 
 	j->have = d->index ? index_count(d->index) : 0;
 	j->total = d->n_samples > 0 && (size_t)d->n_samples > j->need
-			   ? (size_t)d->n_samples
-			   : j->need;
+		       ? (size_t)d->n_samples
+		       : j->need;
 	memcpy(j->id, d->id, sizeof(j->id));
 	if (d->index)
 		return 0;
@@ -258,8 +254,8 @@ static int index_prepare(void *arg)
 	if (j->total)
 		index_reserve(j->fresh,
 			      (uint32_t)(j->total < REFRESH_RESERVE_MAX
-						 ? j->total
-						 : REFRESH_RESERVE_MAX));
+					     ? j->total
+					     : REFRESH_RESERVE_MAX));
 	j->blob.idx = j->fresh;
 	return 0;
 }
@@ -269,8 +265,8 @@ static int index_fetch(void *arg)
 	struct index_job *j = arg;
 
 	return api_get_mappings_to(j->fs->api, j->id, j->have,
-				   API_MAPPINGS_PAGE, j->total,
-				   blob_add_cb, &j->blob);
+				   API_MAPPINGS_PAGE, j->total, blob_add_cb,
+				   &j->blob);
 }
 
 static int index_install(void *arg, int err)
@@ -306,16 +302,16 @@ static int index_install(void *arg, int err)
 }
 
 static const struct cache_loader index_loader = {
-	.fresh = index_fresh,
-	.usable = index_usable,
-	.prepare = index_prepare,
-	.fetch = index_fetch,
-	.install = index_install,
+    .fresh = index_fresh,
+    .usable = index_usable,
+    .prepare = index_prepare,
+    .fetch = index_fetch,
+    .install = index_install,
 };
 
 int refresh_index(struct fs *fs, struct dataset *d, size_t need)
 {
-	struct index_job j = { .fs = fs, .d = d, .need = need };
+	struct index_job j = {.fs = fs, .d = d, .need = need};
 	int ret;
 
 	d->last_used = cache_now();
@@ -415,15 +411,15 @@ static int fallback_install(void *arg, int err)
 }
 
 static const struct cache_loader fallback_loader = {
-	.fresh = fallback_fresh,
-	.prepare = fallback_prepare,
-	.fetch = fallback_fetch,
-	.install = fallback_install,
+    .fresh = fallback_fresh,
+    .prepare = fallback_prepare,
+    .fetch = fallback_fetch,
+    .install = fallback_install,
 };
 
 int refresh_fallback(struct fs *fs, struct dataset *d, struct tag *t)
 {
-	struct fallback_job j = { .fs = fs, .d = d, .t = t };
+	struct fallback_job j = {.fs = fs, .d = d, .t = t};
 	int ret;
 
 	ret = cache_load(&fs->cache, &t->view.fallback, &fallback_loader, &j);
@@ -445,7 +441,8 @@ static int single_by_name(struct fs *fs, const char *want, char *err,
 			continue;
 		if (fs->model.single_id[0]) {
 			snprintf(err, errsz,
-				 "two datasets are named %s; give its id", want);
+				 "two datasets are named %s; give its id",
+				 want);
 			ret = -EINVAL;
 			break;
 		}
@@ -482,5 +479,5 @@ void refresh_evict(struct fs *fs, const struct dataset *keep)
 {
 	if (fs->cache_max_bytes)
 		fs->cache.evictions +=
-			model_evict(&fs->model, fs->cache_max_bytes, keep);
+		    model_evict(&fs->model, fs->cache_max_bytes, keep);
 }

@@ -22,7 +22,9 @@ struct replay {
 	struct fs *fs;
 	struct journal *from;
 	size_t applied, dropped;
-	struct { uint32_t ds, tag; } *tags; /* touched, to settle after */
+	struct {
+		uint32_t ds, tag;
+	} * tags; /* touched, to settle after */
 	size_t ntags, cap;
 };
 
@@ -120,7 +122,7 @@ static void settle_and_send(struct replay *r, uint64_t upto)
 
 static int replay_one(struct fs *fs, struct journal *from)
 {
-	struct replay r = { .fs = fs, .from = from };
+	struct replay r = {.fs = fs, .from = from};
 	unsigned skipped = 0;
 	uint64_t upto = journal_max_seq(from);
 	int ret;
@@ -141,8 +143,7 @@ static int replay_one(struct fs *fs, struct journal *from)
 	return ret;
 }
 
-static void slot_account(const char *account, int slot, char *buf,
-			 size_t size)
+static void slot_account(const char *account, int slot, char *buf, size_t size)
 {
 	if (slot)
 		snprintf(buf, size, "%s#%d", account, slot + 1);
@@ -183,8 +184,9 @@ int replay_open(struct fs *fs, const char *dir, const char *server,
 	}
 	explicit_bzero(acc, sizeof(acc));
 	if (ret) {
-		snprintf(err, errsz, "cannot open the journal of edits in %s: %s",
-			 dir, strerror(-ret));
+		snprintf(err, errsz,
+			 "cannot open the journal of edits in %s: %s", dir,
+			 strerror(-ret));
 		return ret;
 	}
 	/* numbers of this run start above the last run's (journal.h) */

@@ -33,9 +33,9 @@ static int64_t now_ms(void)
 static char *trash_path(const struct fs *fs, const char *ds, const char *tag)
 {
 	char *p = NULL;
-	int n = tag ? asprintf(&p, "%s/trash/%s/%s.trash", fs->state_dir, ds,
-			       tag)
-		    : asprintf(&p, "%s/trash/%s", fs->state_dir, ds);
+	int n =
+	    tag ? asprintf(&p, "%s/trash/%s/%s.trash", fs->state_dir, ds, tag)
+		: asprintf(&p, "%s/trash/%s", fs->state_dir, ds);
 
 	return n < 0 ? NULL : p;
 }
@@ -59,8 +59,7 @@ static int mkdirs(const struct fs *fs, const char *ds)
 	return ret;
 }
 
-static int write_entry(const char *path, const struct tag *t,
-		       const char *hex)
+static int write_entry(const char *path, const struct tag *t, const char *hex)
 {
 	char *tmp = NULL;
 	FILE *f;
@@ -112,8 +111,8 @@ static int add_entry(struct fs *fs, struct dataset *d, const char *id,
 int trash_save(struct fs *fs, struct dataset *d, const struct tag *t)
 {
 	/* rm -r emptied it just now: the server still had the samples */
-	const struct bitmask *m = t->edit.dirty ? &t->edit.server_mask
-						: &t->mask;
+	const struct bitmask *m =
+	    t->edit.dirty ? &t->edit.server_mask : &t->mask;
 	struct tag copy = *t;
 	char *path, *hex = NULL;
 	int ret = trash_load(fs, d);
@@ -128,8 +127,8 @@ int trash_save(struct fs *fs, struct dataset *d, const struct tag *t)
 	if (!ret)
 		ret = write_entry(path, &copy, hex);
 	if (!ret)
-		ret = add_entry(fs, d, t->id, t->name, t->prev,
-				copy.deleted_ms, m);
+		ret = add_entry(fs, d, t->id, t->name, t->prev, copy.deleted_ms,
+				m);
 	if (ret)
 		log_error("tag %s: cannot keep it in the trash (%s)", t->name,
 			  strerror(-ret));
@@ -154,7 +153,7 @@ static int load_entry(struct fs *fs, struct dataset *d, const char *path,
 {
 	char name[256] = "", prev[API_ID_LEN + 1] = "", *hex = NULL;
 	char *line = malloc(TRASH_LINE_MAX);
-	struct bitmask m = { 0 };
+	struct bitmask m = {0};
 	int64_t deleted = -1;
 	FILE *f = fopen(path, "r");
 	int ret = -EIO;
@@ -208,8 +207,8 @@ int trash_load(struct fs *fs, struct dataset *d)
 	while (dh && !ret && (e = readdir(dh))) {
 		size_t n = strlen(e->d_name);
 
-		if (n != API_ID_LEN + 6 || strcmp(e->d_name + API_ID_LEN,
-						  ".trash"))
+		if (n != API_ID_LEN + 6 ||
+		    strcmp(e->d_name + API_ID_LEN, ".trash"))
 			continue;
 		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
 			return -ENOMEM;
@@ -267,7 +266,7 @@ static const char *restore_parent(const struct dataset *d, const struct tag *t)
 int trash_restore(struct fs *fs, struct dataset *d, struct tag *t,
 		  const char *newname)
 {
-	struct restore_job j = { .api = fs->api, .name = newname };
+	struct restore_job j = {.api = fs->api, .name = newname};
 	const char *prev = restore_parent(d, t);
 	char *path;
 	int ret;

@@ -58,7 +58,7 @@ static int dataset_lookup(struct fs *fs, const struct inode_ref *dir,
 static int dataset_list(struct fs *fs, struct fs_dir *dir)
 {
 	struct dataset *d = model_dataset(&fs->model, dir->ref.ds);
-	struct inode_ref c = { .kind = INODE_KIND_META, .ds = dir->ref.ds };
+	struct inode_ref c = {.kind = INODE_KIND_META, .ds = dir->ref.ds};
 	int ret = dir_add(dir, MODEL_META_DIR, &c);
 
 	c.kind = INODE_KIND_TAG;
@@ -93,10 +93,10 @@ static int create_fetch(void *arg)
 	struct create_job *j = arg;
 
 	if (j->first)
-		return api_create_initial_tag(j->api, j->ds_id, j->name,
-					      j->img, j->id);
-	return api_create_tag(j->api, j->ds_id, j->name, j->prev, "0x0",
-			      j->tot, j->id);
+		return api_create_initial_tag(j->api, j->ds_id, j->name, j->img,
+					      j->id);
+	return api_create_tag(j->api, j->ds_id, j->name, j->prev, "0x0", j->tot,
+			      j->id);
 }
 
 /* A new tag's parent is the initial tag; a dataset without tags gets its
@@ -109,9 +109,8 @@ static int create_prepare(struct create_job *j, struct dataset *d)
 	j->first = !init;
 	memcpy(j->ds_id, d->id, sizeof(j->ds_id));
 	if (!init)
-		return d->img_type && !(j->img = strdup(d->img_type))
-			       ? -ENOMEM
-			       : 0;
+		return d->img_type && !(j->img = strdup(d->img_type)) ? -ENOMEM
+								      : 0;
 	memcpy(j->prev, init->id, sizeof(j->prev));
 	if (d->index && index_count(d->index) > j->tot)
 		j->tot = index_count(d->index);
@@ -123,8 +122,8 @@ static int create_prepare(struct create_job *j, struct dataset *d)
 static int make_tag(struct fs *fs, struct dataset *d, const char *name,
 		    struct stat *st)
 {
-	struct create_job j = { .api = fs->api, .name = name };
-	struct inode_ref r = { .kind = INODE_KIND_TAG, .ds = d->slot };
+	struct create_job j = {.api = fs->api, .name = name};
+	struct inode_ref r = {.kind = INODE_KIND_TAG, .ds = d->slot};
 	struct tag *t;
 	int ret = create_prepare(&j, d);
 
@@ -185,7 +184,7 @@ static int tag_call_fetch(void *arg)
 static int tag_call(struct fs *fs, struct dataset *d, struct tag *t,
 		    const char *newname)
 {
-	struct tag_call c = { .api = fs->api, .newname = newname };
+	struct tag_call c = {.api = fs->api, .newname = newname};
 	int ret;
 
 	if (!edits_wire_begin(fs, t))
@@ -302,12 +301,12 @@ static int dataset_rename(struct fs *fs, const struct inode_ref *dir,
 }
 
 const struct node_ops node_dataset_ops = {
-	.dir = true,
-	.check = dataset_check,
-	.stat = dataset_stat,
-	.lookup = dataset_lookup,
-	.list = dataset_list,
-	.mkdir = dataset_mkdir,
-	.rmdir = dataset_rmdir,
-	.rename = dataset_rename,
+    .dir = true,
+    .check = dataset_check,
+    .stat = dataset_stat,
+    .lookup = dataset_lookup,
+    .list = dataset_list,
+    .mkdir = dataset_mkdir,
+    .rmdir = dataset_rmdir,
+    .rename = dataset_rename,
 };

@@ -48,8 +48,8 @@ static int meta_lookup(struct fs *fs, const struct inode_ref *dir,
 
 static int meta_list(struct fs *fs, struct fs_dir *dir)
 {
-	struct inode_ref c = { .kind = INODE_KIND_META_DATASET,
-			       .ds = dir->ref.ds };
+	struct inode_ref c = {.kind = INODE_KIND_META_DATASET,
+			      .ds = dir->ref.ds};
 	int ret = dir_add(dir, "dataset.json", &c);
 
 	(void)fs;
@@ -61,11 +61,11 @@ static int meta_list(struct fs *fs, struct fs_dir *dir)
 }
 
 const struct node_ops node_meta_ops = {
-	.dir = true,
-	.check = meta_check,
-	.stat = meta_dir_stat,
-	.lookup = meta_lookup,
-	.list = meta_list,
+    .dir = true,
+    .check = meta_check,
+    .stat = meta_dir_stat,
+    .lookup = meta_lookup,
+    .list = meta_list,
 };
 
 static void meta_dataset_stat(struct fs *fs, const struct inode_ref *r,
@@ -95,9 +95,9 @@ static int meta_dataset_open(struct fs *fs, const struct inode_ref *r,
 }
 
 const struct node_ops node_meta_dataset_ops = {
-	.check = meta_check,
-	.stat = meta_dataset_stat,
-	.open = meta_dataset_open,
+    .check = meta_check,
+    .stat = meta_dataset_stat,
+    .open = meta_dataset_open,
 };
 
 static int meta_tags_lookup(struct fs *fs, const struct inode_ref *dir,
@@ -111,8 +111,8 @@ static int meta_tags_lookup(struct fs *fs, const struct inode_ref *dir,
 
 	if (!d)
 		return -ENOENT;
-	if (len <= META_JSON_LEN || strcmp(name + len - META_JSON_LEN,
-					   META_JSON))
+	if (len <= META_JSON_LEN ||
+	    strcmp(name + len - META_JSON_LEN, META_JSON))
 		return -ENOENT;
 	ret = refresh_tags(fs, d);
 	if (ret)
@@ -130,7 +130,7 @@ static int meta_tags_lookup(struct fs *fs, const struct inode_ref *dir,
 static int meta_tags_list(struct fs *fs, struct fs_dir *dir)
 {
 	struct dataset *d = model_dataset(&fs->model, dir->ref.ds);
-	struct inode_ref c = { .kind = INODE_KIND_META_TAG, .ds = d->slot };
+	struct inode_ref c = {.kind = INODE_KIND_META_TAG, .ds = d->slot};
 	int ret = refresh_tags(fs, d);
 
 	for (size_t i = 0; i < d->ntags && !ret; i++) {
@@ -148,11 +148,11 @@ static int meta_tags_list(struct fs *fs, struct fs_dir *dir)
 }
 
 const struct node_ops node_meta_tags_ops = {
-	.dir = true,
-	.check = meta_check,
-	.stat = meta_dir_stat,
-	.lookup = meta_tags_lookup,
-	.list = meta_tags_list,
+    .dir = true,
+    .check = meta_check,
+    .stat = meta_dir_stat,
+    .lookup = meta_tags_lookup,
+    .list = meta_tags_list,
 };
 
 static int meta_tag_check(struct fs *fs, struct inode_ref *r)
@@ -192,12 +192,12 @@ static int tag_json_fetch(void *arg)
 }
 
 /* Fetched at every open: it is what the server holds now. */
-static int meta_tag_open(struct fs *fs, const struct inode_ref *r,
-			 char **data, size_t *len)
+static int meta_tag_open(struct fs *fs, const struct inode_ref *r, char **data,
+			 size_t *len)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
 	struct tag *t = model_tag(d, r->tag);
-	struct tag_json_job j = { .api = fs->api, .data = data, .len = len };
+	struct tag_json_job j = {.api = fs->api, .data = data, .len = len};
 
 	memcpy(j.ds_id, d->id, sizeof(j.ds_id));
 	memcpy(j.tag_id, t->id, sizeof(j.tag_id));
@@ -205,7 +205,7 @@ static int meta_tag_open(struct fs *fs, const struct inode_ref *r,
 }
 
 const struct node_ops node_meta_tag_ops = {
-	.check = meta_tag_check,
-	.stat = meta_tag_stat,
-	.open = meta_tag_open,
+    .check = meta_tag_check,
+    .stat = meta_tag_stat,
+    .open = meta_tag_open,
 };

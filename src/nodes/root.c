@@ -23,8 +23,7 @@ static int always_there(struct fs *fs, struct inode_ref *r)
 	return 0;
 }
 
-static void root_stat(struct fs *fs, const struct inode_ref *r,
-		      struct stat *st)
+static void root_stat(struct fs *fs, const struct inode_ref *r, struct stat *st)
 {
 	node_stat_dir(fs, st, r, fs->model.root_mtime, fs->model.mount_time);
 }
@@ -53,7 +52,7 @@ static int root_lookup(struct fs *fs, const struct inode_ref *dir,
 
 static int root_list(struct fs *fs, struct fs_dir *dir)
 {
-	struct inode_ref c = { .kind = INODE_KIND_ROOT_META };
+	struct inode_ref c = {.kind = INODE_KIND_ROOT_META};
 	int ret = dir_add(dir, MODEL_META_DIR, &c);
 
 	c.kind = INODE_KIND_DATASET;
@@ -69,11 +68,11 @@ static int root_list(struct fs *fs, struct fs_dir *dir)
 }
 
 const struct node_ops node_root_ops = {
-	.dir = true,
-	.check = root_check,
-	.stat = root_stat,
-	.lookup = root_lookup,
-	.list = root_list,
+    .dir = true,
+    .check = root_check,
+    .stat = root_stat,
+    .lookup = root_lookup,
+    .list = root_list,
 };
 
 static void root_meta_stat(struct fs *fs, const struct inode_ref *r,
@@ -95,18 +94,18 @@ static int root_meta_lookup(struct fs *fs, const struct inode_ref *dir,
 
 static int root_meta_list(struct fs *fs, struct fs_dir *dir)
 {
-	struct inode_ref c = { .kind = INODE_KIND_STATS };
+	struct inode_ref c = {.kind = INODE_KIND_STATS};
 
 	(void)fs;
 	return dir_add(dir, "stats", &c);
 }
 
 const struct node_ops node_root_meta_ops = {
-	.dir = true,
-	.check = always_there,
-	.stat = root_meta_stat,
-	.lookup = root_meta_lookup,
-	.list = root_meta_list,
+    .dir = true,
+    .check = always_there,
+    .stat = root_meta_stat,
+    .lookup = root_meta_lookup,
+    .list = root_meta_list,
 };
 
 static void stats_stat(struct fs *fs, const struct inode_ref *r,
@@ -115,8 +114,7 @@ static void stats_stat(struct fs *fs, const struct inode_ref *r,
 	node_stat_file(fs, st, r, 0444, 0, fs->model.mount_time);
 }
 
-static void count_model(const struct model *m, size_t *ntags,
-			size_t *nsamples)
+static void count_model(const struct model *m, size_t *ntags, size_t *nsamples)
 {
 	*ntags = *nsamples = 0;
 	for (size_t i = 0; i < m->nds; i++) {
@@ -144,25 +142,23 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 		return ret;
 	count_model(&fs->model, &ntags, &nsamples);
 	edits_count(fs, &e);
-	n = asprintf(data,
-		     "{\"api\":%s,\"cache\":{\"hits\":%llu,\"misses\":%llu,"
-		     "\"staleServed\":%llu,\"evictions\":%llu,"
-		     "\"datasets\":%zu,\"tags\":%zu,\"samplesIndexed\":%zu,"
-		     "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
-		     "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu,"
-		     "\"tagsInFlight\":%zu,\"tagsRetrying\":%zu,"
-		     "\"movesWaiting\":%zu,\"journalPending\":%llu}}\n",
-		     api_json, (unsigned long long)c->hits,
-		     (unsigned long long)c->misses,
-		     (unsigned long long)c->stale_served,
-		     (unsigned long long)c->evictions, fs->model.nds, ntags,
-		     nsamples, model_cache_bytes(&fs->model),
-		     fs->cache_max_bytes,
-		     (unsigned long long)fs->edits.flushes, e.pending,
-		     e.in_flight, e.retrying, e.moves,
-		     (unsigned long long)(fs->journal
-						  ? journal_pending(fs->journal)
-						  : 0));
+	n = asprintf(
+	    data,
+	    "{\"api\":%s,\"cache\":{\"hits\":%llu,\"misses\":%llu,"
+	    "\"staleServed\":%llu,\"evictions\":%llu,"
+	    "\"datasets\":%zu,\"tags\":%zu,\"samplesIndexed\":%zu,"
+	    "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
+	    "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu,"
+	    "\"tagsInFlight\":%zu,\"tagsRetrying\":%zu,"
+	    "\"movesWaiting\":%zu,\"journalPending\":%llu}}\n",
+	    api_json, (unsigned long long)c->hits,
+	    (unsigned long long)c->misses, (unsigned long long)c->stale_served,
+	    (unsigned long long)c->evictions, fs->model.nds, ntags, nsamples,
+	    model_cache_bytes(&fs->model), fs->cache_max_bytes,
+	    (unsigned long long)fs->edits.flushes, e.pending, e.in_flight,
+	    e.retrying, e.moves,
+	    (unsigned long long)(fs->journal ? journal_pending(fs->journal)
+					     : 0));
 	free(api_json);
 	if (n < 0) {
 		*data = NULL;
@@ -173,7 +169,7 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 }
 
 const struct node_ops node_stats_ops = {
-	.check = always_there,
-	.stat = stats_stat,
-	.open = stats_open,
+    .check = always_there,
+    .stat = stats_stat,
+    .open = stats_open,
 };

@@ -45,7 +45,7 @@ static int sample_open(struct fs *fs, const struct inode_ref *r, char **data,
 }
 
 const struct node_ops node_sample_ops = {
-	.check = sample_check,
-	.stat = sample_stat,
-	.open = sample_open,
+    .check = sample_check,
+    .stat = sample_stat,
+    .open = sample_open,
 };

@@ -40,16 +40,15 @@ static int tag_check(struct fs *fs, struct inode_ref *r)
 	return tagview_has_folder(t, r->folder) ? 0 : -ENOENT;
 }
 
-static void tag_stat(struct fs *fs, const struct inode_ref *r,
-		     struct stat *st)
+static void tag_stat(struct fs *fs, const struct inode_ref *r, struct stat *st)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
 	struct tag *t = model_tag(d, r->tag);
 
 	if (d)
-		node_stat_dir(fs, st, r, t ? t->mtime : d->mtime,
-			      model_ms_to_ts(t ? t->created_ms
-					       : d->created_ms));
+		node_stat_dir(
+		    fs, st, r, t ? t->mtime : d->mtime,
+		    model_ms_to_ts(t ? t->created_ms : d->created_ms));
 	if (t && t->trashed)
 		st->st_mode = S_IFDIR | 0555;
 }
@@ -129,8 +128,8 @@ static int tag_list(struct fs *fs, struct fs_dir *dir)
 	cap = bitmask_count(&t->mask);
 	if (cap > nsamples)
 		cap = nsamples;
-	if (nsamples && !(dir->samples = malloc((cap ? cap : 1) *
-						sizeof(uint32_t))))
+	if (nsamples &&
+	    !(dir->samples = malloc((cap ? cap : 1) * sizeof(uint32_t))))
 		return -ENOMEM;
 	for (size_t i = 0; i < nsamples && dir->nsamples < cap; i++)
 		if (bitmask_test(&t->mask, samples[i]))
@@ -183,7 +182,7 @@ static int sample_at(struct dataset *d, uint32_t folder, const char *name,
 static void stat_sample(struct fs *fs, struct dataset *d, uint32_t s,
 			struct stat *st)
 {
-	struct inode_ref r = { .kind = INODE_KIND_FILE, .ds = d->slot };
+	struct inode_ref r = {.kind = INODE_KIND_FILE, .ds = d->slot};
 
 	r.sample = s;
 	node_stat(fs, &r, st);
@@ -203,8 +202,8 @@ static int folder_path(struct dataset *d, struct tag *t, uint32_t folder,
 		if (!lf)
 			return -ENOENT;
 		return snprintf(out, outsz, "%s", lf->path) < (int)outsz
-			       ? 0
-			       : -ENAMETOOLONG;
+			   ? 0
+			   : -ENAMETOOLONG;
 	}
 	for (uint32_t f = folder; f != INDEX_ROOT_FOLDER && f != INDEX_NONE;
 	     f = index_folder_parent(d->index, f)) {
@@ -214,8 +213,7 @@ static int folder_path(struct dataset *d, struct tag *t, uint32_t folder,
 	}
 	out[0] = '\0';
 	while (n-- > 0) {
-		int w = snprintf(out + len, outsz - len, "%s%s",
-				 len ? "/" : "",
+		int w = snprintf(out + len, outsz - len, "%s%s", len ? "/" : "",
 				 index_folder_name(d->index, chain[n]));
 
 		if (w < 0 || (size_t)w >= outsz - len)
@@ -412,15 +410,15 @@ static int tag_rename(struct fs *fs, const struct inode_ref *dir,
 }
 
 const struct node_ops node_tag_ops = {
-	.dir = true,
-	.check = tag_check,
-	.stat = tag_stat,
-	.lookup = tag_lookup,
-	.list = tag_list,
-	.mkdir = tag_mkdir,
-	.rmdir = tag_rmdir,
-	.unlink = tag_unlink,
-	.create = tag_create,
-	.link = tag_link,
-	.rename = tag_rename,
+    .dir = true,
+    .check = tag_check,
+    .stat = tag_stat,
+    .lookup = tag_lookup,
+    .list = tag_list,
+    .mkdir = tag_mkdir,
+    .rmdir = tag_rmdir,
+    .unlink = tag_unlink,
+    .create = tag_create,
+    .link = tag_link,
+    .rename = tag_rename,
 };

@@ -68,7 +68,7 @@ static int trash_lookup(struct fs *fs, const struct inode_ref *dir,
 static int trash_list(struct fs *fs, struct fs_dir *dir)
 {
 	struct dataset *d = model_dataset(&fs->model, dir->ref.ds);
-	struct inode_ref c = { .ds = dir->ref.ds };
+	struct inode_ref c = {.ds = dir->ref.ds};
 	int ret = 0;
 
 	for (size_t i = 0; i < d->ntags && !ret; i++) {
@@ -107,12 +107,12 @@ static int trash_rename(struct fs *fs, const struct inode_ref *dir,
 }
 
 const struct node_ops node_meta_trash_ops = {
-	.dir = true,
-	.check = trash_check,
-	.stat = trash_stat,
-	.lookup = trash_lookup,
-	.list = trash_list,
-	.rename = trash_rename,
+    .dir = true,
+    .check = trash_check,
+    .stat = trash_stat,
+    .lookup = trash_lookup,
+    .list = trash_list,
+    .rename = trash_rename,
 };
 
 static int trash_json_check(struct fs *fs, struct inode_ref *r)
@@ -151,7 +151,7 @@ static void trash_json_stat(struct fs *fs, const struct inode_ref *r,
 }
 
 const struct node_ops node_meta_trash_json_ops = {
-	.check = trash_json_check,
-	.stat = trash_json_stat,
-	.open = trash_json_open,
+    .check = trash_json_check,
+    .stat = trash_json_stat,
+    .open = trash_json_open,
 };

@@ -16,13 +16,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_CHECK(cond)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,   \
-				#cond);                                      \
-			abort();                                             \
-		}                                                            \
+#define FUZZ_CHECK(cond)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
+				#cond);                                        \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 /* Formats every line (so the excerpt code runs) and drops it. */
@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct api_dataset *ds = NULL, one;
 	struct api_tag *tags = NULL, tag;
-	struct names nm = { 0 };
+	struct names nm = {0};
 	char id[API_ID_LEN + 1];
 	char code[16], msg[8];
 	size_t n = 0, count = 0, i;

@@ -15,13 +15,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_CHECK(cond)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,   \
-				#cond);                                      \
-			abort();                                             \
-		}                                                            \
+#define FUZZ_CHECK(cond)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
+				#cond);                                        \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 /* The reference: ^0x(0|[1-9a-f][0-9a-f]*)$, and the index of the top set
@@ -144,9 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	/* Up to 2^18 bits: room for every string libFuzzer makes (4096
 	 * bytes), small enough to keep thousands of runs a second. */
-	max_bits = ((size_t)data[1] | (size_t)data[2] << 8 |
-		    (size_t)data[3] << 16) &
-		   0x3ffff;
+	max_bits =
+	    ((size_t)data[1] | (size_t)data[2] << 8 | (size_t)data[3] << 16) &
+	    0x3ffff;
 	switch (mode & 7) {
 	case 0: /* exactly what the string needs */
 		max_bits = 4 * (size - 4);

@@ -89,69 +89,66 @@ static void test_decode_datasets(void)
 		const char *img_type; /* NULL: absent */
 		int64_t n_samples, created, modified;
 	} cases[] = {
-		{ "two datasets",
-		  "[{\"id\":\"" DS "\",\"name\":\"cats\",\"imgType\":\"full\","
-		  "\"nSamples\":12,\"createdAt\":1700000000123,"
-		  "\"lastModifiedAt\":1700000000999,\"type\":\"Images\"},"
-		  "{\"id\":\"" TAG "\",\"name\":\"dogs\"}]",
-		  0, 2, "cats", "full", 12, 1700000000123LL, 1700000000999LL },
-		{ .name = "empty array", .json = "[]" },
-		{ .name = "white space around", .json = " \n[ ]\r\n\t" },
-		{ "null optional fields",
-		  "[{\"id\":\"" DS "\",\"name\":\"cats\",\"imgType\":null,"
-		  "\"nSamples\":null}]",
-		  0, 1, "cats", NULL, 0, 0, 0 },
-		{ .name = "missing id", .json = "[{\"name\":\"cats\"}]",
-		  .rc = -EIO },
-		{ .name = "missing name",
-		  .json = "[{\"id\":\"" DS "\"}]",
-		  .rc = -EIO },
-		{ .name = "number for name",
-		  .json = "[{\"id\":\"" DS "\",\"name\":7}]",
-		  .rc = -EIO },
-		{ .name = "null name",
-		  .json = "[{\"id\":\"" DS "\",\"name\":null}]",
-		  .rc = -EIO },
-		{ .name = "upper-case id",
-		  .json = "[{\"id\":\"5F0000000000000000000001\","
-			  "\"name\":\"x\"}]",
-		  .rc = -EIO },
-		{ .name = "short id",
-		  .json = "[{\"id\":\"5f00\",\"name\":\"x\"}]",
-		  .rc = -EIO },
-		{ .name = "string for nSamples",
-		  .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
-			  "\"nSamples\":\"12\"}]",
-		  .rc = -EIO },
-		{ .name = "negative nSamples",
-		  .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
-			  "\"nSamples\":-1}]",
-		  .rc = -EIO },
-		{ .name = "fractional createdAt",
-		  .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
-			  "\"createdAt\":1.5}]",
-		  .rc = -EIO },
-		{ .name = "huge createdAt",
-		  .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
-			  "\"createdAt\":1e300}]",
-		  .rc = -EIO },
-		{ .name = "object for array",
-		  .json = "{\"id\":\"" DS "\",\"name\":\"x\"}",
-		  .rc = -EIO },
-		{ .name = "string element",
-		  .json = "[\"" DS "\"]",
-		  .rc = -EIO },
-		{ .name = "second element bad",
-		  .json = "[{\"id\":\"" DS "\",\"name\":\"x\"},{\"id\":1}]",
-		  .rc = -EIO },
-		{ .name = "truncated",
-		  .json = "[{\"id\":\"" DS "\",\"name\":\"x\"",
-		  .rc = -EIO },
-		{ .name = "trailing garbage", .json = "[] x", .rc = -EIO },
-		{ .name = "empty body", .json = "", .rc = -EIO },
-		{ .name = "not JSON",
-		  .json = "<html>502 Bad Gateway</html>",
-		  .rc = -EIO },
+	    {"two datasets",
+	     "[{\"id\":\"" DS "\",\"name\":\"cats\",\"imgType\":\"full\","
+	     "\"nSamples\":12,\"createdAt\":1700000000123,"
+	     "\"lastModifiedAt\":1700000000999,\"type\":\"Images\"},"
+	     "{\"id\":\"" TAG "\",\"name\":\"dogs\"}]",
+	     0, 2, "cats", "full", 12, 1700000000123LL, 1700000000999LL},
+	    {.name = "empty array", .json = "[]"},
+	    {.name = "white space around", .json = " \n[ ]\r\n\t"},
+	    {"null optional fields",
+	     "[{\"id\":\"" DS "\",\"name\":\"cats\",\"imgType\":null,"
+	     "\"nSamples\":null}]",
+	     0, 1, "cats", NULL, 0, 0, 0},
+	    {.name = "missing id", .json = "[{\"name\":\"cats\"}]", .rc = -EIO},
+	    {.name = "missing name",
+	     .json = "[{\"id\":\"" DS "\"}]",
+	     .rc = -EIO},
+	    {.name = "number for name",
+	     .json = "[{\"id\":\"" DS "\",\"name\":7}]",
+	     .rc = -EIO},
+	    {.name = "null name",
+	     .json = "[{\"id\":\"" DS "\",\"name\":null}]",
+	     .rc = -EIO},
+	    {.name = "upper-case id",
+	     .json = "[{\"id\":\"5F0000000000000000000001\","
+		     "\"name\":\"x\"}]",
+	     .rc = -EIO},
+	    {.name = "short id",
+	     .json = "[{\"id\":\"5f00\",\"name\":\"x\"}]",
+	     .rc = -EIO},
+	    {.name = "string for nSamples",
+	     .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
+		     "\"nSamples\":\"12\"}]",
+	     .rc = -EIO},
+	    {.name = "negative nSamples",
+	     .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
+		     "\"nSamples\":-1}]",
+	     .rc = -EIO},
+	    {.name = "fractional createdAt",
+	     .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
+		     "\"createdAt\":1.5}]",
+	     .rc = -EIO},
+	    {.name = "huge createdAt",
+	     .json = "[{\"id\":\"" DS "\",\"name\":\"x\","
+		     "\"createdAt\":1e300}]",
+	     .rc = -EIO},
+	    {.name = "object for array",
+	     .json = "{\"id\":\"" DS "\",\"name\":\"x\"}",
+	     .rc = -EIO},
+	    {.name = "string element", .json = "[\"" DS "\"]", .rc = -EIO},
+	    {.name = "second element bad",
+	     .json = "[{\"id\":\"" DS "\",\"name\":\"x\"},{\"id\":1}]",
+	     .rc = -EIO},
+	    {.name = "truncated",
+	     .json = "[{\"id\":\"" DS "\",\"name\":\"x\"",
+	     .rc = -EIO},
+	    {.name = "trailing garbage", .json = "[] x", .rc = -EIO},
+	    {.name = "empty body", .json = "", .rc = -EIO},
+	    {.name = "not JSON",
+	     .json = "<html>502 Bad Gateway</html>",
+	     .rc = -EIO},
 	};
 	size_t i;
 
@@ -218,8 +215,8 @@ static void test_decode_dataset(void)
 
 /* --- tags --- */
 
-#define TAG_OBJ(extra)                                                       \
-	"{\"id\":\"" TAG "\",\"datasetId\":\"" DS "\",\"name\":\"night\","  \
+#define TAG_OBJ(extra)                                                         \
+	"{\"id\":\"" TAG "\",\"datasetId\":\"" DS "\",\"name\":\"night\","     \
 	"\"bitMaskData\":\"0x59\",\"totSize\":7,\"createdAt\":1000" extra "}"
 
 static void test_decode_tag(void)
@@ -231,65 +228,64 @@ static void test_decode_tag(void)
 		const char *prev;
 		int64_t tot, created, modified;
 	} cases[] = {
-		{ "null prevTagId", TAG_OBJ(",\"prevTagId\":null"), 0, "", 7,
-		  1000, 1000 },
-		{ "missing prevTagId is null", TAG_OBJ(""), 0, "", 7, 1000,
-		  1000 },
-		{ "prevTagId and lastModifiedAt",
-		  TAG_OBJ(",\"prevTagId\":\"" TAG2 "\",\"lastModifiedAt\":2000,"
-			  "\"changes\":[{\"creator\":\"USER_PIP\"}]"),
-		  0, TAG2, 7, 1000, 2000 },
-		{ "no createdAt",
-		  "{\"id\":\"" TAG "\",\"name\":\"n1x\","
-		  "\"bitMaskData\":\"0x0\",\"totSize\":0,\"prevTagId\":null}",
-		  0, "", 0, 0, 0 },
-		{ "big totSize",
-		  "{\"id\":\"" TAG "\",\"name\":\"n1x\","
-		  "\"bitMaskData\":\"0x0\",\"totSize\":5000000000}",
-		  0, "", 5000000000LL, 0, 0 },
-		{ .name = "number prevTagId",
-		  .json = TAG_OBJ(",\"prevTagId\":5"),
-		  .rc = -EIO },
-		{ .name = "bad prevTagId",
-		  .json = TAG_OBJ(",\"prevTagId\":\"abc\""),
-		  .rc = -EIO },
-		{ .name = "string totSize",
-		  .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
-			  "\"bitMaskData\":\"0x0\",\"totSize\":\"7\"}",
-		  .rc = -EIO },
-		{ .name = "negative totSize",
-		  .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
-			  "\"bitMaskData\":\"0x0\",\"totSize\":-7}",
-		  .rc = -EIO },
-		{ .name = "missing totSize",
-		  .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
-			  "\"bitMaskData\":\"0x0\"}",
-		  .rc = -EIO },
-		{ .name = "missing bitMaskData",
-		  .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
-			  "\"totSize\":1}",
-		  .rc = -EIO },
-		{ .name = "number bitMaskData",
-		  .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
-			  "\"bitMaskData\":89,\"totSize\":7}",
-		  .rc = -EIO },
-		{ .name = "number name",
-		  .json = "{\"id\":\"" TAG "\",\"name\":1,"
-			  "\"bitMaskData\":\"0x1\",\"totSize\":7}",
-		  .rc = -EIO },
-		{ .name = "missing id",
-		  .json = "{\"name\":\"n1x\",\"bitMaskData\":\"0x1\","
-			  "\"totSize\":7}",
-		  .rc = -EIO },
-		{ .name = "array for object",
-		  .json = "[" TAG_OBJ("") "]",
-		  .rc = -EIO },
-		{ .name = "truncated",
-		  .json = "{\"id\":\"" TAG "\",\"name\":\"ni",
-		  .rc = -EIO },
-		{ .name = "string createdAt",
-		  .json = TAG_OBJ(",\"lastModifiedAt\":\"x\""),
-		  .rc = -EIO },
+	    {"null prevTagId", TAG_OBJ(",\"prevTagId\":null"), 0, "", 7, 1000,
+	     1000},
+	    {"missing prevTagId is null", TAG_OBJ(""), 0, "", 7, 1000, 1000},
+	    {"prevTagId and lastModifiedAt",
+	     TAG_OBJ(",\"prevTagId\":\"" TAG2 "\",\"lastModifiedAt\":2000,"
+		     "\"changes\":[{\"creator\":\"USER_PIP\"}]"),
+	     0, TAG2, 7, 1000, 2000},
+	    {"no createdAt",
+	     "{\"id\":\"" TAG "\",\"name\":\"n1x\","
+	     "\"bitMaskData\":\"0x0\",\"totSize\":0,\"prevTagId\":null}",
+	     0, "", 0, 0, 0},
+	    {"big totSize",
+	     "{\"id\":\"" TAG "\",\"name\":\"n1x\","
+	     "\"bitMaskData\":\"0x0\",\"totSize\":5000000000}",
+	     0, "", 5000000000LL, 0, 0},
+	    {.name = "number prevTagId",
+	     .json = TAG_OBJ(",\"prevTagId\":5"),
+	     .rc = -EIO},
+	    {.name = "bad prevTagId",
+	     .json = TAG_OBJ(",\"prevTagId\":\"abc\""),
+	     .rc = -EIO},
+	    {.name = "string totSize",
+	     .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
+		     "\"bitMaskData\":\"0x0\",\"totSize\":\"7\"}",
+	     .rc = -EIO},
+	    {.name = "negative totSize",
+	     .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
+		     "\"bitMaskData\":\"0x0\",\"totSize\":-7}",
+	     .rc = -EIO},
+	    {.name = "missing totSize",
+	     .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
+		     "\"bitMaskData\":\"0x0\"}",
+	     .rc = -EIO},
+	    {.name = "missing bitMaskData",
+	     .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
+		     "\"totSize\":1}",
+	     .rc = -EIO},
+	    {.name = "number bitMaskData",
+	     .json = "{\"id\":\"" TAG "\",\"name\":\"n1x\","
+		     "\"bitMaskData\":89,\"totSize\":7}",
+	     .rc = -EIO},
+	    {.name = "number name",
+	     .json = "{\"id\":\"" TAG "\",\"name\":1,"
+		     "\"bitMaskData\":\"0x1\",\"totSize\":7}",
+	     .rc = -EIO},
+	    {.name = "missing id",
+	     .json = "{\"name\":\"n1x\",\"bitMaskData\":\"0x1\","
+		     "\"totSize\":7}",
+	     .rc = -EIO},
+	    {.name = "array for object",
+	     .json = "[" TAG_OBJ("") "]",
+	     .rc = -EIO},
+	    {.name = "truncated",
+	     .json = "{\"id\":\"" TAG "\",\"name\":\"ni",
+	     .rc = -EIO},
+	    {.name = "string createdAt",
+	     .json = TAG_OBJ(",\"lastModifiedAt\":\"x\""),
+	     .rc = -EIO},
 	};
 	size_t i;
 
@@ -327,18 +323,21 @@ static void test_decode_tags(void)
 		int rc;
 		size_t n;
 	} cases[] = {
-		{ "two tags",
-		  "[" TAG_OBJ(",\"prevTagId\":null") ","
-		  "{\"id\":\"" TAG2 "\",\"prevTagId\":\"" TAG "\","
-		  "\"name\":\"night-blurry\",\"bitMaskData\":\"0x1\","
-		  "\"totSize\":7,\"createdAt\":5}]",
-		  0, 2 },
-		{ "empty", "[]", 0, 0 },
-		{ "object for array", TAG_OBJ(""), -EIO, 0 },
-		{ "null", "null", -EIO, 0 },
-		{ "second tag bad",
-		  "[" TAG_OBJ("") ",{\"id\":\"" TAG2 "\"}]", -EIO, 0 },
-		{ "truncated", "[" TAG_OBJ(""), -EIO, 0 },
+	    {"two tags",
+	     "[" TAG_OBJ(
+		 ",\"prevTagId\":null") ","
+					"{\"id\":\"" TAG2
+					"\",\"prevTagId\":\"" TAG "\","
+					"\"name\":\"night-blurry\","
+					"\"bitMaskData\":\"0x1\","
+					"\"totSize\":7,\"createdAt\":5}]",
+	     0, 2},
+	    {"empty", "[]", 0, 0},
+	    {"object for array", TAG_OBJ(""), -EIO, 0},
+	    {"null", "null", -EIO, 0},
+	    {"second tag bad", "[" TAG_OBJ("") ",{\"id\":\"" TAG2 "\"}]", -EIO,
+	     0},
+	    {"truncated", "[" TAG_OBJ(""), -EIO, 0},
 	};
 	size_t i;
 
@@ -378,36 +377,36 @@ static void test_decode_names(void)
 		size_t count;
 		const char *joined;
 	} cases[] = {
-		{ "plain", "[\"a.jpg\",\"dir/b.png\",\"c\"]", 0, 3,
-		  "a.jpg|dir/b.png|c" },
-		{ "empty", "[]", 0, 0, "" },
-		{ "escapes", "[\"caf\\u00e9.jpg\",\"a\\/b.jpg\",\"q\\\"t\"]", 0,
-		  3, "caf\xc3\xa9.jpg|a/b.jpg|q\"t" },
-		{ "surrogate pair", "[\"\\ud83d\\ude00.png\"]", 0, 1,
-		  "\xf0\x9f\x98\x80.png" },
-		{ "raw UTF-8", "[\"\xc3\xa9t\xc3\xa9.jpg\"]", 0, 1,
-		  "\xc3\xa9t\xc3\xa9.jpg" },
-		/* delivered whole (the join stops at the NUL); the index
-		 * then hides the name */
-		{ "embedded NUL", "[\"ab\\u0000cd\"]", 0, 1, "ab" },
-		{ "whitespace", " [ \"a\" ,\n\t\"b\" ] \n", 0, 2, "a|b" },
-		{ "all short escapes", "[\"\\b\\f\\n\\r\\t\\\\\"]", 0, 1,
-		  "\b\f\n\r\t\\" },
-		{ "raw control character", "[\"a\tb\"]", -EIO, 0, "" },
-		{ "trailing comma", "[\"a\",]", -EIO, 0, "" },
-		{ "trailing garbage", "[\"a\"] x", -EIO, 0, "" },
-		{ "nested array", "[[\"a\"]]", -EIO, 0, "" },
-		{ "bad escape", "[\"\\x41\"]", -EIO, 0, "" },
-		{ "short \\u", "[\"\\u12\"]", -EIO, 0, "" },
-		{ "lone low surrogate", "[\"\\udc00\"]", -EIO, 0, "" },
-		{ "missing comma", "[\"a\" \"b\"]", -EIO, 0, "" },
-		{ "empty body", "", -EIO, 0, "" },
-		{ "number element", "[\"a\",1]", -EIO, 0, "" },
-		{ "null element", "[null]", -EIO, 0, "" },
-		{ "object for array", "{\"a\":\"b\"}", -EIO, 0, "" },
-		{ "string for array", "\"a\"", -EIO, 0, "" },
-		{ "truncated", "[\"a\",\"b", -EIO, 0, "" },
-		{ "lone surrogate", "[\"\\ud83d\"]", -EIO, 0, "" },
+	    {"plain", "[\"a.jpg\",\"dir/b.png\",\"c\"]", 0, 3,
+	     "a.jpg|dir/b.png|c"},
+	    {"empty", "[]", 0, 0, ""},
+	    {"escapes", "[\"caf\\u00e9.jpg\",\"a\\/b.jpg\",\"q\\\"t\"]", 0, 3,
+	     "caf\xc3\xa9.jpg|a/b.jpg|q\"t"},
+	    {"surrogate pair", "[\"\\ud83d\\ude00.png\"]", 0, 1,
+	     "\xf0\x9f\x98\x80.png"},
+	    {"raw UTF-8", "[\"\xc3\xa9t\xc3\xa9.jpg\"]", 0, 1,
+	     "\xc3\xa9t\xc3\xa9.jpg"},
+	    /* delivered whole (the join stops at the NUL); the index
+	     * then hides the name */
+	    {"embedded NUL", "[\"ab\\u0000cd\"]", 0, 1, "ab"},
+	    {"whitespace", " [ \"a\" ,\n\t\"b\" ] \n", 0, 2, "a|b"},
+	    {"all short escapes", "[\"\\b\\f\\n\\r\\t\\\\\"]", 0, 1,
+	     "\b\f\n\r\t\\"},
+	    {"raw control character", "[\"a\tb\"]", -EIO, 0, ""},
+	    {"trailing comma", "[\"a\",]", -EIO, 0, ""},
+	    {"trailing garbage", "[\"a\"] x", -EIO, 0, ""},
+	    {"nested array", "[[\"a\"]]", -EIO, 0, ""},
+	    {"bad escape", "[\"\\x41\"]", -EIO, 0, ""},
+	    {"short \\u", "[\"\\u12\"]", -EIO, 0, ""},
+	    {"lone low surrogate", "[\"\\udc00\"]", -EIO, 0, ""},
+	    {"missing comma", "[\"a\" \"b\"]", -EIO, 0, ""},
+	    {"empty body", "", -EIO, 0, ""},
+	    {"number element", "[\"a\",1]", -EIO, 0, ""},
+	    {"null element", "[null]", -EIO, 0, ""},
+	    {"object for array", "{\"a\":\"b\"}", -EIO, 0, ""},
+	    {"string for array", "\"a\"", -EIO, 0, ""},
+	    {"truncated", "[\"a\",\"b", -EIO, 0, ""},
+	    {"lone surrogate", "[\"\\ud83d\"]", -EIO, 0, ""},
 	};
 	struct joined j;
 	size_t i, count;
@@ -431,9 +430,9 @@ static void test_decode_names(void)
 	/* the callback can stop the decoding; its code comes back */
 	memset(&j, 0, sizeof(j));
 	j.stop_after = 2;
-	CHECK_INT(api_decode_names("[\"a\",\"b\",\"c\"]", 13, join_cb, &j,
-				   &count),
-		  -EINTR);
+	CHECK_INT(
+	    api_decode_names("[\"a\",\"b\",\"c\"]", 13, join_cb, &j, &count),
+	    -EINTR);
 	CHECK_INT(j.calls, 2);
 	CHECK_STR(j.buf, "a|b");
 
@@ -456,23 +455,23 @@ static void test_decode_create(void)
 		const char *json;
 		int rc;
 	} cases[] = {
-		{ "{\"id\":\"" TAG "\"}", 0 },
-		{ "{\"id\":\"" TAG "\",\"other\":1}", 0 },
-		{ "{\"id\":5}", -EIO },
-		{ "{\"id\":\"xyz\"}", -EIO },
-		{ "{}", -EIO },
-		{ "[\"" TAG "\"]", -EIO },
-		{ "{\"id\":\"" TAG "\"", -EIO },
-		{ "", -EIO },
+	    {"{\"id\":\"" TAG "\"}", 0},
+	    {"{\"id\":\"" TAG "\",\"other\":1}", 0},
+	    {"{\"id\":5}", -EIO},
+	    {"{\"id\":\"xyz\"}", -EIO},
+	    {"{}", -EIO},
+	    {"[\"" TAG "\"]", -EIO},
+	    {"{\"id\":\"" TAG "\"", -EIO},
+	    {"", -EIO},
 	};
 	char id[API_ID_LEN + 1];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		capture_reset();
-		CHECK_INT(api_decode_create(cases[i].json,
-					    strlen(cases[i].json), id),
-			  cases[i].rc);
+		CHECK_INT(
+		    api_decode_create(cases[i].json, strlen(cases[i].json), id),
+		    cases[i].rc);
 		if (cases[i].rc == 0)
 			CHECK_STR(id, TAG);
 		else
@@ -487,21 +486,20 @@ static void test_decode_error(void)
 		const char *json;
 		const char *code, *msg;
 	} cases[] = {
-		{ "current shape",
-		  "{\"code\":\"TAG_NAME_EXISTS\",\"error\":\"name taken\","
-		  "\"requestId\":\"abc123\"}",
-		  "TAG_NAME_EXISTS", "name taken" },
-		{ "1.2.x shape",
-		  "{\"code\":\"TAG_UNKNOWN\",\"message\":\"no such tag\"}",
-		  "TAG_UNKNOWN", "no such tag" },
-		{ "error wins over message",
-		  "{\"code\":\"X\",\"message\":\"m\",\"error\":\"e\"}", "X",
-		  "e" },
-		{ "wrong types", "{\"code\":404,\"error\":[\"x\"]}", "", "" },
-		{ "not JSON", "Bad Gateway", "", "" },
-		{ "array", "[\"TAG_UNKNOWN\"]", "", "" },
-		{ "empty", "", "", "" },
-		{ "truncated", "{\"code\":\"TAG_UN", "", "" },
+	    {"current shape",
+	     "{\"code\":\"TAG_NAME_EXISTS\",\"error\":\"name taken\","
+	     "\"requestId\":\"abc123\"}",
+	     "TAG_NAME_EXISTS", "name taken"},
+	    {"1.2.x shape",
+	     "{\"code\":\"TAG_UNKNOWN\",\"message\":\"no such tag\"}",
+	     "TAG_UNKNOWN", "no such tag"},
+	    {"error wins over message",
+	     "{\"code\":\"X\",\"message\":\"m\",\"error\":\"e\"}", "X", "e"},
+	    {"wrong types", "{\"code\":404,\"error\":[\"x\"]}", "", ""},
+	    {"not JSON", "Bad Gateway", "", ""},
+	    {"array", "[\"TAG_UNKNOWN\"]", "", ""},
+	    {"empty", "", "", ""},
+	    {"truncated", "{\"code\":\"TAG_UN", "", ""},
 	};
 	char code[32], msg[32], small[8];
 	size_t i;
@@ -558,48 +556,48 @@ static void test_http_errno(void)
 		const char *code;
 		int err;
 	} cases[] = {
-		{ 200, NULL, 0 },
-		{ 201, NULL, 0 },
-		{ 204, NULL, 0 },
-		{ 299, NULL, 0 },
-		{ 400, NULL, -EINVAL },
-		{ 401, NULL, -EACCES },
-		{ 403, NULL, -EACCES },
-		{ 404, NULL, -ENOENT },
-		{ 408, NULL, -ETIMEDOUT },
-		{ 409, NULL, -EEXIST },
-		{ 429, NULL, -EAGAIN },
-		{ 500, NULL, -EIO },
-		{ 502, NULL, -EIO },
-		{ 503, NULL, -EIO },
-		{ 504, NULL, -EIO },
-		{ 599, NULL, -EIO },
-		{ 0, NULL, -EIO },
-		{ 100, NULL, -EIO },
-		{ 302, NULL, -EIO },
-		{ 418, NULL, -EPROTO }, /* a 4xx is a refusal, not -EIO */
-		/* the Lightly code wins over the status */
-		{ 400, "TAG_NAME_EXISTS", -EEXIST },
-		{ 409, "TAG_NAME_EXISTS", -EEXIST },
-		{ 400, "TAG_INITIAL_EXISTS", -EEXIST },
-		{ 400, "SAMPLE_FILENAME_EXISTS", -EEXIST },
-		{ 400, "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY },
-		{ 400, "TAG_UNDELETABLE_IS_INITIAL", -EBUSY },
-		{ 400, "DATASET_UNKNOWN", -ENOENT },
-		{ 404, "TAG_UNKNOWN", -ENOENT },
-		{ 403, "UNAUTHORIZED", -EACCES },
-		{ 401, "JWT_INVALID", -EACCES },
-		{ 400, "MALFORMED_REQUEST", -EINVAL },
-		{ 400, "BAD_REQUEST", -EINVAL },
-		{ 400, "TAG_NO_TAG_IN_DATASET", -EINVAL },
-		{ 400, "TAG_PREVTAG_NOT_IN_DATASET", -EINVAL },
-		{ 500, "TAG_UNKNOWN", -ENOENT },
-		/* unknown codes fall back to the status */
-		{ 404, "SOMETHING_NEW", -ENOENT },
-		{ 429, "", -EAGAIN },
-		{ 503, "tag_unknown", -EIO }, /* codes are case-sensitive */
-		/* http.h: a 2xx status gives 0 */
-		{ 200, "TAG_UNKNOWN", 0 },
+	    {200, NULL, 0},
+	    {201, NULL, 0},
+	    {204, NULL, 0},
+	    {299, NULL, 0},
+	    {400, NULL, -EINVAL},
+	    {401, NULL, -EACCES},
+	    {403, NULL, -EACCES},
+	    {404, NULL, -ENOENT},
+	    {408, NULL, -ETIMEDOUT},
+	    {409, NULL, -EEXIST},
+	    {429, NULL, -EAGAIN},
+	    {500, NULL, -EIO},
+	    {502, NULL, -EIO},
+	    {503, NULL, -EIO},
+	    {504, NULL, -EIO},
+	    {599, NULL, -EIO},
+	    {0, NULL, -EIO},
+	    {100, NULL, -EIO},
+	    {302, NULL, -EIO},
+	    {418, NULL, -EPROTO}, /* a 4xx is a refusal, not -EIO */
+	    /* the Lightly code wins over the status */
+	    {400, "TAG_NAME_EXISTS", -EEXIST},
+	    {409, "TAG_NAME_EXISTS", -EEXIST},
+	    {400, "TAG_INITIAL_EXISTS", -EEXIST},
+	    {400, "SAMPLE_FILENAME_EXISTS", -EEXIST},
+	    {400, "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY},
+	    {400, "TAG_UNDELETABLE_IS_INITIAL", -EBUSY},
+	    {400, "DATASET_UNKNOWN", -ENOENT},
+	    {404, "TAG_UNKNOWN", -ENOENT},
+	    {403, "UNAUTHORIZED", -EACCES},
+	    {401, "JWT_INVALID", -EACCES},
+	    {400, "MALFORMED_REQUEST", -EINVAL},
+	    {400, "BAD_REQUEST", -EINVAL},
+	    {400, "TAG_NO_TAG_IN_DATASET", -EINVAL},
+	    {400, "TAG_PREVTAG_NOT_IN_DATASET", -EINVAL},
+	    {500, "TAG_UNKNOWN", -ENOENT},
+	    /* unknown codes fall back to the status */
+	    {404, "SOMETHING_NEW", -ENOENT},
+	    {429, "", -EAGAIN},
+	    {503, "tag_unknown", -EIO}, /* codes are case-sensitive */
+	    /* http.h: a 2xx status gives 0 */
+	    {200, "TAG_UNKNOWN", 0},
 	};
 	size_t i;
 
@@ -623,16 +621,16 @@ static void test_http_escape(void)
 		int rc;
 		const char *out;
 	} cases[] = {
-		{ "", "abcXYZ019-._~", 64, 0, "abcXYZ019-._~" },
-		{ "", "a b/c?d&e=f+g%", 64, 0, "a%20b%2Fc%3Fd%26e%3Df%2Bg%25" },
-		{ "", "\xc3\xa9", 64, 0, "%C3%A9" },
-		{ "token=", "t&k", 64, 0, "token=t%26k" },
-		{ "", "", 1, 0, "" },
-		{ "", "abc", 4, 0, "abc" },
-		{ "", "abcd", 4, -ENAMETOOLONG, "" },
-		{ "", "a/", 4, -ENAMETOOLONG, "" },
-		{ "", "a/", 5, 0, "a%2F" },
-		{ "p=", "abc", 5, -ENAMETOOLONG, "p=" },
+	    {"", "abcXYZ019-._~", 64, 0, "abcXYZ019-._~"},
+	    {"", "a b/c?d&e=f+g%", 64, 0, "a%20b%2Fc%3Fd%26e%3Df%2Bg%25"},
+	    {"", "\xc3\xa9", 64, 0, "%C3%A9"},
+	    {"token=", "t&k", 64, 0, "token=t%26k"},
+	    {"", "", 1, 0, ""},
+	    {"", "abc", 4, 0, "abc"},
+	    {"", "abcd", 4, -ENAMETOOLONG, ""},
+	    {"", "a/", 4, -ENAMETOOLONG, ""},
+	    {"", "a/", 5, 0, "a%2F"},
+	    {"p=", "abc", 5, -ENAMETOOLONG, "p="},
 	};
 	char out[64];
 	size_t i;
@@ -653,15 +651,15 @@ static void test_id_valid(void)
 		const char *s;
 		int ok;
 	} cases[] = {
-		{ "5f0000000000000000000001", 1 },
-		{ "0123456789abcdef01234567", 1 },
-		{ "5F0000000000000000000001", 0 },
-		{ "5f000000000000000000001", 0 },
-		{ "5f00000000000000000000011", 0 },
-		{ "5f000000000000000000000g", 0 },
-		{ "5f00000000000000000000 1", 0 },
-		{ "", 0 },
-		{ NULL, 0 },
+	    {"5f0000000000000000000001", 1},
+	    {"0123456789abcdef01234567", 1},
+	    {"5F0000000000000000000001", 0},
+	    {"5f000000000000000000001", 0},
+	    {"5f00000000000000000000011", 0},
+	    {"5f000000000000000000000g", 0},
+	    {"5f00000000000000000000 1", 0},
+	    {"", 0},
+	    {NULL, 0},
 	};
 	size_t i;
 
@@ -675,29 +673,14 @@ static void test_tag_name_valid(void)
 		const char *s;
 		int ok;
 	} cases[] = {
-		{ "abc", 1 },
-		{ "night-blurry", 1 },
-		{ "a.b:c;d=e@f_g h", 1 },
-		{ "0ab", 1 },
-		{ "Z__", 1 },
-		{ "initial-tag", 1 },
-		{ "ab", 0 },
-		{ ".abc", 0 },
-		{ "a/b", 0 },
-		{ "a+b", 0 },
-		{ "-abc", 0 },
-		{ "", 0 },
-		{ " abc", 0 },
-		{ "_abc", 0 },
-		{ "ab&c", 0 },
-		{ "ab~c", 0 },
-		{ "ab|c", 0 },
-		{ "ab!c", 0 },
-		{ "ab,c", 0 },
-		{ "ab(c)", 0 },
-		{ "ab\tc", 0 },
-		{ "ab\nc", 0 },
-		{ "caf\xc3\xa9", 0 },
+	    {"abc", 1},	  {"night-blurry", 1}, {"a.b:c;d=e@f_g h", 1},
+	    {"0ab", 1},	  {"Z__", 1},	       {"initial-tag", 1},
+	    {"ab", 0},	  {".abc", 0},	       {"a/b", 0},
+	    {"a+b", 0},	  {"-abc", 0},	       {"", 0},
+	    {" abc", 0},  {"_abc", 0},	       {"ab&c", 0},
+	    {"ab~c", 0},  {"ab|c", 0},	       {"ab!c", 0},
+	    {"ab,c", 0},  {"ab(c)", 0},	       {"ab\tc", 0},
+	    {"ab\nc", 0}, {"caf\xc3\xa9", 0},
 	};
 	size_t i;
 

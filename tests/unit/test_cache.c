@@ -16,7 +16,7 @@ struct fake {
 	struct cache cache;
 	struct load load;
 	int fetches;
-	int fail;        /* what fetch returns */
+	int fail; /* what fetch returns */
 	int installs;
 	unsigned delay_us;
 	int prepare_err;
@@ -48,9 +48,9 @@ static int fake_install(void *arg, int err)
 }
 
 static const struct cache_loader fake_loader = {
-	.prepare = fake_prepare,
-	.fetch = fake_fetch,
-	.install = fake_install,
+    .prepare = fake_prepare,
+    .fetch = fake_fetch,
+    .install = fake_install,
 };
 
 static void fake_init(struct fake *f, double ttl, double max_stale)

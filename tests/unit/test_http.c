@@ -112,7 +112,7 @@ static void srv_serve(struct srv *s, struct srv_conn *c)
 	for (;;) {
 		char *end, *cl, *sp, line[512], out[SRV_BUF];
 		size_t head, body_len = 0, total, n;
-		struct srv_step step = { .act = SRV_RESPOND, .status = 599 };
+		struct srv_step step = {.act = SRV_RESPOND, .status = 599};
 
 		if (c->fd < 0 || c->hung)
 			return;
@@ -156,14 +156,14 @@ static void srv_serve(struct srv *s, struct srv_conn *c)
 			return;
 		case SRV_RESPOND:
 			n = (size_t)snprintf(
-				out, sizeof(out),
-				"HTTP/1.1 %d %s\r\n"
-				"Content-Type: application/json\r\n"
-				"Content-Length: %zu\r\n%s\r\n%s",
-				step.status, srv_reason(step.status),
-				step.body ? strlen(step.body) : 0,
-				step.headers ? step.headers : "",
-				step.body ? step.body : "");
+			    out, sizeof(out),
+			    "HTTP/1.1 %d %s\r\n"
+			    "Content-Type: application/json\r\n"
+			    "Content-Length: %zu\r\n%s\r\n%s",
+			    step.status, srv_reason(step.status),
+			    step.body ? strlen(step.body) : 0,
+			    step.headers ? step.headers : "",
+			    step.body ? step.body : "");
 			srv_write_all(c->fd, out, n < sizeof(out) ? n : 0);
 			break;
 		}
@@ -234,10 +234,9 @@ static void *srv_main(void *arg)
 	return NULL;
 }
 
-static int srv_start(struct srv *s, const struct srv_step *steps,
-		     size_t nsteps)
+static int srv_start(struct srv *s, const struct srv_step *steps, size_t nsteps)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t alen = sizeof(a);
 	int i;
 
@@ -251,8 +250,7 @@ static int srv_start(struct srv *s, const struct srv_step *steps,
 	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) ||
 	    listen(s->lfd, 16) ||
-	    getsockname(s->lfd, (struct sockaddr *)&a, &alen) ||
-	    pipe(s->stop))
+	    getsockname(s->lfd, (struct sockaddr *)&a, &alen) || pipe(s->stop))
 		return -1;
 	s->port = ntohs(a.sin_port);
 	return pthread_create(&s->thread, NULL, srv_main, s) ? -1 : 0;
@@ -287,7 +285,7 @@ static size_t srv_nlog(struct srv *s)
 /* A free port nobody listens on: bound, then closed. */
 static int closed_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t alen = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 9;
 
@@ -310,7 +308,7 @@ struct captured {
 	char last_warn[1024];
 };
 
-static struct captured cap = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct captured cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void capture_sink(enum log_level level, const char *line, void *arg)
 {
@@ -341,7 +339,7 @@ static void capture_reset(void)
 
 static struct http *client(int port, long timeout_ms)
 {
-	struct http_config cfg = { 0 };
+	struct http_config cfg = {0};
 	char url[64];
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
@@ -368,9 +366,9 @@ static void report(const char *name, long ms)
 static void test_503_twice_then_200(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 503, NULL, "{\"code\":\"BUSY\"}" },
-		{ SRV_RESPOND, 503, NULL, "{\"code\":\"BUSY\"}" },
-		{ SRV_RESPOND, 200, NULL, "[1,2,3]" },
+	    {SRV_RESPOND, 503, NULL, "{\"code\":\"BUSY\"}"},
+	    {SRV_RESPOND, 503, NULL, "{\"code\":\"BUSY\"}"},
+	    {SRV_RESPOND, 200, NULL, "[1,2,3]"},
 	};
 	struct http_response resp;
 	struct http_stats st;
@@ -383,8 +381,8 @@ static void test_503_twice_then_200(void)
 	h = client(s.port, 20000);
 	capture_reset();
 	t0 = http_now_ms();
-	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets?pageSize=1",
-				      NULL, 0, &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets?pageSize=1", NULL,
+				      0, &resp),
 		  0);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.status, 200);
@@ -393,8 +391,7 @@ static void test_503_twice_then_200(void)
 	CHECK(resp.resent);
 	CHECK_INT(srv_nlog(&s), 3);
 	/* the token is the last query parameter of every attempt */
-	CHECK_STR(s.log[2],
-		  "GET /v1/datasets?pageSize=1&token=" TOKEN);
+	CHECK_STR(s.log[2], "GET /v1/datasets?pageSize=1&token=" TOKEN);
 	/* backoff: at most 100 + 200 ms of sleep */
 	CHECK(ms < 3000);
 	CHECK_INT(cap.retries, 2);
@@ -414,9 +411,8 @@ static void test_503_twice_then_200(void)
 static void test_429_retry_after(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 429, "Retry-After: 1\r\n",
-		  "{\"code\":\"TOO_MANY\"}" },
-		{ SRV_RESPOND, 200, NULL, "[]" },
+	    {SRV_RESPOND, 429, "Retry-After: 1\r\n", "{\"code\":\"TOO_MANY\"}"},
+	    {SRV_RESPOND, 200, NULL, "[]"},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -427,8 +423,7 @@ static void test_429_retry_after(void)
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
 	t0 = http_now_ms();
-	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0,
-				      &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  0);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.attempts, 2);
@@ -446,8 +441,8 @@ static void test_429_retry_after(void)
 static void test_429_retry_after_past_deadline(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 429, "Retry-After: 30\r\n", "{}" },
-		{ SRV_RESPOND, 200, NULL, "[]" },
+	    {SRV_RESPOND, 429, "Retry-After: 30\r\n", "{}"},
+	    {SRV_RESPOND, 200, NULL, "[]"},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -473,8 +468,8 @@ static void test_429_retry_after_past_deadline(void)
 static void test_closed_without_answer(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_CLOSE, 0, NULL, NULL },
-		{ SRV_RESPOND, 200, NULL, "[]" },
+	    {SRV_CLOSE, 0, NULL, NULL},
+	    {SRV_RESPOND, 200, NULL, "[]"},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -485,8 +480,7 @@ static void test_closed_without_answer(void)
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	h = client(s.port, 20000);
 	t0 = http_now_ms();
-	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0,
-				      &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  0);
 	ms = elapsed_ms(t0);
 	CHECK_INT(resp.attempts, 2);
@@ -502,8 +496,8 @@ static void test_closed_without_answer(void)
 static void test_deadline_no_answer(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_HANG, 0, NULL, NULL },
-		{ SRV_HANG, 0, NULL, NULL },
+	    {SRV_HANG, 0, NULL, NULL},
+	    {SRV_HANG, 0, NULL, NULL},
 	};
 	struct http_response resp;
 	struct http_stats st;
@@ -540,10 +534,10 @@ static void test_deadline_no_answer(void)
 static void test_503_until_attempts_run_out(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 503, NULL, "" }, { SRV_RESPOND, 503, NULL, "" },
-		{ SRV_RESPOND, 503, NULL, "" }, { SRV_RESPOND, 503, NULL, "" },
-		{ SRV_RESPOND, 503, NULL, "" }, { SRV_RESPOND, 503, NULL, "" },
-		{ SRV_RESPOND, 200, NULL, "[]" },
+	    {SRV_RESPOND, 503, NULL, ""},   {SRV_RESPOND, 503, NULL, ""},
+	    {SRV_RESPOND, 503, NULL, ""},   {SRV_RESPOND, 503, NULL, ""},
+	    {SRV_RESPOND, 503, NULL, ""},   {SRV_RESPOND, 503, NULL, ""},
+	    {SRV_RESPOND, 200, NULL, "[]"},
 	};
 	struct http_response resp;
 	struct http_stats st;
@@ -578,10 +572,10 @@ static void test_503_until_attempts_run_out(void)
 static void test_503_until_deadline(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 503, "Retry-After: 1\r\n", "" },
-		{ SRV_RESPOND, 503, "Retry-After: 1\r\n", "" },
-		{ SRV_RESPOND, 503, "Retry-After: 1\r\n", "" },
-		{ SRV_RESPOND, 503, "Retry-After: 1\r\n", "" },
+	    {SRV_RESPOND, 503, "Retry-After: 1\r\n", ""},
+	    {SRV_RESPOND, 503, "Retry-After: 1\r\n", ""},
+	    {SRV_RESPOND, 503, "Retry-After: 1\r\n", ""},
+	    {SRV_RESPOND, 503, "Retry-After: 1\r\n", ""},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -633,13 +627,13 @@ static void test_refused(void)
 
 static void test_not_retried_statuses(void)
 {
-	static const int statuses[] = { 400, 401, 403, 404, 409, 501 };
+	static const int statuses[] = {400, 401, 403, 404, 409, 501};
 	size_t i;
 
 	for (i = 0; i < NSTEPS(statuses); i++) {
 		struct srv_step steps[] = {
-			{ SRV_RESPOND, statuses[i], NULL, "{}" },
-			{ SRV_RESPOND, 200, NULL, "[]" },
+		    {SRV_RESPOND, statuses[i], NULL, "{}"},
+		    {SRV_RESPOND, 200, NULL, "[]"},
 		};
 		struct http_response resp;
 		struct srv s;
@@ -647,9 +641,9 @@ static void test_not_retried_statuses(void)
 
 		CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 		h = client(s.port, 20000);
-		CHECK_INT(http_request_simple(h, "GET", "/v1/x", NULL, 0,
-					      &resp),
-			  http_errno(statuses[i], NULL));
+		CHECK_INT(
+		    http_request_simple(h, "GET", "/v1/x", NULL, 0, &resp),
+		    http_errno(statuses[i], NULL));
 		CHECK_INT(resp.attempts, 1);
 		CHECK_INT(srv_nlog(&s), 1);
 		http_response_dispose(&resp);
@@ -662,8 +656,8 @@ static void test_not_retried_statuses(void)
 static void test_post_not_resent_after_5xx(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 503, NULL, "{}" },
-		{ SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}" },
+	    {SRV_RESPOND, 503, NULL, "{}"},
+	    {SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}"},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -683,8 +677,8 @@ static void test_post_not_resent_after_5xx(void)
 static void test_post_resent_after_429(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 429, NULL, "{}" },
-		{ SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}" },
+	    {SRV_RESPOND, 429, NULL, "{}"},
+	    {SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}"},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -725,25 +719,25 @@ static void test_post_verify(void)
 		unsigned attempts;
 		size_t requests;
 	} cases[] = {
-		{ "not applied: sent again", 0, 0, 2, 2 },
-		{ "applied: done", 1, 0, 1, 1 },
-		{ "cannot tell: the failure stands", -EIO, -EIO, 1, 1 },
+	    {"not applied: sent again", 0, 0, 2, 2},
+	    {"applied: done", 1, 0, 1, 1},
+	    {"cannot tell: the failure stands", -EIO, -EIO, 1, 1},
 	};
 	size_t i;
 
 	for (i = 0; i < NSTEPS(cases); i++) {
 		static const struct srv_step steps[] = {
-			{ SRV_CLOSE, 0, NULL, NULL },
-			{ SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}" },
+		    {SRV_CLOSE, 0, NULL, NULL},
+		    {SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}"},
 		};
-		struct verify v = { .answer = cases[i].answer };
+		struct verify v = {.answer = cases[i].answer};
 		struct http_req req = {
-			.method = "POST",
-			.path_query = "/v1/x",
-			.body = "{}",
-			.body_len = 2,
-			.verify_cb = verify_cb,
-			.verify_arg = &v,
+		    .method = "POST",
+		    .path_query = "/v1/x",
+		    .body = "{}",
+		    .body_len = 2,
+		    .verify_cb = verify_cb,
+		    .verify_arg = &v,
 		};
 		struct http_response resp;
 		struct srv s;
@@ -774,8 +768,8 @@ static void test_post_verify(void)
 static void test_post_closed_not_resent(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_CLOSE, 0, NULL, NULL },
-		{ SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}" },
+	    {SRV_CLOSE, 0, NULL, NULL},
+	    {SRV_RESPOND, 201, NULL, "{\"id\":\"" TAG "\"}"},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -797,9 +791,9 @@ static void test_post_closed_not_resent(void)
 static void test_post_fresh_connection(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 200, NULL, "[]" },
-		{ SRV_RESPOND, 200, NULL, "[]" },
-		{ SRV_RESPOND, 201, NULL, "{}" },
+	    {SRV_RESPOND, 200, NULL, "[]"},
+	    {SRV_RESPOND, 200, NULL, "[]"},
+	    {SRV_RESPOND, 201, NULL, "{}"},
 	};
 	struct http_response resp;
 	struct srv s;
@@ -827,12 +821,12 @@ static void test_post_fresh_connection(void)
 static void test_deadline_given(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 200, NULL, "[]" },
+	    {SRV_RESPOND, 200, NULL, "[]"},
 	};
 	struct http_req req = {
-		.method = "GET",
-		.path_query = "/v1/x",
-		.idempotent = true,
+	    .method = "GET",
+	    .path_query = "/v1/x",
+	    .idempotent = true,
 	};
 	struct http_response resp;
 	struct srv s;
@@ -857,9 +851,9 @@ static void test_deadline_given(void)
 static void test_http_proxy(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 200, NULL, "[]" },
+	    {SRV_RESPOND, 200, NULL, "[]"},
 	};
-	struct http_config cfg = { 0 };
+	struct http_config cfg = {0};
 	struct http_response resp;
 	struct srv s;
 	struct http *h;
@@ -874,8 +868,7 @@ static void test_http_proxy(void)
 
 	/* upper case alone: used for an http:// server */
 	h = http_new(&cfg);
-	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0,
-				      &resp),
+	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  0);
 	CHECK_INT(srv_nlog(&s), 1);
 	CHECK_STR(s.log[0], "GET http://api.lightly.invalid/v1/datasets"
@@ -915,30 +908,34 @@ static void test_api_delete_resent(void)
 		const char *second_body;
 		int rc;
 	} cases[] = {
-		{ "cut answer, then TAG_UNKNOWN: deleted",
-		  { SRV_CLOSE, 0, NULL, NULL },
-		  "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}", 0 },
-		{ "503, then TAG_UNKNOWN: deleted",
-		  { SRV_RESPOND, 503, NULL, "{}" },
-		  "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}", 0 },
-		{ "429, then TAG_UNKNOWN: never was",
-		  { SRV_RESPOND, 429, NULL, "{}" },
-		  "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}", -ENOENT },
-		{ "cut answer, then DATASET_UNKNOWN",
-		  { SRV_CLOSE, 0, NULL, NULL },
-		  "{\"code\":\"DATASET_UNKNOWN\",\"error\":\"no ds\"}",
-		  -ENOENT },
-		{ "TAG_UNKNOWN at once",
-		  { SRV_RESPOND, 404, NULL,
-		    "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}" },
-		  "{}", -ENOENT },
+	    {"cut answer, then TAG_UNKNOWN: deleted",
+	     {SRV_CLOSE, 0, NULL, NULL},
+	     "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}",
+	     0},
+	    {"503, then TAG_UNKNOWN: deleted",
+	     {SRV_RESPOND, 503, NULL, "{}"},
+	     "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}",
+	     0},
+	    {"429, then TAG_UNKNOWN: never was",
+	     {SRV_RESPOND, 429, NULL, "{}"},
+	     "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}",
+	     -ENOENT},
+	    {"cut answer, then DATASET_UNKNOWN",
+	     {SRV_CLOSE, 0, NULL, NULL},
+	     "{\"code\":\"DATASET_UNKNOWN\",\"error\":\"no ds\"}",
+	     -ENOENT},
+	    {"TAG_UNKNOWN at once",
+	     {SRV_RESPOND, 404, NULL,
+	      "{\"code\":\"TAG_UNKNOWN\",\"error\":\"no tag\"}"},
+	     "{}",
+	     -ENOENT},
 	};
 	size_t i;
 
 	for (i = 0; i < NSTEPS(cases); i++) {
 		struct srv_step steps[] = {
-			cases[i].first,
-			{ SRV_RESPOND, 404, NULL, cases[i].second_body },
+		    cases[i].first,
+		    {SRV_RESPOND, 404, NULL, cases[i].second_body},
 		};
 		struct srv s;
 		struct http *h;
@@ -962,8 +959,8 @@ static void test_api_delete_resent(void)
 	}
 }
 
-#define TAG_JSON(id, name, prev, mask)                                        \
-	"{\"id\":\"" id "\",\"prevTagId\":" prev ",\"name\":\"" name "\","   \
+#define TAG_JSON(id, name, prev, mask)                                         \
+	"{\"id\":\"" id "\",\"prevTagId\":" prev ",\"name\":\"" name "\","     \
 	"\"bitMaskData\":\"" mask "\",\"totSize\":7,\"createdAt\":1}"
 
 static void test_api_create_checked(void)
@@ -977,39 +974,62 @@ static void test_api_create_checked(void)
 		size_t requests;
 		const char *third; /* request line, or NULL */
 	} cases[] = {
-		{ "502, the tag is there: its id", 2,
-		  { { SRV_RESPOND, 502, NULL, "bad gateway" },
-		    { SRV_RESPOND, 200, NULL,
-		      "[" TAG_JSON(TAG, "initial-tag", "null", "0x7f") ","
-		      TAG_JSON(NEW_TAG, "night", "\"" TAG "\"", "0x59") "]" } },
-		  0, NEW_TAG, 2, NULL },
-		{ "cut answer, no such tag: POST again", 3,
-		  { { SRV_CLOSE, 0, NULL, NULL },
-		    { SRV_RESPOND, 200, NULL, "[" TAG_JSON(TAG, "initial-tag",
-							  "null", "0x7f") "]" },
-		    { SRV_RESPOND, 201, NULL, "{\"id\":\"" NEW_TAG "\"}" } },
-		  0, NEW_TAG, 3, "POST /v1/datasets/" DS "/tags?token=" TOKEN },
-		{ "503, a tag of that name but another mask: POST again", 3,
-		  { { SRV_RESPOND, 503, NULL, "{}" },
-		    { SRV_RESPOND, 200, NULL,
-		      "[" TAG_JSON(TAG2, "night", "\"" TAG "\"", "0x1") "]" },
-		    { SRV_RESPOND, 409, NULL,
-		      "{\"code\":\"TAG_NAME_EXISTS\",\"error\":\"taken\"}" } },
-		  -EEXIST, "", 3,
-		  "POST /v1/datasets/" DS "/tags?token=" TOKEN },
-		{ "503, the check fails: the 503 stands", 2,
-		  { { SRV_RESPOND, 503, NULL, "{}" },
-		    { SRV_RESPOND, 404, NULL,
-		      "{\"code\":\"DATASET_UNKNOWN\",\"error\":\"gone\"}" } },
-		  -EIO, "", 2, NULL },
-		{ "400: no check, no retry", 1,
-		  { { SRV_RESPOND, 400, NULL,
-		      "{\"code\":\"BAD_REQUEST\",\"error\":\"no\"}" } },
-		  -EINVAL, "", 1, NULL },
-		{ "429: POST again without a check", 2,
-		  { { SRV_RESPOND, 429, NULL, "{}" },
-		    { SRV_RESPOND, 201, NULL, "{\"id\":\"" NEW_TAG "\"}" } },
-		  0, NEW_TAG, 2, NULL },
+	    {"502, the tag is there: its id",
+	     2,
+	     {{SRV_RESPOND, 502, NULL, "bad gateway"},
+	      {SRV_RESPOND, 200, NULL,
+	       "[" TAG_JSON(TAG, "initial-tag", "null", "0x7f") "," TAG_JSON(
+		   NEW_TAG, "night", "\"" TAG "\"", "0x59") "]"}},
+	     0,
+	     NEW_TAG,
+	     2,
+	     NULL},
+	    {"cut answer, no such tag: POST again",
+	     3,
+	     {{SRV_CLOSE, 0, NULL, NULL},
+	      {SRV_RESPOND, 200, NULL,
+	       "[" TAG_JSON(TAG, "initial-tag", "null", "0x7f") "]"},
+	      {SRV_RESPOND, 201, NULL, "{\"id\":\"" NEW_TAG "\"}"}},
+	     0,
+	     NEW_TAG,
+	     3,
+	     "POST /v1/datasets/" DS "/tags?token=" TOKEN},
+	    {"503, a tag of that name but another mask: POST again",
+	     3,
+	     {{SRV_RESPOND, 503, NULL, "{}"},
+	      {SRV_RESPOND, 200, NULL,
+	       "[" TAG_JSON(TAG2, "night", "\"" TAG "\"", "0x1") "]"},
+	      {SRV_RESPOND, 409, NULL,
+	       "{\"code\":\"TAG_NAME_EXISTS\",\"error\":\"taken\"}"}},
+	     -EEXIST,
+	     "",
+	     3,
+	     "POST /v1/datasets/" DS "/tags?token=" TOKEN},
+	    {"503, the check fails: the 503 stands",
+	     2,
+	     {{SRV_RESPOND, 503, NULL, "{}"},
+	      {SRV_RESPOND, 404, NULL,
+	       "{\"code\":\"DATASET_UNKNOWN\",\"error\":\"gone\"}"}},
+	     -EIO,
+	     "",
+	     2,
+	     NULL},
+	    {"400: no check, no retry",
+	     1,
+	     {{SRV_RESPOND, 400, NULL,
+	       "{\"code\":\"BAD_REQUEST\",\"error\":\"no\"}"}},
+	     -EINVAL,
+	     "",
+	     1,
+	     NULL},
+	    {"429: POST again without a check",
+	     2,
+	     {{SRV_RESPOND, 429, NULL, "{}"},
+	      {SRV_RESPOND, 201, NULL, "{\"id\":\"" NEW_TAG "\"}"}},
+	     0,
+	     NEW_TAG,
+	     2,
+	     NULL},
 	};
 	size_t i;
 
@@ -1029,8 +1049,8 @@ static void test_api_create_checked(void)
 		CHECK_STR(id, cases[i].id);
 		CHECK_INT(srv_nlog(&s), cases[i].requests);
 		if (cases[i].requests >= 2 && cases[i].steps[0].status != 429)
-			CHECK_STR(s.log[1], "GET /v1/datasets/" DS
-					    "/tags?token=" TOKEN);
+			CHECK_STR(s.log[1],
+				  "GET /v1/datasets/" DS "/tags?token=" TOKEN);
 		if (cases[i].third)
 			CHECK_STR(s.log[2], cases[i].third);
 		api_free(a);
@@ -1042,9 +1062,9 @@ static void test_api_create_checked(void)
 static void test_api_create_initial_checked(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 500, NULL, "{}" },
-		{ SRV_RESPOND, 200, NULL,
-		  "[" TAG_JSON(TAG, "initial-tag", "null", "0x7f") "]" },
+	    {SRV_RESPOND, 500, NULL, "{}"},
+	    {SRV_RESPOND, 200, NULL,
+	     "[" TAG_JSON(TAG, "initial-tag", "null", "0x7f") "]"},
 	};
 	char id[API_ID_LEN + 1];
 	struct srv s;
@@ -1064,12 +1084,12 @@ static void test_api_create_initial_checked(void)
 static void test_api_stats_json(void)
 {
 	static const struct srv_step steps[] = {
-		{ SRV_RESPOND, 503, NULL, "{}" },
-		{ SRV_RESPOND, 200, NULL, "[]" },
-		{ SRV_RESPOND, 200, NULL,
-		  "[" TAG_JSON(TAG, "initial-tag", "null", "0x7f") "]" },
-		{ SRV_RESPOND, 404, NULL,
-		  "{\"code\":\"TAG_UNKNOWN\",\"error\":\"x\"}" },
+	    {SRV_RESPOND, 503, NULL, "{}"},
+	    {SRV_RESPOND, 200, NULL, "[]"},
+	    {SRV_RESPOND, 200, NULL,
+	     "[" TAG_JSON(TAG, "initial-tag", "null", "0x7f") "]"},
+	    {SRV_RESPOND, 404, NULL,
+	     "{\"code\":\"TAG_UNKNOWN\",\"error\":\"x\"}"},
 	};
 	struct api_dataset *v = NULL;
 	struct api_tag *t = NULL;
@@ -1088,9 +1108,9 @@ static void test_api_stats_json(void)
 	CHECK(json != NULL && len == strlen(json));
 	if (json) {
 		fprintf(stderr, "stats: %s\n", json);
-		CHECK(strstr(json, "\"requests\":{\"list_datasets\":1,"
-				   "\"get_dataset\":0,\"list_tags\":1,") ==
-		      json + 1);
+		CHECK(strstr(json,
+			     "\"requests\":{\"list_datasets\":1,"
+			     "\"get_dataset\":0,\"list_tags\":1,") == json + 1);
 		CHECK(strstr(json, "\"delete_tag\":1}") != NULL);
 		CHECK(strstr(json, "\"retries\":1,\"failures\":1,") != NULL);
 		CHECK(strstr(json, "\"bytesReceived\":") != NULL);
@@ -1138,7 +1158,7 @@ static void test_stats_threads(void)
 	size_t i;
 
 	for (i = 0; i < NSTEPS(steps); i++)
-		steps[i] = (struct srv_step){ SRV_RESPOND, 200, NULL, "[]" };
+		steps[i] = (struct srv_step){SRV_RESPOND, 200, NULL, "[]"};
 	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
 	a = api_client(s.port, 20000, &h);
 	for (i = 0; i < THREADS; i++)
@@ -1167,38 +1187,38 @@ static void test_errno_transient(void)
 		int err;
 		bool transient;
 	} cases[] = {
-		{ 408, NULL, -ETIMEDOUT, true },
-		{ 429, NULL, -EAGAIN, true },
-		{ 500, NULL, -EIO, true },
-		{ 502, NULL, -EIO, true },
-		{ 503, NULL, -EIO, true },
-		{ 504, NULL, -EIO, true },
-		{ 599, NULL, -EIO, true },
-		{ 400, NULL, -EINVAL, false },
-		{ 401, NULL, -EACCES, false },
-		{ 403, NULL, -EACCES, false },
-		{ 404, NULL, -ENOENT, false },
-		{ 409, NULL, -EEXIST, false },
-		/* 4xx the table does not know: refused, never -EIO */
-		{ 413, NULL, -EFBIG, false },
-		{ 405, NULL, -EPROTO, false },
-		{ 418, NULL, -EPROTO, false },
-		{ 422, NULL, -EPROTO, false },
-		{ 499, NULL, -EPROTO, false },
-		/* a Lightly code is about the request, even on a 5xx */
-		{ 500, "TAG_UNKNOWN", -ENOENT, false },
-		{ 400, "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY, false },
-		{ 503, "SOMETHING_NEW", -EIO, true },
-		/* transport failures (http_send) */
-		{ 0, NULL, -ETIMEDOUT, true },
-		{ 0, NULL, -ECONNREFUSED, true },
-		{ 0, NULL, -ECONNRESET, true },
-		{ 0, NULL, -EHOSTUNREACH, true },
-		{ 0, NULL, -EIO, true },
-		{ 0, NULL, -ENOMEM, true },
-		{ 0, NULL, -EINVAL, false },
-		{ 0, NULL, -ENAMETOOLONG, false },
-		{ 0, NULL, 0, false },
+	    {408, NULL, -ETIMEDOUT, true},
+	    {429, NULL, -EAGAIN, true},
+	    {500, NULL, -EIO, true},
+	    {502, NULL, -EIO, true},
+	    {503, NULL, -EIO, true},
+	    {504, NULL, -EIO, true},
+	    {599, NULL, -EIO, true},
+	    {400, NULL, -EINVAL, false},
+	    {401, NULL, -EACCES, false},
+	    {403, NULL, -EACCES, false},
+	    {404, NULL, -ENOENT, false},
+	    {409, NULL, -EEXIST, false},
+	    /* 4xx the table does not know: refused, never -EIO */
+	    {413, NULL, -EFBIG, false},
+	    {405, NULL, -EPROTO, false},
+	    {418, NULL, -EPROTO, false},
+	    {422, NULL, -EPROTO, false},
+	    {499, NULL, -EPROTO, false},
+	    /* a Lightly code is about the request, even on a 5xx */
+	    {500, "TAG_UNKNOWN", -ENOENT, false},
+	    {400, "TAG_UNDELETABLE_NOT_A_LEAF", -EBUSY, false},
+	    {503, "SOMETHING_NEW", -EIO, true},
+	    /* transport failures (http_send) */
+	    {0, NULL, -ETIMEDOUT, true},
+	    {0, NULL, -ECONNREFUSED, true},
+	    {0, NULL, -ECONNRESET, true},
+	    {0, NULL, -EHOSTUNREACH, true},
+	    {0, NULL, -EIO, true},
+	    {0, NULL, -ENOMEM, true},
+	    {0, NULL, -EINVAL, false},
+	    {0, NULL, -ENAMETOOLONG, false},
+	    {0, NULL, 0, false},
 	};
 	size_t i;
 
@@ -1222,8 +1242,8 @@ static void test_errno_transient(void)
 int main(void)
 {
 	static const char *const proxies[] = {
-		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-		"all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY",
+	    "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+	    "all_proxy",  "ALL_PROXY",	"no_proxy",    "NO_PROXY",
 	};
 	size_t i;
 

@@ -8,22 +8,21 @@
 int main(void);
 
 static const struct inode_ref cases[] = {
-	{ INODE_KIND_ROOT, 0, 0, 0, 0 },
-	{ INODE_KIND_ROOT_META, 0, 0, 0, 0 },
-	{ INODE_KIND_STATS, 0, 0, 0, 0 },
-	{ INODE_KIND_DATASET, 0, 0, 0, 0 },
-	{ INODE_KIND_DATASET, INODE_MAX_DATASETS, 0, 0, 0 },
-	{ INODE_KIND_META, 7, 0, 0, 0 },
-	{ INODE_KIND_META_DATASET, 7, 0, 0, 0 },
-	{ INODE_KIND_META_TAGS, 7, 0, 0, 0 },
-	{ INODE_KIND_META_TAG, 7, 3, 0, 0 },
-	{ INODE_KIND_TAG, 1, 2, 0, 0 },
-	{ INODE_KIND_TAG, 1, 2, 12345, 0 },
-	{ INODE_KIND_TAG, INODE_MAX_DATASETS, INODE_MAX_TAGS,
-	  INODE_MAX_FOLDERS, 0 },
-	{ INODE_KIND_FILE, 0, 0, 0, 0 },
-	{ INODE_KIND_FILE, 3, 0, 0, 999999 },
-	{ INODE_KIND_FILE, INODE_MAX_DATASETS, 0, 0, INODE_MAX_SAMPLES },
+    {INODE_KIND_ROOT, 0, 0, 0, 0},
+    {INODE_KIND_ROOT_META, 0, 0, 0, 0},
+    {INODE_KIND_STATS, 0, 0, 0, 0},
+    {INODE_KIND_DATASET, 0, 0, 0, 0},
+    {INODE_KIND_DATASET, INODE_MAX_DATASETS, 0, 0, 0},
+    {INODE_KIND_META, 7, 0, 0, 0},
+    {INODE_KIND_META_DATASET, 7, 0, 0, 0},
+    {INODE_KIND_META_TAGS, 7, 0, 0, 0},
+    {INODE_KIND_META_TAG, 7, 3, 0, 0},
+    {INODE_KIND_TAG, 1, 2, 0, 0},
+    {INODE_KIND_TAG, 1, 2, 12345, 0},
+    {INODE_KIND_TAG, INODE_MAX_DATASETS, INODE_MAX_TAGS, INODE_MAX_FOLDERS, 0},
+    {INODE_KIND_FILE, 0, 0, 0, 0},
+    {INODE_KIND_FILE, 3, 0, 0, 999999},
+    {INODE_KIND_FILE, INODE_MAX_DATASETS, 0, 0, INODE_MAX_SAMPLES},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
@@ -56,10 +55,10 @@ int main(void)
 
 	/* out-of-range fields refuse to encode rather than wrap */
 	{
-		struct inode_ref big = { INODE_KIND_FILE, 0, 0, 0,
-					 INODE_MAX_SAMPLES + 1 };
-		struct inode_ref bigds = { INODE_KIND_TAG,
-					   INODE_MAX_DATASETS + 1, 0, 0, 0 };
+		struct inode_ref big = {INODE_KIND_FILE, 0, 0, 0,
+					INODE_MAX_SAMPLES + 1};
+		struct inode_ref bigds = {INODE_KIND_TAG,
+					  INODE_MAX_DATASETS + 1, 0, 0, 0};
 		CHECK_INT(inode_encode(&big), 0);
 		CHECK_INT(inode_encode(&bigds), 0);
 	}
@@ -68,17 +67,20 @@ int main(void)
 		struct inode_ref r;
 		CHECK_INT(inode_decode(0, &r), -ESTALE);
 		CHECK_INT(inode_decode(15ull << 60, &r), -ESTALE);
-		CHECK_INT(inode_decode((uint64_t)INODE_KIND_DATASET << 60 | 5,
-				       &r), -ESTALE);
-		CHECK_INT(inode_decode((uint64_t)INODE_KIND_STATS << 60 |
-					       1ull << 44, &r), -ESTALE);
+		CHECK_INT(
+		    inode_decode((uint64_t)INODE_KIND_DATASET << 60 | 5, &r),
+		    -ESTALE);
+		CHECK_INT(
+		    inode_decode((uint64_t)INODE_KIND_STATS << 60 | 1ull << 44,
+				 &r),
+		    -ESTALE);
 		/* in the 53-bit layout: stray fields of small kinds, the
 		 * spare bits of a file, kinds past the table */
-		r = (struct inode_ref){ INODE_KIND_STATS, 0, 0, 0, 0 };
+		r = (struct inode_ref){INODE_KIND_STATS, 0, 0, 0, 0};
 		CHECK_INT(inode_decode(inode_encode(&r) | 1, &r), -ESTALE);
-		r = (struct inode_ref){ INODE_KIND_DATASET, 3, 0, 0, 0 };
+		r = (struct inode_ref){INODE_KIND_DATASET, 3, 0, 0, 0};
 		CHECK_INT(inode_decode(inode_encode(&r) | 1, &r), -ESTALE);
-		r = (struct inode_ref){ INODE_KIND_FILE, 3, 0, 0, 7 };
+		r = (struct inode_ref){INODE_KIND_FILE, 3, 0, 0, 7};
 		CHECK_INT(inode_decode(inode_encode(&r) | 1ull << 50, &r),
 			  -ESTALE);
 		CHECK_INT(inode_decode((uint64_t)INODE_KIND_MAX_ << 29, &r),

@@ -233,13 +233,13 @@ static void test_torn_and_malformed_lines(void)
 	CHECK_INT(journal_edit(j, DS, TAG, 1, 1, true), 0);
 	snprintf(path, sizeof(path), "%s", journal_path(j));
 	journal_free(j);
-	append_raw(path, "E 2 " DS " " TAG " 2 x\n"); /* bad sign */
+	append_raw(path, "E 2 " DS " " TAG " 2 x\n");  /* bad sign */
 	append_raw(path, "E 3 " DS " " TAG "  3 +\n"); /* two spaces */
 	append_raw(path, "E 4 " DS " AAAAAAAAAAAAAAAAAAAAAAAA 4 +\n");
 	append_raw(path, "E 5 " DS " " TAG " 4294967296 +\n"); /* > u32 */
 	append_raw(path, "garbage\n");
 	append_raw(path, "E 6 " DS " " TAG " 6 +\n"); /* good */
-	append_raw(path, "E 7 " DS " " TAG " 7"); /* torn: no newline */
+	append_raw(path, "E 7 " DS " " TAG " 7");     /* torn: no newline */
 	j = jopen("acct-torn");
 	replay(j, &g, &skipped);
 	CHECK_INT(skipped, 6);
@@ -266,8 +266,7 @@ static void test_secret_never_stored(void)
 	CHECK_INT(journal_edit(j, DS, TAG, 1, 1, true), 0);
 	CHECK(strstr(journal_path(j), TOKEN) == NULL);
 	/* FNV-1a 64 of SERVER "\n" TOKEN, computed independently */
-	CHECK(strstr(journal_path(j), "/journal-18461b15f4520cd4.log") !=
-	      NULL);
+	CHECK(strstr(journal_path(j), "/journal-18461b15f4520cd4.log") != NULL);
 	snprintf(path, sizeof(path), "%s", journal_path(j));
 	CHECK_INT(journal_compact(j), 0);
 	journal_free(j);

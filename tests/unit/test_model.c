@@ -14,8 +14,8 @@ int main(void);
 
 #define ID(c) c c c c c c c c c c c c c c c c c c c c c c c c
 
-static struct api_tag mk_tag(const char *id, const char *prev,
-			     const char *name, const char *mask)
+static struct api_tag mk_tag(const char *id, const char *prev, const char *name,
+			     const char *mask)
 {
 	struct api_tag t;
 
@@ -43,7 +43,7 @@ static struct api_dataset mk_ds(const char *id, const char *name)
 /* One dataset "ds" with the given tags applied at since = 0. */
 static struct dataset *setup(struct model *m, struct notify *q)
 {
-	struct api_dataset v[1] = { mk_ds(ID("a"), "ds") };
+	struct api_dataset v[1] = {mk_ds(ID("a"), "ds")};
 
 	notify_init(q);
 	model_init(m, q);
@@ -68,12 +68,12 @@ static void server_adds_removes_and_renames_tags(void)
 	struct model m;
 	struct notify q;
 	struct dataset *d = setup(&m, &q);
-	struct api_tag v1[] = { mk_tag(ID("1"), "", "initial", "0x7"),
-				mk_tag(ID("2"), ID("1"), "cats", "0x1") };
-	struct api_tag v2[] = { mk_tag(ID("1"), "", "initial", "0x7"),
-				mk_tag(ID("2"), ID("1"), "felines", "0x3"),
-				mk_tag(ID("3"), ID("1"), "dogs", "0x4") };
-	struct api_tag v3[] = { mk_tag(ID("1"), "", "initial", "0x7") };
+	struct api_tag v1[] = {mk_tag(ID("1"), "", "initial", "0x7"),
+			       mk_tag(ID("2"), ID("1"), "cats", "0x1")};
+	struct api_tag v2[] = {mk_tag(ID("1"), "", "initial", "0x7"),
+			       mk_tag(ID("2"), ID("1"), "felines", "0x3"),
+			       mk_tag(ID("3"), ID("1"), "dogs", "0x4")};
+	struct api_tag v3[] = {mk_tag(ID("1"), "", "initial", "0x7")};
 	struct tag *cats;
 
 	CHECK_INT(apply(&m, d, v1, 2, 0), 0);
@@ -89,7 +89,8 @@ static void server_adds_removes_and_renames_tags(void)
 	      model_tag_by_name(d, "dogs")->slot == 2);
 
 	CHECK_INT(apply(&m, d, v3, 1, 0), 0);
-	CHECK(!model_tag_by_name(d, "felines") && !model_tag_by_name(d, "dogs"));
+	CHECK(!model_tag_by_name(d, "felines") &&
+	      !model_tag_by_name(d, "dogs"));
 	CHECK(!model_tag(d, 1) && !model_tag(d, 2)); /* slots stay dead */
 	model_dispose(&m);
 	notify_dispose(&q);
@@ -100,9 +101,9 @@ static void our_edits_after_the_request_win(void)
 	struct model m;
 	struct notify q;
 	struct dataset *d = setup(&m, &q);
-	struct api_tag v1[] = { mk_tag(ID("1"), "", "t", "0x1") };
-	struct api_tag v2[] = { mk_tag(ID("1"), "", "old", "0x0") };
-	struct api_tag v3[] = { mk_tag(ID("1"), "", "t", "0x0") };
+	struct api_tag v1[] = {mk_tag(ID("1"), "", "t", "0x1")};
+	struct api_tag v2[] = {mk_tag(ID("1"), "", "old", "0x0")};
+	struct api_tag v3[] = {mk_tag(ID("1"), "", "t", "0x0")};
 	struct tag *t;
 
 	CHECK_INT(apply(&m, d, v1, 1, 0), 0);
@@ -125,10 +126,10 @@ static void deleted_and_created_tags_race_with_listings(void)
 	struct model m;
 	struct notify q;
 	struct dataset *d = setup(&m, &q);
-	struct api_tag v1[] = { mk_tag(ID("1"), "", "t", "0x1"),
-				mk_tag(ID("2"), ID("1"), "gone", "0x0") };
-	struct api_tag v2[] = { mk_tag(ID("1"), "", "t", "0x1"),
-				mk_tag(ID("2"), ID("1"), "gone", "0x0") };
+	struct api_tag v1[] = {mk_tag(ID("1"), "", "t", "0x1"),
+			       mk_tag(ID("2"), ID("1"), "gone", "0x0")};
+	struct api_tag v2[] = {mk_tag(ID("1"), "", "t", "0x1"),
+			       mk_tag(ID("2"), ID("1"), "gone", "0x0")};
 	struct tag *gone, *t;
 
 	CHECK_INT(apply(&m, d, v1, 2, 0), 0);
@@ -153,10 +154,10 @@ static void odd_names_are_hidden_or_shown_once(void)
 	struct model m;
 	struct notify q;
 	struct dataset *d = setup(&m, &q);
-	struct api_tag v[] = { mk_tag(ID("1"), "", "twice", "0x1"),
-			       mk_tag(ID("2"), ID("1"), "twice", "0x0"),
-			       mk_tag(ID("3"), ID("1"), ".lightly", "0x0"),
-			       mk_tag(ID("4"), ID("1"), "bad", "0xzz") };
+	struct api_tag v[] = {mk_tag(ID("1"), "", "twice", "0x1"),
+			      mk_tag(ID("2"), ID("1"), "twice", "0x0"),
+			      mk_tag(ID("3"), ID("1"), ".lightly", "0x0"),
+			      mk_tag(ID("4"), ID("1"), "bad", "0xzz")};
 	size_t shown = 0;
 
 	CHECK_INT(apply(&m, d, v, 4, 0), 0);
@@ -173,9 +174,9 @@ static void datasets_sharing_a_name_show_with_their_ids(void)
 {
 	struct model m;
 	struct notify q;
-	struct api_dataset v[] = { mk_ds(ID("a"), "same"),
-				   mk_ds(ID("b"), "same"),
-				   mk_ds(ID("c"), "other") };
+	struct api_dataset v[] = {mk_ds(ID("a"), "same"),
+				  mk_ds(ID("b"), "same"),
+				  mk_ds(ID("c"), "other")};
 
 	notify_init(&q);
 	model_init(&m, &q);
@@ -194,8 +195,8 @@ static void eviction_drops_the_least_recently_used_index(void)
 {
 	struct model m;
 	struct notify q;
-	struct api_dataset v[] = { mk_ds(ID("a"), "x"), mk_ds(ID("b"), "y"),
-				   mk_ds(ID("c"), "z") };
+	struct api_dataset v[] = {mk_ds(ID("a"), "x"), mk_ds(ID("b"), "y"),
+				  mk_ds(ID("c"), "z")};
 
 	notify_init(&q);
 	model_init(&m, &q);

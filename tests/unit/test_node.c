@@ -16,16 +16,15 @@ int main(void);
 
 #define ID(c) c c c c c c c c c c c c c c c c c c c c c c c c
 
-static const char *const names[] = { "a/x.png", "a/y.png", "b/z.png",
-				     "top.jpg" };
+static const char *const names[] = {"a/x.png", "a/y.png", "b/z.png", "top.jpg"};
 
 static void fresh(struct load *l)
 {
 	l->fetched_at = l->good_at = cache_now();
 }
 
-static struct api_tag mk_tag(const char *id, const char *prev,
-			     const char *name, const char *mask)
+static struct api_tag mk_tag(const char *id, const char *prev, const char *name,
+			     const char *mask)
 {
 	struct api_tag t;
 
@@ -39,9 +38,9 @@ static struct api_tag mk_tag(const char *id, const char *prev,
 
 static void setup(struct fs *fs)
 {
-	struct api_dataset ds = { .id = ID("d"), .n_samples = 4 };
-	struct api_tag v[] = { mk_tag(ID("1"), "", "all", "0xf"),
-			       mk_tag(ID("2"), ID("1"), "cats", "0x3") };
+	struct api_dataset ds = {.id = ID("d"), .n_samples = 4};
+	struct api_tag v[] = {mk_tag(ID("1"), "", "all", "0xf"),
+			      mk_tag(ID("2"), ID("1"), "cats", "0x3")};
 	struct dataset *d;
 
 	memset(fs, 0, sizeof(*fs));
@@ -77,7 +76,7 @@ static void teardown(struct fs *fs)
 static void every_kind_has_a_row(void)
 {
 	for (int k = INODE_KIND_ROOT; k < INODE_KIND_MAX_; k++) {
-		struct inode_ref r = { .kind = (enum inode_kind)k };
+		struct inode_ref r = {.kind = (enum inode_kind)k};
 		const struct node_ops *ops = node_ops_of(&r);
 
 		CHECK(ops->check && ops->stat);
@@ -89,10 +88,10 @@ static void every_kind_has_a_row(void)
 
 static void only_tags_and_datasets_take_edits(void)
 {
-	struct inode_ref root = { .kind = INODE_KIND_ROOT };
-	struct inode_ref ds = { .kind = INODE_KIND_DATASET };
-	struct inode_ref tag = { .kind = INODE_KIND_TAG };
-	struct inode_ref meta = { .kind = INODE_KIND_META_TAGS };
+	struct inode_ref root = {.kind = INODE_KIND_ROOT};
+	struct inode_ref ds = {.kind = INODE_KIND_DATASET};
+	struct inode_ref tag = {.kind = INODE_KIND_TAG};
+	struct inode_ref meta = {.kind = INODE_KIND_META_TAGS};
 
 	CHECK(!node_ops_of(&root)->mkdir && !node_ops_of(&root)->rename);
 	CHECK(!node_ops_of(&meta)->mkdir && !node_ops_of(&meta)->unlink);
@@ -103,8 +102,8 @@ static void only_tags_and_datasets_take_edits(void)
 }
 
 /* Looks name up below dir under the lock, as fs.c does. */
-static int lookup(struct fs *fs, const struct inode_ref *dir,
-		  const char *name, struct inode_ref *out)
+static int lookup(struct fs *fs, const struct inode_ref *dir, const char *name,
+		  struct inode_ref *out)
 {
 	int ret;
 
@@ -119,7 +118,7 @@ static int lookup(struct fs *fs, const struct inode_ref *dir,
 static void a_path_resolves_kind_by_kind(void)
 {
 	struct fs fs;
-	struct inode_ref root = { .kind = INODE_KIND_ROOT }, ds, tag, dir, f;
+	struct inode_ref root = {.kind = INODE_KIND_ROOT}, ds, tag, dir, f;
 	struct stat st;
 
 	setup(&fs);
@@ -157,7 +156,7 @@ static void a_tag_lists_its_folders_and_samples(void)
 
 	setup(&fs);
 	memset(&dir, 0, sizeof(dir));
-	dir.ref = (struct inode_ref){ .kind = INODE_KIND_TAG, .tag = 0 };
+	dir.ref = (struct inode_ref){.kind = INODE_KIND_TAG, .tag = 0};
 	pthread_mutex_lock(&fs.lock);
 	CHECK_INT(node_ops_of(&dir.ref)->list(&fs, &dir), 0);
 	n = dir_count(&dir);

@@ -28,7 +28,7 @@ static int parse(struct opts *o, int argc, const char **argv)
 
 static void test_defaults(void)
 {
-	const char *argv[] = { "lightlyfs", "/mnt" };
+	const char *argv[] = {"lightlyfs", "/mnt"};
 	struct opts o;
 
 	unsetenv("LIGHTLY_SERVER_LOCATION");
@@ -47,12 +47,12 @@ static void test_defaults(void)
 
 static void test_env_and_options(void)
 {
-	const char *env_only[] = { "lightlyfs", "/mnt" };
-	const char *with_o[] = { "lightlyfs", "-o",
-				 "server=http://127.0.0.1:8/,cache_ttl=2.5,"
-				 "dataset=abc,sync_edits,log_level=debug,"
-				 "timeout=7,flush_delay_ms=50",
-				 "/mnt" };
+	const char *env_only[] = {"lightlyfs", "/mnt"};
+	const char *with_o[] = {"lightlyfs", "-o",
+				"server=http://127.0.0.1:8/,cache_ttl=2.5,"
+				"dataset=abc,sync_edits,log_level=debug,"
+				"timeout=7,flush_delay_ms=50",
+				"/mnt"};
 	struct opts o;
 
 	setenv("LIGHTLY_SERVER_LOCATION", "https://example.test///", 1);
@@ -79,13 +79,13 @@ static void test_env_and_options(void)
 static void test_bad_values(void)
 {
 	static const char *const bad[] = {
-		"cache_ttl=abc", "cache_ttl=-1", "timeout=1x",
-		"log_level=loud", "server=ftp://x",
+	    "cache_ttl=abc",  "cache_ttl=-1",	"timeout=1x",
+	    "log_level=loud", "server=ftp://x",
 	};
 	struct opts o;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *argv[] = { "lightlyfs", "-o", bad[i], "/mnt" };
+		const char *argv[] = {"lightlyfs", "-o", bad[i], "/mnt"};
 
 		CHECK_INT(parse(&o, 4, argv), -EINVAL);
 		opts_dispose(&o);
@@ -96,7 +96,7 @@ static void test_token_sources(void)
 {
 	char path[] = "/tmp/lightlyfs-test-token-XXXXXX";
 	char err[256];
-	struct opts o = { 0 };
+	struct opts o = {0};
 	int fd;
 
 	unsetenv("LIGHTLY_TOKEN");
@@ -133,24 +133,24 @@ static void test_clear_text_token_only_to_this_machine(void)
 		const char *extra;
 		int want;
 	} cases[] = {
-		{ "http://127.0.0.1:8080", "", 0 },
-		{ "http://localhost/", "", 0 },
-		{ "http://[::1]:9", "", 0 },
-		{ "https://api.lightly.ai", "", 0 },
-		{ "http://api.lightly.ai", "", -EINVAL },
-		{ "http://127.0.0.1.example.com", "", -EINVAL },
-		{ "http://localhost.example.com", "", -EINVAL },
-		{ "http://10.0.0.1", ",allow_insecure", 0 },
-		/* the host is what curl connects to, not what it starts with */
-		{ "http://127.0.0.1:1@10.255.255.1:1/", "", -EINVAL },
-		{ "http://[::ffff:10.255.255.1]:1", "", -EINVAL },
-		{ "http://127.1.2.3:5", "", 0 },
+	    {"http://127.0.0.1:8080", "", 0},
+	    {"http://localhost/", "", 0},
+	    {"http://[::1]:9", "", 0},
+	    {"https://api.lightly.ai", "", 0},
+	    {"http://api.lightly.ai", "", -EINVAL},
+	    {"http://127.0.0.1.example.com", "", -EINVAL},
+	    {"http://localhost.example.com", "", -EINVAL},
+	    {"http://10.0.0.1", ",allow_insecure", 0},
+	    /* the host is what curl connects to, not what it starts with */
+	    {"http://127.0.0.1:1@10.255.255.1:1/", "", -EINVAL},
+	    {"http://[::ffff:10.255.255.1]:1", "", -EINVAL},
+	    {"http://127.1.2.3:5", "", 0},
 	};
 	struct opts o;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char opt[256];
-		const char *argv[] = { "lightlyfs", "-o", opt, "/mnt" };
+		const char *argv[] = {"lightlyfs", "-o", opt, "/mnt"};
 
 		snprintf(opt, sizeof(opt), "server=%s%s", cases[i].server,
 			 cases[i].extra);
@@ -161,9 +161,9 @@ static void test_clear_text_token_only_to_this_machine(void)
 
 static void test_allow_other_needs_default_permissions(void)
 {
-	const char *alone[] = { "lightlyfs", "-o", "allow_other", "/mnt" };
-	const char *both[] = { "lightlyfs", "-o",
-			       "allow_other,default_permissions", "/mnt" };
+	const char *alone[] = {"lightlyfs", "-o", "allow_other", "/mnt"};
+	const char *both[] = {"lightlyfs", "-o",
+			      "allow_other,default_permissions", "/mnt"};
 	struct opts o;
 
 	CHECK_INT(parse(&o, 4, alone), -EINVAL);
@@ -178,8 +178,8 @@ static void test_token_option_is_scrubbed(void)
 	char a2[] = "dataset=x,token=s3cret,token_file=/f";
 	char a3[] = "-otoken=other";
 	char a4[] = "/mnt";
-	char *argv[] = { (char *)"lightlyfs", a1, a2, a3, a4, NULL };
-	const char *cargv[] = { "lightlyfs", "-o", "token=s3cret", "/mnt" };
+	char *argv[] = {(char *)"lightlyfs", a1, a2, a3, a4, NULL};
+	const char *cargv[] = {"lightlyfs", "-o", "token=s3cret", "/mnt"};
 	struct opts o;
 
 	CHECK_INT(parse(&o, 4, cargv), 0);

@@ -101,6 +101,26 @@ int api_update_tag(struct api *a, const char *ds, const char *tag,
 		   const char *name, const char *bitmask);
 int api_delete_tag(struct api *a, const char *ds, const char *tag);
 
+enum api_arith { API_ARITH_UNION, API_ARITH_INTERSECTION, API_ARITH_DIFFERENCE };
+/* POST .../tags/arithmetics/bitmask: the result mask ("0x…", malloc'd). */
+int api_tag_arithmetics(struct api *a, const char *ds, const char *t1,
+			const char *t2, enum api_arith op, char **hex);
+/* POST .../tags/arithmetics with newTagName (creator USER_PIP): the
+ * result saved as a new tag, its id in id_out. */
+int api_tag_arithmetics_save(struct api *a, const char *ds, const char *t1,
+			     const char *t2, enum api_arith op,
+			     const char *new_name, char id_out[API_ID_LEN + 1]);
+/* POST .../tags/upsize (upsizeTagCreator USER_PIP): the new tag's id. */
+int api_upsize_tags(struct api *a, const char *ds, const char *name,
+		    char id_out[API_ID_LEN + 1]);
+enum api_export { API_EXPORT_LABELSTUDIO, API_EXPORT_LABELBOX };
+/* The tag's export as served (one JSON array; the pages of the paged
+ * paths joined, the old path on 404).  expires < 0 and access NULL leave
+ * expiresIn and accessControl out.  *doc malloc'd, *len bytes. */
+int api_export_tag(struct api *a, const char *ds, const char *tag,
+		   enum api_export fmt, long expires, const char *access,
+		   char **doc, size_t *len);
+
 /* Retries (http.c) and what the endpoints do about them:
  * - GET, PUT and DELETE are sent again after any retryable failure.  A
  *   DELETE answered TAG_UNKNOWN after an attempt that may have reached the
@@ -117,7 +137,8 @@ int api_delete_tag(struct api *a, const char *ds, const char *tag);
  * {"requests": {"list_datasets": N, "get_dataset": N, "list_tags": N,
  *   "get_tag": N, "get_mappings": N, "get_tag_filenames": N,
  *   "create_tag": N, "create_initial_tag": N, "update_tag": N,
- *   "delete_tag": N},
+ *   "delete_tag": N, "tag_arithmetics": N, "upsize_tags": N,
+ *   "export_tag": N},
  *  "retries": N, "failures": N, "bytesReceived": N, "lastError": "..."}
  * requests counts HTTP requests (each page, each check) by endpoint, not
  * their retries; the rest is http_get_stats().  *json is malloc'd and

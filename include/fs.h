@@ -27,6 +27,8 @@ struct fs_config {
 	double flush_timeout_s; /* fs_stop's bound on sending edits */
 	const char *state_dir;	/* where the journal and the trash live */
 	double trash_days;	/* how long deleted tags stay restorable */
+	long export_expires_s;	    /* -o export_expires; < 0: not sent */
+	const char *access_control; /* -o access_control or NULL */
 	const char *account;	/* secret naming the journal; only hashed */
 	uid_t uid;
 	gid_t gid;
@@ -77,6 +79,15 @@ void fs_releasedir(struct fs *fs, struct fs_dir *d);
  * *len is 0), freed by the caller. */
 int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
 		 size_t *len);
+
+/* Bytes written into a control file (DS/.lightly/upsize): the count
+ * taken, or -EPERM where nothing may be written. */
+int fs_write(struct fs *fs, uint64_t ino, const char *buf, size_t len,
+	     off_t off);
+/* st_size of an entry in a listing whose document is not fetched yet: a
+ * readdirplus sends no attributes for it, so the kernel asks (and the
+ * lookup fetches) before anyone reads a size. */
+#define FS_SIZE_UNKNOWN ((off_t)-1)
 
 /* Tag management and bitmask edits (see README "Managing tags").  Each
  * fills *st for the new entry where there is one. */

@@ -38,6 +38,12 @@ enum inode_kind {
 	INODE_KIND_META_TAG,	    /* DS/.lightly/tags/<tag>.json */
 	INODE_KIND_META_TRASH,	    /* DS/.lightly/trash */
 	INODE_KIND_META_TRASH_JSON, /* DS/.lightly/trash/<tag>.json */
+	INODE_KIND_META_EXPORTS,    /* DS/.lightly/exports */
+	INODE_KIND_META_EXPORT_LS,  /* .../exports/<tag>.labelstudio.json */
+	INODE_KIND_META_EXPORT_LB,  /* .../exports/<tag>.labelbox.json */
+	INODE_KIND_META_UPSIZE,     /* DS/.lightly/upsize */
+	INODE_KIND_META_README,     /* DS/.lightly/README */
+	INODE_KIND_ROOT_README,     /* MOUNT/.lightly/README */
 	INODE_KIND_MAX_		    /* at most 256: the small kinds' field */
 };
 

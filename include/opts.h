@@ -33,6 +33,8 @@ struct opts {
 	double max_response_mb;
 	double flush_timeout_s; /* how long unmount may try to send edits */
 	double trash_days;	/* deleted tags stay restorable this long */
+	long export_expires_s;	/* -o export_expires; -1: not sent */
+	char *access_control;	/* -o access_control, malloc'd or NULL */
 	bool sync_edits;
 	bool allow_insecure;
 	bool token_in_args; /* -o token= was given; see opts_scrub_argv */

@@ -16,27 +16,9 @@
 
 /* GET /v1/datasets pages: small objects, a page of 1000 is ~1 MB. */
 #define API_DATASETS_PAGE 1000
-#define API_PATH_MAX 512
 #define API_CODE_MAX 64
 #define API_MSG_MAX 256
 #define API_RID_MAX 64
-
-/* The endpoints counted in .lightly/stats, one counter each.  The names
- * are those of api.h's functions, which are what a reader of the stats
- * knows. */
-enum api_ep {
-	API_EP_LIST_DATASETS,
-	API_EP_GET_DATASET,
-	API_EP_LIST_TAGS,
-	API_EP_GET_TAG,
-	API_EP_GET_MAPPINGS,
-	API_EP_GET_TAG_FILENAMES,
-	API_EP_CREATE_TAG,
-	API_EP_CREATE_INITIAL_TAG,
-	API_EP_UPDATE_TAG,
-	API_EP_DELETE_TAG,
-	API_EP_COUNT
-};
 
 static const char *const api_ep_names[API_EP_COUNT] = {
     [API_EP_LIST_DATASETS] = "list_datasets",
@@ -49,6 +31,9 @@ static const char *const api_ep_names[API_EP_COUNT] = {
     [API_EP_CREATE_INITIAL_TAG] = "create_initial_tag",
     [API_EP_UPDATE_TAG] = "update_tag",
     [API_EP_DELETE_TAG] = "delete_tag",
+    [API_EP_TAG_ARITHMETICS] = "tag_arithmetics",
+    [API_EP_UPSIZE_TAGS] = "upsize_tags",
+    [API_EP_EXPORT_TAG] = "export_tag",
 };
 
 struct api {
@@ -128,10 +113,7 @@ void api_free(struct api *a)
 	free(a);
 }
 
-static int api_path(char *buf, size_t sz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int api_path(char *buf, size_t sz, const char *fmt, ...)
+int api_path(char *buf, size_t sz, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -143,7 +125,7 @@ static int api_path(char *buf, size_t sz, const char *fmt, ...)
 }
 
 /* "METHOD path" for decoder log lines; the path never holds the token. */
-static const char *api_what(char *buf, size_t sz, const char *method,
+const char *api_what(char *buf, size_t sz, const char *method,
 			    const char *path)
 {
 	snprintf(buf, sz, "%s %s", method, path);
@@ -157,7 +139,7 @@ static const char *api_what(char *buf, size_t sz, const char *method,
  * request had to be sent again after an attempt that may have taken effect
  * (a DELETE answered TAG_UNKNOWN: the first copy deleted it).  *resp is
  * always filled. */
-static int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
+int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
 		    const char *resent_ok_code, struct http_response *resp)
 {
 	char code[API_CODE_MAX], msg[API_MSG_MAX], rid[API_RID_MAX];
@@ -189,7 +171,7 @@ static int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
 
 /* A request that is safe to send twice unless it is a POST (the creating
  * calls), with the default deadline. */
-static int api_call(struct api *a, enum api_ep ep, const char *method,
+int api_call(struct api *a, enum api_ep ep, const char *method,
 		    const char *path, const char *body, size_t body_len,
 		    struct http_response *resp)
 {

@@ -11,6 +11,42 @@
 #include "api.h"
 #include "http.h"
 
+/* The endpoints counted in .lightly/stats, one counter each.  The names
+ * are those of api.h's functions, which are what a reader of the stats
+ * knows. */
+enum api_ep {
+	API_EP_LIST_DATASETS,
+	API_EP_GET_DATASET,
+	API_EP_LIST_TAGS,
+	API_EP_GET_TAG,
+	API_EP_GET_MAPPINGS,
+	API_EP_GET_TAG_FILENAMES,
+	API_EP_CREATE_TAG,
+	API_EP_CREATE_INITIAL_TAG,
+	API_EP_UPDATE_TAG,
+	API_EP_DELETE_TAG,
+	API_EP_TAG_ARITHMETICS,
+	API_EP_UPSIZE_TAGS,
+	API_EP_EXPORT_TAG,
+	API_EP_COUNT
+};
+
+/* Shared by api.c and api_tags.c: the request path (printf; -ENAMETOOLONG
+ * past sz), "METHOD path" for log lines, one logical request (logged once
+ * on failure), and a request with the default deadline that is resent only
+ * when it is not a POST. */
+int api_path(char *buf, size_t sz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *api_what(char *buf, size_t sz, const char *method,
+		     const char *path);
+int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
+	     const char *resent_ok_code, struct http_response *resp);
+int api_call(struct api *a, enum api_ep ep, const char *method,
+	     const char *path, const char *body, size_t body_len,
+	     struct http_response *resp);
+
+#define API_PATH_MAX 512
+
 /* cJSON numbers are doubles: integers are exact up to 2^53. */
 #define API_JSON_INT_MAX ((int64_t)1 << 53)
 
@@ -43,6 +79,18 @@ int api_encode_create_initial_tag(const char *name, const char *img_type,
 				  char **body);
 /* TagUpdateRequest; bitmask may be NULL */
 int api_encode_update_tag(const char *name, const char *bitmask, char **body);
+/* TagArithmeticsRequest (new_name may be NULL; creator USER_PIP). */
+int api_encode_arithmetics(const char *t1, const char *t2, const char *op,
+			   const char *new_name, char **body);
+/* TagUpsizeRequest (upsizeTagCreator USER_PIP). */
+int api_encode_upsize(const char *name, char **body);
+/* {"bitMaskData": "0x…"}: *hex malloc'd.  0, -EIO (logged), -ENOMEM. */
+int api_bitmask_from(const char *what, const char *body, size_t len,
+		     char **hex);
+/* The number of items of a JSON array body.  0, -EIO (logged). */
+int api_array_len(const char *what, const char *body, size_t len,
+		  size_t *n);
+
 /* The .lightly/stats object of api_stats_json (api.h): counts[i] requests
  * for endpoint names[i], then the transport counters hs.  *json is malloc'd
  * (free() it), *len (if not NULL) its length.  0 or -ENOMEM. */

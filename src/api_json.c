@@ -484,6 +484,42 @@ out:
 	return rc;
 }
 
+int api_bitmask_from(const char *what, const char *body, size_t len,
+		     char **hex)
+{
+	struct api_dec d = {.what = what, .index = SIZE_MAX};
+	cJSON *root = NULL;
+	int rc;
+
+	*hex = NULL;
+	rc = api_parse(what, body, len, &root);
+	if (rc)
+		goto out;
+	if (!cJSON_IsObject(root)) {
+		rc = api_bad_top(what, root, "an object with a bitMaskData");
+		goto out;
+	}
+	rc = api_get_str(&d, root, "bitMaskData", 1, hex);
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int api_array_len(const char *what, const char *body, size_t len,
+		  size_t *n)
+{
+	cJSON *root = NULL;
+	int rc = api_parse(what, body, len, &root);
+
+	*n = 0;
+	if (!rc && !cJSON_IsArray(root))
+		rc = api_bad_top(what, root, "an array");
+	if (!rc)
+		*n = (size_t)cJSON_GetArraySize(root);
+	cJSON_Delete(root);
+	return rc;
+}
+
 int api_decode_create(const char *body, size_t len, char id[API_ID_LEN + 1])
 {
 	return api_create_from("create", body, len, id);
@@ -600,6 +636,41 @@ int api_encode_update_tag(const char *name, const char *bitmask, char **body)
 	    (bitmask &&
 	     !cJSON_AddStringToObject(req, "bitMaskData", bitmask)) ||
 	    !cJSON_AddStringToObject(req, "updateCreator", "USER_PIP"))
+		goto out;
+	rc = api_print(req, body);
+out:
+	cJSON_Delete(req);
+	return rc;
+}
+
+int api_encode_arithmetics(const char *t1, const char *t2, const char *op,
+			   const char *new_name, char **body)
+{
+	cJSON *req = cJSON_CreateObject();
+	int rc = -ENOMEM;
+
+	*body = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "tagId1", t1) ||
+	    !cJSON_AddStringToObject(req, "tagId2", t2) ||
+	    !cJSON_AddStringToObject(req, "operation", op) ||
+	    (new_name &&
+	     (!cJSON_AddStringToObject(req, "newTagName", new_name) ||
+	      !cJSON_AddStringToObject(req, "creator", "USER_PIP"))))
+		goto out;
+	rc = api_print(req, body);
+out:
+	cJSON_Delete(req);
+	return rc;
+}
+
+int api_encode_upsize(const char *name, char **body)
+{
+	cJSON *req = cJSON_CreateObject();
+	int rc = -ENOMEM;
+
+	*body = NULL;
+	if (!req || !cJSON_AddStringToObject(req, "upsizeTagName", name) ||
+	    !cJSON_AddStringToObject(req, "upsizeTagCreator", "USER_PIP"))
 		goto out;
 	rc = api_print(req, body);
 out:

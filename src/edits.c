@@ -94,6 +94,7 @@ static int record_edit(struct fs *fs, struct dataset *d, struct tag *t,
 	t->gen++;
 	t->mtime = model_stamp(&fs->model);
 	tagview_notify_sample(fs, d, t, sample);
+	model_notify_derived(&fs->model, d, t);
 	if (fs->edits.sync)
 		return edits_flush(fs, d, t, true);
 	pthread_cond_signal(&fs->edits.cond);

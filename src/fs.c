@@ -84,10 +84,9 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	if (ret)
 		return ret;
 	ret = node_lookup(fs, &p, name, &r);
-	/* a directory's attributes must be as fresh as its listing: the
-	 * kernel keeps a cached listing while the mtime it gets here is the
-	 * one the listing was cached under */
-	if (!ret && (r.kind == INODE_KIND_DATASET || r.kind == INODE_KIND_TAG))
+	/* attributes as fresh as what they describe: a directory's mtime
+	 * keys the kernel's cached listing, a document's size is its length */
+	if (!ret)
 		ret = node_check(fs, &r);
 	if (!ret)
 		node_stat(fs, &r, st);
@@ -210,13 +209,28 @@ int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
 		return ret;
 	/* a sample may be opened for writing (cp onto it writes nothing: it
 	 * is empty), but bytes written are refused in fsops */
-	if ((flags & O_ACCMODE) != O_RDONLY && r.kind != INODE_KIND_FILE)
+	ops = node_ops_of(&r);
+	if ((flags & O_ACCMODE) != O_RDONLY && r.kind != INODE_KIND_FILE &&
+	    !ops->write)
 		return -EACCES;
 	ret = enter(fs, ino, &r);
 	if (ret)
 		return ret;
-	ops = node_ops_of(&r);
 	return leave(fs, ops->open ? ops->open(fs, &r, data, len) : -EISDIR);
+}
+
+int fs_write(struct fs *fs, uint64_t ino, const char *buf, size_t len,
+	     off_t off)
+{
+	const struct node_ops *ops;
+	struct inode_ref r;
+	int ret = enter(fs, ino, &r);
+
+	if (ret)
+		return ret;
+	ops = node_ops_of(&r);
+	return leave(fs, ops->write ? ops->write(fs, &r, buf, len, off)
+				    : -EPERM);
 }
 
 /* ---- edits ---- */
@@ -372,6 +386,12 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->cache_max_bytes = cfg->cache_max_bytes;
 	fs->flush_timeout_s = cfg->flush_timeout_s;
 	fs->trash_days = cfg->trash_days;
+	fs->export_expires_s = cfg->export_expires_s;
+	if (cfg->access_control &&
+	    !(fs->access_control = strdup(cfg->access_control))) {
+		fs_free(fs);
+		return -ENOMEM;
+	}
 	if (cfg->state_dir && !(fs->state_dir = strdup(cfg->state_dir))) {
 		fs_free(fs);
 		return -ENOMEM;
@@ -488,6 +508,7 @@ void fs_free(struct fs *fs)
 	edits_stop(fs);
 	journal_free(fs->journal);
 	free(fs->state_dir);
+	free(fs->access_control);
 	notify_dispose(&fs->notify);
 	model_dispose(&fs->model);
 	edits_dispose(&fs->edits);

@@ -29,6 +29,8 @@ struct fs {
 	double flush_timeout_s;
 	char *state_dir; /* journal and trash; NULL: neither */
 	double trash_days;
+	long export_expires_s;
+	char *access_control;
 	struct journal *journal; /* edits not yet on the server; owned */
 	struct model model;
 	struct cache cache;

@@ -183,6 +183,9 @@ static int fill_cb(const char *name, const struct stat *st, off_t next_off,
 		if (name[0] == '.' &&
 		    (!name[1] || (name[1] == '.' && !name[2])))
 			e.ino = 0; /* the kernel takes no reference on these */
+		/* no size yet: the kernel looks it up before trusting one */
+		if (st->st_size == FS_SIZE_UNKNOWN)
+			e.ino = 0;
 		n = fuse_add_direntry_plus(c->req, c->buf + c->used, left, name,
 					   &e, next_off);
 	} else {
@@ -282,10 +285,15 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
 	char *undo = NULL;
+	int ret;
 
-	(void)ino, (void)buf, (void)off;
 	if (!size) {
 		fuse_reply_write(req, 0);
+		return;
+	}
+	ret = fs_write(fs_of(req), ino, buf, size, off);
+	if (ret >= 0) {
+		fuse_reply_write(req, (size_t)ret);
 		return;
 	}
 	/* a sample's content comes from the dataset, not from the mount */
@@ -295,7 +303,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (undo)
 		fs_unlink(fs_of(req), f->created_in, undo);
 	free(undo);
-	fuse_reply_err(req, EPERM);
+	fuse_reply_err(req, -ret);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,

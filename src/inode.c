@@ -55,15 +55,21 @@ static int check_small(struct inode_ref *r)
 	switch (r->kind) {
 	case INODE_KIND_ROOT_META:
 	case INODE_KIND_STATS:
+	case INODE_KIND_ROOT_README:
 		return r->ds || r->tag ? -ESTALE : 0;
 	case INODE_KIND_DATASET:
 	case INODE_KIND_META:
 	case INODE_KIND_META_DATASET:
 	case INODE_KIND_META_TAGS:
 	case INODE_KIND_META_TRASH:
+	case INODE_KIND_META_EXPORTS:
+	case INODE_KIND_META_UPSIZE:
+	case INODE_KIND_META_README:
 		return r->tag ? -ESTALE : 0;
 	case INODE_KIND_META_TAG:
 	case INODE_KIND_META_TRASH_JSON:
+	case INODE_KIND_META_EXPORT_LS:
+	case INODE_KIND_META_EXPORT_LB:
 		return 0;
 	default:
 		return -ESTALE;

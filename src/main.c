@@ -135,6 +135,8 @@ static int daemon_fs(struct daemon_state *d)
 	fc.flush_timeout_s = d->o.flush_timeout_s;
 	fc.state_dir = d->o.state_dir;
 	fc.trash_days = d->o.trash_days;
+	fc.export_expires_s = d->o.export_expires_s;
+	fc.access_control = d->o.access_control;
 	fc.account = d->o.token;
 	fc.uid = getuid();
 	fc.gid = getgid();

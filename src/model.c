@@ -33,6 +33,8 @@ static void tag_free(struct tag *t)
 	bitmask_dispose(&t->edit.added);
 	bitmask_dispose(&t->edit.removed);
 	bitmask_dispose(&t->view.folders);
+	for (int i = 0; i < 2; i++)
+		free(t->exports[i].doc);
 	free(t);
 }
 
@@ -141,8 +143,8 @@ struct tag *model_tag_by_name(const struct dataset *d, const char *name)
 	for (size_t i = 0; i < d->ntags; i++) {
 		struct tag *t = d->tags[i];
 
-		if (t->live && !t->trashed && !strcmp(t->name, name) &&
-		    model_component_ok(name))
+		if (t->live && model_tag_of_server(t) &&
+		    !strcmp(t->name, name) && model_component_ok(name))
 			return t;
 	}
 	return NULL;
@@ -164,14 +166,14 @@ bool model_tag_shown(const struct dataset *d, size_t i)
 {
 	struct tag *t = d->tags[i];
 
-	return t->live && !t->trashed && model_component_ok(t->name) &&
-	       model_tag_by_name(d, t->name) == t;
+	return t->live && model_tag_of_server(t) &&
+	       model_component_ok(t->name) && model_tag_by_name(d, t->name) == t;
 }
 
 struct tag *model_initial_tag(const struct dataset *d)
 {
 	for (size_t i = 0; i < d->ntags; i++)
-		if (d->tags[i]->live && !d->tags[i]->trashed &&
+		if (d->tags[i]->live && model_tag_of_server(d->tags[i]) &&
 		    !d->tags[i]->prev[0])
 			return d->tags[i];
 	return NULL;
@@ -369,6 +371,44 @@ int model_add_trash(struct model *m, struct dataset *d, const char *name,
 	return 0;
 }
 
+int model_add_derived(struct model *m, struct dataset *d, const char *name,
+		      struct tag **out)
+{
+	char *copy = strdup(name);
+	int ret = copy ? add_tag(m, d, out) : -ENOMEM;
+
+	if (ret) {
+		free(copy);
+		return ret;
+	}
+	(*out)->name = copy;
+	(*out)->derived = true;
+	return 0;
+}
+
+struct tag *model_derived_by_name(const struct dataset *d, const char *name)
+{
+	for (size_t i = 0; i < d->ntags; i++) {
+		struct tag *t = d->tags[i];
+
+		if (t->live && t->derived && !strcmp(t->name, name))
+			return t;
+	}
+	return NULL;
+}
+
+void model_notify_derived(struct model *m, struct dataset *d,
+			  const struct tag *t)
+{
+	for (size_t i = 0; i < d->ntags; i++) {
+		struct tag *r = d->tags[i];
+
+		if (r->live && r->derived &&
+		    (r->arith.a == t->slot || r->arith.b == t->slot))
+			notify_push(m->notify, 0, model_tag_ino(d, r, 0), NULL);
+	}
+}
+
 /* The server changed a tag's samples: every listing of it the kernel
  * holds is stale (its files' own entries expire with the TTL). */
 static void notify_tag_listing(struct model *m, struct dataset *d,
@@ -420,8 +460,10 @@ static int tag_new_mask(struct model *m, struct dataset *d, struct tag *t,
 
 	if (ret)
 		return ret;
-	if (t->mask_loaded)
+	if (t->mask_loaded) {
 		notify_tag_listing(m, d, t);
+		model_notify_derived(m, d, t);
+	}
 	if (!t->mask_loaded || srv.tv_sec != t->mtime.tv_sec ||
 	    srv.tv_nsec != t->mtime.tv_nsec)
 		t->mtime = srv;
@@ -472,7 +514,8 @@ static bool recently_deleted(const struct dataset *d, const char *id)
 static struct tag *tag_by_id(const struct dataset *d, const char *id)
 {
 	for (size_t j = 0; j < d->ntags; j++)
-		if (!d->tags[j]->trashed && !strcmp(d->tags[j]->id, id))
+		if (model_tag_of_server(d->tags[j]) &&
+		    !strcmp(d->tags[j]->id, id))
 			return d->tags[j];
 	return NULL;
 }

@@ -54,10 +54,28 @@ struct tag_edit {
 	int flush_err; /* refused flush, told by the next fsync */
 };
 
+/* DS/A+B/ and friends: a result of the server's tag arithmetic. */
+struct tag_arith {
+	enum api_arith op;
+	uint32_t a, b;        /* operand slots */
+	uint64_t a_gen, b_gen; /* their gens the result was computed at */
+	struct load load;
+};
+
+/* DS/.lightly/exports/<tag>.<format>.json, as the server served it. */
+struct tag_export {
+	struct load load;
+	char *doc;
+	size_t len;
+};
+
 struct tag {
 	uint32_t slot;
 	bool live;
 	bool trashed; /* deleted through the mount, kept in .lightly/trash */
+	bool derived; /* a tag arithmetic result (arith) */
+	struct tag_arith arith;
+	struct tag_export exports[2]; /* by enum api_export */
 	int64_t deleted_ms;
 	bool seen;
 	bool created_locally;
@@ -139,6 +157,20 @@ struct tag *model_initial_tag(const struct dataset *d);
 uint64_t model_dataset_ino(const struct dataset *d);
 uint64_t model_tag_ino(const struct dataset *d, const struct tag *t,
 		       uint32_t folder);
+
+/* One of the server's tags (not a trash entry or an arithmetic result). */
+static inline bool model_tag_of_server(const struct tag *t)
+{
+	return !t->trashed && !t->derived;
+}
+
+/* The arithmetic result for name, made on first use; name is copied. */
+int model_add_derived(struct model *m, struct dataset *d, const char *name,
+		      struct tag **out);
+struct tag *model_derived_by_name(const struct dataset *d, const char *name);
+/* t's mask changed: results computed from it are stale in the kernel. */
+void model_notify_derived(struct model *m, struct dataset *d,
+			  const struct tag *t);
 
 /* A tag whose local state must not be replaced by the server's. */
 static inline bool model_tag_busy(const struct tag *t)

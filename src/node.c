@@ -24,6 +24,12 @@ static const struct node_ops *const node_table[INODE_KIND_MAX_] = {
     [INODE_KIND_META_TAG] = &node_meta_tag_ops,
     [INODE_KIND_META_TRASH] = &node_meta_trash_ops,
     [INODE_KIND_META_TRASH_JSON] = &node_meta_trash_json_ops,
+    [INODE_KIND_META_EXPORTS] = &node_meta_exports_ops,
+    [INODE_KIND_META_EXPORT_LS] = &node_meta_export_ops,
+    [INODE_KIND_META_EXPORT_LB] = &node_meta_export_ops,
+    [INODE_KIND_META_UPSIZE] = &node_meta_upsize_ops,
+    [INODE_KIND_META_README] = &node_readme_ops,
+    [INODE_KIND_ROOT_README] = &node_readme_ops,
 };
 
 const struct node_ops *node_ops_of(const struct inode_ref *r)
@@ -46,7 +52,8 @@ int node_resolve(const struct fs *fs, uint64_t ino, struct inode_ref *r)
 		r->kind = INODE_KIND_DATASET;
 		r->ds = 0;
 	}
-	if (r->kind == INODE_KIND_ROOT_META || r->kind == INODE_KIND_STATS)
+	if (r->kind == INODE_KIND_ROOT_META || r->kind == INODE_KIND_STATS ||
+	    r->kind == INODE_KIND_ROOT_README)
 		return -ESTALE;
 	return 0;
 }

@@ -14,7 +14,7 @@
  * http's locks come last.
  *
  * A NULL op is refused: lookup and list with -ENOTDIR, open with -EISDIR
- * (a directory), the edits with -EPERM. */
+ * (a directory), write and the edits with -EPERM. */
 #ifndef LIGHTLYFS_NODE_H
 #define LIGHTLYFS_NODE_H
 
@@ -40,6 +40,9 @@ struct node_ops {
 	/* the whole content at open: malloc'd, freed by the caller */
 	int (*open)(struct fs *fs, const struct inode_ref *r, char **data,
 		    size_t *len);
+	/* a control file: bytes written; the count taken or -errno */
+	int (*write)(struct fs *fs, const struct inode_ref *r, const char *buf,
+		     size_t len, off_t off);
 	int (*mkdir)(struct fs *fs, const struct inode_ref *dir,
 		     const char *name, struct stat *st);
 	int (*rmdir)(struct fs *fs, const struct inode_ref *dir,
@@ -87,6 +90,7 @@ void node_stat_file(struct fs *fs, struct stat *st, const struct inode_ref *r,
 extern const struct node_ops node_root_ops, node_root_meta_ops, node_stats_ops,
     node_dataset_ops, node_tag_ops, node_sample_ops, node_meta_ops,
     node_meta_dataset_ops, node_meta_tags_ops, node_meta_tag_ops,
-    node_meta_trash_ops, node_meta_trash_json_ops;
+    node_meta_trash_ops, node_meta_trash_json_ops, node_meta_exports_ops,
+    node_meta_export_ops, node_meta_upsize_ops, node_readme_ops;
 
 #endif

@@ -32,6 +32,8 @@ struct raw_opts {
 	char *state_dir;
 	char *flush_timeout;
 	char *trash_days;
+	char *export_expires;
+	char *access_control;
 	int sync_edits;
 	int allow_insecure;
 	int allow_other;
@@ -66,6 +68,8 @@ static const struct fuse_opt opt_table[] = {
     OPT("state_dir=%s", state_dir),
     OPT("flush_timeout=%s", flush_timeout),
     OPT("trash_days=%s", trash_days),
+    OPT("export_expires=%s", export_expires),
+    OPT("access_control=%s", access_control),
     OPT("sync_edits", sync_edits),
     OPT("allow_insecure", allow_insecure),
     OPT("-h", help),
@@ -182,6 +186,7 @@ static void opts_defaults(struct opts *o)
 	o->max_response_mb = OPTS_DEFAULT_MAX_RESPONSE_MB;
 	o->flush_timeout_s = OPTS_DEFAULT_FLUSH_TIMEOUT_S;
 	o->trash_days = OPTS_DEFAULT_TRASH_DAYS;
+	o->export_expires_s = -1;
 }
 
 /* Where edits wait for the server: -o state_dir, else the XDG state
@@ -235,6 +240,24 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 	return 0;
 }
 
+/* What export links carry: their lifetime and access control. */
+static int opts_take_exports(struct opts *o, const struct raw_opts *raw)
+{
+	double v;
+	int ret;
+
+	if (raw->export_expires) {
+		ret = parse_number("export_expires", raw->export_expires, &v);
+		if (ret)
+			return ret;
+		o->export_expires_s = (long)v;
+	}
+	if (raw->access_control &&
+	    !(o->access_control = strdup(raw->access_control)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* Times and sizes, clamped where a value would make no sense. */
 static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 {
@@ -272,7 +295,7 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 	if (raw->trash_days &&
 	    (ret = parse_number("trash_days", raw->trash_days, &o->trash_days)))
 		return ret;
-	return 0;
+	return opts_take_exports(o, raw);
 }
 
 /* Combinations that would expose the token or the files. */
@@ -318,6 +341,8 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->state_dir);
 	free(raw->flush_timeout);
 	free(raw->trash_days);
+	free(raw->export_expires);
+	free(raw->access_control);
 }
 
 int opts_parse(struct opts *o, struct fuse_args *args)
@@ -465,6 +490,7 @@ void opts_dispose(struct opts *o)
 	free(o->dataset);
 	free(o->ca_certs);
 	free(o->state_dir);
+	free(o->access_control);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -506,6 +532,9 @@ void opts_print_help(const char *progname)
 	    "                           (default $XDG_STATE_HOME/lightlyfs)\n"
 	    "    -o trash_days=DAYS     deleted tags stay in DS/.lightly/trash "
 	    "(default %.0f)\n"
+	    "    -o export_expires=S    lifetime of the image links in "
+	    ".lightly/exports\n"
+	    "    -o access_control=NAME access control of those links\n"
 	    "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
 	    "    -h, --help             this help\n"
 	    "    -V, --version          the version\n\n"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arith.h"
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
@@ -44,6 +45,9 @@ static int dataset_lookup(struct fs *fs, const struct inode_ref *dir,
 		out->kind = INODE_KIND_META;
 		return 0;
 	}
+	/* resolved on lookup only, never listed: find walks no pairs */
+	if (arith_name(name))
+		return arith_lookup(fs, d, name, out);
 	ret = refresh_tags(fs, d);
 	if (ret)
 		return ret;
@@ -154,6 +158,8 @@ static int dataset_mkdir(struct fs *fs, const struct inode_ref *dir,
 	struct inode_ref c;
 	int ret;
 
+	if (arith_name(name))
+		return -EINVAL; /* the name of a result, never of a tag */
 	if (node_lookup(fs, dir, name, &c) == 0)
 		return -EEXIST;
 	ret = check_tag_name(name);
@@ -296,6 +302,9 @@ static int dataset_rename(struct fs *fs, const struct inode_ref *dir,
 		return ret;
 	if (newdir->kind != INODE_KIND_DATASET)
 		return -EPERM; /* tags do not nest */
+	if (arith_name(name))
+		return arith_save(fs, model_dataset(&fs->model, dir->ds), name,
+				  newname);
 	return rename_tag(fs, model_dataset(&fs->model, dir->ds), name,
 			  newname);
 }

@@ -41,6 +41,12 @@ static int meta_lookup(struct fs *fs, const struct inode_ref *dir,
 		out->kind = INODE_KIND_META_TAGS;
 	else if (!strcmp(name, "trash"))
 		out->kind = INODE_KIND_META_TRASH;
+	else if (!strcmp(name, "exports"))
+		out->kind = INODE_KIND_META_EXPORTS;
+	else if (!strcmp(name, "upsize"))
+		out->kind = INODE_KIND_META_UPSIZE;
+	else if (!strcmp(name, "README"))
+		out->kind = INODE_KIND_META_README;
 	else
 		return -ENOENT;
 	return 0;
@@ -57,7 +63,16 @@ static int meta_list(struct fs *fs, struct fs_dir *dir)
 	if (!ret)
 		ret = dir_add(dir, "tags", &c);
 	c.kind = INODE_KIND_META_TRASH;
-	return ret ? ret : dir_add(dir, "trash", &c);
+	if (!ret)
+		ret = dir_add(dir, "trash", &c);
+	c.kind = INODE_KIND_META_EXPORTS;
+	if (!ret)
+		ret = dir_add(dir, "exports", &c);
+	c.kind = INODE_KIND_META_UPSIZE;
+	if (!ret)
+		ret = dir_add(dir, "upsize", &c);
+	c.kind = INODE_KIND_META_README;
+	return ret ? ret : dir_add(dir, "README", &c);
 }
 
 const struct node_ops node_meta_ops = {

@@ -85,19 +85,24 @@ static int root_meta_lookup(struct fs *fs, const struct inode_ref *dir,
 			    const char *name, struct inode_ref *out)
 {
 	(void)fs, (void)dir;
-	if (strcmp(name, "stats"))
-		return -ENOENT;
-	out->kind = INODE_KIND_STATS;
 	out->ds = 0;
+	if (!strcmp(name, "stats"))
+		out->kind = INODE_KIND_STATS;
+	else if (!strcmp(name, "README"))
+		out->kind = INODE_KIND_ROOT_README;
+	else
+		return -ENOENT;
 	return 0;
 }
 
 static int root_meta_list(struct fs *fs, struct fs_dir *dir)
 {
 	struct inode_ref c = {.kind = INODE_KIND_STATS};
+	int ret = dir_add(dir, "stats", &c);
 
 	(void)fs;
-	return dir_add(dir, "stats", &c);
+	c.kind = INODE_KIND_ROOT_README;
+	return ret ? ret : dir_add(dir, "README", &c);
 }
 
 const struct node_ops node_root_meta_ops = {

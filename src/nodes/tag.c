@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arith.h"
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
@@ -32,6 +33,8 @@ static int tag_check(struct fs *fs, struct inode_ref *r)
 	t = model_tag(d, r->tag);
 	if (!t)
 		return -ENOENT;
+	if (t->derived && (ret = arith_ensure(fs, d, t)))
+		return ret;
 	if (!r->folder)
 		return 0;
 	ret = tagview_ensure(fs, d, t);
@@ -49,7 +52,7 @@ static void tag_stat(struct fs *fs, const struct inode_ref *r, struct stat *st)
 		node_stat_dir(
 		    fs, st, r, t ? t->mtime : d->mtime,
 		    model_ms_to_ts(t ? t->created_ms : d->created_ms));
-	if (t && t->trashed)
+	if (t && !model_tag_of_server(t))
 		st->st_mode = S_IFDIR | 0555;
 }
 
@@ -63,7 +66,9 @@ static int tag_open_view(struct fs *fs, const struct inode_ref *r,
 	*t = model_tag(*d, r->tag);
 	if (!*t)
 		return -ENOENT;
-	ret = tagview_ensure(fs, *d, *t);
+	ret = (*t)->derived ? arith_ensure(fs, *d, *t) : 0;
+	if (!ret)
+		ret = tagview_ensure(fs, *d, *t);
 	if (!ret && !(*t)->live)
 		ret = -ENOENT;
 	return ret;
@@ -147,8 +152,9 @@ static int begin_edit(struct fs *fs, const struct inode_ref *r,
 	/* without the server's index order no mask can be written */
 	if (!ret && (*d)->fallback)
 		ret = -EROFS;
-	/* the trash is read-only: mv it back to edit it */
-	if (!ret && (*t)->trashed)
+	/* the trash and arithmetic results are read-only: mv one into
+	 * the dataset to make it a tag */
+	if (!ret && !model_tag_of_server(*t))
 		ret = -EPERM;
 	return ret;
 }

@@ -1111,7 +1111,7 @@ static void test_api_stats_json(void)
 		CHECK(strstr(json,
 			     "\"requests\":{\"list_datasets\":1,"
 			     "\"get_dataset\":0,\"list_tags\":1,") == json + 1);
-		CHECK(strstr(json, "\"delete_tag\":1}") != NULL);
+		CHECK(strstr(json, "\"delete_tag\":1,") != NULL);
 		CHECK(strstr(json, "\"retries\":1,\"failures\":1,") != NULL);
 		CHECK(strstr(json, "\"bytesReceived\":") != NULL);
 		CHECK(strstr(json, "\"lastError\":\"DELETE /v1/datasets/" DS

@@ -1,0 +1,147 @@
+/* Control and help files: DS/.lightly/upsize (write a tag name to call
+ * upsize_tags_by_dataset_id) and the README in MOUNT/.lightly/ and
+ * DS/.lightly/ that explains the layout where users look. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_ctx.h"
+#include "log.h"
+#include "node.h"
+#include "refresh.h"
+
+#define UPSIZE_NAME_MAX 255
+
+static const char upsize_usage[] =
+    "echo NAME > upsize: upsize the dataset's tags to the samples added "
+    "since; the new samples go into a new tag NAME\n";
+
+static const char readme[] =
+    "lightlyfs: a Lightly account as files\n"
+    "\n"
+    "MOUNT/<dataset>/<tag>/<file>   a tag's samples; ln, cp, rm and mv edit "
+    "the tag\n"
+    "mkdir, rmdir, mv of DS/<tag>   make, delete and rename tags\n"
+    "DS/A+B  DS/'A&B'  DS/A~B       samples in A or B, in both, in A but "
+    "not B\n"
+    "                               (looked up, never listed; quote &; mv "
+    "one\n"
+    "                               to DS/NEW saves it as the tag NEW)\n"
+    "DS/.lightly/dataset.json       the dataset as the API returns it\n"
+    "DS/.lightly/tags/<tag>.json    a tag as the API returns it\n"
+    "DS/.lightly/exports/           <tag>.labelstudio.json and "
+    "<tag>.labelbox.json\n"
+    "DS/.lightly/trash/<tag>/       tags deleted through the mount; mv one "
+    "back\n"
+    "DS/.lightly/upsize             echo NAME > upsize adds the new "
+    "samples as tag NAME\n"
+    "MOUNT/.lightly/stats           the daemon's counters\n"
+    "\n"
+    "Edits reach the server after 300 ms, or at once on fsync; see "
+    "lightlyfs --help.\n";
+
+static int control_check(struct fs *fs, struct inode_ref *r)
+{
+	struct dataset *d;
+
+	if (r->kind == INODE_KIND_ROOT_README)
+		return 0;
+	return node_check_dataset(fs, r, &d);
+}
+
+static int text_open(const char *text, char **data, size_t *len)
+{
+	*len = strlen(text);
+	*data = strdup(text);
+	return *data ? 0 : -ENOMEM;
+}
+
+static void readme_stat(struct fs *fs, const struct inode_ref *r,
+			struct stat *st)
+{
+	node_stat_file(fs, st, r, 0444, strlen(readme), fs->model.mount_time);
+}
+
+static int readme_open(struct fs *fs, const struct inode_ref *r, char **data,
+		       size_t *len)
+{
+	(void)fs, (void)r;
+	return text_open(readme, data, len);
+}
+
+const struct node_ops node_readme_ops = {
+    .check = control_check,
+    .stat = readme_stat,
+    .open = readme_open,
+};
+
+static void upsize_stat(struct fs *fs, const struct inode_ref *r,
+			struct stat *st)
+{
+	node_stat_file(fs, st, r, 0644, strlen(upsize_usage),
+		       fs->model.mount_time);
+}
+
+static int upsize_open(struct fs *fs, const struct inode_ref *r,
+		       char **data, size_t *len)
+{
+	(void)fs, (void)r;
+	return text_open(upsize_usage, data, len);
+}
+
+struct upsize_job {
+	struct api *api;
+	char ds_id[API_ID_LEN + 1];
+	char name[UPSIZE_NAME_MAX + 1];
+	char id[API_ID_LEN + 1];
+};
+
+static int upsize_fetch(void *arg)
+{
+	struct upsize_job *j = arg;
+
+	return api_upsize_tags(j->api, j->ds_id, j->name, j->id);
+}
+
+/* One name per write, as echo sends it (a trailing newline is not part of
+ * it).  The new tag and the grown dataset show at once. */
+static int upsize_write(struct fs *fs, const struct inode_ref *r,
+			const char *buf, size_t len, off_t off)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+	struct upsize_job j = {.api = fs->api};
+	size_t n = len;
+	int ret;
+
+	(void)off;
+	while (n && isspace((unsigned char)buf[n - 1]))
+		n--;
+	if (!n || n > UPSIZE_NAME_MAX || memchr(buf, '\0', n))
+		return -EINVAL;
+	memcpy(j.name, buf, n);
+	j.name[n] = '\0';
+	if (!api_tag_name_valid(j.name, n))
+		return -EINVAL;
+	memcpy(j.ds_id, d->id, sizeof(j.ds_id));
+	ret = cache_unlocked(&fs->cache, upsize_fetch, &j);
+	if (ret)
+		return ret;
+	log_info("dataset %s: upsized; the new samples are in tag %s", d->id,
+		 j.name);
+	/* the dataset grew: its size, its tags and then the names past the
+	 * known ones */
+	cache_expire(&fs->model.ds_load);
+	ret = refresh_datasets(fs);
+	if (!ret && d->live)
+		ret = refresh_tags_now(fs, d);
+	return ret ? ret : (int)len;
+}
+
+const struct node_ops node_meta_upsize_ops = {
+    .check = control_check,
+    .stat = upsize_stat,
+    .open = upsize_open,
+    .write = upsize_write,
+};

@@ -1,0 +1,195 @@
+/* DS/.lightly/exports/<tag>.labelstudio.json and <tag>.labelbox.json:
+ * the tag's LabelStudio tasks and LabelBox data rows as the server serves
+ * them, fetched when looked up or opened and kept for the TTL, so a stat
+ * already has the document's true size (tar and rsync trust it). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir.h"
+#include "fs_ctx.h"
+#include "index.h"
+#include "node.h"
+#include "refresh.h"
+
+static const char *const export_suffix[] = {
+    [API_EXPORT_LABELSTUDIO] = ".labelstudio.json",
+    [API_EXPORT_LABELBOX] = ".labelbox.json",
+};
+
+static enum api_export format_of(const struct inode_ref *r)
+{
+	return r->kind == INODE_KIND_META_EXPORT_LS ? API_EXPORT_LABELSTUDIO
+						    : API_EXPORT_LABELBOX;
+}
+
+static int exports_check(struct fs *fs, struct inode_ref *r)
+{
+	struct dataset *d;
+	int ret = node_check_dataset(fs, r, &d);
+
+	return ret ? ret : refresh_tags(fs, d);
+}
+
+static void exports_stat(struct fs *fs, const struct inode_ref *r,
+			 struct stat *st)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+
+	if (d)
+		node_stat_dir(fs, st, r, d->mtime,
+			      model_ms_to_ts(d->created_ms));
+}
+
+static int exports_lookup(struct fs *fs, const struct inode_ref *dir,
+			  const char *name, struct inode_ref *out)
+{
+	struct dataset *d = model_dataset(&fs->model, dir->ds);
+	char base[INDEX_NAME_MAX + 1];
+	size_t len = strlen(name);
+
+	for (int f = 0; d && f < 2; f++) {
+		size_t n = strlen(export_suffix[f]);
+		struct tag *t;
+
+		if (len <= n || strcmp(name + len - n, export_suffix[f]))
+			continue;
+		memcpy(base, name, len - n);
+		base[len - n] = '\0';
+		t = model_tag_by_name(d, base);
+		if (!t)
+			return -ENOENT;
+		out->kind = f == API_EXPORT_LABELSTUDIO
+				? INODE_KIND_META_EXPORT_LS
+				: INODE_KIND_META_EXPORT_LB;
+		out->tag = t->slot;
+		(void)fs;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int exports_list(struct fs *fs, struct fs_dir *dir)
+{
+	struct dataset *d = model_dataset(&fs->model, dir->ref.ds);
+	struct inode_ref c = {.ds = dir->ref.ds};
+	int ret = 0;
+
+	for (size_t i = 0; i < d->ntags && !ret; i++) {
+		for (int f = 0; f < 2 && !ret; f++) {
+			char name[INDEX_NAME_MAX + 1];
+
+			if (!model_tag_shown(d, i) ||
+			    snprintf(name, sizeof(name), "%s%s",
+				     d->tags[i]->name,
+				     export_suffix[f]) > INDEX_NAME_MAX)
+				continue;
+			c.kind = f ? INODE_KIND_META_EXPORT_LB
+				   : INODE_KIND_META_EXPORT_LS;
+			c.tag = d->tags[i]->slot;
+			ret = dir_add(dir, name, &c);
+		}
+	}
+	return ret;
+}
+
+const struct node_ops node_meta_exports_ops = {
+    .dir = true,
+    .check = exports_check,
+    .stat = exports_stat,
+    .lookup = exports_lookup,
+    .list = exports_list,
+};
+
+struct export_job {
+	struct fs *fs;
+	struct tag_export *x;
+	enum api_export fmt;
+	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
+	char *doc;
+	size_t len;
+};
+
+static int export_fetch(void *arg)
+{
+	struct export_job *j = arg;
+
+	return api_export_tag(j->fs->api, j->ds_id, j->tag_id, j->fmt,
+			      j->fs->export_expires_s, j->fs->access_control,
+			      &j->doc, &j->len);
+}
+
+static int export_install(void *arg, int err)
+{
+	struct export_job *j = arg;
+
+	if (err)
+		return err;
+	free(j->x->doc);
+	j->x->doc = j->doc;
+	j->x->len = j->len;
+	j->doc = NULL;
+	return 0;
+}
+
+static const struct cache_loader export_loader = {
+    .fetch = export_fetch,
+    .install = export_install,
+};
+
+/* The export is what the server says now, for the TTL. */
+static int export_check(struct fs *fs, struct inode_ref *r)
+{
+	struct export_job j = {.fs = fs, .fmt = format_of(r)};
+	struct dataset *d;
+	struct tag *t;
+	int ret = exports_check(fs, r);
+
+	if (ret)
+		return ret;
+	d = model_dataset(&fs->model, r->ds);
+	t = model_tag(d, r->tag);
+	if (!t || !model_tag_of_server(t))
+		return -ENOENT;
+	j.x = &t->exports[j.fmt];
+	memcpy(j.ds_id, d->id, sizeof(j.ds_id));
+	memcpy(j.tag_id, t->id, sizeof(j.tag_id));
+	ret = cache_load(&fs->cache, &j.x->load, &export_loader, &j);
+	free(j.doc);
+	return ret;
+}
+
+static void export_stat(struct fs *fs, const struct inode_ref *r,
+			struct stat *st)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+	struct tag *t = model_tag(d, r->tag);
+	const struct tag_export *x = t ? &t->exports[format_of(r)] : NULL;
+
+	node_stat_file(fs, st, r, 0444, x ? x->len : 0,
+		       model_ms_to_ts(t ? t->modified_ms : 0));
+	if (!x || !x->doc)
+		st->st_size = FS_SIZE_UNKNOWN;
+}
+
+static int export_open(struct fs *fs, const struct inode_ref *r, char **data,
+		       size_t *len)
+{
+	struct dataset *d = model_dataset(&fs->model, r->ds);
+	struct tag *t = model_tag(d, r->tag);
+	const struct tag_export *x = &t->exports[format_of(r)];
+
+	*data = malloc(x->len ? x->len : 1);
+	if (!*data)
+		return -ENOMEM;
+	memcpy(*data, x->doc, x->len);
+	*len = x->len;
+	return 0;
+}
+
+const struct node_ops node_meta_export_ops = {
+    .check = export_check,
+    .stat = export_stat,
+    .open = export_open,
+};

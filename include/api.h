@@ -101,7 +101,11 @@ int api_update_tag(struct api *a, const char *ds, const char *tag,
 		   const char *name, const char *bitmask);
 int api_delete_tag(struct api *a, const char *ds, const char *tag);
 
-enum api_arith { API_ARITH_UNION, API_ARITH_INTERSECTION, API_ARITH_DIFFERENCE };
+enum api_arith {
+	API_ARITH_UNION,
+	API_ARITH_INTERSECTION,
+	API_ARITH_DIFFERENCE
+};
 /* POST .../tags/arithmetics/bitmask: the result mask ("0x…", malloc'd). */
 int api_tag_arithmetics(struct api *a, const char *ds, const char *t1,
 			const char *t2, enum api_arith op, char **hex);

@@ -24,12 +24,12 @@ struct fs_config {
 	bool sync_edits;	/* send each edit at once */
 	size_t cache_max_bytes; /* bound on cached names and masks; 0: none */
 	unsigned flush_delay_ms;
-	double flush_timeout_s; /* fs_stop's bound on sending edits */
-	const char *state_dir;	/* where the journal and the trash live */
-	double trash_days;	/* how long deleted tags stay restorable */
+	double flush_timeout_s;	    /* fs_stop's bound on sending edits */
+	const char *state_dir;	    /* where the journal and the trash live */
+	double trash_days;	    /* how long deleted tags stay restorable */
 	long export_expires_s;	    /* -o export_expires; < 0: not sent */
 	const char *access_control; /* -o access_control or NULL */
-	const char *account;	/* secret naming the journal; only hashed */
+	const char *account;	    /* secret naming the journal; only hashed */
 	uid_t uid;
 	gid_t gid;
 };

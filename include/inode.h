@@ -41,9 +41,9 @@ enum inode_kind {
 	INODE_KIND_META_EXPORTS,    /* DS/.lightly/exports */
 	INODE_KIND_META_EXPORT_LS,  /* .../exports/<tag>.labelstudio.json */
 	INODE_KIND_META_EXPORT_LB,  /* .../exports/<tag>.labelbox.json */
-	INODE_KIND_META_UPSIZE,     /* DS/.lightly/upsize */
-	INODE_KIND_META_README,     /* DS/.lightly/README */
-	INODE_KIND_ROOT_README,     /* MOUNT/.lightly/README */
+	INODE_KIND_META_UPSIZE,	    /* DS/.lightly/upsize */
+	INODE_KIND_META_README,	    /* DS/.lightly/README */
+	INODE_KIND_ROOT_README,	    /* MOUNT/.lightly/README */
 	INODE_KIND_MAX_		    /* at most 256: the small kinds' field */
 };
 

@@ -125,8 +125,7 @@ int api_path(char *buf, size_t sz, const char *fmt, ...)
 }
 
 /* "METHOD path" for decoder log lines; the path never holds the token. */
-const char *api_what(char *buf, size_t sz, const char *method,
-			    const char *path)
+const char *api_what(char *buf, size_t sz, const char *method, const char *path)
 {
 	snprintf(buf, sz, "%s %s", method, path);
 	return buf;
@@ -140,7 +139,7 @@ const char *api_what(char *buf, size_t sz, const char *method,
  * (a DELETE answered TAG_UNKNOWN: the first copy deleted it).  *resp is
  * always filled. */
 int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
-		    const char *resent_ok_code, struct http_response *resp)
+	     const char *resent_ok_code, struct http_response *resp)
 {
 	char code[API_CODE_MAX], msg[API_MSG_MAX], rid[API_RID_MAX];
 	int rc;
@@ -172,8 +171,8 @@ int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
 /* A request that is safe to send twice unless it is a POST (the creating
  * calls), with the default deadline. */
 int api_call(struct api *a, enum api_ep ep, const char *method,
-		    const char *path, const char *body, size_t body_len,
-		    struct http_response *resp)
+	     const char *path, const char *body, size_t body_len,
+	     struct http_response *resp)
 {
 	struct http_req req = {
 	    .method = method,

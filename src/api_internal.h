@@ -36,7 +36,7 @@ enum api_ep {
  * on failure), and a request with the default deadline that is resent only
  * when it is not a POST. */
 int api_path(char *buf, size_t sz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 const char *api_what(char *buf, size_t sz, const char *method,
 		     const char *path);
 int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
@@ -88,8 +88,7 @@ int api_encode_upsize(const char *name, char **body);
 int api_bitmask_from(const char *what, const char *body, size_t len,
 		     char **hex);
 /* The number of items of a JSON array body.  0, -EIO (logged). */
-int api_array_len(const char *what, const char *body, size_t len,
-		  size_t *n);
+int api_array_len(const char *what, const char *body, size_t len, size_t *n);
 
 /* The .lightly/stats object of api_stats_json (api.h): counts[i] requests
  * for endpoint names[i], then the transport counters hs.  *json is malloc'd

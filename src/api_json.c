@@ -484,8 +484,7 @@ out:
 	return rc;
 }
 
-int api_bitmask_from(const char *what, const char *body, size_t len,
-		     char **hex)
+int api_bitmask_from(const char *what, const char *body, size_t len, char **hex)
 {
 	struct api_dec d = {.what = what, .index = SIZE_MAX};
 	cJSON *root = NULL;
@@ -505,8 +504,7 @@ out:
 	return rc;
 }
 
-int api_array_len(const char *what, const char *body, size_t len,
-		  size_t *n)
+int api_array_len(const char *what, const char *body, size_t len, size_t *n)
 {
 	cJSON *root = NULL;
 	int rc = api_parse(what, body, len, &root);

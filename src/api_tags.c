@@ -133,8 +133,7 @@ static int doc_append(struct api_doc *d, const char *body, size_t len)
 	return 0;
 }
 
-static int export_query(char *q, size_t qsz, long expires,
-			const char *access)
+static int export_query(char *q, size_t qsz, long expires, const char *access)
 {
 	int n = 0;
 

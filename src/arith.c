@@ -21,8 +21,8 @@ bool arith_name(const char *name)
 }
 
 /* "A+B": the operator and both operands, which must be tags of d. */
-static int parse(const struct dataset *d, const char *name,
-		 enum api_arith *op, struct tag **a, struct tag **b)
+static int parse(const struct dataset *d, const char *name, enum api_arith *op,
+		 struct tag **a, struct tag **b)
 {
 	size_t at = strcspn(name, arith_ops);
 	char left[256];
@@ -30,7 +30,7 @@ static int parse(const struct dataset *d, const char *name,
 	if (!name[at] || strpbrk(name + at + 1, arith_ops) || at == 0 ||
 	    at >= sizeof(left))
 		return -ENOENT;
-	*op = name[at] == '+'   ? API_ARITH_UNION
+	*op = name[at] == '+'	? API_ARITH_UNION
 	      : name[at] == '&' ? API_ARITH_INTERSECTION
 				: API_ARITH_DIFFERENCE;
 	memcpy(left, name, at);
@@ -54,7 +54,8 @@ int arith_lookup(struct fs *fs, struct dataset *d, const char *name,
 	t = model_derived_by_name(d, name);
 	if (!t || t->arith.a != a->slot || t->arith.b != b->slot) {
 		if (t)
-			t->live = false; /* an operand was renamed or made anew */
+			t->live =
+			    false; /* an operand was renamed or made anew */
 		ret = model_add_derived(&fs->model, d, name, &t);
 		if (ret)
 			return ret;
@@ -81,8 +82,7 @@ static bool operands_live(const struct dataset *d, const struct tag *t)
 	return d->tags[t->arith.a]->live && d->tags[t->arith.b]->live;
 }
 
-static bool arith_fresh(const struct cache *c, const struct load *l,
-			void *arg)
+static bool arith_fresh(const struct cache *c, const struct load *l, void *arg)
 {
 	struct arith_job *j = arg;
 	const struct tag *t = j->t;
@@ -93,8 +93,7 @@ static bool arith_fresh(const struct cache *c, const struct load *l,
 }
 
 /* A stale result is never shown: it would not be what the name says. */
-static bool arith_usable(const struct cache *c, const struct load *l,
-			 void *arg)
+static bool arith_usable(const struct cache *c, const struct load *l, void *arg)
 {
 	(void)c, (void)l, (void)arg;
 	return false;

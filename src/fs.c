@@ -229,8 +229,8 @@ int fs_write(struct fs *fs, uint64_t ino, const char *buf, size_t len,
 	if (ret)
 		return ret;
 	ops = node_ops_of(&r);
-	return leave(fs, ops->write ? ops->write(fs, &r, buf, len, off)
-				    : -EPERM);
+	return leave(fs,
+		     ops->write ? ops->write(fs, &r, buf, len, off) : -EPERM);
 }
 
 /* ---- edits ---- */

@@ -167,7 +167,8 @@ bool model_tag_shown(const struct dataset *d, size_t i)
 	struct tag *t = d->tags[i];
 
 	return t->live && model_tag_of_server(t) &&
-	       model_component_ok(t->name) && model_tag_by_name(d, t->name) == t;
+	       model_component_ok(t->name) &&
+	       model_tag_by_name(d, t->name) == t;
 }
 
 struct tag *model_initial_tag(const struct dataset *d)

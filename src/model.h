@@ -57,7 +57,7 @@ struct tag_edit {
 /* DS/A+B/ and friends: a result of the server's tag arithmetic. */
 struct tag_arith {
 	enum api_arith op;
-	uint32_t a, b;        /* operand slots */
+	uint32_t a, b;	       /* operand slots */
 	uint64_t a_gen, b_gen; /* their gens the result was computed at */
 	struct load load;
 };

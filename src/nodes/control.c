@@ -84,8 +84,8 @@ static void upsize_stat(struct fs *fs, const struct inode_ref *r,
 		       fs->model.mount_time);
 }
 
-static int upsize_open(struct fs *fs, const struct inode_ref *r,
-		       char **data, size_t *len)
+static int upsize_open(struct fs *fs, const struct inode_ref *r, char **data,
+		       size_t *len)
 {
 	(void)fs, (void)r;
 	return text_open(upsize_usage, data, len);

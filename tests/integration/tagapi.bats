@@ -88,11 +88,14 @@ print("\n".join(sorted(n for i, n in enumerate(names) if m >> i & 1)))' "$hex"
 }
 
 @test "mv 'DS/A+B' DS/NEW saves the result as a tag on the server" {
+	local parent
+	parent=$(tag_id "$DS" tag-a)
 	mount_fs
 	mv "$MNT/scenes/tag-a+tag-b" "$MNT/scenes/both-sets"
 	tag_json both-sets | py "
 assert d['bitMaskData'] == '0x1f', d
-assert d['prevTagId'], d"
+assert d['prevTagId'] == '$parent', d  # the server makes A its parent
+assert d['changes'][0]['creator'] == 'USER_PIP', d"
 	run ls "$MNT/scenes"
 	assert_line both-sets
 	run mount_files "$MNT/scenes/both-sets"

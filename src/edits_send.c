@@ -162,24 +162,32 @@ static void drop_move(struct edits *e, size_t i)
 }
 
 /* Flushes the targets of t's moves first; true once none is pending. */
-static void flush_move_targets(struct fs *fs, struct dataset *d, struct tag *t)
+static void flush_move_targets(struct fs *fs, struct dataset *d, struct tag *t,
+			       bool force)
 {
 	struct edits *e = &fs->edits;
+	struct bitmask tried = {0};
 
+	/* each target once: one that fails now is retried with t later */
 	for (size_t i = 0; i < e->nmoves; i++) {
 		struct edit_move *m = &e->moves[i];
 		struct tag *dst;
 
 		if (m->ds != d->slot || m->src != t->slot ||
-		    move_confirmed(d, m))
+		    move_confirmed(d, m) || bitmask_test(&tried, m->dst))
 			continue;
 		dst = d->tags[m->dst];
+		/* one waiting out its backoff is left to its own retry */
 		if (!dst->live || dst->edit.visiting ||
-		    !(dst->edit.dirty || dst->edit.flushing))
+		    !(dst->edit.dirty || dst->edit.flushing) ||
+		    (!force && dst->edit.retry_at > cache_now()))
 			continue;
+		if (edits_mask_put(&tried, m->dst, true, d->ntags))
+			break;
 		edits_flush(fs, d, dst, false);
 		i = (size_t)-1; /* the lock was dropped: scan again */
 	}
+	bitmask_dispose(&tried);
 }
 
 /* Samples whose removal from t must wait; settled moves go. */
@@ -371,7 +379,7 @@ int edits_flush(struct fs *fs, struct dataset *d, struct tag *t, bool force)
 	if (!t->edit.dirty || !t->live)
 		return 0;
 	t->edit.visiting = true;
-	flush_move_targets(fs, d, t);
+	flush_move_targets(fs, d, t, force);
 	ret = t->live && t->edit.dirty ? take_delta(fs, d, t, &j) : 0;
 	if (!ret && bitmask_is_empty(&j.add) && bitmask_is_empty(&j.rem)) {
 		/* nothing left, or only removals whose adds are not on the

@@ -1026,6 +1026,10 @@ class Stats:
             key = str(status)
             st["byStatus"][key] = st["byStatus"].get(key, 0) + 1
 
+    def blob_bytes(self, nbytes):
+        with self.lock:
+            self.storage["bytes"] += nbytes
+
     def storage_snapshot(self):
         with self.lock:
             out = dict(self.storage)
@@ -1819,8 +1823,13 @@ class Handler(BaseHTTPRequestHandler):
         head.append("Connection: %s" % ("close" if self.close_connection else "keep-alive"))
         self.log_request(resp.status, len(resp.body))
         sent = 0
+        rate = fault.get("rate_bps")
+        if blob:
+            # counted before the answer leaves: a client that reads the
+            # stats right after it must find it there (a paced body counts
+            # its bytes as they go)
+            self.server.emulator.stats.blob_sent(resp.status, 0 if rate else len(body))
         try:
-            rate = fault.get("rate_bps")
             if rate:
                 self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
                 self.wfile.flush()
@@ -1843,8 +1852,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.close()
         except OSError:
             self.close_connection = True
-        if blob:
-            self.server.emulator.stats.blob_sent(resp.status, sent)
+        if blob and rate:
+            self.server.emulator.stats.blob_bytes(sent)
 
 
 class Server(ThreadingHTTPServer):

@@ -33,6 +33,11 @@ struct opts {
 	double max_response_mb;
 	double flush_timeout_s; /* how long unmount may try to send edits */
 	double trash_days;	/* deleted tags stay restorable this long */
+	char *log_file;		/* -o log_file=PATH, malloc'd, or NULL */
+	char *source;	/* SOURCE of "lightlyfs SOURCE MOUNTPOINT", or NULL */
+	unsigned uid;	/* owner of every entry: -o uid=, else getuid() */
+	unsigned gid;	/* -o gid=, else getgid() */
+	unsigned umask; /* -o umask=: mode bits taken off every entry */
 	bool sync_edits;
 	bool allow_insecure;
 	bool token_in_args; /* -o token= was given; see opts_scrub_argv */

@@ -32,6 +32,7 @@ struct fs_config {
 	const char *account;	    /* secret naming the journal; only hashed */
 	uid_t uid;
 	gid_t gid;
+	mode_t umask; /* taken off the mode of every entry (-o umask=) */
 };
 
 struct fs;

@@ -34,6 +34,7 @@ struct http_response {
 	size_t len;
 	char request_id[64]; /* from X-Request-Id, if any */
 	unsigned attempts;   /* times the request was sent (or tried to be) */
+	long elapsed_ms;     /* from the first attempt to the end, retries in */
 	/* The request was sent again after an attempt that may have reached
 	 * the server: an answer such as 404 may be the earlier attempt's
 	 * doing (api.c: a resent DELETE). */
@@ -116,6 +117,17 @@ void http_response_dispose(struct http_response *resp);
  * to the caller, which can read the error body. */
 int http_send(struct http *h, const struct http_req *req,
 	      struct http_response *resp);
+
+/* The one line a failed request gets (WARN):
+ *   GET /v1/datasets/ID/tags failed: status=503 code=INJECTED_FAULT
+ *   request_id=R ms=812 attempts=3: detail
+ * The route is the path without its query; the token rides only in the URL
+ * http.c builds, never in req->path_query, and log.c redacts it anyway.
+ * status is "-" when no answer came, code and request_id "-" when the
+ * server sent none.  code and detail may be NULL. */
+void http_log_failed(const struct http_req *req,
+		     const struct http_response *resp, const char *code,
+		     const char *detail);
 
 /* Now on the clock deadlines use (CLOCK_MONOTONIC, ms). */
 int64_t http_now_ms(void);

@@ -12,8 +12,18 @@ typedef void (*log_sink_cb)(enum log_level level, const char *line, void *arg);
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* NULL restores the default sink (stderr, with a timestamp). */
+/* NULL restores the default sink (stderr or the log file, with a
+ * timestamp). */
 void log_set_sink(log_sink_cb sink, void *arg);
+/* The default sink appends to path (created mode 600) instead of stderr.
+ * 0 or -errno (the sink is unchanged). */
+int log_open_file(const char *path);
+/* Back to stderr; closes the file. */
+void log_close_file(void);
+/* Sends every line to syslog(3), facility LOG_DAEMON, ident "lightlyfs"
+ * (the journal under systemd), redacted like any other sink; replaces the
+ * sink set by log_set_sink.  log_set_sink(NULL, NULL) ends it. */
+void log_use_syslog(void);
 
 /* Registers a string (the API token) that is replaced by "[redacted]" in
  * every line from now on, whoever wrote it.  0, -ENOMEM, -ENOSPC. */

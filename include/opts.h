@@ -35,6 +35,11 @@ struct opts {
 	double trash_days;	/* deleted tags stay restorable this long */
 	long export_expires_s;	/* -o export_expires; -1: not sent */
 	char *access_control;	/* -o access_control, malloc'd or NULL */
+	char *log_file;		/* -o log_file=PATH, malloc'd, or NULL */
+	char *source;	/* SOURCE of "lightlyfs SOURCE MOUNTPOINT", or NULL */
+	unsigned uid;	/* owner of every entry: -o uid=, else getuid() */
+	unsigned gid;	/* -o gid=, else getgid() */
+	unsigned umask; /* -o umask=: mode bits taken off every entry */
 	bool sync_edits;
 	bool allow_insecure;
 	bool token_in_args; /* -o token= was given; see opts_scrub_argv */

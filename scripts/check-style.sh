@@ -79,7 +79,8 @@ check_shellcheck() {
 	fi
 	mapfile -t scripts < <({
 		printf '%s\n' scripts/*.sh bench/*.sh .ci/run \
-			tests/integration/helpers.bash
+			tests/integration/helpers.bash install/help2man.sh \
+			install/mount.lightlyfs
 		find tests -type f -name '*.sh'
 	} | LC_ALL=C sort -u)
 	mapfile -t bats < <(find tests -type f -name '*.bats' | LC_ALL=C sort)

@@ -161,10 +161,9 @@ int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
 		return 0;
 	}
 	rc = http_errno(resp->status, code[0] ? code : NULL);
-	log_warn("%s %s: HTTP %ld %s \"%s\" (request %s, %u attempt%s)",
-		 req->method, req->path_query, resp->status,
-		 code[0] ? code : "-", msg, rid[0] ? rid : "-", resp->attempts,
-		 resp->attempts == 1 ? "" : "s");
+	/* the body's requestId when the header had none */
+	snprintf(resp->request_id, sizeof(resp->request_id), "%s", rid);
+	http_log_failed(req, resp, code, msg);
 	return rc;
 }
 

@@ -383,6 +383,7 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->server_name = cfg->server;
 	fs->uid = cfg->uid;
 	fs->gid = cfg->gid;
+	fs->umask = cfg->umask;
 	fs->cache_max_bytes = cfg->cache_max_bytes;
 	fs->flush_timeout_s = cfg->flush_timeout_s;
 	fs->trash_days = cfg->trash_days;

@@ -25,6 +25,7 @@ struct fs {
 	const char *server_name;
 	uid_t uid;
 	gid_t gid;
+	mode_t umask;		/* node_stat_dir / node_stat_file apply it */
 	size_t cache_max_bytes; /* 0: unbounded */
 	double flush_timeout_s;
 	char *state_dir; /* journal and trash; NULL: neither */

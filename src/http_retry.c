@@ -271,15 +271,30 @@ int http_send(struct http *h, const struct http_req *req,
 	 * when the deadline cut an attempt short, -EAGAIN when a 429's
 	 * Retry-After reached beyond it, -EIO after 5xx... */
 	rc = o.err;
-	if (rc && o.status == 0) {
-		log_warn("%s %s: %s (%u attempt%s in %" PRId64 " ms)",
-			 req->method, req->path_query, o.reason, resp->attempts,
-			 resp->attempts == 1 ? "" : "s", http_now_ms() - start);
-	}
+	resp->elapsed_ms = (long)(http_now_ms() - start);
+	if (rc && o.status == 0)
+		http_log_failed(req, resp, NULL, o.reason);
 out:
 	http_count_end(h, req, rc, &o);
 	http_url_free(url, url_len);
 	return rc;
+}
+
+void http_log_failed(const struct http_req *req,
+		     const struct http_response *resp, const char *code,
+		     const char *detail)
+{
+	int route = (int)strcspn(req->path_query, "?");
+	char status[24] = "-";
+
+	if (resp->status)
+		snprintf(status, sizeof(status), "%ld", resp->status);
+	log_warn("%s %.*s failed: status=%s code=%s request_id=%s ms=%ld "
+		 "attempts=%u: %s",
+		 req->method, route, req->path_query, status,
+		 code && code[0] ? code : "-",
+		 resp->request_id[0] ? resp->request_id : "-", resp->elapsed_ms,
+		 resp->attempts, detail && detail[0] ? detail : "-");
 }
 
 int http_request_simple(struct http *h, const char *method,

@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,8 +26,11 @@ static atomic_int log_level = LOG_INFO;
  * server may echo the token in an error message). */
 static char *log_secrets[LOG_SECRET_MAX];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static log_sink_cb log_sink; /* NULL: the default stderr sink */
+static log_sink_cb log_sink; /* NULL: the default sink, to log_fd */
 static void *log_sink_arg;
+/* Where the default sink writes: stderr, or a -o log_file opened with
+ * O_APPEND (lines from a restarted daemon follow the old ones). */
+static int log_fd = STDERR_FILENO;
 
 static const char *const log_level_names[] = {
     [LOG_ERROR] = "ERROR",
@@ -78,7 +82,7 @@ static void log_write_all(int fd, const char *p, size_t n)
 	}
 }
 
-/* 2026-11-28T03:40:00.123Z lightlyfs[pid] LEVEL: message */
+/* 2026-11-28T03:40:00.123Z lightlyfs[pid] LEVEL: message, to log_fd */
 static void log_default_sink(enum log_level level, const char *line)
 {
 	char buf[LOG_LINE_MAX + 128];
@@ -102,7 +106,30 @@ static void log_default_sink(enum log_level level, const char *line)
 		n = (int)sizeof(buf) - 1;
 		buf[n - 1] = '\n';
 	}
-	log_write_all(STDERR_FILENO, buf, (size_t)n);
+	log_write_all(log_fd, buf, (size_t)n);
+}
+
+int log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&log_lock);
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = fd;
+	pthread_mutex_unlock(&log_lock);
+	return 0;
+}
+
+void log_close_file(void)
+{
+	pthread_mutex_lock(&log_lock);
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = STDERR_FILENO;
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* One line per message: a newline from a server error text must not let it

@@ -19,20 +19,9 @@
 #include "log.h"
 #include "opts.h"
 
-/* SIGHUP drops the caches.  It is blocked in every thread (the mask is
- * inherited) and taken here with sigwait, where locks may be used. */
-static void *sighup_main(void *arg)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	for (;;)
-		if (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-			fs_drop_caches(arg);
-	return NULL;
-}
+#ifdef LIGHTLYFS_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 /* What main sets up, in order; daemon_teardown undoes what was done. */
 struct daemon_state {
@@ -53,12 +42,57 @@ static enum log_level daemon_log_level(const struct daemon_state *d)
 	return d->cmd.debug ? LOG_DEBUG : (enum log_level)d->o.log_level;
 }
 
+/* The signals sighup_main takes, blocked in every thread (the mask is
+ * inherited) so that only its sigwait sees them. */
+static void daemon_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
+/* SIGUSR1: debug logging on, or back to the level the mount was given
+ * (info when that was debug), as sshfs users expect of a running daemon. */
+static void daemon_toggle_debug(const struct daemon_state *d)
+{
+	enum log_level base = daemon_log_level(d);
+
+	if (log_get_level() != LOG_DEBUG) {
+		log_set_level(LOG_DEBUG);
+		log_info("SIGUSR1: debug logging on");
+		return;
+	}
+	log_set_level(base == LOG_DEBUG ? LOG_INFO : base);
+	log_info("SIGUSR1: debug logging off");
+}
+
+/* SIGHUP drops the caches, SIGUSR1 toggles debug logging; taken here with
+ * sigwait, where locks may be used. */
+static void *sighup_main(void *arg)
+{
+	struct daemon_state *d = arg;
+	sigset_t set;
+	int sig;
+
+	daemon_signal_set(&set);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			fs_drop_caches(d->fs);
+		else if (sig == SIGUSR1)
+			daemon_toggle_debug(d);
+	}
+	return NULL;
+}
+
 /* Our options, then libfuse's, then the token.  Returns 0 to go on, 1 when
  * the run is over with success (--help, --version), -1 on failure (said
  * on stderr). */
 static int daemon_options(struct daemon_state *d, int argc, char *argv[])
 {
 	char err[512];
+	int rc;
 
 	if (opts_parse(&d->o, &d->args))
 		return -1;
@@ -80,6 +114,13 @@ static int daemon_options(struct daemon_state *d, int argc, char *argv[])
 		return -1;
 	}
 	log_set_level(daemon_log_level(d));
+	/* opened now: relative to where we were started, and a path that
+	 * cannot be written fails the mount on stderr */
+	if (d->o.log_file && (rc = log_open_file(d->o.log_file))) {
+		fprintf(stderr, "lightlyfs: -o log_file=%s: %s\n",
+			d->o.log_file, strerror(-rc));
+		return -1;
+	}
 	if (opts_load_token(&d->o, err, sizeof(err))) {
 		fprintf(stderr, "lightlyfs: %s\n", err);
 		return -1;
@@ -138,8 +179,9 @@ static int daemon_fs(struct daemon_state *d)
 	fc.export_expires_s = d->o.export_expires_s;
 	fc.access_control = d->o.access_control;
 	fc.account = d->o.token;
-	fc.uid = getuid();
-	fc.gid = getgid();
+	fc.uid = (uid_t)d->o.uid;
+	fc.gid = (gid_t)d->o.gid;
+	fc.umask = (mode_t)d->o.umask;
 	/* at start the one-line reason below says it all; the request's
 	 * own log line would only repeat it */
 	log_set_level(LOG_ERROR);
@@ -168,16 +210,25 @@ static int daemon_mount(struct daemon_state *d)
 	if (fuse_session_mount(d->se, d->cmd.mountpoint) != 0)
 		return -1;
 	d->mounted = true;
-	log_info("mounted %s at %s", d->o.server, d->cmd.mountpoint);
+	/* the parent exits only after the child has set itself up, and the
+	 * mount exists by then: requests wait in the kernel for the loop */
 	fuse_daemonize(d->cmd.foreground);
+	/* stderr is /dev/null in a daemon */
+	if (!d->cmd.foreground && !d->o.log_file)
+		log_use_syslog();
 	/* threads only now: the fork in fuse_daemonize would lose them */
 	fs_set_notify(d->fs, fsops_notify, d->se);
 	if (fs_start(d->fs)) {
-		fprintf(stderr, "lightlyfs: cannot start threads\n");
+		log_error("cannot start threads");
 		return -1;
 	}
 	d->sighup_running =
-	    pthread_create(&d->sighup_thread, NULL, sighup_main, d->fs) == 0;
+	    pthread_create(&d->sighup_thread, NULL, sighup_main, d) == 0;
+	log_info("mounted %s at %s", d->o.server, d->cmd.mountpoint);
+#ifdef LIGHTLYFS_HAVE_SYSTEMD
+	/* Type=notify: the unit is up once the mount is */
+	sd_notify(0, "READY=1");
+#endif
 	return 0;
 }
 
@@ -211,6 +262,10 @@ static int daemon_teardown(struct daemon_state *d)
 {
 	int ret = 0;
 
+#ifdef LIGHTLYFS_HAVE_SYSTEMD
+	if (d->mounted)
+		sd_notify(0, "STOPPING=1");
+#endif
 	if (d->sighup_running) {
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
@@ -235,6 +290,8 @@ static int daemon_teardown(struct daemon_state *d)
 	free(d->cmd.mountpoint);
 	fuse_opt_free_args(&d->args);
 	opts_dispose(&d->o);
+	log_set_sink(NULL, NULL);
+	log_close_file();
 	log_clear_secrets();
 	return ret;
 }
@@ -242,12 +299,11 @@ static int daemon_teardown(struct daemon_state *d)
 int main(int argc, char *argv[])
 {
 	struct daemon_state d = {.args = FUSE_ARGS_INIT(argc, argv)};
-	sigset_t hup;
+	sigset_t sigs;
 	int ret = 1, rc;
 
-	sigemptyset(&hup);
-	sigaddset(&hup, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	daemon_signal_set(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	rc = daemon_options(&d, argc, argv);
 	if (rc > 0)
 		ret = 0;

@@ -111,7 +111,7 @@ void node_stat_dir(struct fs *fs, struct stat *st, const struct inode_ref *r,
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = inode_encode(r);
-	st->st_mode = S_IFDIR | 0755;
+	st->st_mode = S_IFDIR | (0755 & ~fs->umask);
 	st->st_nlink = 2;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
@@ -126,7 +126,7 @@ void node_stat_file(struct fs *fs, struct stat *st, const struct inode_ref *r,
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = inode_encode(r);
-	st->st_mode = S_IFREG | mode;
+	st->st_mode = S_IFREG | (mode & 07777 & ~fs->umask);
 	st->st_nlink = 1;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;

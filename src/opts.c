@@ -3,6 +3,8 @@
  * existing setup works unchanged; -o values win over them. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +36,14 @@ struct raw_opts {
 	char *trash_days;
 	char *export_expires;
 	char *access_control;
+	char *loglevel; /* -o loglevel=, rclone's spelling of log_level */
+	char *log_file;
+	char *uid;
+	char *gid;
+	char *umask;
+	char *source; /* the first of two non-option arguments */
+	int nonopts;
+	int has_fsname;
 	int sync_edits;
 	int allow_insecure;
 	int allow_other;
@@ -48,7 +58,7 @@ struct raw_opts {
 		t, offsetof(struct raw_opts, p), 1                             \
 	}
 
-enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS };
+enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS, KEY_FSNAME };
 
 static const struct fuse_opt opt_table[] = {
     OPT("server=%s", server),
@@ -65,6 +75,12 @@ static const struct fuse_opt opt_table[] = {
     OPT("flush_delay_ms=%s", flush_delay_ms),
     OPT("cache_size=%s", cache_size),
     OPT("log_level=%s", log_level),
+    OPT("loglevel=%s", loglevel),
+    OPT("log_file=%s", log_file),
+    OPT("uid=%s", uid),
+    OPT("gid=%s", gid),
+    OPT("umask=%s", umask),
+    FUSE_OPT_KEY("fsname=", KEY_FSNAME),
     OPT("state_dir=%s", state_dir),
     OPT("flush_timeout=%s", flush_timeout),
     OPT("trash_days=%s", trash_days),
@@ -78,19 +94,57 @@ static const struct fuse_opt opt_table[] = {
     OPT("--version", version),
     FUSE_OPT_END};
 
-/* Notes the FUSE options we check and leaves them for libfuse. */
+/* Notes the FUSE options we check and leaves them for libfuse.  Of two
+ * non-option arguments the first is the source, as mount(8) and
+ * mount.fuse3 pass it ("lightly /mnt/lightly"): it is taken out here and
+ * put back as the mountpoint by opts_take_source when it was the only
+ * one. */
 static int opt_proc(void *data, const char *arg, int key,
 		    struct fuse_args *outargs)
 {
 	struct raw_opts *raw = data;
 
-	(void)arg;
 	(void)outargs;
 	if (key == KEY_ALLOW_OTHER)
 		raw->allow_other = 1;
 	else if (key == KEY_DEFAULT_PERMISSIONS)
 		raw->default_permissions = 1;
-	return 1;
+	else if (key == KEY_FSNAME)
+		raw->has_fsname = 1; /* the user named it: keep theirs */
+	if (key != FUSE_OPT_KEY_NONOPT || raw->nonopts++ != 0)
+		return 1;
+	free(raw->source);
+	raw->source = strdup(arg);
+	return raw->source ? 0 : -1;
+}
+
+/* With two non-option arguments, the first names the mount (fsname, as
+ * sshfs does with its host:path); with one, it is the mountpoint. */
+static int opts_take_source(struct opts *o, struct raw_opts *raw,
+			    struct fuse_args *args)
+{
+	char *fsname = NULL;
+	int ret;
+
+	if (!raw->source)
+		return 0;
+	if (raw->nonopts == 1)
+		return fuse_opt_add_arg(args, raw->source) ? -ENOMEM : 0;
+	o->source = strdup(raw->source);
+	if (!o->source)
+		return -ENOMEM;
+	if (raw->has_fsname)
+		return 0;
+	if (strchr(raw->source, ',')) {
+		fprintf(stderr, "lightlyfs: source %s: no ',' allowed\n",
+			raw->source);
+		return -EINVAL;
+	}
+	if (asprintf(&fsname, "-ofsname=%s,subtype=lightlyfs", raw->source) < 0)
+		return -ENOMEM;
+	ret = fuse_opt_add_arg(args, fsname) ? -ENOMEM : 0;
+	free(fsname);
+	return ret;
 }
 
 /* The host of an http(s) URL is a loopback address.  curl's own parser
@@ -141,6 +195,64 @@ static int parse_number(const char *name, const char *s, double *out)
 		return -EINVAL;
 	}
 	*out = v;
+	return 0;
+}
+
+/* -o uid= / gid=: a number, or a user or group name. */
+static int parse_id(const char *name, const char *s, bool user, unsigned *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!errno && end != s && !*end && v < 0xffffffffUL) {
+		*out = (unsigned)v;
+		return 0;
+	}
+	if (user && getpwnam(s)) {
+		*out = getpwnam(s)->pw_uid;
+		return 0;
+	}
+	if (!user && getgrnam(s)) {
+		*out = getgrnam(s)->gr_gid;
+		return 0;
+	}
+	fprintf(stderr, "lightlyfs: -o %s=%s: expected a number or a %s\n",
+		name, s, user ? "user name" : "group name");
+	return -EINVAL;
+}
+
+/* -o umask=: octal, as in mount(8)'s vfat and sshfs. */
+static int parse_umask(const char *s, unsigned *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || end == s || *end || v > 0777) {
+		fprintf(stderr,
+			"lightlyfs: -o umask=%s: expected octal 000..777\n", s);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Owner and mode bits of every entry. */
+static int opts_take_owner(struct opts *o, const struct raw_opts *raw)
+{
+	int ret = 0;
+
+	o->uid = getuid();
+	o->gid = getgid();
+	if (raw->uid && (ret = parse_id("uid", raw->uid, true, &o->uid)))
+		return ret;
+	if (raw->gid && (ret = parse_id("gid", raw->gid, false, &o->gid)))
+		return ret;
+	if (raw->umask && (ret = parse_umask(raw->umask, &o->umask)))
+		return ret;
 	return 0;
 }
 
@@ -224,10 +336,12 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 		o->token_file = strdup(raw->token_file);
 	if (raw->dataset)
 		o->dataset = strdup(raw->dataset);
+	if (raw->log_file)
+		o->log_file = strdup(raw->log_file);
 	o->state_dir = state_dir_of(raw->state_dir);
 	if (!o->server || !o->state_dir || (raw->ca_certs && !o->ca_certs) ||
 	    (raw->token_file && !o->token_file) ||
-	    (raw->dataset && !o->dataset))
+	    (raw->dataset && !o->dataset) || (raw->log_file && !o->log_file))
 		return -ENOMEM;
 	if (strncmp(o->server, "http://", 7) &&
 	    strncmp(o->server, "https://", 8)) {
@@ -343,6 +457,12 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->trash_days);
 	free(raw->export_expires);
 	free(raw->access_control);
+	free(raw->loglevel);
+	free(raw->log_file);
+	free(raw->uid);
+	free(raw->gid);
+	free(raw->umask);
+	free(raw->source);
 }
 
 int opts_parse(struct opts *o, struct fuse_args *args)
@@ -364,6 +484,10 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 	ret = opts_take_strings(o, &raw);
 	if (!ret)
 		ret = opts_take_limits(o, &raw);
+	if (!ret)
+		ret = opts_take_owner(o, &raw);
+	if (!ret)
+		ret = opts_take_source(o, &raw, args);
 	if (ret)
 		goto out;
 	if (raw.token) {
@@ -381,6 +505,8 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 						  &o->cache_size_mb)))
 		goto out;
 	if (raw.log_level && (ret = parse_level(raw.log_level, &o->log_level)))
+		goto out;
+	if (raw.loglevel && (ret = parse_level(raw.loglevel, &o->log_level)))
 		goto out;
 out:
 	raw_opts_dispose(&raw);
@@ -491,18 +617,21 @@ void opts_dispose(struct opts *o)
 	free(o->ca_certs);
 	free(o->state_dir);
 	free(o->access_control);
+	free(o->log_file);
+	free(o->source);
 	memset(o, 0, sizeof(*o));
 }
 
 void opts_print_help(const char *progname)
 {
 	printf(
-	    "usage: %s [options] MOUNTPOINT\n\n"
+	    "usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
 	    "Mounts a Lightly account: datasets, their tags, and the file "
 	    "names of each tag's samples.\n\n"
 	    "The API token comes from LIGHTLY_TOKEN or -o token_file=PATH "
 	    "(mode 600);\n"
-	    "the server from LIGHTLY_SERVER_LOCATION (default %s).\n\n"
+	    "the server from LIGHTLY_SERVER_LOCATION (default %s).\n"
+	    "SOURCE, as mount(8) passes it, only names the mount (fsname).\n\n"
 	    "lightlyfs options:\n"
 	    "    -o server=URL          API base URL\n"
 	    "    -o token_file=PATH     read the API token from PATH\n"
@@ -535,7 +664,18 @@ void opts_print_help(const char *progname)
 	    "    -o export_expires=S    lifetime of the image links in "
 	    ".lightly/exports\n"
 	    "    -o access_control=NAME access control of those links\n"
-	    "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
+	    "    -o uid=UID             owner of every entry (default: who "
+	    "mounted)\n"
+	    "    -o gid=GID             group of every entry (default: who "
+	    "mounted)\n"
+	    "    -o umask=MASK          octal mode bits taken off every entry "
+	    "(default 000)\n"
+	    "    -o log_level=LEVEL     error, warn, info (default) or debug;\n"
+	    "                           also -o loglevel=; SIGUSR1 toggles "
+	    "debug\n"
+	    "    -o log_file=PATH       append the log to PATH (default: "
+	    "stderr with -f,\n"
+	    "                           else syslog, facility daemon)\n"
 	    "    -h, --help             this help\n"
 	    "    -V, --version          the version\n\n"
 	    "FUSE options:\n",

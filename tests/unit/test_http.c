@@ -520,7 +520,10 @@ static void test_deadline_no_answer(void)
 	CHECK(ms < 4000);
 	/* a final transport failure is logged once, by http.c */
 	CHECK_INT(cap.warns, 1);
-	CHECK(strstr(cap.last_warn, "GET /v1/datasets: ") != NULL);
+	CHECK(strstr(cap.last_warn, "GET /v1/datasets failed: status=- "
+				    "code=- request_id=- ms=") != NULL);
+	CHECK(strstr(cap.last_warn, " attempts=1: ") != NULL);
+	CHECK(resp.elapsed_ms >= 900);
 	http_get_stats(h, &st);
 	CHECK_INT(st.failures, 1);
 	CHECK(strncmp(st.last_error, "GET /v1/datasets: ", 18) == 0);
@@ -953,6 +956,13 @@ static void test_api_delete_resent(void)
 				    "?token=" TOKEN);
 		/* a failure is logged once; a success not at all */
 		CHECK_INT(cap.warns, rc ? 1 : 0);
+		/* method, route, status, code, request id, ms: no token */
+		if (rc == -ENOENT && cases[i].first.status == 404)
+			CHECK(strstr(cap.last_warn,
+				     "DELETE /v1/datasets/" DS "/tags/" TAG
+				     " failed: status=404 code=TAG_UNKNOWN "
+				     "request_id=- ms=") != NULL);
+		CHECK(strstr(cap.last_warn, TOKEN) == NULL);
 		api_free(a);
 		http_free(h);
 		srv_stop(&s);

@@ -79,8 +79,10 @@ static void test_env_and_options(void)
 static void test_bad_values(void)
 {
 	static const char *const bad[] = {
-	    "cache_ttl=abc",  "cache_ttl=-1",	"timeout=1x",
-	    "log_level=loud", "server=ftp://x",
+	    "cache_ttl=abc",  "cache_ttl=-1",	       "timeout=1x",
+	    "log_level=loud", "server=ftp://x",	       "loglevel=loud",
+	    "uid=-1",	      "uid=no-such-user-here", "umask=999",
+	    "umask=1000",
 	};
 	struct opts o;
 
@@ -90,6 +92,42 @@ static void test_bad_values(void)
 		CHECK_INT(parse(&o, 4, argv), -EINVAL);
 		opts_dispose(&o);
 	}
+}
+
+/* sshfs/rclone spellings: owner, mode mask, loglevel, and mount(8)'s
+ * "SOURCE MOUNTPOINT" (the source becomes fsname, the mountpoint stays). */
+static void test_mount_style_options(void)
+{
+	const char *argv[] = {
+	    "lightlyfs",     "-o",  "uid=123,gid=root,umask=027", "-o",
+	    "loglevel=warn", "/mnt"};
+	const char *two[] = {"lightlyfs", "lightly", "/mnt", "-o", "ro"};
+	const char *one[] = {"lightlyfs", "/mnt"};
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct opts o;
+
+	CHECK_INT(parse(&o, 6, argv), 0);
+	CHECK_INT(o.uid, 123);
+	CHECK_INT(o.gid, 0);
+	CHECK_INT(o.umask, 027);
+	CHECK_INT(o.log_level, LOG_WARN);
+	opts_dispose(&o);
+
+	for (int i = 0; i < 5; i++)
+		fuse_opt_add_arg(&args, two[i]);
+	CHECK_INT(opts_parse(&o, &args), 0);
+	CHECK_STR(o.source, "lightly");
+	CHECK_INT(args.argc, 5);
+	CHECK_STR(args.argv[3], "/mnt"); /* fuse_opt puts options first */
+	CHECK_STR(args.argv[4], "-ofsname=lightly,subtype=lightlyfs");
+	opts_dispose(&o);
+	fuse_opt_free_args(&args);
+
+	CHECK_INT(parse(&o, 2, one), 0);
+	CHECK(o.source == NULL);
+	CHECK_INT(o.uid, getuid());
+	CHECK_INT(o.umask, 0);
+	opts_dispose(&o);
 }
 
 static void test_token_sources(void)
@@ -220,6 +258,7 @@ static void test_log_redacts_the_token(void)
 int main(void)
 {
 	test_log_redacts_the_token();
+	test_mount_style_options();
 	test_clear_text_token_only_to_this_machine();
 	test_allow_other_needs_default_permissions();
 	test_token_option_is_scrubbed();

@@ -472,20 +472,21 @@ void opts_dispose(struct opts *o)
  * is the rest of it.  libfuse's low-level options follow. */
 static void print_fuse_help(void)
 {
-	fputs("    -d   -o debug          enable debug output (implies -f)\n"
-	      "    -f                     foreground operation\n"
-	      "    -s                     disable multi-threaded operation\n"
-	      "    -o clone_fd            use separate fuse device fd for each "
-	      "thread\n"
-	      "    -o max_idle_threads=N  the maximum number of idle worker "
-	      "threads\n"
-	      "    -o max_threads=N       the maximum number of worker threads "
-	      "(default 10)\n"
-	      "    -o allow_other         allow access by all users (needs "
-	      "-o default_permissions)\n"
-	      "    -o allow_root          allow access by root\n"
-	      "    -o auto_unmount        auto unmount on process termination\n",
-	      stdout);
+	fputs(
+	    "    -d   -o debug          enable debug output (implies -f)\n"
+	    "    -f                     foreground operation\n"
+	    "    -s                     disable multi-threaded operation\n"
+	    "    -o clone_fd            use separate fuse device fd for each "
+	    "thread\n"
+	    "    -o max_idle_threads=N  the maximum number of idle worker "
+	    "threads\n"
+	    "    -o max_threads=N       the maximum number of worker threads "
+	    "(default 10)\n"
+	    "    -o allow_other         allow access by all users (needs "
+	    "-o default_permissions)\n"
+	    "    -o allow_root          allow access by root\n"
+	    "    -o auto_unmount        auto unmount on process termination\n",
+	    stdout);
 }
 
 void opts_print_help(const char *progname)

@@ -9,6 +9,7 @@
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
+#include "log.h"
 #include "node.h"
 #include "refresh.h"
 #include "tagview.h"
@@ -321,18 +322,42 @@ static int tag_unlink(struct fs *fs, const struct inode_ref *dir,
 	return ret ? ret : edits_set_sample(fs, d, t, s, false);
 }
 
+/* rsync writes ".NAME.XXXXXX" and renames it onto NAME; a tag has no
+ * room for a file that is no sample, so that create is refused (EPERM,
+ * nothing changes) and the log names the flag that makes rsync work. */
+static int refuse_rsync_temp(struct dataset *d, uint32_t folder,
+			     const char *name)
+{
+	char base[INDEX_NAME_MAX + 1];
+	size_t len = strlen(name);
+	uint32_t s;
+
+	if (len < 9 || name[0] != '.' || name[len - 7] != '.')
+		return -ENOENT;
+	memcpy(base, name + 1, len - 8);
+	base[len - 8] = '\0';
+	if (sample_at(d, folder, base, &s))
+		return -ENOENT;
+	log_warn("%s: not a sample (a temporary file of rsync?); rsync into "
+		 "a tag needs --inplace",
+		 name);
+	return -EPERM;
+}
+
 static int tag_create(struct fs *fs, const struct inode_ref *dir,
 		      const char *name, struct stat *st, bool *added)
 {
 	struct dataset *d;
 	struct tag *t;
-	uint32_t s;
+	uint32_t s = 0;
 	int ret = begin_edit(fs, dir, &d, &t);
 
 	if (!ret)
 		ret = sample_at(d, dir->folder, name, &s);
 	if (ret == -EISDIR)
 		ret = -EEXIST;
+	if (ret == -ENOENT)
+		ret = refuse_rsync_temp(d, dir->folder, name);
 	if (!ret)
 		*added = !bitmask_test(&t->mask, s);
 	if (!ret)

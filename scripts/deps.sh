@@ -7,7 +7,8 @@ pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3
       libcurl4-openssl-dev libcjson-dev curl python3
       bats bats-assert bats-support
       clang libclang-rt-14-dev valgrind
-      clang-format shellcheck nodejs)
+      clang-format shellcheck nodejs
+      libglib2.0-bin rsync)
 [ "$#" -gt 0 ] && pkgs+=("$@")
 
 missing=()

@@ -1,29 +1,46 @@
 #!/usr/bin/env bash
 # One command to see lightlyfs: installs what is missing, builds, starts the
-# emulator with a demo account and mounts it (default ./mnt).
-#   scripts/demo.sh [MOUNTPOINT]   start
-#   scripts/demo.sh stop           unmount and stop the emulator
+# emulator with a demo account, mounts it (default ./mnt) and gives a short
+# guided tour, performed for real against the emulator.
+#   scripts/demo.sh [MOUNTPOINT]   start (stops a demo that runs first)
+#   scripts/demo.sh stop           unmount and stop the emulator, whatever
+#                                  state the last run died in
+# LIGHTLYFS_DEMO_DIR (default ./.demo) keeps its state; LIGHTLYFS_BIN skips
+# the build and uses that daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-run="$root/.demo"
+run="${LIGHTLYFS_DEMO_DIR:-$root/.demo}"
 mkdir -p "$run"
 
+# a pid from FILE, if that process still runs
+live_pid() {
+	local pid
+	[ -f "$1" ] || return 1
+	pid=$(cat "$1")
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
 stop() {
+	local mnt pid
 	if [ -f "$run/mnt" ]; then
 		mnt=$(cat "$run/mnt")
-		if mountpoint -q "$mnt"; then fusermount3 -u "$mnt" || true; fi
-		rm -f "$run/mnt"
+		# a live mount unmounts; a dead one (daemon killed) needs -z
+		if grep -qsF " $mnt fuse" /proc/mounts; then
+			fusermount3 -u "$mnt" 2>/dev/null ||
+				fusermount3 -uz "$mnt" 2>/dev/null || true
+		fi
 	fi
-	if [ -f "$run/fs.pid" ]; then
-		pid=$(cat "$run/fs.pid")
+	if pid=$(live_pid "$run/fs.pid"); then
 		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		rm -f "$run/fs.pid"
+		kill -9 "$pid" 2>/dev/null || true
 	fi
-	if [ -f "$run/emulator.pid" ]; then
-		kill "$(cat "$run/emulator.pid")" 2>/dev/null || true
-		rm -f "$run/emulator.pid"
+	if pid=$(live_pid "$run/emulator.pid"); then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
 	fi
+	rm -f "$run/mnt" "$run/fs.pid" "$run/emulator.pid" "$run/state.sqlite"
 	echo "demo stopped"
 }
 
@@ -33,11 +50,15 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 mnt=$(realpath -m "${1:-$root/mnt}")
-[ -f "$run/emulator.pid" ] && stop >/dev/null
+stop >/dev/null
 
-scripts/deps.sh
-cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+bin="${LIGHTLYFS_BIN:-}"
+if [ -z "$bin" ]; then
+	scripts/deps.sh
+	cmake -S . -B build >/dev/null
+	cmake --build build -j"$(nproc)" >/dev/null
+	bin=$root/build/lightlyfs
+fi
 
 token=demo-token
 # detached from this shell and its output, so the demo outlives the script
@@ -50,20 +71,37 @@ for _ in $(seq 1 100); do
 	[ -n "$port" ] && break
 	sleep 0.1
 done
-[ -n "$port" ] || { cat "$run/emulator.err"; exit 1; }
+[ -n "$port" ] || { cat "$run/emulator.err"; stop >/dev/null; exit 1; }
 
 mkdir -p "$mnt"
-LIGHTLY_TOKEN=$token LIGHTLY_SERVER_LOCATION=http://127.0.0.1:$port \
-	setsid build/lightlyfs -f "$mnt" >"$run/lightlyfs.log" 2>&1 </dev/null &
-echo $! >"$run/fs.pid"
 echo "$mnt" >"$run/mnt"
+LIGHTLY_TOKEN=$token LIGHTLY_SERVER_LOCATION=http://127.0.0.1:$port \
+	XDG_STATE_HOME="$run/state" \
+	setsid "$bin" -f "$mnt" >"$run/lightlyfs.log" 2>&1 </dev/null &
+echo $! >"$run/fs.pid"
 for _ in $(seq 1 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
-mountpoint -q "$mnt" || { cat "$run/lightlyfs.log"; exit 1; }
+mountpoint -q "$mnt" || { cat "$run/lightlyfs.log"; stop >/dev/null; exit 1; }
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+show() { printf "\$ %s\n" "$1"; (cd "$mnt" && eval "$1"); }
 
 echo "Emulated Lightly account at http://127.0.0.1:$port, mounted at $mnt"
-echo
-(cd "$mnt" && find . -maxdepth 3 | LC_ALL=C sort | head -40)
-echo "..."
-echo
-echo "Browse it:  ls $mnt   find $mnt/<dataset>/<tag>"
-echo "Stop it:    scripts/demo.sh stop"
+cd "$mnt"
+ds=$(find . -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n' | LC_ALL=C sort | head -1)
+src=$(find "$ds" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n' | LC_ALL=C sort | head -1)
+say "1. The tree: datasets are directories, tags are subdirectories, samples are files"
+show "find . -maxdepth 2 -not -path '*/.lightly*' | LC_ALL=C sort | head -20"
+say "2. A tag made with mkdir (the server gets a new, empty tag)"
+show "mkdir '$ds/picked-in-demo' && ls '$ds'"
+say "3. Samples linked in with ln (zero-copy; each one reaches the server)"
+files=$(cd "$ds/$src" && find . -type f -printf '%P\n' | LC_ALL=C sort | head -3)
+for f in $files; do
+	d=$(dirname "$f")
+	[ "$d" = . ] || show "mkdir -p '$ds/picked-in-demo/$d'"
+	show "ln '$ds/$src/$f' '$ds/picked-in-demo/$f'"
+done
+show "sync '$ds/picked-in-demo' && find '$ds/picked-in-demo' -type f"
+say "4. Where the stats are"
+show "head -c 300 .lightly/stats; echo ..."
+say "5. How to stop"
+echo "scripts/demo.sh stop      (unmounts $mnt and stops the emulator)"

@@ -73,6 +73,26 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	return leave(fs, 0);
 }
 
+/* -ENOENT when the name is known to be absent without checking the parent
+ * (which may cost a request once the TTL is over): a file manager probes
+ * every directory it shows for a handful of names no dataset has. */
+static int lookup_absent(struct fs *fs, uint64_t parent, const char *name)
+{
+	const struct node_ops *ops;
+	struct inode_ref p;
+	bool absent;
+
+	if (name[0] != '.' || node_resolve(fs, parent, &p))
+		return 0;
+	ops = node_ops_of(&p);
+	if (!ops->absent)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	absent = ops->absent(fs, &p, name);
+	pthread_mutex_unlock(&fs->lock);
+	return absent ? -ENOENT : 0;
+}
+
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 {
 	struct inode_ref p, r;
@@ -80,6 +100,9 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 
 	if (strlen(name) > INDEX_NAME_MAX)
 		return node_resolve(fs, parent, &p) ?: -ENAMETOOLONG;
+	ret = lookup_absent(fs, parent, name);
+	if (ret)
+		return ret;
 	ret = enter(fs, parent, &p);
 	if (ret)
 		return ret;

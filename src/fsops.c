@@ -118,8 +118,49 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, fs_entry_timeout(fs));
 }
 
-/* Only `touch` on an existing file (new times) is meaningful here; the
- * times of a sample come from the server, so they are accepted and left. */
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* What cp -p, cp -a, rsync -a, install and mv set after a copy is taken
+ * when it is already so, and refused (EPERM) when it would change: mode,
+ * owner and times come from the dataset.  A file's mode is accepted, and
+ * the sample stays 0444, when it lets the owner read and adds no execute
+ * or special bit: write bits mean nothing where writing is refused, and
+ * group and other bits nothing where only the owner reaches the mount, so
+ * cp -p of a local 0644 file and install's interim 0600 work.  Times
+ * set to "now" (touch) are accepted and left, and so are a directory's:
+ * its mtime is the mount's clock of its listing (cp -a and rsync -a of a
+ * folder set it last).  Truncating an empty sample to 0 is a no-op. */
+static int setattr_check(const struct stat *cur, const struct stat *attr,
+			 int to_set)
+{
+	if ((to_set & FUSE_SET_ATTR_MODE) && S_ISREG(cur->st_mode) &&
+	    (!(attr->st_mode & S_IRUSR) || (attr->st_mode & 07111)))
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_MODE) && !S_ISREG(cur->st_mode) &&
+	    (attr->st_mode & 07777) != (cur->st_mode & 07777))
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != cur->st_uid)
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != cur->st_gid)
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0)
+		return -EPERM;
+	if (S_ISDIR(cur->st_mode))
+		return 0;
+	if ((to_set & FUSE_SET_ATTR_ATIME) &&
+	    !(to_set & FUSE_SET_ATTR_ATIME_NOW) &&
+	    !same_time(&attr->st_atim, &cur->st_atim))
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_MTIME) &&
+	    !(to_set & FUSE_SET_ATTR_MTIME_NOW) &&
+	    !same_time(&attr->st_mtim, &cur->st_mtim))
+		return -EPERM;
+	return 0;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -128,15 +169,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int ret;
 
 	(void)fi;
-	/* truncating an empty sample to 0 (cp, shell redirection) is a
-	 * no-op; any other size or owner change is not ours to make */
-	if ((to_set &
-	     (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
-	    ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
 	ret = fs_getattr(fs, ino, &st);
+	if (!ret)
+		ret = setattr_check(&st, attr, to_set);
+	if (ret == -EPERM)
+		log_debug("setattr of inode %llu refused: only what it is "
+			  "already can be set",
+			  (unsigned long long)ino);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -363,6 +402,18 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	reply_entry_or_err(req, ret, &st);
 }
 
+/* Tags hold samples, not paths: a symlink has nothing to point at on the
+ * server.  The log says what does the job. */
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link, (void)parent;
+	log_warn("symlink %s refused: symbolic links cannot be tagged; to "
+		 "add a sample to a tag use a hard link (ln, without -s)",
+		 name);
+	fuse_reply_err(req, EPERM);
+}
+
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
@@ -473,6 +524,7 @@ const struct fuse_lowlevel_ops fsops_ops = {
     .unlink = op_unlink,
     .rename = op_rename,
     .link = op_link,
+    .symlink = op_symlink,
     .mknod = op_mknod,
     .create = op_create,
 };

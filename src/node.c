@@ -84,6 +84,13 @@ int node_lookup(struct fs *fs, const struct inode_ref *dir, const char *name,
 	return ops->lookup ? ops->lookup(fs, dir, name, out) : -ENOTDIR;
 }
 
+bool node_dot_absent(struct fs *fs, const struct inode_ref *dir,
+		     const char *name)
+{
+	(void)fs, (void)dir;
+	return name[0] == '.' && strcmp(name, MODEL_META_DIR);
+}
+
 int node_check_dataset(struct fs *fs, const struct inode_ref *r,
 		       struct dataset **d)
 {

@@ -35,6 +35,11 @@ struct node_ops {
 	void (*stat)(struct fs *fs, const struct inode_ref *r, struct stat *st);
 	int (*lookup)(struct fs *fs, const struct inode_ref *dir,
 		      const char *name, struct inode_ref *out);
+	/* name is known not to be in dir from what is in memory, without a
+	 * request: the probes of file managers (.hidden, .Trash-1000, ...).
+	 * No lock is dropped; NULL: never known. */
+	bool (*absent)(struct fs *fs, const struct inode_ref *dir,
+		       const char *name);
 	/* fills the snapshot (dir->ref is the directory) */
 	int (*list)(struct fs *fs, struct fs_dir *dir);
 	/* the whole content at open: malloc'd, freed by the caller */
@@ -72,6 +77,11 @@ void node_stat(struct fs *fs, const struct inode_ref *r, struct stat *st);
 /* One component below dir into *out (may drop the lock, see above). */
 int node_lookup(struct fs *fs, const struct inode_ref *dir, const char *name,
 		struct inode_ref *out);
+
+/* An absent op for the root and a dataset: no dataset or tag name starts
+ * with '.' (model_component_ok), so every such name but .lightly is. */
+bool node_dot_absent(struct fs *fs, const struct inode_ref *dir,
+		     const char *name);
 
 /* Shared by the kinds below a dataset: datasets are fresh and r's is
  * shown; *d is it. */

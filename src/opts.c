@@ -622,6 +622,27 @@ void opts_dispose(struct opts *o)
 	memset(o, 0, sizeof(*o));
 }
 
+/* fuse_cmdline_help() lists its own -h and -V, which are ours above; this
+ * is the rest of it.  libfuse's low-level options follow. */
+static void print_fuse_help(void)
+{
+	fputs(
+	    "    -d   -o debug          enable debug output (implies -f)\n"
+	    "    -f                     foreground operation\n"
+	    "    -s                     disable multi-threaded operation\n"
+	    "    -o clone_fd            use separate fuse device fd for each "
+	    "thread\n"
+	    "    -o max_idle_threads=N  the maximum number of idle worker "
+	    "threads\n"
+	    "    -o max_threads=N       the maximum number of worker threads "
+	    "(default 10)\n"
+	    "    -o allow_other         allow access by all users (needs "
+	    "-o default_permissions)\n"
+	    "    -o allow_root          allow access by root\n"
+	    "    -o auto_unmount        auto unmount on process termination\n",
+	    stdout);
+}
+
 void opts_print_help(const char *progname)
 {
 	printf(
@@ -684,6 +705,6 @@ void opts_print_help(const char *progname)
 	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
 	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
 	    OPTS_DEFAULT_TRASH_DAYS);
-	fuse_cmdline_help();
+	print_fuse_help();
 	fuse_lowlevel_help();
 }

@@ -314,6 +314,7 @@ const struct node_ops node_dataset_ops = {
     .check = dataset_check,
     .stat = dataset_stat,
     .lookup = dataset_lookup,
+    .absent = node_dot_absent,
     .list = dataset_list,
     .mkdir = dataset_mkdir,
     .rmdir = dataset_rmdir,

@@ -1,5 +1,8 @@
 /* DS/.lightly/: dataset.json and tags/<tag>.json, the dataset and its tags
- * as the API returns them. */
+ * as the API returns them.  A tag name of 251-255 bytes plus ".json" is
+ * longer than a path component may be: such a tag's file is its first
+ * META_LONG_PREFIX bytes, '~', the name's FNV-1a hash in 16 hex digits and
+ * ".json" (255 bytes; no tag name has a '~', so no clash). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #define META_JSON ".json"
 #define META_JSON_LEN 5
+#define META_LONG_PREFIX (INDEX_NAME_MAX - 1 - 16 - META_JSON_LEN)
 
 static int meta_check(struct fs *fs, struct inode_ref *r)
 {
@@ -115,6 +119,35 @@ const struct node_ops node_meta_dataset_ops = {
     .open = meta_dataset_open,
 };
 
+/* The name of t's file in tags/ (out holds INDEX_NAME_MAX + 1 bytes). */
+static void meta_tag_file_name(const char *tag, char *out)
+{
+	size_t len = strlen(tag);
+
+	if (len + META_JSON_LEN <= INDEX_NAME_MAX)
+		snprintf(out, INDEX_NAME_MAX + 1, "%s" META_JSON, tag);
+	else
+		snprintf(out, INDEX_NAME_MAX + 1, "%.*s~%016llx" META_JSON,
+			 (int)META_LONG_PREFIX, tag,
+			 (unsigned long long)model_hash_str(tag));
+}
+
+/* A long name's file: the shown tag whose file name it is. */
+static struct tag *meta_long_tag(const struct dataset *d, const char *name)
+{
+	char file[INDEX_NAME_MAX + 1];
+
+	for (size_t i = 0; i < d->ntags; i++) {
+		if (!model_tag_shown(d, i) ||
+		    strlen(d->tags[i]->name) + META_JSON_LEN <= INDEX_NAME_MAX)
+			continue;
+		meta_tag_file_name(d->tags[i]->name, file);
+		if (!strcmp(file, name))
+			return d->tags[i];
+	}
+	return NULL;
+}
+
 static int meta_tags_lookup(struct fs *fs, const struct inode_ref *dir,
 			    const char *name, struct inode_ref *out)
 {
@@ -135,6 +168,8 @@ static int meta_tags_lookup(struct fs *fs, const struct inode_ref *dir,
 	memcpy(base, name, len - META_JSON_LEN);
 	base[len - META_JSON_LEN] = '\0';
 	t = model_tag_by_name(d, base);
+	if (!t && len == INDEX_NAME_MAX && name[META_LONG_PREFIX] == '~')
+		t = meta_long_tag(d, name);
 	if (!t)
 		return -ENOENT;
 	out->kind = INODE_KIND_META_TAG;
@@ -149,13 +184,11 @@ static int meta_tags_list(struct fs *fs, struct fs_dir *dir)
 	int ret = refresh_tags(fs, d);
 
 	for (size_t i = 0; i < d->ntags && !ret; i++) {
-		char name[INDEX_NAME_MAX + META_JSON_LEN + 1];
+		char name[INDEX_NAME_MAX + 1];
 
 		if (!model_tag_shown(d, i))
 			continue;
-		if (snprintf(name, sizeof(name), "%s" META_JSON,
-			     d->tags[i]->name) > INDEX_NAME_MAX)
-			continue;
+		meta_tag_file_name(d->tags[i]->name, name);
 		c.tag = d->tags[i]->slot;
 		ret = dir_add(dir, name, &c);
 	}

@@ -72,6 +72,7 @@ const struct node_ops node_root_ops = {
     .check = root_check,
     .stat = root_stat,
     .lookup = root_lookup,
+    .absent = node_dot_absent,
     .list = root_list,
 };
 

@@ -10,6 +10,7 @@
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
+#include "log.h"
 #include "node.h"
 #include "refresh.h"
 #include "tagview.h"
@@ -74,20 +75,17 @@ static int tag_open_view(struct fs *fs, const struct inode_ref *r,
 	return ret;
 }
 
-static int tag_lookup(struct fs *fs, const struct inode_ref *dir,
-		      const char *name, struct inode_ref *out)
+/* name in the folder dir of t, from what is in memory. */
+static int tag_find(struct dataset *d, struct tag *t,
+		    const struct inode_ref *dir, const char *name,
+		    struct inode_ref *out)
 {
-	struct dataset *d;
-	struct tag *t;
 	char kind;
 	uint32_t id;
-	int ret = tag_open_view(fs, dir, &d, &t);
+	int ret = index_child_lookup(d->index, dir->folder, name, strlen(name),
+				     &kind, &id);
 
-	if (ret)
-		return ret;
 	out->tag = dir->tag;
-	ret = index_child_lookup(d->index, dir->folder, name, strlen(name),
-				 &kind, &id);
 	if (!ret && kind == 'f' && bitmask_test(&t->mask, id)) {
 		out->kind = INODE_KIND_FILE;
 		out->sample = id;
@@ -100,6 +98,34 @@ static int tag_lookup(struct fs *fs, const struct inode_ref *dir,
 	out->kind = INODE_KIND_TAG;
 	out->folder = id;
 	return 0;
+}
+
+static int tag_lookup(struct fs *fs, const struct inode_ref *dir,
+		      const char *name, struct inode_ref *out)
+{
+	struct dataset *d;
+	struct tag *t;
+	int ret = tag_open_view(fs, dir, &d, &t);
+
+	return ret ? ret : tag_find(d, t, dir, name, out);
+}
+
+/* A sample's name may start with '.', so a probe (.hidden, .directory,
+ * .Trash-1000) is known to be absent only when t's listing is in memory:
+ * then it is answered from there, stale or not, without a request. */
+static bool tag_absent(struct fs *fs, const struct inode_ref *dir,
+		       const char *name)
+{
+	struct dataset *d = model_dataset(&fs->model, dir->ds);
+	struct tag *t = model_tag(d, dir->tag);
+	struct inode_ref out;
+
+	if (name[0] != '.' || !t || !t->live || !d->index || d->fallback ||
+	    t->view.need_gen != t->gen + 1 ||
+	    t->view.folders_gen != t->gen + 1 ||
+	    t->view.need > index_count(d->index))
+		return false;
+	return tag_find(d, t, dir, name, &out) == -ENOENT;
 }
 
 static int add_local_cb(const char *name, uint32_t id, void *arg)
@@ -327,18 +353,42 @@ static int tag_unlink(struct fs *fs, const struct inode_ref *dir,
 	return ret ? ret : edits_set_sample(fs, d, t, s, false);
 }
 
+/* rsync writes ".NAME.XXXXXX" and renames it onto NAME; a tag has no
+ * room for a file that is no sample, so that create is refused (EPERM,
+ * nothing changes) and the log names the flag that makes rsync work. */
+static int refuse_rsync_temp(struct dataset *d, uint32_t folder,
+			     const char *name)
+{
+	char base[INDEX_NAME_MAX + 1];
+	size_t len = strlen(name);
+	uint32_t s;
+
+	if (len < 9 || name[0] != '.' || name[len - 7] != '.')
+		return -ENOENT;
+	memcpy(base, name + 1, len - 8);
+	base[len - 8] = '\0';
+	if (sample_at(d, folder, base, &s))
+		return -ENOENT;
+	log_warn("%s: not a sample (a temporary file of rsync?); rsync into "
+		 "a tag needs --inplace",
+		 name);
+	return -EPERM;
+}
+
 static int tag_create(struct fs *fs, const struct inode_ref *dir,
 		      const char *name, struct stat *st, bool *added)
 {
 	struct dataset *d;
 	struct tag *t;
-	uint32_t s;
+	uint32_t s = 0;
 	int ret = begin_edit(fs, dir, &d, &t);
 
 	if (!ret)
 		ret = sample_at(d, dir->folder, name, &s);
 	if (ret == -EISDIR)
 		ret = -EEXIST;
+	if (ret == -ENOENT)
+		ret = refuse_rsync_temp(d, dir->folder, name);
 	if (!ret)
 		*added = !bitmask_test(&t->mask, s);
 	if (!ret)
@@ -420,6 +470,7 @@ const struct node_ops node_tag_ops = {
     .check = tag_check,
     .stat = tag_stat,
     .lookup = tag_lookup,
+    .absent = tag_absent,
     .list = tag_list,
     .mkdir = tag_mkdir,
     .rmdir = tag_rmdir,

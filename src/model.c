@@ -356,35 +356,40 @@ static int add_tag(struct model *m, struct dataset *d, struct tag **out)
 	return 0;
 }
 
-int model_add_trash(struct model *m, struct dataset *d, const char *name,
-		    struct tag **out)
+/* A tag of the mount's own (not in the server's list), named name. */
+static int add_local_tag(struct model *m, struct dataset *d, const char *name,
+			 struct tag **out)
 {
 	char *copy = strdup(name);
 	int ret = copy ? add_tag(m, d, out) : -ENOMEM;
 
-	if (ret) {
+	if (ret)
 		free(copy);
-		return ret;
+	else
+		(*out)->name = copy;
+	return ret;
+}
+
+int model_add_trash(struct model *m, struct dataset *d, const char *name,
+		    struct tag **out)
+{
+	int ret = add_local_tag(m, d, name, out);
+
+	if (!ret) {
+		(*out)->trashed = true;
+		(*out)->mask_loaded = true;
 	}
-	(*out)->name = copy;
-	(*out)->trashed = true;
-	(*out)->mask_loaded = true;
-	return 0;
+	return ret;
 }
 
 int model_add_derived(struct model *m, struct dataset *d, const char *name,
 		      struct tag **out)
 {
-	char *copy = strdup(name);
-	int ret = copy ? add_tag(m, d, out) : -ENOMEM;
+	int ret = add_local_tag(m, d, name, out);
 
-	if (ret) {
-		free(copy);
-		return ret;
-	}
-	(*out)->name = copy;
-	(*out)->derived = true;
-	return 0;
+	if (!ret)
+		(*out)->derived = true;
+	return ret;
 }
 
 struct tag *model_derived_by_name(const struct dataset *d, const char *name)

@@ -59,7 +59,8 @@ static int mkdirs(const struct fs *fs, const char *ds)
 	return ret;
 }
 
-static int write_entry(const char *path, const struct tag *t, const char *hex)
+static int write_entry(const char *path, const struct tag *t, int64_t deleted,
+		       const char *hex)
 {
 	char *tmp = NULL;
 	FILE *f;
@@ -73,7 +74,7 @@ static int write_entry(const char *path, const struct tag *t, const char *hex)
 		goto out;
 	}
 	fprintf(f, "%s\nname=%s\nprev=%s\ndeleted=%" PRId64 "\nmask=%s\n",
-		TRASH_HEADER, t->name, t->prev, t->deleted_ms, hex);
+		TRASH_HEADER, t->name, t->prev, deleted, hex);
 	if (fflush(f) || fdatasync(fileno(f)))
 		ret = -errno;
 	if (fclose(f) && !ret)
@@ -113,22 +114,20 @@ int trash_save(struct fs *fs, struct dataset *d, const struct tag *t)
 	/* rm -r emptied it just now: the server still had the samples */
 	const struct bitmask *m =
 	    t->edit.dirty ? &t->edit.server_mask : &t->mask;
-	struct tag copy = *t;
+	int64_t deleted = now_ms();
 	char *path, *hex = NULL;
 	int ret = trash_load(fs, d);
 
 	if (ret)
 		return ret;
-	copy.deleted_ms = now_ms();
 	path = trash_path(fs, d->id, t->id);
 	ret = path ? mkdirs(fs, d->id) : -ENOMEM;
 	if (!ret)
 		ret = bitmask_to_hex(m, &hex);
 	if (!ret)
-		ret = write_entry(path, &copy, hex);
+		ret = write_entry(path, t, deleted, hex);
 	if (!ret)
-		ret = add_entry(fs, d, t->id, t->name, t->prev, copy.deleted_ms,
-				m);
+		ret = add_entry(fs, d, t->id, t->name, t->prev, deleted, m);
 	if (ret)
 		log_error("tag %s: cannot keep it in the trash (%s)", t->name,
 			  strerror(-ret));

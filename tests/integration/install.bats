@@ -19,6 +19,9 @@ setup_file() {
 	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
 	STAGE="$BATS_FILE_TMPDIR/stage"
 	export STAGE
+	# the build the daemon came from may have built the daemon alone (the
+	# sanitizer pass of scripts/test.sh): install needs the man page too
+	cmake --build "$BUILD_DIR" --target manpage >"$BATS_FILE_TMPDIR/build.log"
 	DESTDIR="$STAGE" cmake --install "$BUILD_DIR" >"$BATS_FILE_TMPDIR/install.log"
 }
 

@@ -1054,9 +1054,9 @@ class Stats:
 class Faults:
     """Injected failures, matched in the order they were added."""
 
-    KEYS = ("match", "status", "count", "delay_ms", "retry_after_s", "drop",
-            "truncate", "body", "rate_bps", "reset_after_bytes", "truncate_after_bytes",
-            "sample_id")
+    KEYS = ("match", "status", "count", "delay_ms", "answer_delay_ms", "retry_after_s",
+            "drop", "truncate", "body", "rate_bps", "reset_after_bytes",
+            "truncate_after_bytes", "sample_id")
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -1077,8 +1077,8 @@ class Faults:
             if status > 599:
                 raise malformed("status must be 100..599")
             fault["status"] = status
-        for key in ("count", "delay_ms", "retry_after_s", "rate_bps", "reset_after_bytes",
-                    "truncate_after_bytes"):
+        for key in ("count", "delay_ms", "answer_delay_ms", "retry_after_s", "rate_bps",
+                    "reset_after_bytes", "truncate_after_bytes"):
             if key in spec:
                 fault[key] = field_int(spec, key, True,
                                        minimum=1 if key in ("count", "rate_bps") else 0)
@@ -1766,6 +1766,9 @@ class Handler(BaseHTTPRequestHandler):
                 resp = emu.storage_error(404, "NoSuchKey", "The specified key does not exist.")
             else:
                 resp = self.real_response(emu, found, path, query, body)
+        if fault and fault.get("answer_delay_ms"):
+            # answered now, delivered late: what a slow way back looks like
+            time.sleep(fault["answer_delay_ms"] / 1000.0)
         self.send(resp, fault=fault, blob=blob or storage_only)
 
     @staticmethod
@@ -1975,6 +1978,7 @@ test support (no token; not part of the Lightly API; not counted in stats):
   POST   /_emulator/stats/reset            zero the counters
   POST   /_emulator/faults                 {"match": "GET /v1/datasets/{datasetId}/tags" | "*",
                                             "status": 503, "count": 3, "delay_ms": 0,
+                                            "answer_delay_ms": 0 (answered at once, sent late),
                                             "retry_after_s": 10, "drop": false,
                                             "truncate": false, "body": "..."}  -> 201 fault
                                            blob faults (storage route "GET /blobs/{datasetId}/{sampleId}"):

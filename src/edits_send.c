@@ -332,6 +332,10 @@ static void flush_gone(struct fs *fs, struct dataset *d, struct tag *t,
 static void settle(struct fs *fs, struct dataset *d, struct tag *t,
 		   struct flush_job *j, int err, bool force)
 {
+	/* what the server holds now is what this send made it, not what a
+	 * listing asked for before it says */
+	if (!err || !http_errno_transient(err) || force)
+		t->edit.landed_seq = ++d->edit_seq;
 	if (!err)
 		flush_done(fs, d, t, j);
 	else if (!t->live)

@@ -488,7 +488,8 @@ static int tag_fill(struct model *m, struct dataset *d, struct tag *t,
 		    struct api_tag *a, uint64_t since)
 {
 	uint64_t h = model_hash_str(a->bitmask);
-	bool mine = t->edit.seq > since; /* changed by us after the request */
+	/* changed by us (an edit, or a send that landed) after the request */
+	bool mine = t->edit.seq > since || t->edit.landed_seq > since;
 	bool renamed = t->name && strcmp(t->name, a->name) && !mine;
 
 	if (renamed)
@@ -568,7 +569,8 @@ int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 			changed = true;
 		} else if (!t->live) {
 			continue;
-		} else if (strcmp(t->name, v[i].name) && t->edit.seq <= since) {
+		} else if (strcmp(t->name, v[i].name) && t->edit.seq <= since &&
+			   t->edit.landed_seq <= since) {
 			changed = true;
 		}
 		ret = tag_fill(m, d, t, &v[i], since);

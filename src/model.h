@@ -50,6 +50,9 @@ struct tag_edit {
 	double emptied_at; /* removals emptied it: rmdir may follow */
 	uint64_t seq;	   /* d->edit_seq at our last change */
 	uint64_t sent_seq; /* our changes up to this are settled */
+	/* d->edit_seq when a send of ours last changed the server: a listing
+	 * asked for before that shows the tag as it was, and must not win */
+	uint64_t landed_seq;
 	double retry_at, retry_delay;
 	int flush_err; /* refused flush, told by the next fsync */
 };

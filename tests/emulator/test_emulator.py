@@ -1074,6 +1074,26 @@ class TestFaults(EmulatorCase):
         self.assertEqual(reply.status, 200)
         self.assertIsInstance(reply.json(), list)
 
+    def test_answer_delay_serves_the_state_of_when_it_was_asked(self):
+        """answer_delay_ms: answered at once, delivered late, so a change made
+        meanwhile is not in it (a stale answer, as a slow way back gives)."""
+        ds = self.c.get("/v1/datasets").json()[0]
+        self.add(match="GET /v1/datasets/{datasetId}", answer_delay_ms=600, count=1)
+        got = {}
+
+        def slow():
+            got["reply"] = Client(SHARED.port).get("/v1/datasets/%s" % ds["id"])
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.2)
+        self.c.ok("POST", "/_emulator/datasets/%s/samples" % ds["id"], 201,
+                  body={"fileNames": ["late-arrival.jpg"]}, token=None)
+        t.join()
+        self.assertEqual(got["reply"].json()["nSamples"], ds["nSamples"])
+        self.assertEqual(self.c.get("/v1/datasets/%s" % ds["id"]).json()["nSamples"],
+                         ds["nSamples"] + 1)
+
     def test_custom_body(self):
         self.add(match="GET /v1/datasets", body="{not json", count=1)
         reply = self.c.get("/v1/datasets")

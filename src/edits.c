@@ -53,19 +53,20 @@ void edits_wire_end(struct fs *fs, struct tag *t)
 
 /* ---- recording ---- */
 
-/* sample joins (on) or leaves t's delta: an add cancels a pending
- * removal of the same sample and the other way round. */
+/* sample must be in t (on) or out of it: the delta holds the wanted state
+ * of every sample touched, never a toggle that cancels out, since a send
+ * that failed may still have reached the server (a cut answer, a
+ * deadline): the next send then makes the server agree either way. */
 static int delta_put(struct dataset *d, struct tag *t, uint32_t sample, bool on)
 {
 	struct tag_edit *e = &t->edit;
 	struct bitmask *undo = on ? &e->removed : &e->added;
 	struct bitmask *todo = on ? &e->added : &e->removed;
-	int ret = 0;
+	int ret;
 
 	if (bitmask_test(undo, sample))
 		bitmask_clear(undo, sample);
-	else
-		ret = edits_mask_put(todo, sample, true, index_count(d->index));
+	ret = edits_mask_put(todo, sample, true, index_count(d->index));
 	e->dirty =
 	    !bitmask_is_empty(&e->added) || !bitmask_is_empty(&e->removed);
 	return ret;

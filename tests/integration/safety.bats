@@ -296,3 +296,17 @@ assert all(want[n] == m for n, m in masks.items()), masks"
 	assert_equal "$(fsync_path "$MNT/scenes/tag-a")" OK
 	assert_equal "$(mask_of tag-a)" 0xd
 }
+
+@test "a send that failed but reached the server is not cancelled by the edit that undoes it" {
+	mount_fs -o flush_delay_ms=60000,timeout=2
+	rm "$MNT/scenes/tag-a/top1.png"
+	# the PUT is applied, its answer comes after the deadline: it counts as
+	# failed
+	fault '{"match": "PUT /v1/datasets/{datasetId}/tags/{tagId}", "answer_delay_ms": 3500, "count": 1}'
+	assert_equal "$(fsync_path "$MNT/scenes/tag-a")" EIO
+	faults_clear
+	assert_equal "$(mask_of tag-a)" 0x5
+	ln "$MNT/scenes/initial-tag/top1.png" "$MNT/scenes/tag-a/"
+	assert_equal "$(fsync_path "$MNT/scenes/tag-a")" OK
+	assert_equal "$(mask_of tag-a)" 0xd
+}

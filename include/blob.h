@@ -60,16 +60,22 @@ void blob_free(struct blob *b);
  *  - 416 (off at or past the end): returns 0 with got 0 and total set when
  *    the answer's Content-Range says "* /TOTAL";
  *  - expiry answers: -BLOB_EXPIRED, at once (no retry with the same URL);
- *  - other 4xx: -EACCES (401/403), -ENOENT (404), else -EIO.
+ *  - other 4xx: -EACCES (401/403), -ENOENT (404), else -EIO;
+ *  - a redirect to a scheme other than http or https, or more than 5: -EIO;
+ *  - a URL with user:password@ (curl would send it as Authorization), or a
+ *    NULL argument: -EINVAL, with no request.
  * Returns 0, a negative errno of the list above, -ETIMEDOUT, -EIO or
- * -ENOMEM.  Thread safe; blocking. */
+ * -ENOMEM (or the sink's own error).  len 0 returns 0 at once.  Thread
+ * safe; blocking; logs a final failure once (host and path only). */
 int blob_get(struct blob *b, const char *url, struct blob_range *r,
 	     blob_sink_fn sink, void *arg);
 
 /* The wall-clock time (seconds since the epoch) after which url will not
  * work, read from its query: X-Amz-Date + X-Amz-Expires (S3 SigV4),
- * Expires= (S3 SigV2, Azure se= as ISO time), X-Goog-Date + X-Goog-Expires
- * (GCS), or exp= (the emulator).  0 when the URL does not say. */
+ * Expires= seconds since the epoch (S3 SigV2, GCS V2), X-Goog-Date +
+ * X-Goog-Expires (GCS V4), se= as ISO 8601 UTC time, colons possibly
+ * percent-encoded (Azure SAS), or exp= (the emulator).  The earliest when
+ * several are there; 0 when the URL does not say. */
 int64_t blob_url_expiry(const char *url);
 
 /* host and path of url, without the query (the signature), for logs. */

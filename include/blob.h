@@ -21,9 +21,9 @@
 #define BLOB_EXPIRED EKEYEXPIRED
 
 struct blob_config {
-	const char *ca_certs; /* CA bundle path or NULL */
-	long timeout_ms;      /* deadline of one blob_get, retries included;
-				 <= 0 means 60 s */
+	const char *ca_certs;  /* CA bundle path or NULL */
+	long timeout_ms;       /* deadline of one blob_get, retries included;
+				  <= 0 means 60 s */
 	unsigned max_attempts; /* 0: 4 */
 };
 
@@ -36,8 +36,8 @@ struct blob;
 typedef int (*blob_sink_fn)(const char *data, size_t len, void *arg);
 
 struct blob_range {
-	uint64_t off;  /* first byte */
-	uint64_t len;  /* bytes wanted; UINT64_MAX: to the end */
+	uint64_t off; /* first byte */
+	uint64_t len; /* bytes wanted; UINT64_MAX: to the end */
 	/* out */
 	uint64_t total; /* the object's size (Content-Range, or the length of
 			   a 200 answer); 0 when not learnt */

@@ -88,9 +88,9 @@ struct blob_xfer {
 	bool done;	   /* all wanted bytes delivered, the rest dropped */
 	uint64_t received; /* body bytes, kept or not */
 
-	int err;	/* set by a callback: stops the transfer */
-	bool retry;	/* ... and the rest is worth asking for again */
-	bool sink_err;	/* err is the sink's own */
+	int err;       /* set by a callback: stops the transfer */
+	bool retry;    /* ... and the rest is worth asking for again */
+	bool sink_err; /* err is the sink's own */
 	char reason[BLOB_REASON_MAX];
 	size_t errlen;
 	bool errfull;
@@ -252,8 +252,8 @@ static void blob_head_reset(struct blob_xfer *x, const char *line, size_t n)
 	if (sp && (size_t)(sp - line) + 4 <= n && sp[1] >= '1' &&
 	    sp[1] <= '5' && sp[2] >= '0' && sp[2] <= '9' && sp[3] >= '0' &&
 	    sp[3] <= '9')
-		x->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 +
-			    (sp[3] - '0');
+		x->status =
+		    (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 }
 
 /* The value of header line data if its name is name, trimmed, in buf.
@@ -513,7 +513,8 @@ static bool blob_is_expiry(long status, const char *body)
 		return true; /* GCS */
 	/* Azure: "Signed expiry time [...]" or "Signature not valid in the
 	 * specified time frame: Start [...] - Expiry [...]". */
-	if (status == 403 && strstr(body, "<Code>AuthenticationFailed</Code>") &&
+	if (status == 403 &&
+	    strstr(body, "<Code>AuthenticationFailed</Code>") &&
 	    strcasestr(body, "expir"))
 		return true;
 	return false;
@@ -587,8 +588,8 @@ static void blob_outcome(struct blob_xfer *x, CURLcode code)
 		blob_classify(x);
 }
 
-static void blob_attempt(struct blob *b, CURL *c, const char *url,
-			 long left_ms, struct blob_xfer *x)
+static void blob_attempt(struct blob *b, CURL *c, const char *url, long left_ms,
+			 struct blob_xfer *x)
 {
 	char range[48];
 	CURLcode code;
@@ -653,8 +654,7 @@ static void blob_sleep_until(int64_t when_ms)
 
 /* Sleeps the backoff after attempt; false, at once, when no attempt could
  * start BLOB_RETRY_MIN_LEFT_MS before the deadline. */
-static bool blob_retry_wait(struct blob *b, unsigned attempt,
-			    int64_t deadline)
+static bool blob_retry_wait(struct blob *b, unsigned attempt, int64_t deadline)
 {
 	long wait_ms = blob_backoff_ms(b, attempt);
 	int64_t now = blob_now_ms();
@@ -678,9 +678,9 @@ static void blob_log_failure(const char *url, const struct blob_range *r,
 		log_debug("GET %s: %s", where, x->reason);
 		return;
 	}
-	log_warn("GET %s failed: status=%ld attempts=%u got=%" PRIu64
-		 " of bytes %" PRIu64 "+: %s",
-		 where, r->status, r->attempts, r->got, r->off,
+	log_warn("GET %s failed: status=%ld attempts=%u off=%" PRIu64
+		 " got=%" PRIu64 ": %s",
+		 where, r->status, r->attempts, r->off, r->got,
 		 x->reason[0] ? x->reason : strerror(-rc));
 }
 

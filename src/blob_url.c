@@ -260,8 +260,8 @@ int64_t blob_url_expiry(const char *url)
 		blob_keep_earliest(&best, blob_parse_seconds(v));
 	if (blob_query_param(url, "se", v, sizeof(v)))
 		blob_keep_earliest(&best, blob_parse_iso_time(v));
-	blob_keep_earliest(&best,
-			   blob_signed_plus(url, "X-Amz-Date", "X-Amz-Expires"));
+	blob_keep_earliest(
+	    &best, blob_signed_plus(url, "X-Amz-Date", "X-Amz-Expires"));
 	blob_keep_earliest(
 	    &best, blob_signed_plus(url, "X-Goog-Date", "X-Goog-Expires"));
 	return best;

@@ -86,6 +86,7 @@ struct blob_xfer {
 	uint64_t pos;	   /* object offset of the next body byte */
 	uint64_t resp_end; /* one past the answer's last byte, or NO_END */
 	bool done;	   /* all wanted bytes delivered, the rest dropped */
+	bool sized;	   /* this answer told the object's size */
 	uint64_t received; /* body bytes, kept or not */
 
 	int err;       /* set by a callback: stops the transfer */
@@ -318,16 +319,20 @@ static bool blob_check_head(struct blob_xfer *x)
 		}
 		x->pos = x->cr_start;
 		x->resp_end = x->cr_end + 1;
-		if (x->have_total)
+		if (x->have_total) {
 			x->r->total = x->cr_total;
+			x->sized = true;
+		}
 		return true;
 	}
 	/* 200 (or another 2xx) to a ranged request: the whole object, from
 	 * byte 0 (RFC 9110 14.2: a server may ignore Range). */
 	x->pos = 0;
 	x->resp_end = x->have_length ? x->length : BLOB_NO_END;
-	if (x->have_length)
+	if (x->have_length) {
 		x->r->total = x->length;
+		x->sized = true;
+	}
 	return true;
 }
 
@@ -552,9 +557,14 @@ static void blob_complete(struct blob_xfer *x)
 	if (!x->checked && !blob_check_head(x))
 		return;
 	/* A 200 without Content-Length (chunked) tells its size at the end. */
-	if (x->status != 206 && !r->total && !x->done)
+	if (x->status != 206 && !x->sized && !x->done) {
 		r->total = x->pos;
-	if (r->total && (target == BLOB_NO_END || target > r->total))
+		x->sized = true;
+	}
+	/* An empty object has a size too: total 0 is "not learnt" only when
+	 * no answer told it. */
+	if ((x->sized || r->total) &&
+	    (target == BLOB_NO_END || target > r->total))
 		target = r->total;
 	if (target != BLOB_NO_END && r->off + r->got < target)
 		blob_fail(x, -EIO, true, "answer shorter than the range asked");

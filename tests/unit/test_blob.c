@@ -607,6 +607,27 @@ static void test_200_to_close(void)
 	srv_stop(&s);
 }
 
+/* An empty object answered with 200 and Content-Length: 0 is complete. */
+static void test_200_empty_object(void)
+{
+	struct blob_range r;
+	struct got g = {0};
+	struct srv s;
+	struct blob *b;
+
+	CHECK_INT(srv_start(&s), 0);
+	add_answer(&s, 200, "", "");
+	b = client(10000, 0);
+	CHECK_INT(get(b, &s, 0, 10, &r, &g), 0);
+	CHECK_INT(r.got, 0);
+	CHECK_INT(r.total, 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.attempts, 1);
+	CHECK_INT(g.calls, 0);
+	blob_free(b);
+	srv_stop(&s);
+}
+
 static void test_206_wrong_start_retried(void)
 {
 	struct blob_range r;
@@ -1146,6 +1167,7 @@ int main(void)
 	test_200_for_range();
 	test_200_cut_then_206();
 	test_200_to_close();
+	test_200_empty_object();
 	test_206_wrong_start_retried();
 	test_206_short_retried();
 	test_416();

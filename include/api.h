@@ -125,6 +125,26 @@ int api_export_tag(struct api *a, const char *ds, const char *tag,
 		   enum api_export fmt, long expires, const char *access,
 		   char **doc, size_t *len);
 
+/* One sample of GET /v1/datasets/{ds}/samples (SampleData). */
+struct api_sample {
+	char id[API_ID_LEN + 1];
+	int64_t size; /* metaData.sizeInBytes, -1 when absent */
+	int64_t
+	    last_modified_at; /* ms, createdAt when absent, 0 when neither */
+};
+int api_decode_samples(const char *body, size_t len, struct api_sample **out,
+		       size_t *n);
+/* GET .../samples?sortBy=index&pageSize=count&pageOffset=offset: at most
+ * count samples in index order (fewer at the end).  *out malloc'd. */
+int api_list_samples(struct api *a, const char *ds, size_t offset, size_t count,
+		     struct api_sample **out, size_t *n);
+/* The body of .../readurl: a JSON string or plain text, an http(s) URL.
+ * *url malloc'd. */
+int api_decode_readurl(const char *body, size_t len, char **url);
+/* GET .../samples/{id}/readurl?type=full|thumbnail. */
+int api_get_readurl(struct api *a, const char *ds, const char *sample,
+		    int thumbnail, char **url);
+
 /* Retries (http.c) and what the endpoints do about them:
  * - GET, PUT and DELETE are sent again after any retryable failure.  A
  *   DELETE answered TAG_UNKNOWN after an attempt that may have reached the
@@ -142,7 +162,7 @@ int api_export_tag(struct api *a, const char *ds, const char *tag,
  *   "get_tag": N, "get_mappings": N, "get_tag_filenames": N,
  *   "create_tag": N, "create_initial_tag": N, "update_tag": N,
  *   "delete_tag": N, "tag_arithmetics": N, "upsize_tags": N,
- *   "export_tag": N},
+ *   "export_tag": N, "list_samples": N, "get_readurl": N},
  *  "retries": N, "failures": N, "bytesReceived": N, "lastError": "..."}
  * requests counts HTTP requests (each page, each check) by endpoint, not
  * their retries; the rest is http_get_stats().  *json is malloc'd and

@@ -38,6 +38,12 @@ typedef int (*blob_sink_fn)(const char *data, size_t len, void *arg);
 struct blob_range {
 	uint64_t off; /* first byte */
 	uint64_t len; /* bytes wanted; UINT64_MAX: to the end */
+	/* The object's size as the caller knows it, 0 if not.  A 200 answer
+	 * (the whole object, a server that ignored Range) of another length
+	 * is not the object: an error page of a proxy, say.  It is asked
+	 * again and never delivered.  A 206's Content-Range is the storage's
+	 * own word and wins. */
+	uint64_t expect_total;
 	/* out */
 	uint64_t total; /* the object's size (Content-Range, or the length of
 			   a 200 answer); 0 when not learnt */

@@ -14,6 +14,8 @@
 #include <sys/types.h>
 
 struct api;
+struct blob;
+struct content_file;
 
 struct fs_config {
 	struct api *api;	/* borrowed; outlives the fs */
@@ -33,6 +35,13 @@ struct fs_config {
 	uid_t uid;
 	gid_t gid;
 	mode_t umask; /* taken off the mode of every entry (-o umask=) */
+	/* sample content: NULL cache_dir or blob leaves sample files empty */
+	struct blob *blob; /* borrowed; outlives the fs */
+	const char *cache_dir;
+	uint64_t content_cache_bytes; /* 0: kept only while open */
+	unsigned prefetch_files;      /* files fetched ahead of a walk */
+	uint64_t prefetch_bytes;      /* bytes in flight for them */
+	bool thumbnails;	      /* files hold the thumbnails */
 };
 
 struct fs;
@@ -72,14 +81,33 @@ struct fs_dir;
 typedef int (*fs_fill_cb)(const char *name, const struct stat *st,
 			  off_t next_off, void *arg);
 int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out);
-int fs_readdir(struct fs *fs, struct fs_dir *d, off_t off, fs_fill_cb cb,
-	       void *arg);
+/* plus: the kernel takes attributes with the entries (readdirplus). */
+int fs_readdir(struct fs *fs, struct fs_dir *d, off_t off, bool plus,
+	       fs_fill_cb cb, void *arg);
 void fs_releasedir(struct fs *fs, struct fs_dir *d);
 
 /* The content of a file at open time: malloc'd in *data (may be NULL when
  * *len is 0), freed by the caller. */
 int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
 		 size_t *len);
+
+/* A sample's file.  Returns 1 when ino is not one (then fs_open_file
+ * serves it).  *direct: the size stat gave was not the true one (the
+ * kernel must not cache by it); the kernel has been told.  1 also
+ * without a content layer (the file is empty).  0, -ENOENT, -EIO. */
+int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
+		   struct content_file **out, bool *direct);
+/* 0 and *got bytes (short only at the end), or -EIO: the next read tries
+ * again. */
+int fs_read_sample(struct content_file *f, char *buf, size_t len, off_t off,
+		   size_t *got);
+/* A write into a sample's file (cp between tags): the count when the bytes
+ * are the sample's own 0 (all len taken), -EPERM when not; 1 when ino is
+ * not a sample.  *f
+ * is the open file's content, opened here when NULL. */
+int fs_write_sample(struct fs *fs, uint64_t ino, struct content_file **f,
+		    const char *buf, size_t len, off_t off);
+void fs_close_sample(struct content_file *f);
 
 /* Bytes written into a control file (DS/.lightly/upsize): the count
  * taken, or -EPERM where nothing may be written. */

@@ -17,6 +17,9 @@
 #define OPTS_DEFAULT_MAX_RESPONSE_MB 1024
 #define OPTS_DEFAULT_FLUSH_TIMEOUT_S 30.0
 #define OPTS_DEFAULT_TRASH_DAYS 7.0
+#define OPTS_DEFAULT_CONTENT_CACHE_MB 1024
+#define OPTS_DEFAULT_PREFETCH_FILES 8
+#define OPTS_DEFAULT_PREFETCH_MB 64
 
 struct opts {
 	char *server;	  /* malloc'd, no trailing '/' */
@@ -25,6 +28,11 @@ struct opts {
 	char *dataset;	  /* -o dataset=ID_OR_NAME, or NULL */
 	char *ca_certs;	  /* malloc'd or NULL */
 	char *state_dir; /* -o state_dir, else under XDG_STATE_HOME; malloc'd */
+	char *cache_dir; /* -o cache_dir, else under XDG_CACHE_HOME; malloc'd */
+	double content_cache_mb; /* 0: files are kept only while open */
+	unsigned prefetch_files; /* files fetched ahead of a walk at once */
+	double prefetch_mb;	 /* bytes in flight for them */
+	bool thumbnails;	 /* files serve the thumbnail */
 	double cache_ttl_s;
 	double timeout_s;
 	unsigned flush_delay_ms;

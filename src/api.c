@@ -34,6 +34,8 @@ static const char *const api_ep_names[API_EP_COUNT] = {
     [API_EP_TAG_ARITHMETICS] = "tag_arithmetics",
     [API_EP_UPSIZE_TAGS] = "upsize_tags",
     [API_EP_EXPORT_TAG] = "export_tag",
+    [API_EP_LIST_SAMPLES] = "list_samples",
+    [API_EP_GET_READURL] = "get_readurl",
 };
 
 struct api {
@@ -680,4 +682,54 @@ int api_stats_json(struct api *a, char **json, size_t *len)
 		counts[i] = atomic_load(&a->requests[i]);
 	return api_encode_stats(api_ep_names, counts, API_EP_COUNT, &hs, json,
 				len);
+}
+
+int api_list_samples(struct api *a, const char *ds, size_t offset, size_t count,
+		     struct api_sample **out, size_t *n)
+{
+	struct http_response resp = {0};
+	char path[API_PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!api_id_valid(ds) || !count)
+		return -EINVAL;
+	rc = api_path(path, sizeof(path),
+		      "/v1/datasets/%s/samples?sortBy=index&pageSize=%zu"
+		      "&pageOffset=%zu",
+		      ds, count, offset);
+	if (!rc)
+		rc = api_call(a, API_EP_LIST_SAMPLES, "GET", path, NULL, 0,
+			      &resp);
+	if (!rc)
+		rc = api_decode_samples(resp.body, resp.len, out, n);
+	if (!rc && *n > count) {
+		/* a server that ignores pageSize: keep what was asked for */
+		*n = count;
+	}
+	http_response_dispose(&resp);
+	return rc;
+}
+
+int api_get_readurl(struct api *a, const char *ds, const char *sample,
+		    int thumbnail, char **url)
+{
+	struct http_response resp = {0};
+	char path[API_PATH_MAX];
+	int rc;
+
+	*url = NULL;
+	if (!api_id_valid(ds) || !api_id_valid(sample))
+		return -EINVAL;
+	rc = api_path(path, sizeof(path),
+		      "/v1/datasets/%s/samples/%s/readurl?type=%s", ds, sample,
+		      thumbnail ? "thumbnail" : "full");
+	if (!rc)
+		rc = api_call(a, API_EP_GET_READURL, "GET", path, NULL, 0,
+			      &resp);
+	if (!rc)
+		rc = api_decode_readurl(resp.body, resp.len, url);
+	http_response_dispose(&resp);
+	return rc;
 }

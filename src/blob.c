@@ -327,6 +327,12 @@ static bool blob_check_head(struct blob_xfer *x)
 	}
 	/* 200 (or another 2xx) to a ranged request: the whole object, from
 	 * byte 0 (RFC 9110 14.2: a server may ignore Range). */
+	if (x->r->expect_total && x->have_length &&
+	    x->length != x->r->expect_total) {
+		blob_fail(x, -EIO, true,
+			  "200 whose length is not the object's size");
+		return false;
+	}
 	x->pos = 0;
 	x->resp_end = x->have_length ? x->length : BLOB_NO_END;
 	if (x->have_length) {

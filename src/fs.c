@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "content.h"
 #include "dir.h"
 #include "fs_ctx.h"
 #include "index.h"
@@ -54,6 +55,16 @@ static int leave(struct fs *fs, int ret)
 {
 	pthread_mutex_unlock(&fs->lock);
 	return user_errno(ret);
+}
+
+int fs_enter(struct fs *fs, uint64_t ino, struct inode_ref *r)
+{
+	return enter(fs, ino, r);
+}
+
+int fs_leave(struct fs *fs, int ret)
+{
+	return leave(fs, ret);
 }
 
 double fs_entry_timeout(const struct fs *fs)
@@ -170,8 +181,36 @@ static int fill_dots(const struct fs_dir *dir, size_t pos, fs_fill_cb cb,
 	return cb(pos ? ".." : ".", &st, (off_t)(pos + 1), arg);
 }
 
-int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, fs_fill_cb cb,
-	       void *arg)
+/* The sizes of the samples a readdirplus batch from entry pos shows: their
+ * pages of the sample listing (may drop the lock; the snapshot is the
+ * listing's own and its index pinned). */
+#define PRIME_ENTRIES 512
+
+static void prime_sizes(struct fs *fs, struct fs_dir *dir, size_t pos)
+{
+	size_t first = 2 + dir->nsmall + dir->nfolders, j, end;
+	uint32_t page = UINT32_MAX;
+
+	if (!dir->nsamples || !dir->pinned || pos + PRIME_ENTRIES <= first)
+		return;
+	j = pos > first ? pos - first : 0;
+	end = j + PRIME_ENTRIES < dir->nsamples ? j + PRIME_ENTRIES
+						: dir->nsamples;
+	for (; j < end; j++) {
+		uint32_t s = dir->samples[j];
+
+		if (s / SAMPLES_PAGE == page)
+			continue;
+		page = s / SAMPLES_PAGE;
+		/* a page that cannot be had leaves sizes unknown: the kernel
+		 * asks for each of them again (fsops) */
+		if (samples_ensure(fs, dir->pinned, s, s))
+			break;
+	}
+}
+
+int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, bool plus,
+	       fs_fill_cb cb, void *arg)
 {
 	struct stat st;
 	struct inode_ref c;
@@ -186,7 +225,13 @@ int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, fs_fill_cb cb,
 		if (ret)
 			return leave(fs, ret);
 		dir->built = true;
+		if (dir->ref.kind == INODE_KIND_TAG)
+			fs_walk_note(fs, &dir->ref);
 	}
+	/* not the first batch, which the kernel reads with attributes
+	 * whatever the reader (ls -f): only a reader that stats gets here */
+	if (plus && off > 0)
+		prime_sizes(fs, dir, (size_t)off);
 	total = 2 + dir_count(dir);
 	for (size_t pos = (size_t)off; pos < total; pos++) {
 		const char *name;
@@ -411,6 +456,15 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->flush_timeout_s = cfg->flush_timeout_s;
 	fs->trash_days = cfg->trash_days;
 	fs->export_expires_s = cfg->export_expires_s;
+	fs->blob = cfg->blob;
+	fs->content_cache_bytes = cfg->content_cache_bytes;
+	fs->prefetch_files = cfg->prefetch_files;
+	fs->prefetch_bytes = cfg->prefetch_bytes;
+	fs->thumbnails = cfg->thumbnails;
+	if (cfg->cache_dir && !(fs->cache_dir = strdup(cfg->cache_dir))) {
+		fs_free(fs);
+		return -ENOMEM;
+	}
 	if (cfg->access_control &&
 	    !(fs->access_control = strdup(cfg->access_control))) {
 		fs_free(fs);
@@ -452,6 +506,8 @@ int fs_start(struct fs *fs)
 {
 	int ret = notify_start(&fs->notify);
 
+	if (!ret)
+		ret = fs_content_start(fs);
 	return ret ? ret : edits_start(fs);
 }
 
@@ -530,6 +586,8 @@ void fs_free(struct fs *fs)
 	if (!fs)
 		return;
 	edits_stop(fs);
+	content_free(fs->content);
+	free(fs->cache_dir);
 	journal_free(fs->journal);
 	free(fs->state_dir);
 	free(fs->access_control);

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "cache.h"
@@ -15,7 +16,19 @@
 #include "notify.h"
 
 struct api;
+struct blob;
+struct content;
 struct journal;
+struct inode_ref;
+
+/* A tag folder listed lately, and the last of its files opened: files
+ * opened in its order are a walk (fs_content.c). */
+#define FS_WALKS 4
+struct fs_walk {
+	bool used;
+	uint32_t ds, tag, folder;
+	uint32_t last; /* UINT32_MAX: none yet */
+};
 
 struct fs {
 	/* guards model, cache and edits; order: lock, then notify.lock,
@@ -37,6 +50,24 @@ struct fs {
 	struct cache cache;
 	struct edits edits;
 	struct notify notify;
+	/* sample content (fs_content.c); content is NULL without cache_dir */
+	struct blob *blob; /* borrowed */
+	struct content *content;
+	char *cache_dir;
+	uint64_t content_cache_bytes, prefetch_bytes;
+	unsigned prefetch_files;
+	bool thumbnails;
+	struct fs_walk walks[FS_WALKS];
+	unsigned walk_next;
 };
+
+/* fs.c's entry steps: resolve, lock, check (unlocked on failure); unlock
+ * and turn the errno into what a caller is told. */
+int fs_enter(struct fs *fs, uint64_t ino, struct inode_ref *r);
+int fs_leave(struct fs *fs, int ret);
+/* Starts the content layer (its threads: after the fork). */
+int fs_content_start(struct fs *fs);
+/* A tag folder was listed (lock held). */
+void fs_walk_note(struct fs *fs, const struct inode_ref *dir);
 
 #endif

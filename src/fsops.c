@@ -11,11 +11,13 @@
 #include "fsops.h"
 #include "log.h"
 
-/* An open file: its whole content, fixed at open (sample files are empty;
- * .lightly files are made when opened).  Counted: a READ whose caller was
- * killed can still be replying when the kernel already sends RELEASE. */
+/* An open file: a sample's content handle, or the whole content of a
+ * generated file, fixed at open (.lightly files are made when opened).
+ * Counted: a READ whose caller was killed can still be replying when the
+ * kernel already sends RELEASE. */
 struct open_file {
 	atomic_int refs;
+	struct content_file *content; /* a sample's; NULL until needed */
 	char *data;
 	size_t len;
 	/* made by this create: a refused write takes the sample out again,
@@ -28,6 +30,7 @@ static void open_file_put(struct open_file *f)
 {
 	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
 		free(f->created_name);
+		fs_close_sample(f->content);
 		free(f->data);
 		free(f);
 	}
@@ -44,6 +47,8 @@ static void fill_entry(struct fs *fs, struct fuse_entry_param *e,
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
 	e->attr = *st;
+	if (e->attr.st_size < 0)
+		e->attr.st_size = 0; /* FS_SIZE_UNKNOWN: not learnt yet */
 	e->attr_timeout = fs_entry_timeout(fs);
 	e->entry_timeout = fs_entry_timeout(fs);
 }
@@ -112,6 +117,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int ret = fs_getattr(fs, ino, &st);
 
 	(void)fi;
+	if (!ret && st.st_size < 0)
+		st.st_size = 0;
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -132,7 +139,9 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
  * cp -p of a local 0644 file and install's interim 0600 work.  Times
  * set to "now" (touch) are accepted and left, and so are a directory's:
  * its mtime is the mount's clock of its listing (cp -a and rsync -a of a
- * folder set it last).  Truncating an empty sample to 0 is a no-op. */
+ * folder set it last).  Truncating a sample to 0 (cp onto it, O_TRUNC)
+ * is accepted and changes nothing: what is written next must be the
+ * sample's own bytes (fs_write_sample). */
 static int setattr_check(const struct stat *cur, const struct stat *attr,
 			 int to_set)
 {
@@ -250,7 +259,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ret = fs_readdir(c.fs, d, off, fill_cb, &c);
+	ret = fs_readdir(c.fs, d, off, plus, fill_cb, &c);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -283,6 +292,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *f = calloc(1, sizeof(*f));
+	bool direct = true;
 	int ret;
 
 	if (!f) {
@@ -290,15 +300,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	atomic_init(&f->refs, 1);
-	ret = fs_open_file(fs_of(req), ino, fi->flags, &f->data, &f->len);
+	ret = fs_open_sample(fs_of(req), ino, fi->flags, &f->content, &direct);
+	if (ret == 1) {
+		ret =
+		    fs_open_file(fs_of(req), ino, fi->flags, &f->data, &f->len);
+		/* generated content: its size is not known to stat */
+		direct = true;
+	}
 	if (ret) {
 		free(f);
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
-	/* generated content: its size is not known to stat */
-	fi->direct_io = 1;
+	/* a sample's bytes do not change while its listing entry does not:
+	 * the kernel's page cache may keep them between opens */
+	fi->direct_io = direct;
+	fi->keep_cache = !direct;
 	fuse_reply_open(req, fi);
 }
 
@@ -309,7 +327,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	atomic_fetch_add(&f->refs, 1);
-	if (off < 0 || (size_t)off >= f->len) {
+	if (f->content) {
+		char *buf = malloc(size ? size : 1);
+		size_t got = 0;
+		int ret = buf ? fs_read_sample(f->content, buf, size, off, &got)
+			      : -ENOMEM;
+
+		if (ret)
+			fuse_reply_err(req, -ret);
+		else
+			fuse_reply_buf(req, buf, got);
+		free(buf);
+	} else if (off < 0 || (size_t)off >= f->len) {
 		fuse_reply_buf(req, NULL, 0);
 	} else {
 		if (size > f->len - (size_t)off)
@@ -330,7 +359,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_write(req, 0);
 		return;
 	}
-	ret = fs_write(fs_of(req), ino, buf, size, off);
+	ret = f ? fs_write_sample(fs_of(req), ino, &f->content, buf, size, off)
+		: 1;
+	if (ret == 0)
+		ret = (int)size;
+	else if (ret == 1)
+		ret = fs_write(fs_of(req), ino, buf, size, off);
 	if (ret >= 0) {
 		fuse_reply_write(req, (size_t)ret);
 		return;

@@ -13,6 +13,7 @@
 #include <fuse_lowlevel.h>
 
 #include "api.h"
+#include "blob.h"
 #include "fs.h"
 #include "fsops.h"
 #include "http.h"
@@ -32,6 +33,7 @@ struct daemon_state {
 	struct opts o;
 	struct http *http;
 	struct api *api;
+	struct blob *blob;
 	struct fs *fs;
 	pthread_t sighup_thread;
 	bool sighup_running, curl_up, mounted, handlers;
@@ -150,7 +152,12 @@ static int daemon_client(struct daemon_state *d)
 	hc.max_body = (size_t)(d->o.max_response_mb * 1024 * 1024);
 	d->http = http_new(&hc);
 	d->api = d->http ? api_new(d->http) : NULL;
-	if (!d->api) {
+	/* storage gets its own transport: it never sees the token */
+	d->blob = blob_new(&(struct blob_config){
+	    .ca_certs = d->o.ca_certs,
+	    .timeout_ms = (long)(d->o.timeout_s * 2000),
+	});
+	if (!d->api || !d->blob) {
 		fprintf(stderr, "lightlyfs: out of memory\n");
 		return -1;
 	}
@@ -182,6 +189,13 @@ static int daemon_fs(struct daemon_state *d)
 	fc.uid = (uid_t)d->o.uid;
 	fc.gid = (gid_t)d->o.gid;
 	fc.umask = (mode_t)d->o.umask;
+	fc.blob = d->blob;
+	fc.cache_dir = d->o.cache_dir;
+	fc.content_cache_bytes =
+	    (uint64_t)(d->o.content_cache_mb * 1024 * 1024);
+	fc.prefetch_files = d->o.prefetch_files;
+	fc.prefetch_bytes = (uint64_t)(d->o.prefetch_mb * 1024 * 1024);
+	fc.thumbnails = d->o.thumbnails;
 	/* at start the one-line reason below says it all; the request's
 	 * own log line would only repeat it */
 	log_set_level(LOG_ERROR);
@@ -284,6 +298,7 @@ static int daemon_teardown(struct daemon_state *d)
 	fs_free(d->fs);
 	fuse_loop_cfg_destroy(d->loop_cfg);
 	api_free(d->api);
+	blob_free(d->blob);
 	http_free(d->http);
 	if (d->curl_up)
 		curl_global_cleanup();

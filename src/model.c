@@ -50,6 +50,7 @@ static void dataset_free(struct dataset *d)
 	free(d->json);
 	free(d->img_type);
 	index_free(d->index);
+	samples_free(&d->spages);
 	free(d);
 }
 

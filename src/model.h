@@ -19,6 +19,7 @@
 #include "bitmask.h"
 #include "cache.h"
 #include "localdir.h"
+#include "samples.h"
 
 #define MODEL_META_DIR ".lightly"
 #define MODEL_RECENTLY_DELETED 8
@@ -122,6 +123,8 @@ struct dataset {
 	/* counts our changes, so a listing requested before one of them
 	 * cannot undo it when it arrives after */
 	uint64_t edit_seq;
+	/* ids, sizes and times of samples, paged in as asked */
+	struct sample_pages spages;
 };
 
 struct model {

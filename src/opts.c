@@ -32,6 +32,11 @@ struct raw_opts {
 	char *cache_size;
 	char *log_level;
 	char *state_dir;
+	char *cache_dir;
+	char *content_cache_mb;
+	char *prefetch_files;
+	char *prefetch_mb;
+	int thumbnails;
 	char *flush_timeout;
 	char *trash_days;
 	char *export_expires;
@@ -82,6 +87,11 @@ static const struct fuse_opt opt_table[] = {
     OPT("umask=%s", umask),
     FUSE_OPT_KEY("fsname=", KEY_FSNAME),
     OPT("state_dir=%s", state_dir),
+    OPT("cache_dir=%s", cache_dir),
+    OPT("content_cache_mb=%s", content_cache_mb),
+    OPT("prefetch_files=%s", prefetch_files),
+    OPT("prefetch_mb=%s", prefetch_mb),
+    OPT("thumbnails", thumbnails),
     OPT("flush_timeout=%s", flush_timeout),
     OPT("trash_days=%s", trash_days),
     OPT("export_expires=%s", export_expires),
@@ -299,6 +309,9 @@ static void opts_defaults(struct opts *o)
 	o->flush_timeout_s = OPTS_DEFAULT_FLUSH_TIMEOUT_S;
 	o->trash_days = OPTS_DEFAULT_TRASH_DAYS;
 	o->export_expires_s = -1;
+	o->content_cache_mb = OPTS_DEFAULT_CONTENT_CACHE_MB;
+	o->prefetch_files = OPTS_DEFAULT_PREFETCH_FILES;
+	o->prefetch_mb = OPTS_DEFAULT_PREFETCH_MB;
 }
 
 /* Where edits wait for the server: -o state_dir, else the XDG state
@@ -317,6 +330,23 @@ static char *state_dir_of(const char *opt)
 		home = "/tmp";
 	return asprintf(&dir, "%s/.local/state/lightlyfs", home) < 0 ? NULL
 								     : dir;
+}
+
+/* Where sample content is cached: -o cache_dir, else the XDG cache
+ * directory (it may be deleted at any time, unlike the state). */
+static char *cache_dir_of(const char *opt)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	char *dir = NULL;
+
+	if (opt)
+		return strdup(opt);
+	if (xdg && xdg[0] == '/')
+		return asprintf(&dir, "%s/lightlyfs", xdg) < 0 ? NULL : dir;
+	if (!home || home[0] != '/')
+		home = "/tmp";
+	return asprintf(&dir, "%s/.cache/lightlyfs", home) < 0 ? NULL : dir;
 }
 
 /* The string options, -o before the environment before the default, and
@@ -339,7 +369,9 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 	if (raw->log_file)
 		o->log_file = strdup(raw->log_file);
 	o->state_dir = state_dir_of(raw->state_dir);
-	if (!o->server || !o->state_dir || (raw->ca_certs && !o->ca_certs) ||
+	o->cache_dir = cache_dir_of(raw->cache_dir);
+	if (!o->server || !o->state_dir || !o->cache_dir ||
+	    (raw->ca_certs && !o->ca_certs) ||
 	    (raw->token_file && !o->token_file) ||
 	    (raw->dataset && !o->dataset) || (raw->log_file && !o->log_file))
 		return -ENOMEM;
@@ -409,6 +441,23 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 	if (raw->trash_days &&
 	    (ret = parse_number("trash_days", raw->trash_days, &o->trash_days)))
 		return ret;
+	if (raw->content_cache_mb &&
+	    (ret = parse_number("content_cache_mb", raw->content_cache_mb,
+				&o->content_cache_mb)))
+		return ret;
+	if (raw->prefetch_mb &&
+	    (ret = parse_number("prefetch_mb", raw->prefetch_mb,
+				&o->prefetch_mb)))
+		return ret;
+	if (raw->prefetch_files) {
+		double n;
+
+		if ((ret = parse_number("prefetch_files", raw->prefetch_files,
+					&n)))
+			return ret;
+		o->prefetch_files = n > 64 ? 64 : (unsigned)n;
+	}
+	o->thumbnails = raw->thumbnails;
 	return opts_take_exports(o, raw);
 }
 
@@ -453,6 +502,10 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->cache_size);
 	free(raw->log_level);
 	free(raw->state_dir);
+	free(raw->cache_dir);
+	free(raw->content_cache_mb);
+	free(raw->prefetch_files);
+	free(raw->prefetch_mb);
 	free(raw->flush_timeout);
 	free(raw->trash_days);
 	free(raw->export_expires);
@@ -616,6 +669,7 @@ void opts_dispose(struct opts *o)
 	free(o->dataset);
 	free(o->ca_certs);
 	free(o->state_dir);
+	free(o->cache_dir);
 	free(o->access_control);
 	free(o->log_file);
 	free(o->source);
@@ -682,6 +736,16 @@ void opts_print_help(const char *progname)
 	    "                           (default $XDG_STATE_HOME/lightlyfs)\n"
 	    "    -o trash_days=DAYS     deleted tags stay in DS/.lightly/trash "
 	    "(default %.0f)\n"
+	    "    -o cache_dir=DIR       the content cache (default "
+	    "$XDG_CACHE_HOME/lightlyfs)\n"
+	    "    -o content_cache_mb=MB bound on cached file content "
+	    "(default %d, 0: none)\n"
+	    "    -o prefetch_files=N    files fetched ahead of a copy of a "
+	    "tag (default %d)\n"
+	    "    -o prefetch_mb=MB      bytes in flight for them (default "
+	    "%d)\n"
+	    "    -o thumbnails          files hold the thumbnails, not the "
+	    "full images\n"
 	    "    -o export_expires=S    lifetime of the image links in "
 	    ".lightly/exports\n"
 	    "    -o access_control=NAME access control of those links\n"
@@ -704,7 +768,8 @@ void opts_print_help(const char *progname)
 	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
 	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
 	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
-	    OPTS_DEFAULT_TRASH_DAYS);
+	    OPTS_DEFAULT_TRASH_DAYS, OPTS_DEFAULT_CONTENT_CACHE_MB,
+	    OPTS_DEFAULT_PREFETCH_FILES, OPTS_DEFAULT_PREFETCH_MB);
 	print_fuse_help();
 	fuse_lowlevel_help();
 }

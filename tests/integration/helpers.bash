@@ -94,9 +94,10 @@ fs_env() {
 		esac
 	done
 	FS_ENV=("${unset[@]}")
-	# each test keeps its journal of edits to itself
+	# each test keeps its journal of edits and its content cache to itself
 	for d in "LIGHTLY_TOKEN=$TOKEN" "LIGHTLY_SERVER_LOCATION=$EMU_URL" \
-		"XDG_STATE_HOME=${BATS_TEST_TMPDIR:-$EMU_DIR}/state"; do
+		"XDG_STATE_HOME=${BATS_TEST_TMPDIR:-$EMU_DIR}/state" \
+		"XDG_CACHE_HOME=${BATS_TEST_TMPDIR:-$EMU_DIR}/cache"; do
 		case " ${unset[*]} " in
 		*" ${d%%=*} "*) ;;
 		*) FS_ENV+=("$d") ;;

@@ -1,0 +1,1030 @@
+/* Sample content through the cache directory (content.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "content.h"
+#include "log.h"
+
+#define KEY_MAX 96
+
+struct cobj {
+	struct cobj *hnext;
+	struct cobj *lru_prev, *lru_next;
+	char key[KEY_MAX]; /* "DSID/SAMPLEID-MODIFIED-full": its file name */
+	struct content_key k;
+	unsigned refs;
+	int fd;
+	bool sized, sizing, complete, on_lru, pf_queued;
+	uint64_t size, nblocks, nhave;
+	uint8_t *have, *busy; /* bitmaps of nblocks */
+	uint64_t disk;	      /* bytes counted in disk_bytes */
+	char *url;
+	int64_t url_expiry; /* wall-clock s */
+	bool url_busy;
+	int last_err;
+};
+
+struct job {
+	struct job *next;
+	struct cobj *o;	 /* a reference of the job's */
+	uint64_t b0, b1; /* blocks, marked busy; whole: b1 0 */
+	bool whole;
+	uint64_t bytes; /* counted in pf_bytes */
+};
+
+struct content {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* blocks, sizes and URLs arriving */
+	pthread_cond_t work; /* jobs queued, or stopping */
+	struct content_config cfg;
+	char *dir;
+	struct cobj **table;
+	size_t nbuckets, nobjs;
+	struct cobj lru; /* sentinel: next is the most recently used */
+	uint64_t disk_bytes, disk_files;
+	pthread_t *threads;
+	unsigned nthreads;
+	bool stopping;
+	struct job *ra_head, *ra_tail, *pf_head, *pf_tail;
+	unsigned pf_running, pf_queued;
+	uint64_t pf_bytes;
+	struct content_stats st;
+};
+
+struct content_file {
+	struct content *c;
+	struct cobj *o;
+	uint64_t next, last_off, window;
+};
+
+/* ---- objects ---- */
+
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static void make_key(const struct content *c, const struct content_key *k,
+		     char out[KEY_MAX])
+{
+	snprintf(out, KEY_MAX, "%s/%s-%lld-%s", k->ds_id, k->sample_id,
+		 (long long)k->modified_ms,
+		 c->cfg.thumbnails ? "thumb" : "full");
+}
+
+static int obj_path(const struct content *c, const struct cobj *o, bool part,
+		    char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/%s%s", c->dir, o->key,
+			 part ? ".part" : "");
+
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+static bool bit(const uint8_t *m, uint64_t b)
+{
+	return m[b / 8] & (1u << (b % 8));
+}
+
+static void set_bit(uint8_t *m, uint64_t b, bool on)
+{
+	if (on)
+		m[b / 8] |= (uint8_t)(1u << (b % 8));
+	else
+		m[b / 8] &= (uint8_t) ~(1u << (b % 8));
+}
+
+static void lru_unlink(struct cobj *o)
+{
+	if (!o->on_lru)
+		return;
+	o->lru_prev->lru_next = o->lru_next;
+	o->lru_next->lru_prev = o->lru_prev;
+	o->on_lru = false;
+}
+
+static void lru_push(struct content *c, struct cobj *o)
+{
+	o->lru_next = c->lru.lru_next;
+	o->lru_prev = &c->lru;
+	c->lru.lru_next->lru_prev = o;
+	c->lru.lru_next = o;
+	o->on_lru = true;
+}
+
+static void table_remove(struct content *c, struct cobj *o)
+{
+	struct cobj **p = &c->table[key_hash(o->key) % c->nbuckets];
+
+	while (*p && *p != o)
+		p = &(*p)->hnext;
+	if (*p) {
+		*p = o->hnext;
+		c->nobjs--;
+	}
+}
+
+/* Out of the table and off the disk (lock held, no references left). */
+static void obj_destroy(struct content *c, struct cobj *o)
+{
+	char path[4096];
+
+	lru_unlink(o);
+	table_remove(c, o);
+	if (o->fd >= 0)
+		close(o->fd);
+	if (!obj_path(c, o, !o->complete, path, sizeof(path)))
+		unlink(path);
+	c->disk_bytes -= o->disk;
+	if (o->complete)
+		c->disk_files--;
+	free(o->have);
+	free(o->busy);
+	free(o->url);
+	free(o);
+}
+
+static void evict(struct content *c)
+{
+	while (c->disk_bytes > c->cfg.cache_bytes && c->lru.lru_prev != &c->lru)
+		obj_destroy(c, c->lru.lru_prev);
+}
+
+static struct cobj *obj_find(struct content *c, const char *key)
+{
+	struct cobj *o = c->table[key_hash(key) % c->nbuckets];
+
+	while (o && strcmp(o->key, key))
+		o = o->hnext;
+	return o;
+}
+
+static struct cobj *obj_insert(struct content *c, const char *key)
+{
+	struct cobj *o = calloc(1, sizeof(*o));
+	size_t b;
+
+	if (!o)
+		return NULL;
+	snprintf(o->key, sizeof(o->key), "%s", key);
+	o->fd = -1;
+	b = key_hash(key) % c->nbuckets;
+	o->hnext = c->table[b];
+	c->table[b] = o;
+	c->nobjs++;
+	return o;
+}
+
+/* A reference to key's object, made if need be (lock held). */
+static struct cobj *obj_get(struct content *c, const struct content_key *k)
+{
+	char key[KEY_MAX];
+	struct cobj *o;
+
+	make_key(c, k, key);
+	o = obj_find(c, key);
+	if (!o)
+		o = obj_insert(c, key);
+	if (!o)
+		return NULL;
+	o->k = *k;
+	o->refs++;
+	lru_unlink(o);
+	return o;
+}
+
+static void obj_put(struct content *c, struct cobj *o)
+{
+	if (--o->refs)
+		return;
+	if (o->complete && c->cfg.cache_bytes) {
+		/* idle files keep no descriptor: the cache may hold many */
+		if (o->fd >= 0)
+			close(o->fd);
+		o->fd = -1;
+		lru_push(c, o);
+		evict(c);
+	} else {
+		obj_destroy(c, o);
+	}
+}
+
+/* The object's file, made or opened (lock held: local disk only). */
+static int obj_file(struct content *c, struct cobj *o)
+{
+	char path[4096];
+	int ret;
+
+	if (o->fd >= 0)
+		return 0;
+	ret = obj_path(c, o, !o->complete, path, sizeof(path));
+	if (ret)
+		return ret;
+	if (!o->complete) {
+		char *slash = strrchr(path, '/');
+
+		*slash = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -errno;
+		*slash = '/';
+		o->fd =
+		    open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	} else {
+		o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (o->fd < 0) {
+		ret = -errno;
+		log_warn("content cache: %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static void obj_completed(struct content *c, struct cobj *o)
+{
+	char from[4096], to[4096];
+
+	o->complete = true;
+	c->disk_files++;
+	if (!obj_path(c, o, true, from, sizeof(from)) &&
+	    !obj_path(c, o, false, to, sizeof(to)) && rename(from, to))
+		log_warn("content cache: rename %s: %s", from, strerror(errno));
+}
+
+/* The size is known: the bitmaps and the sparse file follow it. */
+static int obj_set_size(struct content *c, struct cobj *o, uint64_t size)
+{
+	uint64_t n = (size + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+
+	o->have = calloc(n / 8 + 1, 1);
+	o->busy = calloc(n / 8 + 1, 1);
+	if (!o->have || !o->busy) {
+		free(o->have);
+		free(o->busy);
+		o->have = o->busy = NULL;
+		return -ENOMEM;
+	}
+	if (ftruncate(o->fd, (off_t)size))
+		log_warn("content cache: ftruncate: %s", strerror(errno));
+	o->size = size;
+	o->nblocks = n;
+	o->sized = true;
+	o->disk = size;
+	c->disk_bytes += size;
+	if (!n)
+		obj_completed(c, o);
+	return 0;
+}
+
+static void mark_have(struct content *c, struct cobj *o, uint64_t b)
+{
+	if (bit(o->have, b))
+		return;
+	set_bit(o->have, b, true);
+	set_bit(o->busy, b, false);
+	if (++o->nhave == o->nblocks)
+		obj_completed(c, o);
+}
+
+/* ---- fetching ---- */
+
+static int64_t wall_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* A copy of a read URL good for a while (lock held; dropped for the
+ * request).  stale: the URL that just answered expired. */
+static int obj_url(struct content *c, struct cobj *o, const char *stale,
+		   char **url)
+{
+	char *fresh = NULL;
+	int ret;
+
+	*url = NULL;
+	while (o->url_busy)
+		pthread_cond_wait(&c->cond, &c->lock);
+	if (o->url && stale && !strcmp(o->url, stale)) {
+		free(o->url);
+		o->url = NULL;
+	}
+	if (o->url && o->url_expiry - CONTENT_URL_MARGIN_S > wall_s()) {
+		*url = strdup(o->url);
+		return *url ? 0 : -ENOMEM;
+	}
+	o->url_busy = true;
+	c->st.urls++;
+	pthread_mutex_unlock(&c->lock);
+	ret = api_get_readurl(c->cfg.api, o->k.ds_id, o->k.sample_id,
+			      c->cfg.thumbnails, &fresh);
+	pthread_mutex_lock(&c->lock);
+	o->url_busy = false;
+	pthread_cond_broadcast(&c->cond);
+	if (ret)
+		return ret;
+	free(o->url);
+	o->url = fresh;
+	o->url_expiry = blob_url_expiry(fresh);
+	if (!o->url_expiry)
+		o->url_expiry = wall_s() + CONTENT_URL_DEFAULT_TTL_S;
+	else if (o->url_expiry - CONTENT_URL_MARGIN_S <= wall_s())
+		/* a short-lived URL: use it at once rather than never */
+		o->url_expiry = wall_s() + CONTENT_URL_MARGIN_S + 1;
+	*url = strdup(fresh);
+	return *url ? 0 : -ENOMEM;
+}
+
+struct sink {
+	struct content *c;
+	struct cobj *o;
+	uint64_t pos;	 /* file offset of the next byte */
+	uint64_t marked; /* blocks below this one are marked */
+	int err;
+};
+
+static int sink_write(const char *data, size_t len, void *arg)
+{
+	struct sink *s = arg;
+	struct cobj *o = s->o;
+
+	while (len) {
+		ssize_t n = pwrite(o->fd, data, len, (off_t)s->pos);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			s->err = -errno;
+			return s->err;
+		}
+		data += n;
+		len -= (size_t)n;
+		s->pos += (uint64_t)n;
+	}
+	if (o->sized) {
+		uint64_t upto =
+		    s->pos >= o->size ? o->nblocks : s->pos / CONTENT_BLOCK;
+
+		if (upto > s->marked) {
+			pthread_mutex_lock(&s->c->lock);
+			for (uint64_t b = s->marked; b < upto; b++)
+				mark_have(s->c, o, b);
+			pthread_cond_broadcast(&s->c->cond);
+			pthread_mutex_unlock(&s->c->lock);
+			s->marked = upto;
+		}
+	}
+	return 0;
+}
+
+/* Fetches [off, off + len) of o into its file (lock held, dropped for the
+ * requests).  The blocks in it are busy (o sized) or o->sizing is ours.
+ * Blocks that did not arrive are no longer busy afterwards. */
+static int fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
+{
+	struct sink s = {
+	    .c = c, .o = o, .pos = off, .marked = off / CONTENT_BLOCK};
+	struct blob_range r;
+	char *url = NULL, *stale = NULL;
+	int ret = obj_file(c, o);
+
+	for (int round = 0; !ret && round < 2; round++) {
+		ret = obj_url(c, o, stale, &url);
+		free(stale);
+		stale = NULL;
+		if (ret)
+			break;
+		memset(&r, 0, sizeof(r));
+		r.off = s.pos;
+		r.len = len == UINT64_MAX ? UINT64_MAX : off + len - s.pos;
+		r.expect_total = o->sized	 ? o->size
+				 : o->k.size > 0 ? (uint64_t)o->k.size
+						 : 0;
+		pthread_mutex_unlock(&c->lock);
+		ret = blob_get(c->cfg.blob, url, &r, sink_write, &s);
+		pthread_mutex_lock(&c->lock);
+		c->st.fetches += r.attempts;
+		c->st.bytes += r.got;
+		if (ret == -BLOB_EXPIRED) {
+			c->st.expired++;
+			stale = url;
+			url = NULL;
+			continue;
+		}
+		break;
+	}
+	free(url);
+	free(stale);
+	if (ret == -BLOB_EXPIRED)
+		ret = -EIO;
+	if (s.err)
+		ret = s.err;
+	if (!o->sized && !ret) {
+		uint64_t total = r.total ? r.total : s.pos;
+
+		ret = obj_set_size(c, o, total);
+		if (!ret) {
+			uint64_t upto =
+			    s.pos >= total ? o->nblocks : s.pos / CONTENT_BLOCK;
+
+			for (uint64_t b = off / CONTENT_BLOCK; b < upto; b++)
+				mark_have(c, o, b);
+		}
+	}
+	if (o->sized && len) {
+		uint64_t b1 =
+		    len == UINT64_MAX
+			? o->nblocks
+			: (off + len + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+
+		for (uint64_t b = off / CONTENT_BLOCK; b < b1 && b < o->nblocks;
+		     b++)
+			if (!bit(o->have, b))
+				set_bit(o->busy, b, false);
+	}
+	o->last_err = ret;
+	pthread_cond_broadcast(&c->cond);
+	return ret;
+}
+
+/* o's size, fetching its first bytes to learn it (lock held). */
+static int obj_sized(struct content *c, struct cobj *o)
+{
+	uint64_t first;
+	int ret;
+
+	while (o->sizing)
+		pthread_cond_wait(&c->cond, &c->lock);
+	if (o->sized || o->complete)
+		return 0;
+	o->sizing = true;
+	/* a small file whole at once; of a big one what a first read needs */
+	first = o->k.size >= 0 && (uint64_t)o->k.size <= CONTENT_SMALL
+		    ? (uint64_t)o->k.size + CONTENT_BLOCK
+		    : CONTENT_SMALL;
+	ret = fetch(c, o, 0, first);
+	o->sizing = false;
+	pthread_cond_broadcast(&c->cond);
+	if (!ret && o->sized && c->cfg.size_learnt &&
+	    (o->k.size < 0 || (uint64_t)o->k.size != o->size)) {
+		struct content_key k = o->k;
+		uint64_t size = o->size;
+
+		o->k.size = (int64_t)size;
+		pthread_mutex_unlock(&c->lock);
+		c->cfg.size_learnt(c->cfg.arg, k.ds_slot, k.sample, size);
+		pthread_mutex_lock(&c->lock);
+	}
+	return ret;
+}
+
+/* A complete object found on disk: its size is its file's. */
+static int obj_open_complete(struct content *c, struct cobj *o)
+{
+	struct stat st;
+	int ret = obj_file(c, o);
+
+	if (ret)
+		return ret;
+	if (fstat(o->fd, &st))
+		return -errno;
+	o->size = (uint64_t)st.st_size;
+	o->sized = true;
+	return 0;
+}
+
+/* ---- workers ---- */
+
+static void queue(struct job **head, struct job **tail, struct job *j)
+{
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+static struct job *dequeue(struct job **head, struct job **tail)
+{
+	struct job *j = *head;
+
+	if (j) {
+		*head = j->next;
+		if (!*head)
+			*tail = NULL;
+	}
+	return j;
+}
+
+static void run_whole(struct content *c, struct cobj *o)
+{
+	uint64_t b = 0, e;
+
+	if (obj_sized(c, o) || o->complete)
+		return;
+	/* the rest of it, in the runs no reader is fetching */
+	while (b < o->nblocks) {
+		while (b < o->nblocks && (bit(o->have, b) || bit(o->busy, b)))
+			b++;
+		for (e = b;
+		     e < o->nblocks && !bit(o->have, e) && !bit(o->busy, e);
+		     e++)
+			set_bit(o->busy, e, true);
+		if (e > b &&
+		    fetch(c, o, b * CONTENT_BLOCK, (e - b) * CONTENT_BLOCK))
+			return;
+		b = e;
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct content *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct job *j = dequeue(&c->ra_head, &c->ra_tail);
+
+		if (!j && c->pf_running < c->cfg.prefetch_requests) {
+			j = dequeue(&c->pf_head, &c->pf_tail);
+			if (j) {
+				c->pf_queued--;
+				c->pf_running++;
+			}
+		}
+		if (!j) {
+			if (c->stopping)
+				break;
+			pthread_cond_wait(&c->work, &c->lock);
+			continue;
+		}
+		if (j->whole) {
+			j->o->pf_queued = false;
+			if (!j->o->complete) {
+				run_whole(c, j->o);
+				if (j->o->complete)
+					c->st.prefetched++;
+			}
+			c->pf_running--;
+			c->pf_bytes -= j->bytes;
+		} else {
+			fetch(c, j->o, j->b0 * CONTENT_BLOCK,
+			      (j->b1 - j->b0) * CONTENT_BLOCK);
+		}
+		obj_put(c, j->o);
+		free(j);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* ---- the cache directory ---- */
+
+struct found {
+	char key[KEY_MAX];
+	uint64_t size;
+	time_t atime;
+};
+
+static int found_cmp(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+
+	return (x->atime > y->atime) - (x->atime < y->atime);
+}
+
+static bool hex_id(const char *s, size_t n)
+{
+	if (n != API_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return false;
+	return true;
+}
+
+/* What an earlier mount left: complete files stay, oldest used first
+ * out; partial ones go. */
+static void scan_dir(struct content *c)
+{
+	struct found *v = NULL;
+	size_t n = 0, cap = 0;
+	DIR *top = opendir(c->dir);
+	struct dirent *e;
+
+	while (top && (e = readdir(top))) {
+		char sub[4096];
+		DIR *d;
+		struct dirent *f;
+
+		if (!hex_id(e->d_name, strlen(e->d_name)))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", c->dir, e->d_name);
+		d = opendir(sub);
+		while (d && (f = readdir(d))) {
+			char path[4096 + 256];
+			size_t len = strlen(f->d_name);
+			struct stat st;
+
+			if (f->d_name[0] == '.' || len < API_ID_LEN + 4)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
+			if (len > 5 && !strcmp(f->d_name + len - 5, ".part")) {
+				unlink(path);
+				continue;
+			}
+			if (stat(path, &st) || !S_ISREG(st.st_mode))
+				continue;
+			if (n == cap) {
+				struct found *nv;
+
+				cap = cap ? 2 * cap : 256;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv)
+					break;
+				v = nv;
+			}
+			snprintf(v[n].key, KEY_MAX, "%s/%s", e->d_name,
+				 f->d_name);
+			v[n].size = (uint64_t)st.st_size;
+			v[n].atime = st.st_atime;
+			n++;
+		}
+		if (d)
+			closedir(d);
+	}
+	if (top)
+		closedir(top);
+	qsort(v, n, sizeof(*v), found_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct cobj *o = obj_insert(c, v[i].key);
+
+		if (!o)
+			break;
+		o->complete = o->sized = true;
+		o->size = o->disk = v[i].size;
+		c->disk_bytes += o->disk;
+		c->disk_files++;
+		lru_push(c, o);
+	}
+	free(v);
+	evict(c);
+}
+
+/* ---- the interface ---- */
+
+int content_new(const struct content_config *cfg, struct content **out)
+{
+	struct content *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	c->dir = strdup(cfg->cache_dir);
+	c->nbuckets = 4096;
+	c->table = calloc(c->nbuckets, sizeof(*c->table));
+	c->lru.lru_next = c->lru.lru_prev = &c->lru;
+	if (!c->dir || !c->table) {
+		free(c->dir);
+		free(c->table);
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->work, NULL);
+	if (mkdir(c->dir, 0700) && errno != EEXIST) {
+		int ret = -errno;
+
+		log_error("cache_dir %s: %s", c->dir, strerror(-ret));
+		content_free(c);
+		return ret;
+	}
+	scan_dir(c);
+	if (!c->cfg.cache_bytes)
+		c->cfg.prefetch_requests = 0;
+	/* readahead gets two threads of its own beside the prefetchers */
+	c->threads = calloc(c->cfg.prefetch_requests + 2, sizeof(pthread_t));
+	for (unsigned i = 0; c->threads && i < c->cfg.prefetch_requests + 2;
+	     i++) {
+		if (pthread_create(&c->threads[i], NULL, worker, c))
+			break;
+		c->nthreads++;
+	}
+	if (!c->nthreads) {
+		content_free(c);
+		return -ENOMEM;
+	}
+	log_debug("content cache %s: %llu files, %llu bytes", c->dir,
+		  (unsigned long long)c->disk_files,
+		  (unsigned long long)c->disk_bytes);
+	*out = c;
+	return 0;
+}
+
+void content_free(struct content *c)
+{
+	struct job *j;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	/* queued work is dropped; what runs finishes its request */
+	while ((j = dequeue(&c->pf_head, &c->pf_tail)) ||
+	       (j = dequeue(&c->ra_head, &c->ra_tail))) {
+		if (!j->whole)
+			for (uint64_t b = j->b0; b < j->b1; b++)
+				set_bit(j->o->busy, b, false);
+		j->o->pf_queued = false;
+		obj_put(c, j->o);
+		free(j);
+	}
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	for (unsigned i = 0; i < c->nthreads; i++)
+		pthread_join(c->threads[i], NULL);
+	free(c->threads);
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		while (c->table[b]) {
+			struct cobj *o = c->table[b];
+
+			/* a complete file stays for the next mount */
+			if (o->complete) {
+				table_remove(c, o);
+				if (o->fd >= 0)
+					close(o->fd);
+				free(o->have);
+				free(o->busy);
+				free(o->url);
+				free(o);
+			} else {
+				obj_destroy(c, o);
+			}
+		}
+	}
+	free(c->table);
+	free(c->dir);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+int content_open(struct content *c, const struct content_key *key,
+		 struct content_file **out, bool *complete)
+{
+	struct content_file *f = calloc(1, sizeof(*f));
+	int ret = 0;
+
+	*out = NULL;
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	f->o = obj_get(c, key);
+	if (!f->o)
+		ret = -ENOMEM;
+	else if (f->o->complete)
+		ret = obj_open_complete(c, f->o);
+	if (ret && f->o)
+		obj_put(c, f->o);
+	*complete = !ret && f->o->complete;
+	pthread_mutex_unlock(&c->lock);
+	if (ret) {
+		free(f);
+		return ret;
+	}
+	f->c = c;
+	f->window = CONTENT_WINDOW_MIN;
+	*out = f;
+	return 0;
+}
+
+int content_size(struct content_file *f, uint64_t *size)
+{
+	struct content *c = f->c;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = obj_sized(c, f->o);
+	*size = f->o->size;
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+/* The next run of blocks from b that nobody has or fetches, up to lim,
+ * marked busy: [b, *e). */
+static void claim(struct cobj *o, uint64_t b, uint64_t lim, uint64_t *e)
+{
+	uint64_t x = b;
+
+	while (x < lim && !bit(o->have, x) && !bit(o->busy, x))
+		set_bit(o->busy, x++, true);
+	*e = x;
+}
+
+/* Sequential: fetch ahead of the reader, in the background. */
+static void read_ahead(struct content *c, struct content_file *f, uint64_t end)
+{
+	struct cobj *o = f->o;
+	uint64_t b = end / CONTENT_BLOCK, lim, e;
+	struct job *j;
+
+	if (o->complete)
+		return;
+	lim = (end + f->window + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	if (lim > o->nblocks)
+		lim = o->nblocks;
+	while (b < lim && (bit(o->have, b) || bit(o->busy, b)))
+		b++;
+	if (b >= lim)
+		return;
+	/* ask for a window's worth from the first hole */
+	lim = b + f->window / CONTENT_BLOCK;
+	if (lim > o->nblocks)
+		lim = o->nblocks;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	claim(o, b, lim, &e);
+	j->o = o;
+	j->b0 = b;
+	j->b1 = e;
+	o->refs++;
+	queue(&c->ra_head, &c->ra_tail, j);
+	pthread_cond_signal(&c->work);
+	if (f->window < CONTENT_WINDOW_MAX)
+		f->window *= 2;
+}
+
+int content_read(struct content_file *f, char *buf, size_t len, off_t off,
+		 size_t *got)
+{
+	struct content *c = f->c;
+	struct cobj *o = f->o;
+	uint64_t end, b0, b1;
+	bool seq, fetched = false;
+	int ret;
+	ssize_t n;
+
+	*got = 0;
+	if (off < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	ret = obj_sized(c, o);
+	if (ret)
+		goto out;
+	if ((uint64_t)off >= o->size || !len)
+		goto out;
+	end = (uint64_t)off + len < o->size ? (uint64_t)off + len : o->size;
+	/* the kernel's own readahead may come a little out of order */
+	seq = (uint64_t)off >= f->last_off &&
+	      (uint64_t)off <= f->next + 2 * CONTENT_BLOCK;
+	b0 = (uint64_t)off / CONTENT_BLOCK;
+	b1 = (end + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	while (!o->complete) {
+		uint64_t b = b0, e, lim;
+
+		while (b < b1 && bit(o->have, b))
+			b++;
+		if (b == b1)
+			break;
+		if (bit(o->busy, b)) {
+			pthread_cond_wait(&c->cond, &c->lock);
+			continue;
+		}
+		if (fetched) {
+			/* ours failed, or someone else's did twice */
+			ret = o->last_err ? o->last_err : -EIO;
+			goto out;
+		}
+		/* a small file whole, else what is asked (and, when
+		 * sequential, the start of the window) */
+		lim = o->size <= CONTENT_SMALL ? o->nblocks : b1;
+		if (seq) {
+			uint64_t w = (end + CONTENT_WINDOW_MIN) / CONTENT_BLOCK;
+
+			if (w > lim)
+				lim = w < o->nblocks ? w : o->nblocks;
+		}
+		claim(o, b, lim, &e);
+		ret = fetch(c, o, b * CONTENT_BLOCK, (e - b) * CONTENT_BLOCK);
+		if (ret)
+			goto out;
+		fetched = true;
+	}
+	if (!fetched)
+		c->st.hits++;
+	if (o->fd < 0 && (ret = obj_file(c, o)))
+		goto out;
+	pthread_mutex_unlock(&c->lock);
+	n = pread(o->fd, buf, end - (uint64_t)off, off);
+	pthread_mutex_lock(&c->lock);
+	if (n < 0) {
+		ret = -EIO;
+		log_warn("content cache: read: %s", strerror(errno));
+		goto out;
+	}
+	*got = (size_t)n;
+	if (seq) {
+		read_ahead(c, f, end);
+	} else {
+		f->window = CONTENT_WINDOW_MIN;
+	}
+	f->last_off = (uint64_t)off;
+	f->next = end;
+out:
+	if (ret && ret != -ENOMEM)
+		ret = -EIO;
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+int content_same(struct content_file *f, const char *buf, size_t len, off_t off)
+{
+	char *mine = malloc(len ? len : 1);
+	size_t got;
+	int ret;
+
+	if (!mine)
+		return -ENOMEM;
+	ret = content_read(f, mine, len, off, &got);
+	if (!ret && (got != len || memcmp(mine, buf, len)))
+		ret = -EPERM;
+	free(mine);
+	return ret;
+}
+
+void content_close(struct content_file *f)
+{
+	struct content *c;
+
+	if (!f)
+		return;
+	c = f->c;
+	pthread_mutex_lock(&c->lock);
+	obj_put(c, f->o);
+	pthread_mutex_unlock(&c->lock);
+	free(f);
+}
+
+void content_prefetch(struct content *c, const struct content_key *keys,
+		      size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n && !c->stopping; i++) {
+		uint64_t bytes =
+		    keys[i].size >= 0 ? (uint64_t)keys[i].size : CONTENT_SMALL;
+		struct cobj *o;
+		struct job *j;
+
+		if (!c->cfg.prefetch_requests ||
+		    c->pf_queued >= 2 * c->cfg.prefetch_requests)
+			break;
+		/* a big file is not taken whole on a guess */
+		if (bytes > c->cfg.prefetch_bytes / 4)
+			continue;
+		if (c->pf_bytes + bytes > c->cfg.prefetch_bytes)
+			break;
+		o = obj_get(c, &keys[i]);
+		if (!o)
+			break;
+		if (o->complete || o->pf_queued || o->refs > 1 ||
+		    !(j = calloc(1, sizeof(*j)))) {
+			obj_put(c, o);
+			continue;
+		}
+		o->pf_queued = true;
+		j->o = o;
+		j->whole = true;
+		j->bytes = bytes;
+		c->pf_bytes += bytes;
+		c->pf_queued++;
+		queue(&c->pf_head, &c->pf_tail, j);
+		pthread_cond_signal(&c->work);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void content_get_stats(struct content *c, struct content_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->st;
+	out->disk_bytes = c->disk_bytes;
+	out->disk_files = c->disk_files;
+	pthread_mutex_unlock(&c->lock);
+}

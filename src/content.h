@@ -1,0 +1,111 @@
+/* Sample content: a sample's bytes, read from its signed URL by ranged GETs
+ * into a file of the content cache, and served from there.
+ *
+ * - Each sample being read or cached is one object, backed by one file
+ *   under cache_dir (sparse while partial), with a bitmap of the blocks it
+ *   holds.  Bytes go from curl to the file and from the file to the
+ *   kernel: memory does not grow with file sizes or the number of files in
+ *   flight.
+ * - The first read (or the open of a sample whose size the listing did not
+ *   give) learns the true size from Content-Range.
+ * - A reader that goes on where it stopped is sequential: the window of
+ *   bytes fetched ahead of it starts at CONTENT_WINDOW_MIN and doubles up to
+ *   CONTENT_WINDOW_MAX, fetched by the worker threads while it reads.  Any
+ *   other read fetches its blocks only.
+ * - content_prefetch fetches whole files the caller expects to be opened
+ *   next (a directory walk), bounded by prefetch_requests requests and
+ *   prefetch_bytes bytes in flight.
+ * - Complete files stay on disk under cache_bytes, least recently used
+ *   first out; with cache_bytes 0 a file lives only while it is open.
+ * - Read URLs are kept until CONTENT_URL_MARGIN_S before they expire; a URL
+ *   that answers expired is fetched anew once and the read retried.
+ *
+ * Has its own lock; never called with fs->lock held, never takes it. */
+#ifndef LIGHTLYFS_CONTENT_H
+#define LIGHTLYFS_CONTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "api.h"
+
+#define CONTENT_BLOCK ((uint64_t)128 * 1024)
+#define CONTENT_WINDOW_MIN ((uint64_t)1024 * 1024)
+#define CONTENT_WINDOW_MAX ((uint64_t)32 * 1024 * 1024)
+/* a file up to this size is fetched whole by its first read */
+#define CONTENT_SMALL ((uint64_t)1024 * 1024)
+#define CONTENT_URL_MARGIN_S 60
+/* a read URL whose expiry its query does not say is kept this long */
+#define CONTENT_URL_DEFAULT_TTL_S 300
+
+struct blob;
+
+struct content_config {
+	struct api *api;   /* borrowed: readurl */
+	struct blob *blob; /* borrowed: storage */
+	const char *cache_dir;
+	uint64_t cache_bytes; /* 0: no cache beyond open files */
+	bool thumbnails;      /* type=thumbnail instead of full */
+	unsigned prefetch_requests;
+	uint64_t prefetch_bytes;
+	/* called (no lock held) when a sample's true size is learnt and it
+	 * differs from the key's */
+	void (*size_learnt)(void *arg, uint32_t ds_slot, uint32_t sample,
+			    uint64_t size);
+	void *arg;
+};
+
+/* Which bytes: a sample as the listing described it. */
+struct content_key {
+	uint32_t ds_slot, sample;
+	char ds_id[API_ID_LEN + 1];
+	char sample_id[API_ID_LEN + 1];
+	int64_t modified_ms;
+	int64_t size; /* from the listing; -1 unknown */
+};
+
+struct content;
+struct content_file;
+
+struct content_stats {
+	uint64_t hits;	     /* reads served without a request */
+	uint64_t fetches;    /* storage GETs made */
+	uint64_t bytes;	     /* bytes fetched from storage */
+	uint64_t urls;	     /* readurl calls */
+	uint64_t expired;    /* URLs that answered expired */
+	uint64_t prefetched; /* files fetched ahead of their open */
+	uint64_t disk_bytes; /* bytes of files in cache_dir */
+	uint64_t disk_files;
+};
+
+/* Creates cache_dir (0700) and takes over the complete files an earlier
+ * mount left there; partial ones are removed.  Starts the workers. */
+int content_new(const struct content_config *cfg, struct content **out);
+void content_free(struct content *c);
+
+/* An open file of key's sample.  Does not fetch.  *complete: every byte is
+ * already on disk (a read costs no request).  0 or -ENOMEM, -EIO. */
+int content_open(struct content *c, const struct content_key *key,
+		 struct content_file **out, bool *complete);
+/* The true size, learning it with a request when not known yet. */
+int content_size(struct content_file *f, uint64_t *size);
+/* Up to len bytes at off into buf: *got is short only at the end of the
+ * file.  0, or -EIO (the next read tries again), -ENOMEM. */
+int content_read(struct content_file *f, char *buf, size_t len, off_t off,
+		 size_t *got);
+/* Whether buf is exactly the sample's bytes at off (what a copy writes):
+ * 0 yes, -EPERM no, or the read's error. */
+int content_same(struct content_file *f, const char *buf, size_t len,
+		 off_t off);
+void content_close(struct content_file *f);
+
+/* Fetches these whole into the cache, in order, in the background,
+ * skipping what is there or on its way. */
+void content_prefetch(struct content *c, const struct content_key *keys,
+		      size_t n);
+
+void content_get_stats(struct content *c, struct content_stats *out);
+
+#endif

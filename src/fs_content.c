@@ -1,0 +1,274 @@
+/* Sample files' bytes (fs.h fs_*_sample): the glue between the model,
+ * which knows a sample's id and size, and content.c, which fetches and
+ * caches its bytes.  Also notices directory walks (cp -r, rsync, tar, a
+ * data loader: files of one listing opened in its order) and has the next
+ * files fetched ahead of their opens. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "blob.h"
+#include "content.h"
+#include "fs_ctx.h"
+#include "index.h"
+#include "log.h"
+#include "node.h"
+#include "samples.h"
+
+static void key_of(const struct dataset *d, uint32_t s,
+		   const struct sample_info *i, struct content_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->ds_slot = d->slot;
+	k->sample = s;
+	memcpy(k->ds_id, d->id, sizeof(k->ds_id));
+	samples_hex_id(i, k->sample_id);
+	k->modified_ms = i->modified_ms;
+	k->size = i->size == SAMPLES_SIZE_UNKNOWN ? -1 : (int64_t)i->size;
+}
+
+/* content.c learnt a size the listing did not have right: later stats
+ * say it, and the kernel drops what it cached. */
+static void size_learnt(void *arg, uint32_t ds, uint32_t s, uint64_t size)
+{
+	struct fs *fs = arg;
+	struct inode_ref r = {.kind = INODE_KIND_FILE, .ds = ds, .sample = s};
+	struct dataset *d;
+
+	pthread_mutex_lock(&fs->lock);
+	d = model_dataset(&fs->model, ds);
+	if (d)
+		samples_learn_size(d, s, size);
+	notify_push(&fs->notify, 0, inode_encode(&r), NULL);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* The cache directory and its parents ($XDG_CACHE_HOME may not exist on
+ * a fresh account), 0700 where made. */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int fs_content_start(struct fs *fs)
+{
+	struct content_config cc = {
+	    .api = fs->api,
+	    .blob = fs->blob,
+	    .cache_dir = fs->cache_dir,
+	    .cache_bytes = fs->content_cache_bytes,
+	    .thumbnails = fs->thumbnails,
+	    .prefetch_requests = fs->prefetch_files,
+	    .prefetch_bytes = fs->prefetch_bytes,
+	    .size_learnt = size_learnt,
+	    .arg = fs,
+	};
+
+	char dir[4096];
+	uint64_t h = model_hash_str(fs->server_name ? fs->server_name : "");
+	int n;
+
+	if (!fs->cache_dir || !fs->blob)
+		return 0;
+	n = mkdir_p(fs->cache_dir);
+	if (n) {
+		log_error("cache_dir %s: %s", fs->cache_dir, strerror(-n));
+		return n;
+	}
+	/* ids are unique per server, not across servers (an emulator's) */
+	n = snprintf(dir, sizeof(dir), "%s/%016llx", fs->cache_dir,
+		     (unsigned long long)h);
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	cc.cache_dir = dir;
+	return content_new(&cc, &fs->content);
+}
+
+void fs_walk_note(struct fs *fs, const struct inode_ref *dir)
+{
+	struct fs_walk *w = NULL;
+
+	for (size_t i = 0; i < FS_WALKS; i++)
+		if (fs->walks[i].used && fs->walks[i].ds == dir->ds &&
+		    fs->walks[i].tag == dir->tag &&
+		    fs->walks[i].folder == dir->folder)
+			w = &fs->walks[i];
+	if (!w)
+		w = &fs->walks[fs->walk_next++ % FS_WALKS];
+	w->used = true;
+	w->ds = dir->ds;
+	w->tag = dir->tag;
+	w->folder = dir->folder;
+	w->last = UINT32_MAX;
+}
+
+/* When s is the next file of a walk of a listing it is in, the files
+ * after it in that listing whose info is loaded.  Lock held. */
+static size_t walk_next(struct fs *fs, struct dataset *d, uint32_t s,
+			struct content_key *keys, size_t max)
+{
+	const uint32_t *v;
+	uint32_t parent;
+	size_t n, lo, hi, k = 0;
+
+	if (!d->index || s >= index_count(d->index))
+		return 0;
+	parent = index_parent(d->index, s);
+	for (size_t i = 0; i < FS_WALKS; i++) {
+		struct fs_walk *w = &fs->walks[i];
+		struct tag *t = w->used && w->ds == d->slot &&
+					w->folder == parent && w->tag < d->ntags
+				    ? d->tags[w->tag]
+				    : NULL;
+		uint32_t prev;
+
+		if (!t || !t->live || !bitmask_test(&t->mask, s))
+			continue;
+		prev = w->last;
+		w->last = s;
+		if (prev == UINT32_MAX || prev >= s)
+			return 0;
+		v = index_folder_samples(d->index, parent, &n);
+		for (lo = 0, hi = n; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (v[mid] <= s)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t j = lo; j < n && k < max; j++) {
+			struct sample_info info;
+
+			if (!bitmask_test(&t->mask, v[j]))
+				continue;
+			if (!samples_get(d, v[j], &info))
+				break;
+			key_of(d, v[j], &info, &keys[k++]);
+		}
+		return k;
+	}
+	return 0;
+}
+
+#define WALK_AHEAD 32
+
+int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
+		   struct content_file **out, bool *direct)
+{
+	struct content_key key, ahead[WALK_AHEAD];
+	struct sample_info info;
+	struct inode_ref r;
+	struct dataset *d;
+	size_t nahead = 0;
+	uint64_t size = 0;
+	bool complete = false;
+	int ret = node_resolve(fs, ino, &r);
+
+	(void)flags;
+	*out = NULL;
+	*direct = true;
+	if (ret)
+		return ret;
+	if (r.kind != INODE_KIND_FILE)
+		return 1;
+	if (!fs->content)
+		return 1; /* no content layer (unit tests): empty files */
+	ret = fs_enter(fs, ino, &r);
+	if (ret)
+		return ret;
+	d = model_dataset(&fs->model, r.ds);
+	ret = d ? samples_ensure(fs, d, (uint32_t)r.sample, (uint32_t)r.sample)
+		: -ENOENT;
+	if (!ret && !samples_get(d, (uint32_t)r.sample, &info))
+		ret = -EIO;
+	if (!ret) {
+		key_of(d, (uint32_t)r.sample, &info, &key);
+		nahead = walk_next(fs, d, (uint32_t)r.sample, ahead,
+				   fs->prefetch_files * 2 < WALK_AHEAD
+				       ? fs->prefetch_files * 2
+				       : WALK_AHEAD);
+	}
+	ret = fs_leave(fs, ret);
+	if (ret)
+		return ret == -ENOENT ? -ENOENT : -EIO;
+	ret = content_open(fs->content, &key, out, &complete);
+	if (!ret)
+		ret = content_size(*out, &size);
+	if (ret) {
+		content_close(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	/* the kernel caches pages up to the size stat gave: only a size it
+	 * had right may be served through its cache */
+	*direct = key.size < 0 || (uint64_t)key.size != size;
+	if (nahead)
+		content_prefetch(fs->content, ahead, nahead);
+	return 0;
+}
+
+int fs_read_sample(struct content_file *f, char *buf, size_t len, off_t off,
+		   size_t *got)
+{
+	*got = 0;
+	return f ? content_read(f, buf, len, off, got) : 0;
+}
+
+int fs_write_sample(struct fs *fs, uint64_t ino, struct content_file **f,
+		    const char *buf, size_t len, off_t off)
+{
+	struct content_file *mine = NULL, *none = NULL;
+	struct inode_ref r;
+	bool direct;
+	int ret = node_resolve(fs, ino, &r);
+
+	if (ret)
+		return ret;
+	if (r.kind != INODE_KIND_FILE)
+		return 1;
+	if (!__atomic_load_n(f, __ATOMIC_ACQUIRE)) {
+		ret = fs_open_sample(fs, ino, O_RDONLY, &mine, &direct);
+		if (ret)
+			return ret < 0 ? ret : -EPERM;
+		if (!mine)
+			return -EPERM;
+		if (!__atomic_compare_exchange_n(f, &none, mine, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			content_close(mine);
+	}
+	/* a copy of the sample writes its own bytes: taken, and nothing
+	 * changes; any other byte is not the sample */
+	ret = content_same(*f, buf, len, off);
+	if (ret == -EPERM)
+		log_info("write into a sample file refused: the bytes are not "
+			 "the sample's (inode %llu, offset %lld)",
+			 (unsigned long long)ino, (long long)off);
+	return ret;
+}
+
+void fs_close_sample(struct content_file *f)
+{
+	content_close(f);
+}

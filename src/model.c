@@ -35,6 +35,7 @@ static void tag_free(struct tag *t)
 	bitmask_dispose(&t->view.folders);
 	for (int i = 0; i < 2; i++)
 		free(t->exports[i].doc);
+	free(t->json.doc);
 	free(t);
 }
 

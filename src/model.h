@@ -80,6 +80,7 @@ struct tag {
 	bool derived; /* a tag arithmetic result (arith) */
 	struct tag_arith arith;
 	struct tag_export exports[2]; /* by enum api_export */
+	struct tag_export json;	      /* .lightly/tags/<tag>.json */
 	int64_t deleted_ms;
 	bool seen;
 	bool created_locally;

@@ -203,15 +203,60 @@ const struct node_ops node_meta_tags_ops = {
     .list = meta_tags_list,
 };
 
+struct tag_json_job {
+	struct api *api;
+	struct tag_export *x;
+	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
+	char *doc;
+	size_t len;
+};
+
+static int tag_json_fetch(void *arg)
+{
+	struct tag_json_job *j = arg;
+
+	return api_get_tag_json(j->api, j->ds_id, j->tag_id, &j->doc, &j->len);
+}
+
+static int tag_json_install(void *arg, int err)
+{
+	struct tag_json_job *j = arg;
+
+	if (err)
+		return err;
+	free(j->x->doc);
+	j->x->doc = j->doc;
+	j->x->len = j->len;
+	j->doc = NULL;
+	return 0;
+}
+
+static const struct cache_loader tag_json_loader = {
+    .fetch = tag_json_fetch,
+    .install = tag_json_install,
+};
+
+/* The document is loaded with the entry, for the TTL, so that stat has
+ * its length (tar and rsync read st_size bytes). */
 static int meta_tag_check(struct fs *fs, struct inode_ref *r)
 {
+	struct tag_json_job j = {.api = fs->api};
 	struct dataset *d;
+	struct tag *t;
 	int ret = node_check_dataset(fs, r, &d);
 
 	if (!ret)
 		ret = refresh_tags(fs, d);
-	if (!ret && !model_tag(d, r->tag))
+	t = ret ? NULL : model_tag(d, r->tag);
+	if (!ret && !t)
 		ret = -ENOENT;
+	if (ret || !model_tag_of_server(t))
+		return ret;
+	j.x = &t->json;
+	memcpy(j.ds_id, d->id, sizeof(j.ds_id));
+	memcpy(j.tag_id, t->id, sizeof(j.tag_id));
+	ret = cache_load(&fs->cache, &j.x->load, &tag_json_loader, &j);
+	free(j.doc);
 	return ret;
 }
 
@@ -221,35 +266,40 @@ static void meta_tag_stat(struct fs *fs, const struct inode_ref *r,
 	struct dataset *d = model_dataset(&fs->model, r->ds);
 	struct tag *t = model_tag(d, r->tag);
 
-	node_stat_file(fs, st, r, 0444, 0,
+	node_stat_file(fs, st, r, 0444, t ? t->json.len : 0,
 		       model_ms_to_ts(t ? t->modified_ms : 0));
+	if (!t || !t->json.doc)
+		st->st_size = FS_SIZE_UNKNOWN;
 }
 
-struct tag_json_job {
-	struct api *api;
-	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
-	char **data;
-	size_t *len;
-};
-
-static int tag_json_fetch(void *arg)
-{
-	struct tag_json_job *j = arg;
-
-	return api_get_tag_json(j->api, j->ds_id, j->tag_id, j->data, j->len);
-}
-
-/* Fetched at every open: it is what the server holds now. */
+/* Fetched again at every open: it is what the server holds now (stat
+ * gave what it held within the TTL). */
 static int meta_tag_open(struct fs *fs, const struct inode_ref *r, char **data,
 			 size_t *len)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
 	struct tag *t = model_tag(d, r->tag);
-	struct tag_json_job j = {.api = fs->api, .data = data, .len = len};
+	struct tag_json_job j = {.api = fs->api};
+	int ret;
 
+	*data = NULL;
+	*len = 0;
+	if (!t || !model_tag_of_server(t))
+		return -ENOENT;
 	memcpy(j.ds_id, d->id, sizeof(j.ds_id));
 	memcpy(j.tag_id, t->id, sizeof(j.tag_id));
-	return cache_unlocked(&fs->cache, tag_json_fetch, &j);
+	ret = cache_unlocked(&fs->cache, tag_json_fetch, &j);
+	if (ret)
+		return ret;
+	/* t is a slot: it outlives the dropped lock */
+	free(t->json.doc);
+	t->json.doc = malloc(j.len ? j.len : 1);
+	if (t->json.doc)
+		memcpy(t->json.doc, j.doc, j.len);
+	t->json.len = t->json.doc ? j.len : 0;
+	*data = j.doc;
+	*len = j.len;
+	return 0;
 }
 
 const struct node_ops node_meta_tag_ops = {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dir.h"
+#include "content.h"
 #include "fs_ctx.h"
 #include "index.h"
 #include "journal.h"
@@ -114,12 +115,6 @@ const struct node_ops node_root_meta_ops = {
     .list = root_meta_list,
 };
 
-static void stats_stat(struct fs *fs, const struct inode_ref *r,
-		       struct stat *st)
-{
-	node_stat_file(fs, st, r, 0444, 0, fs->model.mount_time);
-}
-
 static void count_model(const struct model *m, size_t *ntags, size_t *nsamples)
 {
 	*ntags = *nsamples = 0;
@@ -137,6 +132,7 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 		      size_t *len)
 {
 	const struct cache *c = &fs->cache;
+	struct content_stats cs = {0};
 	struct edits_counts e;
 	char *api_json = NULL;
 	size_t api_len = 0, ntags, nsamples;
@@ -148,6 +144,8 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 		return ret;
 	count_model(&fs->model, &ntags, &nsamples);
 	edits_count(fs, &e);
+	if (fs->content)
+		content_get_stats(fs->content, &cs);
 	n = asprintf(
 	    data,
 	    "{\"api\":%s,\"cache\":{\"hits\":%llu,\"misses\":%llu,"
@@ -156,7 +154,10 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 	    "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
 	    "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu,"
 	    "\"tagsInFlight\":%zu,\"tagsRetrying\":%zu,"
-	    "\"movesWaiting\":%zu,\"journalPending\":%llu}}\n",
+	    "\"movesWaiting\":%zu,\"journalPending\":%llu},"
+	    "\"content\":{\"hits\":%llu,\"fetches\":%llu,\"bytes\":%llu,"
+	    "\"readUrls\":%llu,\"expiredUrls\":%llu,\"prefetched\":%llu,"
+	    "\"diskBytes\":%llu,\"diskFiles\":%llu}}\n",
 	    api_json, (unsigned long long)c->hits,
 	    (unsigned long long)c->misses, (unsigned long long)c->stale_served,
 	    (unsigned long long)c->evictions, fs->model.nds, ntags, nsamples,
@@ -164,7 +165,12 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 	    (unsigned long long)fs->edits.flushes, e.pending, e.in_flight,
 	    e.retrying, e.moves,
 	    (unsigned long long)(fs->journal ? journal_pending(fs->journal)
-					     : 0));
+					     : 0),
+	    (unsigned long long)cs.hits, (unsigned long long)cs.fetches,
+	    (unsigned long long)cs.bytes, (unsigned long long)cs.urls,
+	    (unsigned long long)cs.expired, (unsigned long long)cs.prefetched,
+	    (unsigned long long)cs.disk_bytes,
+	    (unsigned long long)cs.disk_files);
 	free(api_json);
 	if (n < 0) {
 		*data = NULL;
@@ -172,6 +178,20 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 	}
 	*len = (size_t)n;
 	return 0;
+}
+
+/* Its length is that of what an open would give now (tar and rsync read
+ * st_size bytes); the counters may move on before the open. */
+static void stats_stat(struct fs *fs, const struct inode_ref *r,
+		       struct stat *st)
+{
+	char *doc = NULL;
+	size_t len = 0;
+
+	if (stats_open(fs, r, &doc, &len))
+		len = 0;
+	free(doc);
+	node_stat_file(fs, st, r, 0444, len, fs->model.mount_time);
 }
 
 const struct node_ops node_stats_ops = {

@@ -78,10 +78,13 @@ teardown() {
 	assert_failure
 }
 
-@test "attributes: directories 0755, files 0444 of size 0, owned by the mounting user" {
+@test "attributes: directories 0755, files 0444 of the sample's size, owned by the mounting user" {
 	mount_fs
+	local size
+	size=$(api GET "/v1/datasets/$DS/samples" | py "print([s['metaData']['sizeInBytes'] for s in d if s['fileName'] == 'top.png'][0])")
+	[ "$size" -gt 0 ]
 	run stat -c '%A %U %s' "$MNT/street-scenes/night" "$MNT/street-scenes/night/top.png"
-	assert_output "$(printf 'drwxr-xr-x %s 0\n-r--r--r-- %s 0' "$(id -un)" "$(id -un)")"
+	assert_output "$(printf 'drwxr-xr-x %s 0\n-r--r--r-- %s %s' "$(id -un)" "$(id -un)" "$size")"
 	local created
 	created=$(api GET "/v1/datasets/$DS/tags/$(tag_id "$DS" night)" | py "print(d['createdAt']//1000)")
 	# a tag directory's mtime is the tag's lastModifiedAt

@@ -779,6 +779,52 @@ static void test_names_speed(void)
 	free(body);
 }
 
+/* SampleData: the id, metaData.sizeInBytes when it is a whole number >= 0
+ * (else -1: learnt at open), lastModifiedAt falling back to createdAt. */
+static void test_decode_samples(void)
+{
+	static const char body[] =
+	    "[{\"id\":\"5f0000000000000000000001\",\"fileName\":\"a.png\","
+	    "\"createdAt\":5,\"lastModifiedAt\":7,"
+	    "\"metaData\":{\"sizeInBytes\":1234,\"shape\":[1,2,3]}},"
+	    "{\"id\":\"5f0000000000000000000002\",\"createdAt\":9},"
+	    "{\"id\":\"5f0000000000000000000003\","
+	    "\"metaData\":{\"sizeInBytes\":-4}},"
+	    "{\"id\":\"5f0000000000000000000004\","
+	    "\"metaData\":{\"sizeInBytes\":\"12\"}}]";
+	struct api_sample *v = NULL;
+	size_t n = 0;
+	char *url = NULL;
+
+	CHECK_INT(api_decode_samples(body, strlen(body), &v, &n), 0);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK(!strcmp(v[0].id, "5f0000000000000000000001"));
+		CHECK_INT(v[0].size, 1234);
+		CHECK_INT(v[0].last_modified_at, 7);
+		CHECK_INT(v[1].size, -1);
+		CHECK_INT(v[1].last_modified_at, 9);
+		CHECK_INT(v[2].size, -1);
+		CHECK_INT(v[3].size, -1);
+	}
+	free(v);
+	CHECK_INT(api_decode_samples("[{\"fileName\":\"x\"}]", 18, &v, &n),
+		  -EIO);
+	CHECK(v == NULL);
+	CHECK_INT(api_decode_samples("{}", 2, &v, &n), -EIO);
+
+	/* a read URL: a JSON string or plain text, http(s) only */
+	CHECK_INT(api_decode_readurl("\"https://s3/x?sig=1\"", 20, &url), 0);
+	CHECK(url && !strcmp(url, "https://s3/x?sig=1"));
+	free(url);
+	CHECK_INT(api_decode_readurl("http://h/b\n", 11, &url), 0);
+	CHECK(url && !strcmp(url, "http://h/b"));
+	free(url);
+	CHECK_INT(api_decode_readurl("\"file:///etc/passwd\"", 20, &url), -EIO);
+	CHECK(url == NULL);
+	CHECK_INT(api_decode_readurl("", 0, &url), -EIO);
+}
+
 int main(void)
 {
 	log_set_sink(capture_sink, &cap);
@@ -790,6 +836,7 @@ int main(void)
 	test_decode_names();
 	test_decode_create();
 	test_decode_error();
+	test_decode_samples();
 	test_log_excerpt_is_short();
 	test_http_errno();
 	test_http_escape();

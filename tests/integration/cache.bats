@@ -41,6 +41,12 @@ tags_fetches() { stat_count 'GET /v1/datasets/{datasetId}/tags'; }
 	find "$MNT" >/dev/null
 	stats_reset
 	find "$MNT" >/dev/null
+	# find needs no size: no page of the sample listing was read
+	assert_equal "$(stat_count "GET /v1/datasets/{datasetId}/samples")" 0
+	# sizes come with the first ls -l, once
+	ls -lR "$MNT/cached-set" >/dev/null
+	assert_equal "$(stat_count "GET /v1/datasets/{datasetId}/samples")" 1
+	stats_reset
 	ls -lR "$MNT/cached-set" >/dev/null
 	stat "$MNT/cached-set/some/a/1.jpg" >/dev/null
 	assert_equal "$(stat_total)" 0

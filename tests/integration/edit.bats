@@ -301,13 +301,21 @@ PY
 	[ ! -e "$MNT/scenes/tag-a" ]
 }
 
-@test "writing bytes into a sample gives EPERM" {
+@test "writing bytes into a sample gives EPERM, and the sample keeps its image" {
 	mount_fs
+	local size sum
+	size=$(stat -c %s "$MNT/scenes/tag-a/top1.png")
+	sum=$(sha256sum <"$MNT/scenes/tag-a/top1.png")
+	[ "$size" -gt 0 ]
 	run bash -c "echo hello >'$MNT/scenes/tag-a/top1.png'"
 	assert_failure
 	assert_output --partial "Operation not permitted"
 	run stat -c %s "$MNT/scenes/tag-a/top1.png"
-	assert_output 0
+	assert_output "$size"
+	assert_equal "$(sha256sum <"$MNT/scenes/tag-a/top1.png")" "$sum"
+	# the tag still holds it on the server
+	run server_filenames "$DS" "$(tag_id "$DS" tag-a)"
+	assert_output --partial "top1.png"
 }
 
 @test "a burst of 10,000 removals costs a handful of PUTs, and so does cp -l of 10,000" {

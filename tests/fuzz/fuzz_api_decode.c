@@ -85,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct api_dataset *ds = NULL, one;
 	struct api_tag *tags = NULL, tag;
+	struct api_sample *smp = NULL;
+	char *url = NULL;
 	struct names nm = {0};
 	char id[API_ID_LEN + 1];
 	char code[16], msg[8];
@@ -151,6 +153,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = api_decode_create(body, size, id);
 	FUZZ_CHECK(rc == 0 || rc == -EIO || rc == -ENOMEM);
 	FUZZ_CHECK(rc ? id[0] == '\0' : api_id_valid(id));
+
+	rc = api_decode_samples(body, size, &smp, &n);
+	FUZZ_CHECK(rc == 0 || rc == -EIO || rc == -ENOMEM);
+	if (rc)
+		FUZZ_CHECK(smp == NULL && n == 0);
+	for (i = 0; i < n; i++)
+		FUZZ_CHECK(api_id_valid(smp[i].id) && smp[i].size >= -1);
+	free(smp);
+
+	rc = api_decode_readurl(body, size, &url);
+	FUZZ_CHECK(rc == 0 || rc == -EIO || rc == -ENOMEM);
+	FUZZ_CHECK(rc ? url == NULL
+		      : (!strncmp(url, "http://", 7) ||
+			 !strncmp(url, "https://", 8)));
+	free(url);
 
 	/* small buffers: truncated, always terminated */
 	memset(code, 'x', sizeof(code));

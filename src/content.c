@@ -668,7 +668,8 @@ static void scan_dir(struct content *c)
 	}
 	if (top)
 		closedir(top);
-	qsort(v, n, sizeof(*v), found_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), found_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct cobj *o = obj_insert(c, v[i].key);
 

@@ -122,6 +122,26 @@ void fs_walk_note(struct fs *fs, const struct inode_ref *dir)
 	w->last = UINT32_MAX;
 }
 
+/* Whether prev is one of the few entries of t's listing just before the
+ * one at v[at]: a walk in order (a file it skipped, one it failed to
+ * read, allowed); anything else is someone reading here and there. */
+#define WALK_SLACK 3
+
+static bool walked_to(const struct tag *t, const uint32_t *v, size_t at,
+		      uint32_t prev)
+{
+	unsigned seen = 0;
+
+	while (at-- > 0 && seen < WALK_SLACK) {
+		if (!bitmask_test(&t->mask, v[at]))
+			continue;
+		if (v[at] == prev)
+			return true;
+		seen++;
+	}
+	return false;
+}
+
 /* When s is the next file of a walk of a listing it is in, the files
  * after it in that listing whose info is loaded.  Lock held. */
 static size_t walk_next(struct fs *fs, struct dataset *d, uint32_t s,
@@ -157,6 +177,8 @@ static size_t walk_next(struct fs *fs, struct dataset *d, uint32_t s,
 			else
 				hi = mid;
 		}
+		if (!walked_to(t, v, lo - 1, prev))
+			return 0;
 		for (size_t j = lo; j < n && k < max; j++) {
 			struct sample_info info;
 

@@ -556,3 +556,40 @@ tag_files() { server_filenames "$DS" "$(tag_id "$DS" "$1")"; } # tag name -> its
 	assert_equal "$(tag_files NEW)" "$(tag_files initial-tag)"
 	assert_equal "$(sha_list "$MNT/cpset/NEW")" "$(sha_list "$O")"
 }
+
+# ---- a directory walk ----
+
+@test "cp -r of a tag fetches the next files before cp opens them, and ls -f reads no sizes" {
+	emu_start
+	local files=() i
+	for i in $(seq -w 1 40); do files+=("img_$i.png:20000"); done
+	DS=$(seed_sized walk "${files[@]}")
+	oracle "$DS" initial-tag "$O"
+	mnt -o prefetch_files=8
+	stats_reset
+	ls -f "$MNT/walk/initial-tag" >/dev/null
+	assert_equal "$(stat_count "GET /v1/datasets/{datasetId}/samples")" 0
+	cp -r "$MNT/walk/initial-tag" "$T/copy"
+	assert_equal "$(sha_list "$T/copy")" "$(sha_list "$O")"
+	# files read ahead of their open are counted as prefetched
+	run py "print(d['content']['prefetched'])" <"$MNT/.lightly/stats"
+	assert_success
+	[ "$output" -ge 20 ] || fail "only $output of 40 files were fetched ahead"
+	# each file once: prefetching fetched nothing twice
+	assert_equal "$(storage requests)" 40
+}
+
+@test "opening files out of listing order prefetches nothing" {
+	emu_start
+	local files=() i
+	for i in $(seq -w 1 12); do files+=("img_$i.png:20000"); done
+	DS=$(seed_sized shuffled "${files[@]}")
+	mnt
+	ls -l "$MNT/shuffled/initial-tag" >/dev/null
+	for i in 12 03 09 01 07; do
+		cat "$MNT/shuffled/initial-tag/img_$i.png" >/dev/null
+	done
+	run py "print(d['content']['prefetched'])" <"$MNT/.lightly/stats"
+	assert_output 0
+	assert_equal "$(storage requests)" 5
+}

@@ -164,9 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = api_decode_readurl(body, size, &url);
 	FUZZ_CHECK(rc == 0 || rc == -EIO || rc == -ENOMEM);
-	FUZZ_CHECK(rc ? url == NULL
-		      : (!strncmp(url, "http://", 7) ||
-			 !strncmp(url, "https://", 8)));
+	FUZZ_CHECK(
+	    rc ? url == NULL
+	       : (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)));
 	free(url);
 
 	/* small buffers: truncated, always terminated */

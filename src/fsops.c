@@ -140,8 +140,8 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
  * set to "now" (touch) are accepted and left, and so are a directory's:
  * its mtime is the mount's clock of its listing (cp -a and rsync -a of a
  * folder set it last).  Truncating a sample to 0 (cp onto it, O_TRUNC)
- * is accepted and changes nothing: what is written next must be the
- * sample's own bytes (fs_write_sample). */
+ * or to its size (rsync --inplace) is accepted and changes nothing: what
+ * is written must be the sample's own bytes (fs_write_sample). */
 static int setattr_check(const struct stat *cur, const struct stat *attr,
 			 int to_set)
 {
@@ -155,7 +155,10 @@ static int setattr_check(const struct stat *cur, const struct stat *attr,
 		return -EPERM;
 	if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != cur->st_gid)
 		return -EPERM;
-	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0)
+	/* 0 (O_TRUNC before a copy) and the size it has (rsync --inplace
+	 * after one) leave the bytes as they are */
+	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0 &&
+	    attr->st_size != cur->st_size)
 		return -EPERM;
 	if (S_ISDIR(cur->st_mode))
 		return 0;

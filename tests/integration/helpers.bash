@@ -137,7 +137,11 @@ unmount_fs() {
 			kill -9 "$FS_PID" 2>/dev/null || true
 			wait "$FS_PID" 2>/dev/null || true
 		fi
-		mountpoint -q "$MNT" && fusermount3 -uz "$MNT" 2>/dev/null
+		# a daemon that died mounted leaves a mount mountpoint(1) cannot
+		# stat ("Transport endpoint is not connected"): /proc/mounts has it
+		if mountpoint -q "$MNT" 2>/dev/null || awk -v m="$MNT" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; then
+			fusermount3 -uz "$MNT" 2>/dev/null
+		fi
 		rmdir "$MNT" 2>/dev/null || true
 		[ -n "${KEEP_LOGS:-}" ] || rm -f "$FS_LOG"
 	fi

@@ -97,9 +97,10 @@ int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
  * without a content layer (the file is empty).  0, -ENOENT, -EIO. */
 int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
 		   struct content_file **out, bool *direct);
-/* 0 and *got bytes (short only at the end), or -EIO: the next read tries
+/* 0 and *got bytes (short only at the end) to be read at off from *fd
+ * (the cache file: spliced to the kernel), or -EIO: the next read tries
  * again. */
-int fs_read_sample(struct content_file *f, char *buf, size_t len, off_t off,
+int fs_read_sample(struct content_file *f, size_t len, off_t off, int *fd,
 		   size_t *got);
 /* A write into a sample's file (cp between tags): the count when the bytes
  * are the sample's own 0 (all len taken), -EPERM when not; 1 when ino is

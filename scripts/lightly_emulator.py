@@ -269,25 +269,32 @@ class Content:
 
     def body(self, sample_id, name, size, img_type):
         """(bytes, content type) of a sample's image, rendered once and cached."""
+        data, ctype, _ = self.body_etag(sample_id, name, size, img_type)
+        return data, ctype
+
+    def body_etag(self, sample_id, name, size, img_type):
+        """(bytes, content type, ETag): the ETag is computed once per body, as
+        storage computes it once at upload, so a ranged GET costs its range."""
         kind = content.kind_of(name)
         key = (sample_id, img_type, size)
         with self.lock:
-            data = self.cache.pop(key, None)
-            if data is not None:
-                self.cache[key] = data
-                return data, content.CONTENT_TYPES[kind]
+            hit = self.cache.pop(key, None)
+            if hit is not None:
+                self.cache[key] = hit
+                return hit[0], content.CONTENT_TYPES[kind], hit[1]
         if kind == content.KIND_PNG and size == BLOB_SIZE:
             data = make_png(hashlib.sha256(sample_id.encode()).digest()[:3])
         else:
             data = content.render(kind, size, sample_id)
+        etag = '"%s"' % hashlib.md5(data).hexdigest()
         with self.lock:
             if key not in self.cache:
-                self.cache[key] = data
+                self.cache[key] = (data, etag)
                 self.cached_bytes += len(data)
                 while self.cached_bytes > self.CACHE_BYTES and len(self.cache) > 1:
                     old = next(iter(self.cache))
-                    self.cached_bytes -= len(self.cache.pop(old))
-        return data, content.CONTENT_TYPES[kind]
+                    self.cached_bytes -= len(self.cache.pop(old)[0])
+        return data, content.CONTENT_TYPES[kind], etag
 
 
 def explicit_size(extra):
@@ -1477,11 +1484,12 @@ class Emulator:
             data = to_json_bytes({"fileName": name, "sizeInBytes": self.store.content.size(
                 name, None), "sampleId": sample_id})
             ctype = "application/json"
+            etag = '"%s"' % hashlib.md5(data).hexdigest()
         else:
-            data, ctype = self.store.content.body(sample_id, name, size, img_type)
+            data, ctype, etag = self.store.content.body_etag(sample_id, name, size, img_type)
         total = len(data)
         headers = [("Accept-Ranges", "bytes"),
-                   ("ETag", '"%s"' % hashlib.md5(data).hexdigest()),
+                   ("ETag", etag),
                    ("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")]
         rng = parse_range(req.headers.get("Range"), total)
         if rng is None:

@@ -413,7 +413,12 @@ static int fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
 				 : o->k.size > 0 ? (uint64_t)o->k.size
 						 : 0;
 		pthread_mutex_unlock(&c->lock);
+		log_debug("content: GET %s bytes %llu+%llu", o->key,
+			  (unsigned long long)r.off, (unsigned long long)r.len);
 		ret = blob_get(c->cfg.blob, url, &r, sink_write, &s);
+		log_debug("content: got %s bytes %llu+%llu: %d", o->key,
+			  (unsigned long long)r.off, (unsigned long long)r.got,
+			  ret);
 		pthread_mutex_lock(&c->lock);
 		c->st.fetches += r.attempts;
 		c->st.bytes += r.got;
@@ -872,17 +877,19 @@ static void read_ahead(struct content *c, struct content_file *f, uint64_t end)
 		f->window *= 2;
 }
 
-int content_read(struct content_file *f, char *buf, size_t len, off_t off,
-		 size_t *got)
+/* Makes [off, off + len) of f's file present, and returns the file's
+ * descriptor and how many bytes of it to read from off (0 at the end). */
+int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
+		    size_t *got)
 {
 	struct content *c = f->c;
 	struct cobj *o = f->o;
 	uint64_t end, b0, b1;
 	bool seq, fetched = false;
 	int ret;
-	ssize_t n;
 
 	*got = 0;
+	*fd = -1;
 	if (off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
@@ -932,20 +939,13 @@ int content_read(struct content_file *f, char *buf, size_t len, off_t off,
 		c->st.hits++;
 	if (o->fd < 0 && (ret = obj_file(c, o)))
 		goto out;
-	pthread_mutex_unlock(&c->lock);
-	n = pread(o->fd, buf, end - (uint64_t)off, off);
-	pthread_mutex_lock(&c->lock);
-	if (n < 0) {
-		ret = -EIO;
-		log_warn("content cache: read: %s", strerror(errno));
-		goto out;
-	}
-	*got = (size_t)n;
-	if (seq) {
+	/* the descriptor lives while f holds its object */
+	*fd = o->fd;
+	*got = (size_t)(end - (uint64_t)off);
+	if (seq)
 		read_ahead(c, f, end);
-	} else {
+	else
 		f->window = CONTENT_WINDOW_MIN;
-	}
 	f->last_off = (uint64_t)off;
 	f->next = end;
 out:
@@ -953,6 +953,25 @@ out:
 		ret = -EIO;
 	pthread_mutex_unlock(&c->lock);
 	return ret;
+}
+
+int content_read(struct content_file *f, char *buf, size_t len, off_t off,
+		 size_t *got)
+{
+	size_t want;
+	ssize_t n;
+	int fd, ret = content_read_fd(f, len, off, &fd, &want);
+
+	*got = 0;
+	if (ret || !want)
+		return ret;
+	n = pread(fd, buf, want, off);
+	if (n < 0) {
+		log_warn("content cache: read: %s", strerror(errno));
+		return -EIO;
+	}
+	*got = (size_t)n;
+	return 0;
 }
 
 int content_same(struct content_file *f, const char *buf, size_t len, off_t off)

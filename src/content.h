@@ -95,6 +95,10 @@ int content_size(struct content_file *f, uint64_t *size);
  * file.  0, or -EIO (the next read tries again), -ENOMEM. */
 int content_read(struct content_file *f, char *buf, size_t len, off_t off,
 		 size_t *got);
+/* The same, for a splice: the bytes are made present in the file fd (valid
+ * until content_close), *got of them from off. */
+int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
+		    size_t *got);
 /* Whether buf is exactly the sample's bytes at off (what a copy writes):
  * 0 yes, -EPERM no, or the read's error. */
 int content_same(struct content_file *f, const char *buf, size_t len,

@@ -250,11 +250,12 @@ int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
 	return 0;
 }
 
-int fs_read_sample(struct content_file *f, char *buf, size_t len, off_t off,
+int fs_read_sample(struct content_file *f, size_t len, off_t off, int *fd,
 		   size_t *got)
 {
 	*got = 0;
-	return f ? content_read(f, buf, len, off, got) : 0;
+	*fd = -1;
+	return f ? content_read_fd(f, len, off, fd, got) : 0;
 }
 
 int fs_write_sample(struct fs *fs, uint64_t ino, struct content_file **f,

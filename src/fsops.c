@@ -518,13 +518,6 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, -fs_fsync(fs_of(req), ino));
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
 static void op_destroy(void *userdata)
 {
 	/* fs_stop sends what is pending after the session, bounded by
@@ -564,7 +557,9 @@ const struct fuse_lowlevel_ops fsops_ops = {
     .read = op_read,
     .write = op_write,
     .release = op_release,
-    .flush = op_flush,
+    /* no flush: nothing is buffered per descriptor, and the ENOSYS of a
+     * missing one makes the kernel stop sending FLUSH at every close (a
+     * round trip per file of a cp -r) */
     .fsync = op_fsync,
     .statfs = op_statfs,
     .mkdir = op_mkdir,

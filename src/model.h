@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "api.h"
@@ -72,6 +73,17 @@ struct tag_export {
 	char *doc;
 	size_t len;
 };
+
+/* Takes *doc (len bytes) as x's document, freeing the one it replaces;
+ * *doc is NULL afterwards. */
+static inline void model_tag_doc_set(struct tag_export *x, char **doc,
+				     size_t len)
+{
+	free(x->doc);
+	x->doc = *doc;
+	x->len = len;
+	*doc = NULL;
+}
 
 struct tag {
 	uint32_t slot;

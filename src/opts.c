@@ -314,11 +314,11 @@ static void opts_defaults(struct opts *o)
 	o->prefetch_mb = OPTS_DEFAULT_PREFETCH_MB;
 }
 
-/* Where edits wait for the server: -o state_dir, else the XDG state
- * directory (the journal outlives the process, unlike a cache). */
-static char *state_dir_of(const char *opt)
+/* -o DIR, else $ENV/lightlyfs, else ~/FALLBACK (or /tmp/FALLBACK without a
+ * home).  malloc'd, NULL on ENOMEM. */
+static char *xdg_dir(const char *opt, const char *env, const char *fallback)
 {
-	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *xdg = getenv(env);
 	const char *home = getenv("HOME");
 	char *dir = NULL;
 
@@ -328,25 +328,7 @@ static char *state_dir_of(const char *opt)
 		return asprintf(&dir, "%s/lightlyfs", xdg) < 0 ? NULL : dir;
 	if (!home || home[0] != '/')
 		home = "/tmp";
-	return asprintf(&dir, "%s/.local/state/lightlyfs", home) < 0 ? NULL
-								     : dir;
-}
-
-/* Where sample content is cached: -o cache_dir, else the XDG cache
- * directory (it may be deleted at any time, unlike the state). */
-static char *cache_dir_of(const char *opt)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	char *dir = NULL;
-
-	if (opt)
-		return strdup(opt);
-	if (xdg && xdg[0] == '/')
-		return asprintf(&dir, "%s/lightlyfs", xdg) < 0 ? NULL : dir;
-	if (!home || home[0] != '/')
-		home = "/tmp";
-	return asprintf(&dir, "%s/.cache/lightlyfs", home) < 0 ? NULL : dir;
+	return asprintf(&dir, "%s/%s", home, fallback) < 0 ? NULL : dir;
 }
 
 /* The string options, -o before the environment before the default, and
@@ -368,8 +350,12 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 		o->dataset = strdup(raw->dataset);
 	if (raw->log_file)
 		o->log_file = strdup(raw->log_file);
-	o->state_dir = state_dir_of(raw->state_dir);
-	o->cache_dir = cache_dir_of(raw->cache_dir);
+	/* the journal outlives the process, unlike the content cache, which
+	 * may be deleted at any time */
+	o->state_dir =
+	    xdg_dir(raw->state_dir, "XDG_STATE_HOME", ".local/state/lightlyfs");
+	o->cache_dir =
+	    xdg_dir(raw->cache_dir, "XDG_CACHE_HOME", ".cache/lightlyfs");
 	if (!o->server || !o->state_dir || !o->cache_dir ||
 	    (raw->ca_certs && !o->ca_certs) ||
 	    (raw->token_file && !o->token_file) ||

@@ -124,13 +124,9 @@ static int export_install(void *arg, int err)
 {
 	struct export_job *j = arg;
 
-	if (err)
-		return err;
-	free(j->x->doc);
-	j->x->doc = j->doc;
-	j->x->len = j->len;
-	j->doc = NULL;
-	return 0;
+	if (!err)
+		model_tag_doc_set(j->x, &j->doc, j->len);
+	return err;
 }
 
 static const struct cache_loader export_loader = {

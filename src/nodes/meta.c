@@ -222,13 +222,9 @@ static int tag_json_install(void *arg, int err)
 {
 	struct tag_json_job *j = arg;
 
-	if (err)
-		return err;
-	free(j->x->doc);
-	j->x->doc = j->doc;
-	j->x->len = j->len;
-	j->doc = NULL;
-	return 0;
+	if (!err)
+		model_tag_doc_set(j->x, &j->doc, j->len);
+	return err;
 }
 
 static const struct cache_loader tag_json_loader = {
@@ -291,14 +287,15 @@ static int meta_tag_open(struct fs *fs, const struct inode_ref *r, char **data,
 	ret = cache_unlocked(&fs->cache, tag_json_fetch, &j);
 	if (ret)
 		return ret;
-	/* t is a slot: it outlives the dropped lock */
-	free(t->json.doc);
-	t->json.doc = malloc(j.len ? j.len : 1);
-	if (t->json.doc)
-		memcpy(t->json.doc, j.doc, j.len);
-	t->json.len = t->json.doc ? j.len : 0;
-	*data = j.doc;
+	/* t is a slot: it outlives the dropped lock; the caller gets a copy */
+	*data = malloc(j.len ? j.len : 1);
+	if (!*data) {
+		free(j.doc);
+		return -ENOMEM;
+	}
+	memcpy(*data, j.doc, j.len);
 	*len = j.len;
+	model_tag_doc_set(&t->json, &j.doc, j.len);
 	return 0;
 }
 

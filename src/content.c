@@ -11,60 +11,8 @@
 #include <unistd.h>
 
 #include "blob.h"
-#include "content.h"
+#include "content_internal.h"
 #include "log.h"
-
-#define KEY_MAX 96
-
-struct cobj {
-	struct cobj *hnext;
-	struct cobj *lru_prev, *lru_next;
-	char key[KEY_MAX]; /* "DSID/SAMPLEID-MODIFIED-full": its file name */
-	struct content_key k;
-	unsigned refs;
-	int fd;
-	bool sized, sizing, complete, on_lru, pf_queued;
-	uint64_t size, nblocks, nhave;
-	uint8_t *have, *busy; /* bitmaps of nblocks */
-	uint64_t disk;	      /* bytes counted in disk_bytes */
-	char *url;
-	int64_t url_expiry; /* wall-clock s */
-	bool url_busy;
-	int last_err;
-};
-
-struct job {
-	struct job *next;
-	struct cobj *o;	 /* a reference of the job's */
-	uint64_t b0, b1; /* blocks, marked busy; whole: b1 0 */
-	bool whole;
-	uint64_t bytes; /* counted in pf_bytes */
-};
-
-struct content {
-	pthread_mutex_t lock;
-	pthread_cond_t cond; /* blocks, sizes and URLs arriving */
-	pthread_cond_t work; /* jobs queued, or stopping */
-	struct content_config cfg;
-	char *dir;
-	struct cobj **table;
-	size_t nbuckets, nobjs;
-	struct cobj lru; /* sentinel: next is the most recently used */
-	uint64_t disk_bytes, disk_files;
-	pthread_t *threads;
-	unsigned nthreads;
-	bool stopping;
-	struct job *ra_head, *ra_tail, *pf_head, *pf_tail;
-	unsigned pf_running, pf_queued;
-	uint64_t pf_bytes;
-	struct content_stats st;
-};
-
-struct content_file {
-	struct content *c;
-	struct cobj *o;
-	uint64_t next, last_off, window;
-};
 
 /* ---- objects ---- */
 
@@ -94,19 +42,6 @@ static int obj_path(const struct content *c, const struct cobj *o, bool part,
 	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }
 
-static bool bit(const uint8_t *m, uint64_t b)
-{
-	return m[b / 8] & (1u << (b % 8));
-}
-
-static void set_bit(uint8_t *m, uint64_t b, bool on)
-{
-	if (on)
-		m[b / 8] |= (uint8_t)(1u << (b % 8));
-	else
-		m[b / 8] &= (uint8_t) ~(1u << (b % 8));
-}
-
 static void lru_unlink(struct cobj *o)
 {
 	if (!o->on_lru)
@@ -116,7 +51,7 @@ static void lru_unlink(struct cobj *o)
 	o->on_lru = false;
 }
 
-static void lru_push(struct content *c, struct cobj *o)
+void content_lru_push(struct content *c, struct cobj *o)
 {
 	o->lru_next = c->lru.lru_next;
 	o->lru_prev = &c->lru;
@@ -157,7 +92,7 @@ static void obj_destroy(struct content *c, struct cobj *o)
 	free(o);
 }
 
-static void evict(struct content *c)
+void content_evict(struct content *c)
 {
 	while (c->disk_bytes > c->cfg.cache_bytes && c->lru.lru_prev != &c->lru)
 		obj_destroy(c, c->lru.lru_prev);
@@ -172,7 +107,7 @@ static struct cobj *obj_find(struct content *c, const char *key)
 	return o;
 }
 
-static struct cobj *obj_insert(struct content *c, const char *key)
+struct cobj *content_obj_insert(struct content *c, const char *key)
 {
 	struct cobj *o = calloc(1, sizeof(*o));
 	size_t b;
@@ -189,7 +124,7 @@ static struct cobj *obj_insert(struct content *c, const char *key)
 }
 
 /* A reference to key's object, made if need be (lock held). */
-static struct cobj *obj_get(struct content *c, const struct content_key *k)
+struct cobj *content_obj_get(struct content *c, const struct content_key *k)
 {
 	char key[KEY_MAX];
 	struct cobj *o;
@@ -197,7 +132,7 @@ static struct cobj *obj_get(struct content *c, const struct content_key *k)
 	make_key(c, k, key);
 	o = obj_find(c, key);
 	if (!o)
-		o = obj_insert(c, key);
+		o = content_obj_insert(c, key);
 	if (!o)
 		return NULL;
 	o->k = *k;
@@ -206,7 +141,7 @@ static struct cobj *obj_get(struct content *c, const struct content_key *k)
 	return o;
 }
 
-static void obj_put(struct content *c, struct cobj *o)
+void content_obj_put(struct content *c, struct cobj *o)
 {
 	if (--o->refs)
 		return;
@@ -215,8 +150,8 @@ static void obj_put(struct content *c, struct cobj *o)
 		if (o->fd >= 0)
 			close(o->fd);
 		o->fd = -1;
-		lru_push(c, o);
-		evict(c);
+		content_lru_push(c, o);
+		content_evict(c);
 	} else {
 		obj_destroy(c, o);
 	}
@@ -392,7 +327,7 @@ static int sink_write(const char *data, size_t len, void *arg)
 /* Fetches [off, off + len) of o into its file (lock held, dropped for the
  * requests).  The blocks in it are busy (o sized) or o->sizing is ours.
  * Blocks that did not arrive are no longer busy afterwards. */
-static int fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
+int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
 {
 	struct sink s = {
 	    .c = c, .o = o, .pos = off, .marked = off / CONTENT_BLOCK};
@@ -465,7 +400,7 @@ static int fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
 }
 
 /* o's size, fetching its first bytes to learn it (lock held). */
-static int obj_sized(struct content *c, struct cobj *o)
+int content_obj_sized(struct content *c, struct cobj *o)
 {
 	uint64_t first;
 	int ret;
@@ -479,7 +414,7 @@ static int obj_sized(struct content *c, struct cobj *o)
 	first = o->k.size >= 0 && (uint64_t)o->k.size <= CONTENT_SMALL
 		    ? (uint64_t)o->k.size + CONTENT_BLOCK
 		    : CONTENT_SMALL;
-	ret = fetch(c, o, 0, first);
+	ret = content_fetch(c, o, 0, first);
 	o->sizing = false;
 	pthread_cond_broadcast(&c->cond);
 	if (!ret && o->sized && c->cfg.size_learnt &&
@@ -508,186 +443,6 @@ static int obj_open_complete(struct content *c, struct cobj *o)
 	o->size = (uint64_t)st.st_size;
 	o->sized = true;
 	return 0;
-}
-
-/* ---- workers ---- */
-
-static void queue(struct job **head, struct job **tail, struct job *j)
-{
-	j->next = NULL;
-	if (*tail)
-		(*tail)->next = j;
-	else
-		*head = j;
-	*tail = j;
-}
-
-static struct job *dequeue(struct job **head, struct job **tail)
-{
-	struct job *j = *head;
-
-	if (j) {
-		*head = j->next;
-		if (!*head)
-			*tail = NULL;
-	}
-	return j;
-}
-
-static void run_whole(struct content *c, struct cobj *o)
-{
-	uint64_t b = 0, e;
-
-	if (obj_sized(c, o) || o->complete)
-		return;
-	/* the rest of it, in the runs no reader is fetching */
-	while (b < o->nblocks) {
-		while (b < o->nblocks && (bit(o->have, b) || bit(o->busy, b)))
-			b++;
-		for (e = b;
-		     e < o->nblocks && !bit(o->have, e) && !bit(o->busy, e);
-		     e++)
-			set_bit(o->busy, e, true);
-		if (e > b &&
-		    fetch(c, o, b * CONTENT_BLOCK, (e - b) * CONTENT_BLOCK))
-			return;
-		b = e;
-	}
-}
-
-static void *worker(void *arg)
-{
-	struct content *c = arg;
-
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		struct job *j = dequeue(&c->ra_head, &c->ra_tail);
-
-		if (!j && c->pf_running < c->cfg.prefetch_requests) {
-			j = dequeue(&c->pf_head, &c->pf_tail);
-			if (j) {
-				c->pf_queued--;
-				c->pf_running++;
-			}
-		}
-		if (!j) {
-			if (c->stopping)
-				break;
-			pthread_cond_wait(&c->work, &c->lock);
-			continue;
-		}
-		if (j->whole) {
-			j->o->pf_queued = false;
-			if (!j->o->complete) {
-				run_whole(c, j->o);
-				if (j->o->complete)
-					c->st.prefetched++;
-			}
-			c->pf_running--;
-			c->pf_bytes -= j->bytes;
-		} else {
-			fetch(c, j->o, j->b0 * CONTENT_BLOCK,
-			      (j->b1 - j->b0) * CONTENT_BLOCK);
-		}
-		obj_put(c, j->o);
-		free(j);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-/* ---- the cache directory ---- */
-
-struct found {
-	char key[KEY_MAX];
-	uint64_t size;
-	time_t atime;
-};
-
-static int found_cmp(const void *a, const void *b)
-{
-	const struct found *x = a, *y = b;
-
-	return (x->atime > y->atime) - (x->atime < y->atime);
-}
-
-static bool hex_id(const char *s, size_t n)
-{
-	if (n != API_ID_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789abcdef", s[i]))
-			return false;
-	return true;
-}
-
-/* What an earlier mount left: complete files stay, oldest used first
- * out; partial ones go. */
-static void scan_dir(struct content *c)
-{
-	struct found *v = NULL;
-	size_t n = 0, cap = 0;
-	DIR *top = opendir(c->dir);
-	struct dirent *e;
-
-	while (top && (e = readdir(top))) {
-		char sub[4096];
-		DIR *d;
-		struct dirent *f;
-
-		if (!hex_id(e->d_name, strlen(e->d_name)))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", c->dir, e->d_name);
-		d = opendir(sub);
-		while (d && (f = readdir(d))) {
-			char path[4096 + 256];
-			size_t len = strlen(f->d_name);
-			struct stat st;
-
-			if (f->d_name[0] == '.' || len < API_ID_LEN + 4)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
-			if (len > 5 && !strcmp(f->d_name + len - 5, ".part")) {
-				unlink(path);
-				continue;
-			}
-			if (stat(path, &st) || !S_ISREG(st.st_mode))
-				continue;
-			if (n == cap) {
-				struct found *nv;
-
-				cap = cap ? 2 * cap : 256;
-				nv = realloc(v, cap * sizeof(*v));
-				if (!nv)
-					break;
-				v = nv;
-			}
-			snprintf(v[n].key, KEY_MAX, "%s/%s", e->d_name,
-				 f->d_name);
-			v[n].size = (uint64_t)st.st_size;
-			v[n].atime = st.st_atime;
-			n++;
-		}
-		if (d)
-			closedir(d);
-	}
-	if (top)
-		closedir(top);
-	if (n)
-		qsort(v, n, sizeof(*v), found_cmp);
-	for (size_t i = 0; i < n; i++) {
-		struct cobj *o = obj_insert(c, v[i].key);
-
-		if (!o)
-			break;
-		o->complete = o->sized = true;
-		o->size = o->disk = v[i].size;
-		c->disk_bytes += o->disk;
-		c->disk_files++;
-		lru_push(c, o);
-	}
-	free(v);
-	evict(c);
 }
 
 /* ---- the interface ---- */
@@ -720,14 +475,14 @@ int content_new(const struct content_config *cfg, struct content **out)
 		content_free(c);
 		return ret;
 	}
-	scan_dir(c);
+	content_scan_dir(c);
 	if (!c->cfg.cache_bytes)
 		c->cfg.prefetch_requests = 0;
 	/* readahead gets two threads of its own beside the prefetchers */
 	c->threads = calloc(c->cfg.prefetch_requests + 2, sizeof(pthread_t));
 	for (unsigned i = 0; c->threads && i < c->cfg.prefetch_requests + 2;
 	     i++) {
-		if (pthread_create(&c->threads[i], NULL, worker, c))
+		if (pthread_create(&c->threads[i], NULL, content_worker, c))
 			break;
 		c->nthreads++;
 	}
@@ -751,13 +506,13 @@ void content_free(struct content *c)
 	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
 	/* queued work is dropped; what runs finishes its request */
-	while ((j = dequeue(&c->pf_head, &c->pf_tail)) ||
-	       (j = dequeue(&c->ra_head, &c->ra_tail))) {
+	while ((j = content_dequeue(&c->pf_head, &c->pf_tail)) ||
+	       (j = content_dequeue(&c->ra_head, &c->ra_tail))) {
 		if (!j->whole)
 			for (uint64_t b = j->b0; b < j->b1; b++)
 				set_bit(j->o->busy, b, false);
 		j->o->pf_queued = false;
-		obj_put(c, j->o);
+		content_obj_put(c, j->o);
 		free(j);
 	}
 	pthread_cond_broadcast(&c->work);
@@ -801,13 +556,13 @@ int content_open(struct content *c, const struct content_key *key,
 	if (!f)
 		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
-	f->o = obj_get(c, key);
+	f->o = content_obj_get(c, key);
 	if (!f->o)
 		ret = -ENOMEM;
 	else if (f->o->complete)
 		ret = obj_open_complete(c, f->o);
 	if (ret && f->o)
-		obj_put(c, f->o);
+		content_obj_put(c, f->o);
 	*complete = !ret && f->o->complete;
 	pthread_mutex_unlock(&c->lock);
 	if (ret) {
@@ -826,7 +581,7 @@ int content_size(struct content_file *f, uint64_t *size)
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
-	ret = obj_sized(c, f->o);
+	ret = content_obj_sized(c, f->o);
 	*size = f->o->size;
 	pthread_mutex_unlock(&c->lock);
 	return ret;
@@ -871,7 +626,7 @@ static void read_ahead(struct content *c, struct content_file *f, uint64_t end)
 	j->b0 = b;
 	j->b1 = e;
 	o->refs++;
-	queue(&c->ra_head, &c->ra_tail, j);
+	content_queue(&c->ra_head, &c->ra_tail, j);
 	pthread_cond_signal(&c->work);
 	if (f->window < CONTENT_WINDOW_MAX)
 		f->window *= 2;
@@ -893,7 +648,7 @@ int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
 	if (off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	ret = obj_sized(c, o);
+	ret = content_obj_sized(c, o);
 	if (ret)
 		goto out;
 	if ((uint64_t)off >= o->size || !len)
@@ -930,7 +685,8 @@ int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
 				lim = w < o->nblocks ? w : o->nblocks;
 		}
 		claim(o, b, lim, &e);
-		ret = fetch(c, o, b * CONTENT_BLOCK, (e - b) * CONTENT_BLOCK);
+		ret = content_fetch(c, o, b * CONTENT_BLOCK,
+				    (e - b) * CONTENT_BLOCK);
 		if (ret)
 			goto out;
 		fetched = true;
@@ -997,47 +753,9 @@ void content_close(struct content_file *f)
 		return;
 	c = f->c;
 	pthread_mutex_lock(&c->lock);
-	obj_put(c, f->o);
+	content_obj_put(c, f->o);
 	pthread_mutex_unlock(&c->lock);
 	free(f);
-}
-
-void content_prefetch(struct content *c, const struct content_key *keys,
-		      size_t n)
-{
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < n && !c->stopping; i++) {
-		uint64_t bytes =
-		    keys[i].size >= 0 ? (uint64_t)keys[i].size : CONTENT_SMALL;
-		struct cobj *o;
-		struct job *j;
-
-		if (!c->cfg.prefetch_requests ||
-		    c->pf_queued >= 2 * c->cfg.prefetch_requests)
-			break;
-		/* a big file is not taken whole on a guess */
-		if (bytes > c->cfg.prefetch_bytes / 4)
-			continue;
-		if (c->pf_bytes + bytes > c->cfg.prefetch_bytes)
-			break;
-		o = obj_get(c, &keys[i]);
-		if (!o)
-			break;
-		if (o->complete || o->pf_queued || o->refs > 1 ||
-		    !(j = calloc(1, sizeof(*j)))) {
-			obj_put(c, o);
-			continue;
-		}
-		o->pf_queued = true;
-		j->o = o;
-		j->whole = true;
-		j->bytes = bytes;
-		c->pf_bytes += bytes;
-		c->pf_queued++;
-		queue(&c->pf_head, &c->pf_tail, j);
-		pthread_cond_signal(&c->work);
-	}
-	pthread_mutex_unlock(&c->lock);
 }
 
 void content_get_stats(struct content *c, struct content_stats *out)

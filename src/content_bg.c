@@ -1,0 +1,231 @@
+/* The content layer's background: worker threads (read-ahead and
+ * prefetch jobs), content_prefetch, and the cache directory an earlier
+ * mount left (content.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "content_internal.h"
+
+/* ---- workers ---- */
+
+void content_queue(struct job **head, struct job **tail, struct job *j)
+{
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+struct job *content_dequeue(struct job **head, struct job **tail)
+{
+	struct job *j = *head;
+
+	if (j) {
+		*head = j->next;
+		if (!*head)
+			*tail = NULL;
+	}
+	return j;
+}
+
+static void run_whole(struct content *c, struct cobj *o)
+{
+	uint64_t b = 0, e;
+
+	if (content_obj_sized(c, o) || o->complete)
+		return;
+	/* the rest of it, in the runs no reader is fetching */
+	while (b < o->nblocks) {
+		while (b < o->nblocks && (bit(o->have, b) || bit(o->busy, b)))
+			b++;
+		for (e = b;
+		     e < o->nblocks && !bit(o->have, e) && !bit(o->busy, e);
+		     e++)
+			set_bit(o->busy, e, true);
+		if (e > b && content_fetch(c, o, b * CONTENT_BLOCK,
+					   (e - b) * CONTENT_BLOCK))
+			return;
+		b = e;
+	}
+}
+
+void *content_worker(void *arg)
+{
+	struct content *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct job *j = content_dequeue(&c->ra_head, &c->ra_tail);
+
+		if (!j && c->pf_running < c->cfg.prefetch_requests) {
+			j = content_dequeue(&c->pf_head, &c->pf_tail);
+			if (j) {
+				c->pf_queued--;
+				c->pf_running++;
+			}
+		}
+		if (!j) {
+			if (c->stopping)
+				break;
+			pthread_cond_wait(&c->work, &c->lock);
+			continue;
+		}
+		if (j->whole) {
+			j->o->pf_queued = false;
+			if (!j->o->complete) {
+				run_whole(c, j->o);
+				if (j->o->complete)
+					c->st.prefetched++;
+			}
+			c->pf_running--;
+			c->pf_bytes -= j->bytes;
+		} else {
+			content_fetch(c, j->o, j->b0 * CONTENT_BLOCK,
+				      (j->b1 - j->b0) * CONTENT_BLOCK);
+		}
+		content_obj_put(c, j->o);
+		free(j);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* ---- the cache directory ---- */
+
+struct found {
+	char key[KEY_MAX];
+	uint64_t size;
+	time_t atime;
+};
+
+static int found_cmp(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+
+	return (x->atime > y->atime) - (x->atime < y->atime);
+}
+
+static bool hex_id(const char *s, size_t n)
+{
+	if (n != API_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return false;
+	return true;
+}
+
+/* What an earlier mount left: complete files stay, oldest used first
+ * out; partial ones go. */
+void content_scan_dir(struct content *c)
+{
+	struct found *v = NULL;
+	size_t n = 0, cap = 0;
+	DIR *top = opendir(c->dir);
+	struct dirent *e;
+
+	while (top && (e = readdir(top))) {
+		char sub[4096];
+		DIR *d;
+		struct dirent *f;
+
+		if (!hex_id(e->d_name, strlen(e->d_name)))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", c->dir, e->d_name);
+		d = opendir(sub);
+		while (d && (f = readdir(d))) {
+			char path[4096 + 256];
+			size_t len = strlen(f->d_name);
+			struct stat st;
+
+			if (f->d_name[0] == '.' || len < API_ID_LEN + 4)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
+			if (len > 5 && !strcmp(f->d_name + len - 5, ".part")) {
+				unlink(path);
+				continue;
+			}
+			if (stat(path, &st) || !S_ISREG(st.st_mode))
+				continue;
+			if (n == cap) {
+				struct found *nv;
+
+				cap = cap ? 2 * cap : 256;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv)
+					break;
+				v = nv;
+			}
+			snprintf(v[n].key, KEY_MAX, "%s/%s", e->d_name,
+				 f->d_name);
+			v[n].size = (uint64_t)st.st_size;
+			v[n].atime = st.st_atime;
+			n++;
+		}
+		if (d)
+			closedir(d);
+	}
+	if (top)
+		closedir(top);
+	if (n)
+		qsort(v, n, sizeof(*v), found_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct cobj *o = content_obj_insert(c, v[i].key);
+
+		if (!o)
+			break;
+		o->complete = o->sized = true;
+		o->size = o->disk = v[i].size;
+		c->disk_bytes += o->disk;
+		c->disk_files++;
+		content_lru_push(c, o);
+	}
+	free(v);
+	content_evict(c);
+}
+
+void content_prefetch(struct content *c, const struct content_key *keys,
+		      size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n && !c->stopping; i++) {
+		uint64_t bytes =
+		    keys[i].size >= 0 ? (uint64_t)keys[i].size : CONTENT_SMALL;
+		struct cobj *o;
+		struct job *j;
+
+		if (!c->cfg.prefetch_requests ||
+		    c->pf_queued >= 2 * c->cfg.prefetch_requests)
+			break;
+		/* a big file is not taken whole on a guess */
+		if (bytes > c->cfg.prefetch_bytes / 4)
+			continue;
+		if (c->pf_bytes + bytes > c->cfg.prefetch_bytes)
+			break;
+		o = content_obj_get(c, &keys[i]);
+		if (!o)
+			break;
+		if (o->complete || o->pf_queued || o->refs > 1 ||
+		    !(j = calloc(1, sizeof(*j)))) {
+			content_obj_put(c, o);
+			continue;
+		}
+		o->pf_queued = true;
+		j->o = o;
+		j->whole = true;
+		j->bytes = bytes;
+		c->pf_bytes += bytes;
+		c->pf_queued++;
+		content_queue(&c->pf_head, &c->pf_tail, j);
+		pthread_cond_signal(&c->work);
+	}
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,98 @@
+/* What content.c (objects, fetching, reading) and content_bg.c (the
+ * worker threads, prefetch, the cache directory at start) share.  Not
+ * for anyone else: content.h is the interface.  Every function here is
+ * called with c->lock held; content_fetch and content_obj_sized drop it
+ * for their requests. */
+#ifndef LIGHTLYFS_CONTENT_INTERNAL_H
+#define LIGHTLYFS_CONTENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "content.h"
+
+#define KEY_MAX 96
+
+struct cobj {
+	struct cobj *hnext;
+	struct cobj *lru_prev, *lru_next;
+	char key[KEY_MAX]; /* "DSID/SAMPLEID-MODIFIED-full": its file name */
+	struct content_key k;
+	unsigned refs;
+	int fd;
+	bool sized, sizing, complete, on_lru, pf_queued;
+	uint64_t size, nblocks, nhave;
+	uint8_t *have, *busy; /* bitmaps of nblocks */
+	uint64_t disk;	      /* bytes counted in disk_bytes */
+	char *url;
+	int64_t url_expiry; /* wall-clock s */
+	bool url_busy;
+	int last_err;
+};
+
+struct job {
+	struct job *next;
+	struct cobj *o;	 /* a reference of the job's */
+	uint64_t b0, b1; /* blocks, marked busy; whole: b1 0 */
+	bool whole;
+	uint64_t bytes; /* counted in pf_bytes */
+};
+
+struct content {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* blocks, sizes and URLs arriving */
+	pthread_cond_t work; /* jobs queued, or stopping */
+	struct content_config cfg;
+	char *dir;
+	struct cobj **table;
+	size_t nbuckets, nobjs;
+	struct cobj lru; /* sentinel: next is the most recently used */
+	uint64_t disk_bytes, disk_files;
+	pthread_t *threads;
+	unsigned nthreads;
+	bool stopping;
+	struct job *ra_head, *ra_tail, *pf_head, *pf_tail;
+	unsigned pf_running, pf_queued;
+	uint64_t pf_bytes;
+	struct content_stats st;
+};
+
+struct content_file {
+	struct content *c;
+	struct cobj *o;
+	uint64_t next, last_off, window;
+};
+
+static inline bool bit(const uint8_t *m, uint64_t b)
+{
+	return m[b / 8] & (1u << (b % 8));
+}
+
+static inline void set_bit(uint8_t *m, uint64_t b, bool on)
+{
+	if (on)
+		m[b / 8] |= (uint8_t)(1u << (b % 8));
+	else
+		m[b / 8] &= (uint8_t) ~(1u << (b % 8));
+}
+
+struct cobj *content_obj_insert(struct content *c, const char *key);
+/* A reference to key's object, made if need be. */
+struct cobj *content_obj_get(struct content *c, const struct content_key *k);
+void content_obj_put(struct content *c, struct cobj *o);
+void content_lru_push(struct content *c, struct cobj *o);
+/* Idle complete files out, least recently used first, to the bound. */
+void content_evict(struct content *c);
+/* o's size, fetching its first bytes to learn it. */
+int content_obj_sized(struct content *c, struct cobj *o);
+/* [off, off + len) of o into its file; its blocks are marked busy. */
+int content_fetch(struct content *c, struct cobj *o, uint64_t off,
+		  uint64_t len);
+
+void content_queue(struct job **head, struct job **tail, struct job *j);
+struct job *content_dequeue(struct job **head, struct job **tail);
+void *content_worker(void *arg);
+void content_scan_dir(struct content *c);
+
+#endif

@@ -78,6 +78,12 @@ int api_list_tags(struct api *a, const char *ds, struct api_tag **out,
 /* GET a tag as raw JSON text (malloc'd, *len bytes). */
 int api_get_tag_json(struct api *a, const char *ds, const char *tag,
 		     char **json, size_t *len);
+/* Mapping pages api_get_mappings_to keeps in flight at once (each on its
+ * own pooled connection), decoding them in order while the later ones
+ * arrive; 1 (the default) fetches them one by one.  Clamped to
+ * 1 .. API_PAGE_STREAMS_MAX.  Call before the first request. */
+#define API_PAGE_STREAMS_MAX 16
+void api_set_page_streams(struct api *a, unsigned n);
 /* GET /mappings?field=fileName from offset on, in pages of page_size (0:
  * API_MAPPINGS_PAGE), until a short page or, when total (the dataset's
  * nSamples) is not 0, until total names have been read, instead of asking

@@ -16,6 +16,7 @@
 #ifndef LIGHTLYFS_INDEX_H
 #define LIGHTLYFS_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,9 +76,15 @@ uint32_t index_folder_parent(const struct name_index *idx, uint32_t folder);
 int index_child_lookup(const struct name_index *idx, uint32_t folder,
 		       const char *comp, size_t len, char *kind, uint32_t *id);
 
-/* The visible samples directly in a folder, ascending by index, and its
- * subfolders in order of first appearance.  Arrays owned by the index, valid
- * until the next index_append or index_free. */
+/* Whether folder holds every visible sample (the root of an index where no
+ * name made a folder yet): its samples are then 0 .. index_count() - 1
+ * except the hidden ones (index_parent() == INDEX_NONE), and
+ * index_folder_samples gives none, so a flat dataset pays no list. */
+bool index_folder_all(const struct name_index *idx, uint32_t folder);
+/* The visible samples directly in a folder, ascending by index, unless
+ * index_folder_all (then NULL and *n 0), and its subfolders in order of
+ * first appearance.  Arrays owned by the index, valid until the next
+ * index_append or index_free. */
 const uint32_t *index_folder_samples(const struct name_index *idx,
 				     uint32_t folder, size_t *n);
 const uint32_t *index_folder_subfolders(const struct name_index *idx,

@@ -20,6 +20,7 @@
 #define OPTS_DEFAULT_CONTENT_CACHE_MB 1024
 #define OPTS_DEFAULT_PREFETCH_FILES 8
 #define OPTS_DEFAULT_PREFETCH_MB 64
+#define OPTS_DEFAULT_PAGE_STREAMS 4
 
 struct opts {
 	char *server;	  /* malloc'd, no trailing '/' */
@@ -41,6 +42,7 @@ struct opts {
 	double max_response_mb;
 	double flush_timeout_s; /* how long unmount may try to send edits */
 	double trash_days;	/* deleted tags stay restorable this long */
+	unsigned page_streams;	/* mapping pages in flight at once */
 	long export_expires_s;	/* -o export_expires; -1: not sent */
 	char *access_control;	/* -o access_control, malloc'd or NULL */
 	char *log_file;		/* -o log_file=PATH, malloc'd, or NULL */

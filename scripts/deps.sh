@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3
       bats bats-assert bats-support
       clang libclang-rt-14-dev valgrind
       clang-format shellcheck nodejs jq rsync libglib2.0-bin
-      libsystemd-dev man-db util-linux systemd)
+      libsystemd-dev man-db util-linux systemd
+      python3-matplotlib)
 [ "$#" -gt 0 ] && pkgs+=("$@")
 
 missing=()

@@ -1006,6 +1006,9 @@ class Stats:
         self.lock = threading.Lock()
         self.total = 0
         self.routes = {}
+        self.in_flight = {}      # route -> requests being served now
+        self.max_in_flight = {}  # route -> most served at once since reset
+        self.peers = {}          # route -> client (host, port)s seen since reset
         self._zero_storage()
 
     def _zero_storage(self):
@@ -1016,6 +1019,18 @@ class Stats:
         with self.lock:
             self.total += 1
             self.routes[key] = self.routes.get(key, 0) + 1
+
+    def enter(self, key, peer):
+        """A request of route key is being served, from connection peer."""
+        with self.lock:
+            n = self.in_flight.get(key, 0) + 1
+            self.in_flight[key] = n
+            self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), n)
+            self.peers.setdefault(key, set()).add(peer)
+
+    def leave(self, key):
+        with self.lock:
+            self.in_flight[key] -= 1
 
     def count_blob(self, method, with_token, with_auth, ranged):
         with self.lock:
@@ -1045,7 +1060,9 @@ class Stats:
 
     def snapshot(self):
         with self.lock:
-            snap = {"total": self.total, "routes": dict(sorted(self.routes.items()))}
+            snap = {"total": self.total, "routes": dict(sorted(self.routes.items())),
+                    "maxInFlight": dict(sorted(self.max_in_flight.items())),
+                    "connections": {k: len(v) for k, v in sorted(self.peers.items())}}
             busy = self.storage["requests"] > 0
         if busy:
             snap["storage"] = self.storage_snapshot()
@@ -1055,6 +1072,8 @@ class Stats:
         with self.lock:
             self.total = 0
             self.routes = {}
+            self.max_in_flight = {}
+            self.peers = {}
             self._zero_storage()
 
 
@@ -1749,10 +1768,19 @@ class Handler(BaseHTTPRequestHandler):
         template = found[0] if found else "<unknown>"
         blob = template == BLOB_ROUTE
         fault = None
+        key = None
         if not internal:
             key = "%s %s" % (self.command, template)
             emu.stats.count(key)
+            emu.stats.enter(key, self.client_address)
             fault = emu.faults.take(key, found[3] if found else None)
+        try:
+            self.serve_counted(emu, found, path, query, body, fault, blob, storage_only)
+        finally:
+            if key is not None:
+                emu.stats.leave(key)
+
+    def serve_counted(self, emu, found, path, query, body, fault, blob, storage_only):
         if blob or storage_only:
             token = emu.token
             emu.stats.count_blob(
@@ -1982,7 +2010,9 @@ header 'Authorization: Bearer TOKEN' (default TOKEN: %(token)s).
 
 test support (no token; not part of the Lightly API; not counted in stats):
   GET    /_emulator/health                 {"ok": true}
-  GET    /_emulator/stats                  {"total": N, "routes": {"GET /v1/datasets/{datasetId}/tags": N, ...}}
+  GET    /_emulator/stats                  {"total": N, "routes": {"GET /v1/datasets/{datasetId}/tags": N, ...},
+                                            "maxInFlight": {route: most served at once},
+                                            "connections": {route: client connections seen}}
   POST   /_emulator/stats/reset            zero the counters
   POST   /_emulator/faults                 {"match": "GET /v1/datasets/{datasetId}/tags" | "*",
                                             "status": 503, "count": 3, "delay_ms": 0,

@@ -43,6 +43,7 @@ struct api {
 	/* HTTP requests (pages, not retries) per endpoint; atomics because
 	 * every FUSE worker thread calls in. */
 	atomic_uint_least64_t requests[API_EP_COUNT];
+	unsigned page_streams; /* mapping pages in flight; 1: one by one */
 };
 
 /* --- small helpers --- */
@@ -105,6 +106,7 @@ struct api *api_new(struct http *h)
 	if (!a)
 		return NULL;
 	a->h = h;
+	a->page_streams = 1;
 	for (i = 0; i < API_EP_COUNT; i++)
 		atomic_init(&a->requests[i], 0);
 	return a;
@@ -113,6 +115,13 @@ struct api *api_new(struct http *h)
 void api_free(struct api *a)
 {
 	free(a);
+}
+
+void api_set_page_streams(struct api *a, unsigned n)
+{
+	a->page_streams = n < 1			     ? 1
+			  : n > API_PAGE_STREAMS_MAX ? API_PAGE_STREAMS_MAX
+						     : n;
 }
 
 int api_path(char *buf, size_t sz, const char *fmt, ...)
@@ -400,6 +409,10 @@ int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
 		return -EINVAL;
 	if (page_size == 0)
 		page_size = API_MAPPINGS_PAGE;
+	/* more than one page known to come: fetch them side by side */
+	if (a->page_streams > 1 && total > offset && total - offset > page_size)
+		return api_pages_fetch(a, ds, offset, page_size, total,
+				       a->page_streams, cb, arg);
 	for (;;) {
 		rc = api_path(path, sizeof(path),
 			      "/v1/datasets/%s/mappings?field=fileName"

@@ -67,6 +67,13 @@ int api_create_from(const char *what, const char *body, size_t len,
 /* api_decode_error, and the requestId into rid (may be NULL). */
 void api_error_from(const char *body, size_t len, char *code, size_t codesz,
 		    char *msg, size_t msgsz, char *rid, size_t ridsz);
+/* api_pages.c: the pages of api_get_mappings_to from offset up to total
+ * (> offset + page_size), streams of them in flight (at most
+ * API_PAGE_STREAMS_MAX), cb called in index order from the caller's
+ * thread.  Same returns as api_get_mappings_to. */
+int api_pages_fetch(struct api *a, const char *ds, size_t offset,
+		    size_t page_size, size_t total, unsigned streams,
+		    api_name_cb cb, void *arg);
 /* api_names.c */
 int api_names_from(const char *what, const char *body, size_t len,
 		   api_name_cb cb, void *arg, size_t *count);

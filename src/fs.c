@@ -445,6 +445,7 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	pthread_mutex_init(&fs->lock, NULL);
 	cache_init(&fs->cache, &fs->lock, cfg->ttl_s, cfg->max_stale_s);
 	notify_init(&fs->notify);
+	rdplus_init(&fs->rdplus);
 	model_init(&fs->model, &fs->notify);
 	edits_init(&fs->edits, cfg->sync_edits, cfg->flush_delay_ms);
 	fs->api = cfg->api;
@@ -592,6 +593,7 @@ void fs_free(struct fs *fs)
 	free(fs->state_dir);
 	free(fs->access_control);
 	notify_dispose(&fs->notify);
+	rdplus_dispose(&fs->rdplus);
 	model_dispose(&fs->model);
 	edits_dispose(&fs->edits);
 	cache_dispose(&fs->cache);

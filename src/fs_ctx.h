@@ -14,6 +14,7 @@
 #include "fs.h"
 #include "model.h"
 #include "notify.h"
+#include "rdplus.h"
 
 struct api;
 struct blob;
@@ -59,6 +60,7 @@ struct fs {
 	bool thumbnails;
 	struct fs_walk walks[FS_WALKS];
 	unsigned walk_next;
+	struct rdplus rdplus;
 };
 
 /* fs.c's entry steps: resolve, lock, check (unlocked on failure); unlock

@@ -10,6 +10,7 @@
 #include "fs.h"
 #include "fsops.h"
 #include "log.h"
+#include "rdplus.h"
 
 /* An open file: a sample's content handle, or the whole content of a
  * generated file, fixed at open (.lightly files are made when opened).
@@ -83,8 +84,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct stat st;
-	int ret = fs_lookup(fs, parent, name, &st);
+	int ret;
 
+	rdplus_lookup(fs, parent);
+	ret = fs_lookup(fs, parent, name, &st);
 	if (ret == -ENOENT) {
 		/* a negative entry the kernel may cache for the TTL */
 		struct fuse_entry_param e;
@@ -277,7 +280,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
+	/* before the reply: it frees req */
+	rdplus_served_plain(fs_of(req), ino);
 	do_readdir(req, size, off, fi, false);
 }
 

@@ -1,7 +1,12 @@
 /* A dataset's sample names in index order and the folder tree they imply.
  * Names live in a chunked store that never moves (index_store.c), so an
  * index_name pointer stays valid until index_free and there is no per-name
- * malloc; per sample there is a pointer, a parent folder and one hash slot.
+ * malloc.  Records follow each other in index order and one pointer per
+ * INDEX_ANCHOR_EVERY samples finds them (a few records are skipped), so a
+ * flat dataset costs per sample its record, an eighth of a pointer and one
+ * hash slot (bench/RESULTS.md: 10 million samples in under 48 bytes each).
+ * A parent array and the root folder's sample list exist only once a name
+ * makes a folder: until then every visible sample is in the root.
  * Two open-addressing tables key children by (parent folder, component),
  * one for samples, one for folders; a full-name lookup walks the components
  * through them, so no third table keyed by the full name is needed. */
@@ -13,125 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index_store.h"
-
-/* Smallest capacity an array grows to; after that it grows by half. */
-#define INDEX_ARRAY_MIN_CAP 16u
-#define INDEX_VEC_MIN_CAP 4u
-#define INDEX_TABLE_MIN_CAP 16u
-/* Tables stay at most 3/4 full: with 8-bit tags a miss scans a few bytes of
- * the tag array and almost never touches a name. */
-#define INDEX_TABLE_LOAD_NUM 3u
-#define INDEX_TABLE_LOAD_DEN 4u
-#define INDEX_VARINT_MAX 10u /* LEB128 bytes for a 64-bit length */
-#define INDEX_MAX_SAMPLES (UINT32_MAX - 1u)
-#define INDEX_MAX_FOLDERS (UINT32_MAX - 1u)
-
-#define INDEX_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define INDEX_FNV_PRIME UINT64_C(0x100000001b3)
-
-/* A growable uint32 array whose first element lives inline: most folders
- * hold one subfolder or a few samples, and a new folder can then take its
- * first child without an allocation that could fail mid-append. */
-struct index_vec {
-	uint32_t *v; /* valid when cap > 0 */
-	uint32_t n;
-	uint32_t cap; /* 0: at most one element, in one */
-	uint32_t one;
-};
-
-struct index_folder {
-	const char *name; /* NUL-terminated, in the name store */
-	uint32_t name_len;
-	uint32_t parent;
-	struct index_vec samples;
-	struct index_vec subs;
-};
-
-struct index_table {
-	uint8_t *tags; /* 0: empty slot, else 8 bits of the hash */
-	uint32_t *ids;
-	size_t cap; /* power of two, or 0 before the first insert */
-	size_t n;
-};
-
-struct name_index {
-	struct index_store store; /* sample records and folder names */
-
-	const char **names; /* sample → its stored record */
-	size_t names_cap;
-	uint32_t *parent; /* sample → folder, INDEX_NONE when hidden */
-	size_t parent_cap;
-	uint32_t count;
-	uint32_t hidden;
-
-	struct index_folder *folders;
-	size_t folders_cap;
-	uint32_t nfolders;
-
-	struct index_table files; /* (parent, basename) → sample */
-	struct index_table dirs;  /* (parent, name) → folder */
-
-	size_t vec_bytes; /* heap bytes of all folders' index_vec arrays */
-};
-
-/* What appending a visible name needs, worked out before anything changes so
- * that -ENOMEM leaves the index as it was. */
-struct index_plan {
-	uint32_t folder;    /* deepest existing folder on the path */
-	size_t new_at;	    /* offset of the first component to create */
-	size_t new_folders; /* folders to create below folder */
-	size_t new_bytes;   /* their names, NULs included */
-	size_t base;	    /* offset of the last component */
-	uint64_t hash;	    /* of (folder, last component) if no new folders */
-};
-
-/* FNV-1a over the component, seeded with the parent, then a murmur3
- * finaliser: FNV alone leaves the low bits (the table index) poorly mixed
- * for names that differ only in their last digits, like sample_0000001. */
-static uint64_t index_hash(uint32_t parent, const char *comp, size_t len)
-{
-	uint64_t h = (INDEX_FNV_OFFSET ^ parent) * INDEX_FNV_PRIME;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)comp[i];
-		h *= INDEX_FNV_PRIME;
-	}
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64_C(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return h;
-}
-
-static uint8_t index_tag(uint64_t h)
-{
-	uint8_t tag = (uint8_t)(h >> 56);
-
-	return tag ? tag : 1;
-}
-
-static const char *index_sample_name(const struct name_index *idx, uint32_t s,
-				     size_t *len)
-{
-	return index_store_record(idx->names[s], len);
-}
-
-/* The last component of a visible sample's name (at most
- * INDEX_NAME_MAX bytes back from the end, so the scan is bounded). */
-static const char *index_sample_base(const struct name_index *idx, uint32_t s,
-				     size_t *blen)
-{
-	size_t len;
-	const char *name = index_sample_name(idx, s, &len);
-	const char *slash = memrchr(name, '/', len);
-	const char *base = slash ? slash + 1 : name;
-
-	*blen = len - (size_t)(base - name);
-	return base;
-}
+#include "index_internal.h"
 
 /* The capacity an array of cap elements grows to so it holds need: half as
  * much again (at most a third wasted, few reallocs), at least min and need.
@@ -153,11 +40,6 @@ static int index_grow_cap(size_t cap, size_t need, size_t min, size_t elem,
 		return -ENOMEM;
 	*ncap = c;
 	return 0;
-}
-
-static uint32_t *index_vec_data(struct index_vec *v)
-{
-	return v->cap ? v->v : &v->one;
 }
 
 /* Room for one more element; the only index_vec step that can fail. */
@@ -198,90 +80,65 @@ static void index_vec_push(struct index_vec *v, uint32_t x)
 	v->v[v->n++] = x;
 }
 
-static bool index_file_is(const struct name_index *idx, uint32_t s,
-			  uint32_t parent, const char *comp, size_t len)
+/* Entries a table of cap slots takes. */
+static size_t index_table_room(size_t cap)
 {
-	size_t nlen;
-	const char *name;
-
-	if (idx->parent[s] != parent)
-		return false;
-	name = index_sample_name(idx, s, &nlen);
-	if (nlen < len)
-		return false;
-	/* comp must be the whole last component, not just its tail. */
-	if (nlen > len && name[nlen - len - 1] != '/')
-		return false;
-	return memcmp(name + nlen - len, comp, len) == 0;
-}
-
-static bool index_dir_is(const struct name_index *idx, uint32_t f,
-			 uint32_t parent, const char *comp, size_t len)
-{
-	const struct index_folder *d = &idx->folders[f];
-
-	return d->parent == parent && d->name_len == len &&
-	       memcmp(d->name, comp, len) == 0;
-}
-
-static uint32_t index_table_find(const struct name_index *idx,
-				 const struct index_table *t, bool dirs,
-				 uint64_t h, uint32_t parent, const char *comp,
-				 size_t len)
-{
-	uint8_t tag = index_tag(h);
-	size_t mask, i;
-
-	if (!t->cap)
-		return INDEX_NONE;
-	mask = t->cap - 1;
-	/* Terminates: the load limit keeps at least a quarter empty. */
-	for (i = (size_t)h & mask; t->tags[i]; i = (i + 1) & mask) {
-		uint32_t id;
-
-		if (t->tags[i] != tag)
-			continue;
-		id = t->ids[i];
-		if (dirs ? index_dir_is(idx, id, parent, comp, len)
-			 : index_file_is(idx, id, parent, comp, len))
-			return id;
-	}
-	return INDEX_NONE;
+	return cap / INDEX_TABLE_LOAD_DEN * INDEX_TABLE_LOAD_NUM;
 }
 
 /* Inserts a key known to be absent into a table with room reserved. */
 static void index_table_put(struct index_table *t, uint64_t h, uint32_t id)
 {
-	size_t mask = t->cap - 1;
-	size_t i = (size_t)h & mask;
+	size_t i = index_slot(h, t->cap);
 
-	assert(t->cap &&
-	       t->n < t->cap / INDEX_TABLE_LOAD_DEN * INDEX_TABLE_LOAD_NUM);
+	assert(t->cap && t->n < index_table_room(t->cap));
 	while (t->tags[i])
-		i = (i + 1) & mask;
+		i = i + 1 == t->cap ? 0 : i + 1;
 	t->tags[i] = index_tag(h);
 	t->ids[i] = id;
 	t->n++;
 }
 
-static uint64_t index_entry_hash(const struct name_index *idx, bool dirs,
-				 uint32_t id)
+static uint64_t index_folder_hash(const struct name_index *idx, uint32_t id)
 {
-	const char *base;
-	size_t blen;
+	const struct index_folder *d = &idx->folders[id];
 
-	if (dirs) {
-		const struct index_folder *d = &idx->folders[id];
-
-		return index_hash(d->parent, d->name, d->name_len);
-	}
-	base = index_sample_base(idx, id, &blen);
-	return index_hash(idx->parent[id], base, blen);
+	return index_hash(d->parent, d->name, d->name_len);
 }
 
-/* Room for extra more entries; rehashes into a table twice as large. */
+/* The record's last component, for a visible sample. */
+static uint64_t index_record_hash(const char *rec, uint32_t parent)
+{
+	size_t len;
+	const char *name = index_store_record(rec, &len);
+	const char *slash = memrchr(name, '/', len);
+	const char *base = slash ? slash + 1 : name;
+
+	return index_hash(parent, base, len - (size_t)(base - name));
+}
+
+/* Re-inserts the visible samples walking the records in index order: names
+ * are then read sequentially instead of one cache miss each. */
+static void index_rehash_files(const struct name_index *idx,
+			       struct index_table *nt)
+{
+	const char *rec = idx->count ? idx->anchors[0] : NULL;
+
+	for (uint32_t i = 0; i < idx->count; i++) {
+		uint32_t p = index_parent_of(idx, i);
+
+		if (p != INDEX_NONE)
+			index_table_put(nt, index_record_hash(rec, p), i);
+		if (i + 1 < idx->count)
+			rec = index_store_next(rec);
+	}
+}
+
+/* Room for extra more entries; rehashes into a table at least twice as
+ * large, or, when exact (index_reserve: the final count is known), just as
+ * large as the load limit wants. */
 static int index_table_reserve(struct name_index *idx, struct index_table *t,
-			       bool dirs, size_t extra)
+			       bool dirs, size_t extra, bool exact)
 {
 	struct index_table nt = {NULL, NULL, 0, 0};
 	size_t need, i;
@@ -289,14 +146,17 @@ static int index_table_reserve(struct name_index *idx, struct index_table *t,
 	if (extra > SIZE_MAX - t->n)
 		return -ENOMEM;
 	need = t->n + extra;
-	if (need <= t->cap / INDEX_TABLE_LOAD_DEN * INDEX_TABLE_LOAD_NUM)
+	if (need <= index_table_room(t->cap))
 		return 0;
-	nt.cap = t->cap ? t->cap : INDEX_TABLE_MIN_CAP;
-	while (need > nt.cap / INDEX_TABLE_LOAD_DEN * INDEX_TABLE_LOAD_NUM) {
-		if (nt.cap > SIZE_MAX / 2 / sizeof(uint32_t))
-			return -ENOMEM;
-		nt.cap *= 2;
-	}
+	if (need > SIZE_MAX / 2 / sizeof(uint32_t))
+		return -ENOMEM;
+	nt.cap = need / INDEX_TABLE_LOAD_NUM * INDEX_TABLE_LOAD_DEN +
+		 INDEX_TABLE_LOAD_DEN * 2;
+	if (!exact && nt.cap < t->cap * 2)
+		nt.cap = t->cap * 2;
+	if (nt.cap < INDEX_TABLE_MIN_CAP)
+		nt.cap = INDEX_TABLE_MIN_CAP;
+	assert(need <= index_table_room(nt.cap));
 	nt.tags = calloc(nt.cap, sizeof(uint8_t));
 	nt.ids = malloc(nt.cap * sizeof(uint32_t));
 	if (!nt.tags || !nt.ids) {
@@ -304,21 +164,15 @@ static int index_table_reserve(struct name_index *idx, struct index_table *t,
 		free(nt.ids);
 		return -ENOMEM;
 	}
-	/* Re-insert in id order rather than slot order: names and parents
-	 * are then read sequentially instead of one cache miss each.  The
-	 * root folder is in no table; hidden samples neither. */
+	/* Re-insert in id order rather than slot order.  The root folder
+	 * is in no table; hidden samples neither. */
 	if (dirs) {
 		for (i = 1; i < idx->nfolders; i++)
-			index_table_put(
-			    &nt, index_entry_hash(idx, true, (uint32_t)i),
-			    (uint32_t)i);
+			index_table_put(&nt,
+					index_folder_hash(idx, (uint32_t)i),
+					(uint32_t)i);
 	} else {
-		for (i = 0; i < idx->count; i++)
-			if (idx->parent[i] != INDEX_NONE)
-				index_table_put(
-				    &nt,
-				    index_entry_hash(idx, false, (uint32_t)i),
-				    (uint32_t)i);
+		index_rehash_files(idx, &nt);
 	}
 	assert(nt.n == t->n);
 	free(t->tags);
@@ -341,14 +195,15 @@ struct name_index *index_new(void)
 	if (!idx)
 		return NULL;
 	index_store_init(&idx->store);
+	index_store_init(&idx->fstore);
 	idx->folders = calloc(INDEX_VEC_MIN_CAP, sizeof(*idx->folders));
-	if (!idx->folders || index_store_reserve(&idx->store, 1)) {
+	if (!idx->folders || index_store_reserve(&idx->fstore, 1)) {
 		index_free(idx);
 		return NULL;
 	}
 	idx->folders_cap = INDEX_VEC_MIN_CAP;
 	root = &idx->folders[INDEX_ROOT_FOLDER];
-	root->name = index_store_take(&idx->store, 1);
+	root->name = index_store_take(&idx->fstore, 1);
 	*(char *)root->name = '\0';
 	root->name_len = 0;
 	root->parent = INDEX_NONE;
@@ -363,13 +218,15 @@ void index_free(struct name_index *idx)
 	if (!idx)
 		return;
 	index_store_dispose(&idx->store);
+	index_store_dispose(&idx->fstore);
 	for (f = 0; f < idx->nfolders; f++) {
 		free(idx->folders[f].samples.v);
 		free(idx->folders[f].subs.v);
 	}
 	free(idx->folders);
-	free(idx->names);
+	free(idx->anchors);
 	free(idx->parent);
+	free(idx->flat_hidden);
 	index_table_dispose(&idx->files);
 	index_table_dispose(&idx->dirs);
 	free(idx);
@@ -457,12 +314,14 @@ static int index_reserve_plan(struct name_index *idx,
 {
 	int rc;
 
-	rc = index_table_reserve(idx, &idx->files, false, 1);
+	rc = index_table_reserve(idx, &idx->files, false, 1, false);
 	if (rc)
 		return rc;
 	if (plan->new_folders == 0)
-		return index_vec_reserve(idx,
-					 &idx->folders[plan->folder].samples);
+		return index_flat(idx)
+			   ? 0
+			   : index_vec_reserve(
+				 idx, &idx->folders[plan->folder].samples);
 
 	if (plan->new_folders > INDEX_MAX_FOLDERS - idx->nfolders)
 		return -EOVERFLOW;
@@ -481,7 +340,8 @@ static int index_reserve_plan(struct name_index *idx,
 		idx->folders = nf;
 		idx->folders_cap = ncap;
 	}
-	rc = index_table_reserve(idx, &idx->dirs, true, plan->new_folders);
+	rc = index_table_reserve(idx, &idx->dirs, true, plan->new_folders,
+				 false);
 	if (rc)
 		return rc;
 	/* Only the existing folder gains a subfolder through its array; the
@@ -505,7 +365,7 @@ static void index_commit_plan(struct name_index *idx, uint32_t s,
 		    (size_t)((const char *)memchr(comp, '/', len - pos) - comp);
 		uint32_t f = idx->nfolders++;
 		struct index_folder *d = &idx->folders[f];
-		char *p = index_store_take(&idx->store, clen + 1);
+		char *p = index_store_take(&idx->fstore, clen + 1);
 
 		memcpy(p, comp, clen);
 		p[clen] = '\0';
@@ -520,37 +380,95 @@ static void index_commit_plan(struct name_index *idx, uint32_t s,
 	}
 	if (plan->new_folders)
 		h = index_hash(cur, name + plan->base, len - plan->base);
-	idx->parent[s] = cur;
 	index_table_put(&idx->files, h, s);
+	if (index_flat(idx))
+		return;
+	idx->parent[s] = cur;
 	index_vec_push(&idx->folders[cur].samples, s);
 }
 
-/* Makes names and parent hold need samples: exactly need when exact
- * (index_reserve is told the final count), else grown by half. */
+/* The first name with a folder: from now on parents and the root's sample
+ * list are kept.  -ENOMEM leaves the index flat and as it was. */
+static int index_unflatten(struct name_index *idx)
+{
+	struct index_vec *root = &idx->folders[INDEX_ROOT_FOLDER].samples;
+	size_t pcap = (size_t)idx->count + INDEX_ARRAY_MIN_CAP;
+	size_t nvis = (size_t)idx->count - idx->hidden, h = 0;
+	uint32_t *parent = malloc(pcap * sizeof(uint32_t));
+	uint32_t *v = malloc((nvis + INDEX_VEC_MIN_CAP) * sizeof(uint32_t));
+
+	if (!parent || !v || nvis + INDEX_VEC_MIN_CAP > UINT32_MAX) {
+		free(parent);
+		free(v);
+		return -ENOMEM;
+	}
+	for (uint32_t s = 0, n = 0; s < idx->count; s++) {
+		if (h < idx->hidden && idx->flat_hidden[h] == s) {
+			parent[s] = INDEX_NONE;
+			h++;
+			continue;
+		}
+		parent[s] = INDEX_ROOT_FOLDER;
+		v[n++] = s;
+	}
+	free(root->v);
+	root->v = v;
+	root->n = (uint32_t)nvis;
+	root->cap = (uint32_t)(nvis + INDEX_VEC_MIN_CAP);
+	idx->vec_bytes += (size_t)root->cap * sizeof(uint32_t);
+	idx->parent = parent;
+	idx->parent_cap = pcap;
+	free(idx->flat_hidden);
+	idx->flat_hidden = NULL;
+	idx->flat_hidden_cap = 0;
+	return 0;
+}
+
+/* Room to note one more hidden sample while flat. */
+static int index_hidden_reserve(struct name_index *idx)
+{
+	size_t ncap;
+	uint32_t *nv;
+
+	if (!index_flat(idx) || idx->hidden < idx->flat_hidden_cap)
+		return 0;
+	if (index_grow_cap(idx->flat_hidden_cap, (size_t)idx->hidden + 1,
+			   INDEX_VEC_MIN_CAP, sizeof(uint32_t), &ncap))
+		return -ENOMEM;
+	nv = realloc(idx->flat_hidden, ncap * sizeof(uint32_t));
+	if (!nv)
+		return -ENOMEM;
+	idx->flat_hidden = nv;
+	idx->flat_hidden_cap = ncap;
+	return 0;
+}
+
+/* Makes anchors (and parent, unless flat) hold need samples: exactly need
+ * when exact (index_reserve is told the final count), else grown by half. */
 static int index_samples_reserve(struct name_index *idx, size_t need,
 				 bool exact)
 {
-	size_t ncap;
+	size_t ncap, na = (need + INDEX_ANCHOR_EVERY - 1) / INDEX_ANCHOR_EVERY;
 	int rc;
 
-	if (need > idx->names_cap) {
+	if (na > idx->anchors_cap) {
 		const char **nn;
 
-		ncap = need;
+		ncap = na;
 		if (!exact) {
-			rc = index_grow_cap(idx->names_cap, need,
+			rc = index_grow_cap(idx->anchors_cap, na,
 					    INDEX_ARRAY_MIN_CAP, sizeof(*nn),
 					    &ncap);
 			if (rc)
 				return rc;
 		}
-		nn = realloc(idx->names, ncap * sizeof(*nn));
+		nn = realloc(idx->anchors, ncap * sizeof(*nn));
 		if (!nn)
 			return -ENOMEM;
-		idx->names = nn;
-		idx->names_cap = ncap;
+		idx->anchors = nn;
+		idx->anchors_cap = ncap;
 	}
-	if (need > idx->parent_cap) {
+	if (!index_flat(idx) && need > idx->parent_cap) {
 		uint32_t *np;
 
 		ncap = need;
@@ -580,199 +498,53 @@ int index_reserve(struct name_index *idx, uint32_t more)
 	rc = index_samples_reserve(idx, need, true);
 	if (rc)
 		return rc;
-	return index_table_reserve(idx, &idx->files, false, more);
+	return index_table_reserve(idx, &idx->files, false, more, true);
 }
 
 int index_append(struct name_index *idx, const char *name, size_t len)
 {
 	struct index_plan plan;
-	size_t need, vlen;
 	uint32_t s = idx->count;
 	bool visible;
 	int rc;
 
 	if (idx->count >= INDEX_MAX_SAMPLES)
 		return -EOVERFLOW;
-	/* Record plus, at worst, every component again as a folder name. */
-	vlen = index_store_varint_len(len);
-	if (len > (SIZE_MAX - INDEX_VARINT_MAX - 2) / 2)
+	if (len > SIZE_MAX / 2)
 		return -ENOMEM;
-	need = vlen + len + 1;
-	rc = index_samples_reserve(idx, (size_t)s + 1, false);
-	if (rc)
-		return rc;
-
 	visible = index_plan(idx, name, len, &plan);
-	if (visible) {
-		rc = index_reserve_plan(idx, &plan);
+	if (visible && plan.new_folders && index_flat(idx)) {
+		rc = index_unflatten(idx);
 		if (rc)
 			return rc;
-		need += plan.new_bytes;
 	}
-	rc = index_store_reserve(&idx->store, need);
+	rc = index_samples_reserve(idx, (size_t)s + 1, false);
+	if (!rc)
+		rc = visible ? index_reserve_plan(idx, &plan)
+			     : index_hidden_reserve(idx);
+	if (!rc)
+		rc = index_store_reserve(&idx->fstore, plan.new_bytes);
+	if (!rc)
+		rc = index_store_reserve(&idx->store,
+					 index_store_record_len(len));
 	if (rc)
 		return rc;
 
 	/* Nothing below fails. */
-	idx->names[s] = index_store_put_record(&idx->store, name, len);
+	if (s % INDEX_ANCHOR_EVERY == 0)
+		idx->anchors[s / INDEX_ANCHOR_EVERY] =
+		    index_store_put_record(&idx->store, name, len);
+	else
+		index_store_put_record(&idx->store, name, len);
 	idx->count++;
 	if (!visible) {
-		idx->parent[s] = INDEX_NONE;
+		if (index_flat(idx))
+			idx->flat_hidden[idx->hidden] = s;
+		else
+			idx->parent[s] = INDEX_NONE;
 		idx->hidden++;
 		return 0;
 	}
 	index_commit_plan(idx, s, name, len, &plan);
 	return 0;
-}
-
-uint32_t index_count(const struct name_index *idx)
-{
-	return idx->count;
-}
-
-uint32_t index_hidden_count(const struct name_index *idx)
-{
-	return idx->hidden;
-}
-
-size_t index_memory(const struct name_index *idx)
-{
-	return sizeof(*idx) + idx->store.bytes +
-	       idx->names_cap * sizeof(*idx->names) +
-	       idx->parent_cap * sizeof(*idx->parent) +
-	       idx->folders_cap * sizeof(*idx->folders) + idx->vec_bytes +
-	       idx->files.cap * (sizeof(uint8_t) + sizeof(uint32_t)) +
-	       idx->dirs.cap * (sizeof(uint8_t) + sizeof(uint32_t));
-}
-
-const char *index_name(const struct name_index *idx, uint32_t sample,
-		       size_t *len)
-{
-	if (sample >= idx->count) {
-		*len = 0;
-		return NULL;
-	}
-	return index_sample_name(idx, sample, len);
-}
-
-const char *index_basename(const struct name_index *idx, uint32_t sample)
-{
-	size_t blen;
-
-	if (sample >= idx->count || idx->parent[sample] == INDEX_NONE)
-		return NULL;
-	return index_sample_base(idx, sample, &blen);
-}
-
-uint32_t index_parent(const struct name_index *idx, uint32_t sample)
-{
-	if (sample >= idx->count)
-		return INDEX_NONE;
-	return idx->parent[sample];
-}
-
-int index_lookup(const struct name_index *idx, const char *name, size_t len,
-		 uint32_t *sample)
-{
-	uint32_t cur = INDEX_ROOT_FOLDER;
-	size_t pos = 0;
-
-	/* Walk the components: only visible names are in the tables, so
-	 * malformed and hidden names simply are not found. */
-	if (len == 0)
-		return -ENOENT;
-	for (;;) {
-		const char *comp = name + pos;
-		const char *slash = memchr(comp, '/', len - pos);
-		size_t clen = slash ? (size_t)(slash - comp) : len - pos;
-		uint64_t h = index_hash(cur, comp, clen);
-
-		if (!slash) {
-			uint32_t s = index_table_find(idx, &idx->files, false,
-						      h, cur, comp, clen);
-
-			if (s == INDEX_NONE)
-				return -ENOENT;
-			*sample = s;
-			return 0;
-		}
-		cur =
-		    index_table_find(idx, &idx->dirs, true, h, cur, comp, clen);
-		if (cur == INDEX_NONE)
-			return -ENOENT;
-		pos += clen + 1;
-	}
-}
-
-uint32_t index_folder_count(const struct name_index *idx)
-{
-	return idx->nfolders;
-}
-
-const char *index_folder_name(const struct name_index *idx, uint32_t folder)
-{
-	if (folder >= idx->nfolders)
-		return NULL;
-	return idx->folders[folder].name;
-}
-
-uint32_t index_folder_parent(const struct name_index *idx, uint32_t folder)
-{
-	if (folder >= idx->nfolders)
-		return INDEX_NONE;
-	return idx->folders[folder].parent;
-}
-
-int index_child_lookup(const struct name_index *idx, uint32_t folder,
-		       const char *comp, size_t len, char *kind, uint32_t *id)
-{
-	uint64_t h;
-	uint32_t found;
-
-	if (folder >= idx->nfolders || len == 0 || len > INDEX_NAME_MAX)
-		return -ENOENT;
-	h = index_hash(folder, comp, len);
-	found = index_table_find(idx, &idx->dirs, true, h, folder, comp, len);
-	if (found != INDEX_NONE) {
-		*kind = 'd';
-		*id = found;
-		return 0;
-	}
-	found = index_table_find(idx, &idx->files, false, h, folder, comp, len);
-	if (found != INDEX_NONE) {
-		*kind = 'f';
-		*id = found;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-const uint32_t *index_folder_samples(const struct name_index *idx,
-				     uint32_t folder, size_t *n)
-{
-	struct index_vec *v;
-
-	if (folder >= idx->nfolders) {
-		*n = 0;
-		return NULL;
-	}
-	/* The inline element lives in the (mutable) folder array; the
-	 * caller only reads through the const pointer. */
-	v = &idx->folders[folder].samples;
-	*n = v->n;
-	return index_vec_data(v);
-}
-
-const uint32_t *index_folder_subfolders(const struct name_index *idx,
-					uint32_t folder, size_t *n)
-{
-	struct index_vec *v;
-
-	if (folder >= idx->nfolders) {
-		*n = 0;
-		return NULL;
-	}
-	v = &idx->folders[folder].subs;
-	*n = v->n;
-	return index_vec_data(v);
 }

@@ -44,18 +44,25 @@ int index_store_reserve(struct index_store *st, size_t need)
 	struct index_chunk *c;
 	size_t size;
 
+	if (need > SIZE_MAX - sizeof(*c) - INDEX_STORE_LINK_BYTES)
+		return -ENOMEM;
+	need += INDEX_STORE_LINK_BYTES;
 	if (need <= st->left)
 		return 0;
 	size = st->next_chunk;
 	if (size < need)
 		size = need;
-	if (size > SIZE_MAX - sizeof(*c))
-		return -ENOMEM;
 	c = malloc(sizeof(*c) + size);
 	if (!c)
 		return -ENOMEM;
 	c->next = st->chunks;
 	c->size = size;
+	if (st->chunks) {
+		char *to = c->data;
+
+		*st->pos = '\0';
+		memcpy(st->pos + 1, &to, sizeof(to));
+	}
 	st->chunks = c;
 	st->pos = c->data;
 	st->left = size;
@@ -69,21 +76,10 @@ char *index_store_take(struct index_store *st, size_t n)
 {
 	char *p = st->pos;
 
-	assert(n <= st->left);
+	assert(n + INDEX_STORE_LINK_BYTES <= st->left);
 	st->pos += n;
 	st->left -= n;
 	return p;
-}
-
-size_t index_store_varint_len(size_t v)
-{
-	size_t n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
 }
 
 const char *index_store_put_record(struct index_store *st, const char *name,
@@ -92,10 +88,10 @@ const char *index_store_put_record(struct index_store *st, const char *name,
 	unsigned char *p, *rec;
 	size_t v;
 
-	rec = (unsigned char *)index_store_take(
-	    st, index_store_varint_len(len) + len + 1);
+	rec =
+	    (unsigned char *)index_store_take(st, index_store_record_len(len));
 	p = rec;
-	for (v = len; v >= 0x80; v >>= 7)
+	for (v = len + 1; v >= 0x80; v >>= 7)
 		*p++ = (unsigned char)(v | 0x80);
 	*p++ = (unsigned char)v;
 	if (len)

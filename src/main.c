@@ -152,6 +152,8 @@ static int daemon_client(struct daemon_state *d)
 	hc.max_body = (size_t)(d->o.max_response_mb * 1024 * 1024);
 	d->http = http_new(&hc);
 	d->api = d->http ? api_new(d->http) : NULL;
+	if (d->api)
+		api_set_page_streams(d->api, d->o.page_streams);
 	/* storage gets its own transport: it never sees the token */
 	d->blob = blob_new(&(struct blob_config){
 	    .ca_certs = d->o.ca_certs,

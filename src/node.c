@@ -7,7 +7,7 @@
 #include "node.h"
 #include "refresh.h"
 
-#define NODE_DIR_BLKSIZE (1u << 20)
+#define NODE_DIR_BLKSIZE (1u << 17)
 
 static const struct node_ops node_none_ops;
 

@@ -39,6 +39,7 @@ struct raw_opts {
 	int thumbnails;
 	char *flush_timeout;
 	char *trash_days;
+	char *page_streams;
 	char *export_expires;
 	char *access_control;
 	char *loglevel; /* -o loglevel=, rclone's spelling of log_level */
@@ -94,6 +95,7 @@ static const struct fuse_opt opt_table[] = {
     OPT("thumbnails", thumbnails),
     OPT("flush_timeout=%s", flush_timeout),
     OPT("trash_days=%s", trash_days),
+    OPT("page_streams=%s", page_streams),
     OPT("export_expires=%s", export_expires),
     OPT("access_control=%s", access_control),
     OPT("sync_edits", sync_edits),
@@ -308,6 +310,7 @@ static void opts_defaults(struct opts *o)
 	o->max_response_mb = OPTS_DEFAULT_MAX_RESPONSE_MB;
 	o->flush_timeout_s = OPTS_DEFAULT_FLUSH_TIMEOUT_S;
 	o->trash_days = OPTS_DEFAULT_TRASH_DAYS;
+	o->page_streams = OPTS_DEFAULT_PAGE_STREAMS;
 	o->export_expires_s = -1;
 	o->content_cache_mb = OPTS_DEFAULT_CONTENT_CACHE_MB;
 	o->prefetch_files = OPTS_DEFAULT_PREFETCH_FILES;
@@ -444,6 +447,13 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 		o->prefetch_files = n > 64 ? 64 : (unsigned)n;
 	}
 	o->thumbnails = raw->thumbnails;
+	if (raw->page_streams) {
+		double n;
+
+		if ((ret = parse_number("page_streams", raw->page_streams, &n)))
+			return ret;
+		o->page_streams = n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+	}
 	return opts_take_exports(o, raw);
 }
 
@@ -494,6 +504,7 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->prefetch_mb);
 	free(raw->flush_timeout);
 	free(raw->trash_days);
+	free(raw->page_streams);
 	free(raw->export_expires);
 	free(raw->access_control);
 	free(raw->loglevel);
@@ -709,6 +720,8 @@ void opts_print_help(const char *progname)
 	    "the server fails (default %g)\n"
 	    "    -o max_response_mb=MB  largest response accepted (default "
 	    "%d)\n"
+	    "    -o page_streams=N      name pages fetched at once, 1 to 16 "
+	    "(default %d)\n"
 	    "    -o allow_insecure      allow a token over plain http to "
 	    "another host\n"
 	    "    -o sync_edits          send every tag edit at once\n"
@@ -753,9 +766,10 @@ void opts_print_help(const char *progname)
 	    progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
 	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
 	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
-	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
-	    OPTS_DEFAULT_TRASH_DAYS, OPTS_DEFAULT_CONTENT_CACHE_MB,
-	    OPTS_DEFAULT_PREFETCH_FILES, OPTS_DEFAULT_PREFETCH_MB);
+	    OPTS_DEFAULT_PAGE_STREAMS, OPTS_DEFAULT_FLUSH_DELAY_MS,
+	    OPTS_DEFAULT_FLUSH_TIMEOUT_S, OPTS_DEFAULT_TRASH_DAYS,
+	    OPTS_DEFAULT_CONTENT_CACHE_MB, OPTS_DEFAULT_PREFETCH_FILES,
+	    OPTS_DEFAULT_PREFETCH_MB);
 	print_fuse_help();
 	fuse_lowlevel_help();
 }

@@ -137,6 +137,17 @@ static int add_local_cb(const char *name, uint32_t id, void *arg)
 	return dir_add(dir, name, &r);
 }
 
+/* A flat dataset's root: t's visible samples, straight from its mask. */
+static void list_all(struct dataset *d, struct tag *t, struct fs_dir *dir)
+{
+	uint32_t n = index_count(d->index);
+
+	for (size_t s = bitmask_next(&t->mask, 0); s < n;
+	     s = bitmask_next(&t->mask, s + 1))
+		if (index_parent(d->index, (uint32_t)s) != INDEX_NONE)
+			dir->samples[dir->nsamples++] = (uint32_t)s;
+}
+
 /* The folder's subfolders and samples in t, as index numbers. */
 static int tag_list(struct fs *fs, struct fs_dir *dir)
 {
@@ -144,6 +155,7 @@ static int tag_list(struct fs *fs, struct fs_dir *dir)
 	size_t nsubs, nsamples, cap;
 	struct dataset *d;
 	struct tag *t;
+	bool all;
 	int ret = tag_open_view(fs, &dir->ref, &d, &t);
 
 	if (ret)
@@ -156,13 +168,18 @@ static int tag_list(struct fs *fs, struct fs_dir *dir)
 	for (size_t i = 0; i < nsubs; i++)
 		if (bitmask_test(&t->view.folders, subs[i]))
 			dir->folders[dir->nfolders++] = subs[i];
+	all = index_folder_all(d->index, dir->ref.folder);
+	if (all)
+		nsamples = index_count(d->index);
 	cap = bitmask_count(&t->mask);
 	if (cap > nsamples)
 		cap = nsamples;
 	if (nsamples &&
 	    !(dir->samples = malloc((cap ? cap : 1) * sizeof(uint32_t))))
 		return -ENOMEM;
-	for (size_t i = 0; i < nsamples && dir->nsamples < cap; i++)
+	if (all && nsamples)
+		list_all(d, t, dir);
+	for (size_t i = 0; !all && i < nsamples && dir->nsamples < cap; i++)
 		if (bitmask_test(&t->mask, samples[i]))
 			dir->samples[dir->nsamples++] = samples[i];
 	return localdir_list(&t->local, dir->ref.folder, &t->view.folders,

@@ -998,7 +998,8 @@ class TestStats(EmulatorCase):
     def test_counts_by_route_template(self):
         ds, tag = self.c.new_dataset(3)
         self.c.ok("POST", "/_emulator/stats/reset", 200, token=None)
-        self.assertEqual(self.c.stats(), {"total": 0, "routes": {}})
+        self.assertEqual({k: v for k, v in self.c.stats().items() if k in ("total", "routes")},
+                         {"total": 0, "routes": {}})
         self.c.tags(ds)
         self.c.tags(ds)
         self.c.tag(ds, tag)

@@ -34,6 +34,9 @@ static bool folder_has(const struct name_index *idx, uint32_t f, uint32_t s)
 	size_t n, i;
 	const uint32_t *v = index_folder_samples(idx, f, &n);
 
+	if (index_folder_all(idx, f))
+		return s < index_count(idx) &&
+		       index_parent(idx, s) != INDEX_NONE;
 	for (i = 0; i < n; i++)
 		if (v[i] == s)
 			return true;
@@ -65,7 +68,8 @@ static void test_empty_index(void)
 	CHECK_INT(index_folder_count(idx), 1);
 	CHECK_STR(index_folder_name(idx, INDEX_ROOT_FOLDER), "");
 	CHECK_INT(index_folder_parent(idx, INDEX_ROOT_FOLDER), INDEX_NONE);
-	CHECK(index_folder_samples(idx, INDEX_ROOT_FOLDER, &n) != NULL);
+	CHECK(index_folder_all(idx, INDEX_ROOT_FOLDER));
+	CHECK(index_folder_samples(idx, INDEX_ROOT_FOLDER, &n) == NULL);
 	CHECK_INT(n, 0);
 	CHECK(index_folder_subfolders(idx, INDEX_ROOT_FOLDER, &n) != NULL);
 	CHECK_INT(n, 0);
@@ -110,10 +114,12 @@ static void test_flat_names(void)
 	CHECK_INT(index_count(idx), count);
 	CHECK_INT(index_hidden_count(idx), 0);
 	CHECK_INT(index_folder_count(idx), 1);
+	/* flat: the root's samples are all of them, no list kept */
+	CHECK(index_folder_all(idx, INDEX_ROOT_FOLDER));
 	v = index_folder_samples(idx, INDEX_ROOT_FOLDER, &n);
-	CHECK_INT(n, count);
-	for (i = 0; i < count && i < n; i++) {
-		CHECK_INT(v[i], i); /* index order */
+	CHECK(v == NULL);
+	CHECK_INT(n, 0);
+	for (i = 0; i < count; i++) {
 		CHECK_STR(index_basename(idx, i), names[i]);
 		CHECK_INT(index_parent(idx, i), INDEX_ROOT_FOLDER);
 		CHECK(index_name(idx, i, &len) != NULL);
@@ -680,9 +686,12 @@ static void test_million_names(void)
 	CHECK(mem > name_bytes);
 	CHECK(mem - name_bytes <= (size_t)N * 40);
 
+	/* flat: the root holds every sample without a list of them */
+	CHECK(index_folder_all(idx, INDEX_ROOT_FOLDER));
 	v = index_folder_samples(idx, INDEX_ROOT_FOLDER, &n);
-	CHECK_INT(n, N);
-	CHECK(n == N && v[0] == 0 && v[N / 2] == N / 2 && v[N - 1] == N - 1);
+	CHECK(v == NULL);
+	CHECK_INT(n, 0);
+	CHECK_INT(index_parent(idx, N - 1), INDEX_ROOT_FOLDER);
 	for (i = 0; i < N; i += 99991) {
 		snprintf(buf, sizeof(buf), "sample_%07u.jpg", i);
 		CHECK_INT(index_lookup(idx, buf, strlen(buf), &s), 0);
@@ -694,6 +703,88 @@ static void test_million_names(void)
 	CHECK_INT(index_lookup(idx, "sample_1000000.jpg", 18, &s), -ENOENT);
 	CHECK_INT(index_append(idx, "sample_0000000.jpg", 18), 0);
 	CHECK_INT(index_hidden_count(idx), 1);
+	index_free(idx);
+}
+
+/* Ten million samples must fit in 48 bytes each, names included
+ * (issue 13): a flat index reserved for its count keeps, beyond the name
+ * bytes, their length and NUL, an eighth of a pointer and 1.25 hash slots. */
+static void test_flat_reserved_memory(void)
+{
+	enum { N = 200000 };
+	struct name_index *idx = index_new();
+	size_t mem, name_bytes = 0, len;
+	uint32_t i, s;
+	char buf[32];
+	int rc = 0;
+
+	CHECK(idx != NULL);
+	if (!idx)
+		return;
+	CHECK_INT(index_reserve(idx, N), 0);
+	for (i = 0; i < N && rc == 0; i++) {
+		int l = snprintf(buf, sizeof(buf), "sample_%07u.jpg", i);
+
+		rc = index_append(idx, buf, (size_t)l);
+		name_bytes += (size_t)l;
+	}
+	CHECK_INT(rc, 0);
+	mem = index_memory(idx);
+	fprintf(stderr, "flat, reserved: %.2f bytes a sample beyond names\n",
+		(double)(mem - name_bytes) / N);
+	CHECK(mem - name_bytes <= (size_t)N * 11);
+	/* names read back across chunk links and anchors */
+	for (i = 0; i < N; i += 997) {
+		const char *nm = index_name(idx, i, &len);
+
+		snprintf(buf, sizeof(buf), "sample_%07u.jpg", i);
+		CHECK(nm != NULL && len == strlen(buf) &&
+		      !memcmp(nm, buf, len));
+		CHECK_INT(index_lookup(idx, buf, strlen(buf), &s), 0);
+		CHECK_INT(s, i);
+	}
+	index_free(idx);
+}
+
+/* The first name with a folder turns a flat index into a tree: every
+ * earlier sample stays where it was, hidden ones stay hidden. */
+static void test_flat_then_folder(void)
+{
+	struct name_index *idx = index_new();
+	const uint32_t *v;
+	size_t n;
+	uint32_t s;
+	char buf[32];
+
+	CHECK(idx != NULL);
+	if (!idx)
+		return;
+	for (int i = 0; i < 100; i++) {
+		snprintf(buf, sizeof(buf), "f%03d.jpg", i);
+		CHECK_INT(append_str(idx, buf), 0);
+	}
+	CHECK_INT(append_str(idx, "f007.jpg"), 0); /* 100: duplicate */
+	CHECK_INT(append_str(idx, ".."), 0);	   /* 101: hidden */
+	CHECK_INT(index_parent(idx, 100), INDEX_NONE);
+	CHECK_INT(index_parent(idx, 99), INDEX_ROOT_FOLDER);
+	CHECK(index_folder_all(idx, INDEX_ROOT_FOLDER));
+	CHECK_INT(append_str(idx, "sub/x.jpg"), 0); /* 102 */
+	CHECK(!index_folder_all(idx, INDEX_ROOT_FOLDER));
+	v = index_folder_samples(idx, INDEX_ROOT_FOLDER, &n);
+	CHECK_INT(n, 100);
+	CHECK(v && v[0] == 0 && v[99] == 99);
+	CHECK_INT(index_parent(idx, 100), INDEX_NONE);
+	CHECK_INT(index_parent(idx, 101), INDEX_NONE);
+	CHECK_INT(index_parent(idx, 7), INDEX_ROOT_FOLDER);
+	CHECK_INT(index_hidden_count(idx), 2);
+	CHECK_INT(index_lookup(idx, "sub/x.jpg", 9, &s), 0);
+	CHECK_INT(s, 102);
+	CHECK_INT(index_lookup(idx, "f042.jpg", 8, &s), 0);
+	CHECK_INT(s, 42);
+	CHECK_INT(append_str(idx, "f100.jpg"), 0); /* 103, in the root */
+	v = index_folder_samples(idx, INDEX_ROOT_FOLDER, &n);
+	CHECK_INT(n, 101);
+	CHECK(v && v[100] == 103);
 	index_free(idx);
 }
 
@@ -759,6 +850,8 @@ int main(void)
 	test_deep_and_wide();
 	test_stable_across_appends();
 	test_million_names();
+	test_flat_reserved_memory();
+	test_flat_then_folder();
 	test_memory_grows();
 	return CHECK_DONE();
 }

@@ -76,6 +76,32 @@ static void test_env_and_options(void)
 	unsetenv("LIGHTLY_CA_CERTS");
 }
 
+/* -o page_streams: mapping pages in flight, 1 to 16, default 4. */
+static void test_page_streams(void)
+{
+	const char *none[] = {"lightlyfs", "/mnt"};
+	const char *three[] = {"lightlyfs", "-o", "page_streams=3", "/mnt"};
+	const char *zero[] = {"lightlyfs", "-o", "page_streams=0", "/mnt"};
+	const char *many[] = {"lightlyfs", "-o", "page_streams=99", "/mnt"};
+	const char *bad[] = {"lightlyfs", "-o", "page_streams=x", "/mnt"};
+	struct opts o;
+
+	CHECK_INT(parse(&o, 2, none), 0);
+	CHECK_INT(o.page_streams, OPTS_DEFAULT_PAGE_STREAMS);
+	opts_dispose(&o);
+	CHECK_INT(parse(&o, 4, three), 0);
+	CHECK_INT(o.page_streams, 3);
+	opts_dispose(&o);
+	CHECK_INT(parse(&o, 4, zero), 0);
+	CHECK_INT(o.page_streams, 1);
+	opts_dispose(&o);
+	CHECK_INT(parse(&o, 4, many), 0);
+	CHECK_INT(o.page_streams, 16);
+	opts_dispose(&o);
+	CHECK_INT(parse(&o, 4, bad), -EINVAL);
+	opts_dispose(&o);
+}
+
 static void test_bad_values(void)
 {
 	static const char *const bad[] = {
@@ -257,6 +283,7 @@ static void test_log_redacts_the_token(void)
 
 int main(void)
 {
+	test_page_streams();
 	test_log_redacts_the_token();
 	test_mount_style_options();
 	test_clear_text_token_only_to_this_machine();

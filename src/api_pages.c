@@ -1,0 +1,197 @@
+/* Mapping pages fetched concurrently (-o page_streams): a few requests in
+ * flight, each on a pooled easy handle (so on a reused connection), while
+ * the caller's thread decodes the pages in order as they arrive.  The
+ * pages asked for are exactly those of the serial walk: the dataset's
+ * nSamples says how many, so concurrency costs no extra request.
+ *
+ * Entries do not stream to the kernel before the last page is in, for three
+ * reasons.  Offsets: a listing's snapshot puts a folder's subfolders before
+ * its samples, and any later page may hold the first name with a '/', which
+ * makes a subfolder and would shift every sample's offset already handed
+ * out.  Lookups: the index is installed whole under the fs lock (cache_load
+ * is all or nothing), so a name from page 9 is never ENOENT while page 3 is
+ * being read, and a failed page leaves the old names, not half a listing
+ * the kernel would cache.  Gain: what follows the last page (building the
+ * snapshot, READDIR, the kernel's copy) is what a warm listing also costs,
+ * about a third of a cold one at a million samples (bench/RESULTS.md). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "log.h"
+
+struct api_page {
+	struct http_response resp;
+	int rc;
+	bool done;
+};
+
+struct api_pages {
+	struct api *a;
+	const char *ds;
+	size_t offset, page_size, npages;
+	unsigned window; /* pages fetched ahead of the one being decoded */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t next_fetch; /* next page a worker takes */
+	size_t decoding;   /* page the caller waits for or decodes */
+	bool stop;
+	struct api_page *pages;
+};
+
+static int api_page_path(const struct api_pages *p, size_t i, char *path,
+			 size_t sz)
+{
+	return api_path(path, sz,
+			"/v1/datasets/%s/mappings?field=fileName"
+			"&pageSize=%zu&pageOffset=%zu",
+			p->ds, p->page_size, p->offset + i * p->page_size);
+}
+
+static void *api_pages_worker(void *arg)
+{
+	struct api_pages *p = arg;
+	char path[API_PATH_MAX];
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		size_t i;
+		struct http_response resp = {0};
+		int rc;
+
+		while (!p->stop && p->next_fetch < p->npages &&
+		       p->next_fetch >= p->decoding + p->window)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->stop || p->next_fetch >= p->npages)
+			break;
+		i = p->next_fetch++;
+		pthread_mutex_unlock(&p->lock);
+		rc = api_page_path(p, i, path, sizeof(path));
+		if (!rc)
+			rc = api_call(p->a, API_EP_GET_MAPPINGS, "GET", path,
+				      NULL, 0, &resp);
+		pthread_mutex_lock(&p->lock);
+		p->pages[i].resp = resp;
+		p->pages[i].rc = rc;
+		p->pages[i].done = true;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Checks page i's first name against page 0's: a server that ignores
+ * pageOffset would send the first page again and again. */
+struct api_pages_first {
+	api_name_cb cb;
+	void *arg;
+	size_t n; /* names of the current page so far */
+	char *first;
+	size_t first_len;
+	bool first_page, repeated;
+};
+
+static int api_pages_name_cb(const char *name, size_t len, void *arg)
+{
+	struct api_pages_first *f = arg;
+
+	if (f->n++ == 0) {
+		if (f->first_page) {
+			f->first = malloc(len + 1);
+			if (!f->first)
+				return -ENOMEM;
+			memcpy(f->first, name, len);
+			f->first_len = len;
+		} else if (f->first && len == f->first_len &&
+			   !memcmp(name, f->first, len)) {
+			f->repeated = true;
+			return -EIO;
+		}
+	}
+	return f->cb(name, len, f->arg);
+}
+
+/* Decodes page i once it is in.  *last: no page after it is wanted. */
+static int api_pages_decode(struct api_pages *p, size_t i,
+			    struct api_pages_first *f, bool *last)
+{
+	struct api_page *pg = &p->pages[i];
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	size_t count = 0;
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	p->decoding = i;
+	pthread_cond_broadcast(&p->cond);
+	while (!pg->done)
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	if (pg->rc)
+		return pg->rc;
+	rc = api_page_path(p, i, path, sizeof(path));
+	if (rc)
+		return rc;
+	f->n = 0;
+	f->first_page = i == 0;
+	rc = api_names_from(api_what(what, sizeof(what), "GET", path),
+			    pg->resp.body, pg->resp.len, api_pages_name_cb, f,
+			    &count);
+	http_response_dispose(&pg->resp);
+	if (f->repeated) {
+		log_warn("GET %s: the server repeats the first page "
+			 "(pageOffset ignored)",
+			 path);
+		return -EIO;
+	}
+	/* a short page ends the names, whatever nSamples said */
+	*last = count != p->page_size;
+	return rc;
+}
+
+int api_pages_fetch(struct api *a, const char *ds, size_t offset,
+		    size_t page_size, size_t total, unsigned streams,
+		    api_name_cb cb, void *arg)
+{
+	struct api_pages p = {.a = a,
+			      .ds = ds,
+			      .offset = offset,
+			      .page_size = page_size,
+			      .window = streams};
+	struct api_pages_first f = {.cb = cb, .arg = arg};
+	pthread_t th[API_PAGE_STREAMS_MAX];
+	unsigned nth = 0;
+	bool last = false;
+	int rc = 0;
+
+	if (streams > API_PAGE_STREAMS_MAX)
+		streams = p.window = API_PAGE_STREAMS_MAX;
+	p.npages = (total - offset + page_size - 1) / page_size;
+	p.pages = calloc(p.npages, sizeof(*p.pages));
+	if (!p.pages)
+		return -ENOMEM;
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
+	for (; nth < streams && nth < p.npages; nth++)
+		if (pthread_create(&th[nth], NULL, api_pages_worker, &p))
+			break;
+	if (nth == 0)
+		rc = -EAGAIN;
+	for (size_t i = 0; !rc && !last && i < p.npages; i++)
+		rc = api_pages_decode(&p, i, &f, &last);
+	pthread_mutex_lock(&p.lock);
+	p.stop = true;
+	pthread_cond_broadcast(&p.cond);
+	pthread_mutex_unlock(&p.lock);
+	for (unsigned t = 0; t < nth; t++)
+		pthread_join(th[t], NULL);
+	for (size_t i = 0; i < p.npages; i++)
+		http_response_dispose(&p.pages[i].resp);
+	free(p.pages);
+	free(f.first);
+	pthread_cond_destroy(&p.cond);
+	pthread_mutex_destroy(&p.lock);
+	return rc;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bats
+# What the kernel asks for when a big tag is listed: `ls -l` right after
+# `ls -f` must not cost one LOOKUP per entry (rdplus.h says why it would).
+# Requests to the daemon are counted from libfuse's -d trace.
+
+# what ls itself does is the thing measured here, so ls it is
+# shellcheck disable=SC2010,SC2012
+
+load helpers
+
+N=20000
+
+setup() {
+	emu_start --dataset "listed:$N"
+}
+
+teardown() {
+	unmount_fs
+	emu_stop
+}
+
+fuse_ops() { grep -c "opcode: $1 " "$FS_LOG" || true; }
+
+@test "ls -l right after ls -f reads on with READDIRPLUS instead of a LOOKUP per entry" {
+	mount_fs -d -o cache_ttl=3600
+	[ "$(ls -f "$MNT/listed/initial-tag" | wc -l)" -eq $((N + 2)) ]
+	before=$(fuse_ops LOOKUP)
+	plus_before=$(fuse_ops READDIRPLUS)
+	[ "$(ls -l "$MNT/listed/initial-tag" | grep -c '^-')" -eq "$N" ]
+	lookups=$(( $(fuse_ops LOOKUP) - before ))
+	plus=$(( $(fuse_ops READDIRPLUS) - plus_before ))
+	echo "LOOKUPs during ls -l: $lookups, READDIRPLUS: $plus" >&3
+	# only what ls already holds of the cached listing is looked up
+	[ "$lookups" -lt $((N / 4)) ]
+	[ "$plus" -ge 1 ]
+	# and the next ls -l needs the daemon for nothing at all
+	before=$(fuse_ops LOOKUP)
+	ls -l "$MNT/listed/initial-tag" >/dev/null
+	assert_equal "$(( $(fuse_ops LOOKUP) - before ))" 0
+}
+
+@test "a warm ls -f after ls -f is served by the kernel's cached listing" {
+	mount_fs -d -o cache_ttl=3600
+	ls -f "$MNT/listed/initial-tag" >/dev/null
+	before=$(( $(fuse_ops READDIR) + $(fuse_ops READDIRPLUS) ))
+	ls -f "$MNT/listed/initial-tag" >/dev/null
+	assert_equal "$(( $(fuse_ops READDIR) + $(fuse_ops READDIRPLUS) - before ))" 0
+}

@@ -22,7 +22,8 @@
 # (4) the daemon's peak RSS during the cold copy and the cache dir's size.
 # Everything it starts lives in a temporary directory and is unmounted,
 # stopped and removed at exit.  Environment: BUILD_DIR (default build),
-# PYTHON (default python3), TMPDIR.
+# PYTHON (default python3), TMPDIR, LIGHTLYFS_BENCH_OPTS (more -o options
+# for our mounts, for A/B runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -319,7 +320,7 @@ cp -r "$REF" "$TMPFS_SRC"
 # mount_ours: a fresh mount with the content cache in $CACHE; a daemon that
 # does not know the content options is mounted without them (noted)
 CACHE="$WORK/cache"
-CONTENT_OPTS="cache_dir=$CACHE,content_cache_mb=$CACHE_MB"
+CONTENT_OPTS="cache_dir=$CACHE,content_cache_mb=$CACHE_MB"${LIGHTLYFS_BENCH_OPTS:+,$LIGHTLYFS_BENCH_OPTS}
 OPTS_REFUSED=0
 mount_ours() {
 	local opts="cache_ttl=3600"

@@ -141,6 +141,11 @@ int fs_fsync(struct fs *fs, uint64_t ino);
 typedef void (*fs_notify_cb)(uint64_t parent, uint64_t ino, const char *name,
 			     void *arg);
 void fs_set_notify(struct fs *fs, fs_notify_cb cb, void *arg);
+/* How fs hands a sample's bytes to the kernel's page cache: size bytes
+ * of ino read from fd at 0.  Called from content workers, no lock held;
+ * fs_set_store(fs, NULL, NULL) returns once no call is running. */
+typedef void (*fs_store_cb)(uint64_t ino, int fd, uint64_t size, void *arg);
+void fs_set_store(struct fs *fs, fs_store_cb cb, void *arg);
 
 /* Drops every cached thing (SIGHUP). */
 void fs_drop_caches(struct fs *fs);

@@ -19,6 +19,9 @@
 #define OPTS_DEFAULT_TRASH_DAYS 7.0
 #define OPTS_DEFAULT_CONTENT_CACHE_MB 1024
 #define OPTS_DEFAULT_PREFETCH_FILES 8
+/* the kernel's readahead on the mount, KiB: its own 128 KiB makes a
+ * sequential read a READ round trip per 128 KiB */
+#define OPTS_DEFAULT_READ_AHEAD_KB 1024
 #define OPTS_DEFAULT_PREFETCH_MB 64
 #define OPTS_DEFAULT_PAGE_STREAMS 4
 
@@ -32,6 +35,7 @@ struct opts {
 	char *cache_dir; /* -o cache_dir, else under XDG_CACHE_HOME; malloc'd */
 	double content_cache_mb; /* 0: files are kept only while open */
 	unsigned prefetch_files; /* files fetched ahead of a walk at once */
+	unsigned read_ahead_kb;	 /* 0: the kernel's default */
 	double prefetch_mb;	 /* bytes in flight for them */
 	bool thumbnails;	 /* files serve the thumbnail */
 	double cache_ttl_s;

@@ -157,6 +157,15 @@ void content_obj_put(struct content *c, struct cobj *o)
 	}
 }
 
+int content_obj_reopen(struct content *c, const struct cobj *o)
+{
+	char path[4096];
+
+	if (!o->complete || obj_path(c, o, false, path, sizeof(path)))
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 /* The object's file, made or opened (lock held: local disk only). */
 static int obj_file(struct content *c, struct cobj *o)
 {
@@ -507,7 +516,8 @@ void content_free(struct content *c)
 	c->stopping = true;
 	/* queued work is dropped; what runs finishes its request */
 	while ((j = content_dequeue(&c->pf_head, &c->pf_tail)) ||
-	       (j = content_dequeue(&c->ra_head, &c->ra_tail))) {
+	       (j = content_dequeue(&c->ra_head, &c->ra_tail)) ||
+	       (j = content_dequeue(&c->push_head, &c->push_tail))) {
 		if (!j->whole)
 			for (uint64_t b = j->b0; b < j->b1; b++)
 				set_bit(j->o->busy, b, false);

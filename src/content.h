@@ -54,6 +54,12 @@ struct content_config {
 	 * differs from the key's */
 	void (*size_learnt)(void *arg, uint32_t ds_slot, uint32_t sample,
 			    uint64_t size);
+	/* called (no lock held) with a file whose every byte is on disk,
+	 * of the size the listing gave, that a walk will open next: it may
+	 * hand the bytes to the kernel's page cache, so the reads of it
+	 * cost no round trip.  fd is valid during the call. */
+	void (*push)(void *arg, uint32_t ds_slot, uint32_t sample, int fd,
+		     uint64_t size);
 	void *arg;
 };
 
@@ -75,6 +81,7 @@ struct content_stats {
 	uint64_t bytes;	     /* bytes fetched from storage */
 	uint64_t urls;	     /* readurl calls */
 	uint64_t expired;    /* URLs that answered expired */
+	uint64_t pushed;     /* files handed to the kernel's page cache */
 	uint64_t prefetched; /* files fetched ahead of their open */
 	uint64_t disk_bytes; /* bytes of files in cache_dir */
 	uint64_t disk_files;

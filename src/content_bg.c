@@ -57,6 +57,36 @@ static void run_whole(struct content *c, struct cobj *o)
 	}
 }
 
+/* Whether o is a file to hand to the kernel: complete, of the size stat
+ * showed (the kernel caches pages only up to it), not handed yet. */
+static bool pushable(const struct content *c, const struct cobj *o)
+{
+	return c->cfg.push && o->complete && !o->pushed && o->k.size >= 0 &&
+	       (uint64_t)o->k.size == o->size && o->size > 0 &&
+	       o->size <= c->cfg.prefetch_bytes / 4;
+}
+
+/* Hands a complete file the walk opens soon to the kernel's page cache
+ * (lock held; dropped for the copy, which only touches local files). */
+static void push(struct content *c, struct cobj *o)
+{
+	struct content_key k = o->k;
+	uint64_t size = o->size;
+	int fd;
+
+	if (!pushable(c, o))
+		return;
+	o->pushed = true;
+	fd = content_obj_reopen(c, o);
+	if (fd < 0)
+		return;
+	pthread_mutex_unlock(&c->lock);
+	c->cfg.push(c->cfg.arg, k.ds_slot, k.sample, fd, size);
+	close(fd);
+	pthread_mutex_lock(&c->lock);
+	c->st.pushed++;
+}
+
 void *content_worker(void *arg)
 {
 	struct content *c = arg;
@@ -64,6 +94,11 @@ void *content_worker(void *arg)
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		struct job *j = content_dequeue(&c->ra_head, &c->ra_tail);
+
+		if (!j && !c->pushing) {
+			j = content_dequeue(&c->push_head, &c->push_tail);
+			c->pushing = j != NULL;
+		}
 
 		if (!j && c->pf_running < c->cfg.prefetch_requests) {
 			j = content_dequeue(&c->pf_head, &c->pf_tail);
@@ -78,7 +113,10 @@ void *content_worker(void *arg)
 			pthread_cond_wait(&c->work, &c->lock);
 			continue;
 		}
-		if (j->whole) {
+		if (j->push) {
+			push(c, j->o);
+			c->pushing = false;
+		} else if (j->whole) {
 			j->o->pf_queued = false;
 			if (!j->o->complete) {
 				run_whole(c, j->o);
@@ -87,6 +125,7 @@ void *content_worker(void *arg)
 			}
 			c->pf_running--;
 			c->pf_bytes -= j->bytes;
+			push(c, j->o);
 		} else {
 			content_fetch(c, j->o, j->b0 * CONTENT_BLOCK,
 				      (j->b1 - j->b0) * CONTENT_BLOCK);
@@ -213,6 +252,15 @@ void content_prefetch(struct content *c, const struct content_key *keys,
 		o = content_obj_get(c, &keys[i]);
 		if (!o)
 			break;
+		if (pushable(c, o) && o->refs == 1 &&
+		    (j = calloc(1, sizeof(*j)))) {
+			/* on disk already: only the kernel's copy is made */
+			j->o = o;
+			j->push = true;
+			content_queue(&c->push_head, &c->push_tail, j);
+			pthread_cond_signal(&c->work);
+			continue;
+		}
 		if (o->complete || o->pf_queued || o->refs > 1 ||
 		    !(j = calloc(1, sizeof(*j)))) {
 			content_obj_put(c, o);

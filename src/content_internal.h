@@ -22,6 +22,7 @@ struct cobj {
 	unsigned refs;
 	int fd;
 	bool sized, sizing, complete, on_lru, pf_queued;
+	bool pushed; /* handed to the kernel once: its pages stay */
 	uint64_t size, nblocks, nhave;
 	uint8_t *have, *busy; /* bitmaps of nblocks */
 	uint64_t disk;	      /* bytes counted in disk_bytes */
@@ -36,6 +37,7 @@ struct job {
 	struct cobj *o;	 /* a reference of the job's */
 	uint64_t b0, b1; /* blocks, marked busy; whole: b1 0 */
 	bool whole;
+	bool push; /* a complete file to hand to the kernel, nothing more */
 	uint64_t bytes; /* counted in pf_bytes */
 };
 
@@ -53,6 +55,10 @@ struct content {
 	unsigned nthreads;
 	bool stopping;
 	struct job *ra_head, *ra_tail, *pf_head, *pf_tail;
+	/* files to hand to the kernel: one at a time, so the copies do not
+	 * crowd out the threads serving the reader */
+	struct job *push_head, *push_tail;
+	bool pushing;
 	unsigned pf_running, pf_queued;
 	uint64_t pf_bytes;
 	struct content_stats st;
@@ -93,6 +99,8 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off,
 void content_queue(struct job **head, struct job **tail, struct job *j);
 struct job *content_dequeue(struct job **head, struct job **tail);
 void *content_worker(void *arg);
+/* A new descriptor of a complete o's file, or -1. */
+int content_obj_reopen(struct content *c, const struct cobj *o);
 void content_scan_dir(struct content *c);
 
 #endif

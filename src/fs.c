@@ -445,6 +445,7 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	pthread_mutex_init(&fs->lock, NULL);
 	cache_init(&fs->cache, &fs->lock, cfg->ttl_s, cfg->max_stale_s);
 	notify_init(&fs->notify);
+	pthread_rwlock_init(&fs->store_lock, NULL);
 	rdplus_init(&fs->rdplus);
 	model_init(&fs->model, &fs->notify);
 	edits_init(&fs->edits, cfg->sync_edits, cfg->flush_delay_ms);
@@ -515,6 +516,14 @@ int fs_start(struct fs *fs)
 void fs_set_notify(struct fs *fs, fs_notify_cb cb, void *arg)
 {
 	notify_set_cb(&fs->notify, cb, arg);
+}
+
+void fs_set_store(struct fs *fs, fs_store_cb cb, void *arg)
+{
+	pthread_rwlock_wrlock(&fs->store_lock);
+	fs->store = cb;
+	fs->store_arg = arg;
+	pthread_rwlock_unlock(&fs->store_lock);
 }
 
 void fs_drop_caches(struct fs *fs)
@@ -593,6 +602,7 @@ void fs_free(struct fs *fs)
 	free(fs->state_dir);
 	free(fs->access_control);
 	notify_dispose(&fs->notify);
+	pthread_rwlock_destroy(&fs->store_lock);
 	rdplus_dispose(&fs->rdplus);
 	model_dispose(&fs->model);
 	edits_dispose(&fs->edits);

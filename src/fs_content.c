@@ -47,6 +47,19 @@ static void size_learnt(void *arg, uint32_t ds, uint32_t s, uint64_t size)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* content.c has a file a walk opens next, whole on disk: its bytes go to
+ * the kernel's page cache now, so cp's reads of it are no round trip. */
+static void push(void *arg, uint32_t ds, uint32_t s, int fd, uint64_t size)
+{
+	struct fs *fs = arg;
+	struct inode_ref r = {.kind = INODE_KIND_FILE, .ds = ds, .sample = s};
+
+	pthread_rwlock_rdlock(&fs->store_lock);
+	if (fs->store)
+		fs->store(inode_encode(&r), fd, size, fs->store_arg);
+	pthread_rwlock_unlock(&fs->store_lock);
+}
+
 /* The cache directory and its parents ($XDG_CACHE_HOME may not exist on
  * a fresh account), 0700 where made. */
 static int mkdir_p(const char *path)
@@ -81,6 +94,7 @@ int fs_content_start(struct fs *fs)
 	    .prefetch_requests = fs->prefetch_files,
 	    .prefetch_bytes = fs->prefetch_bytes,
 	    .size_learnt = size_learnt,
+	    .push = push,
 	    .arg = fs,
 	};
 
@@ -122,24 +136,93 @@ void fs_walk_note(struct fs *fs, const struct inode_ref *dir)
 	w->last = UINT32_MAX;
 }
 
-/* Whether prev is one of the few entries of t's listing just before the
- * one at v[at]: a walk in order (a file it skipped, one it failed to
- * read, allowed); anything else is someone reading here and there. */
+/* Files of a listing a walk in order may step over (walked_to). */
 #define WALK_SLACK 3
 
-static bool walked_to(const struct tag *t, const uint32_t *v, size_t at,
-		      uint32_t prev)
+/* A folder's samples in listing order: v[0, n), or, where the index keeps
+ * no list (the root of a flat dataset, index_folder_all), every sample id
+ * in order, a hidden one (not in the folder) included. */
+struct walk_list {
+	const struct name_index *idx;
+	const uint32_t *v; /* NULL: position k is sample k */
+	size_t n;
+	uint32_t folder;
+};
+
+static void walk_list_of(const struct name_index *idx, uint32_t folder,
+			 struct walk_list *l)
+{
+	l->idx = idx;
+	l->folder = folder;
+	if (index_folder_all(idx, folder)) {
+		l->v = NULL;
+		l->n = index_count(idx);
+	} else {
+		l->v = index_folder_samples(idx, folder, &l->n);
+	}
+}
+
+/* The sample at position k, false when it is not in the folder. */
+static bool walk_at(const struct walk_list *l, size_t k, uint32_t *s)
+{
+	if (l->v) {
+		*s = l->v[k];
+		return true;
+	}
+	*s = (uint32_t)k;
+	return index_parent(l->idx, *s) == l->folder;
+}
+
+/* The first position holding a sample after s. */
+static size_t walk_after(const struct walk_list *l, uint32_t s)
+{
+	size_t lo = 0, hi = l->n;
+
+	if (!l->v)
+		return (size_t)s + 1 < l->n ? (size_t)s + 1 : l->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid] <= s)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The next position from k holding a sample of t in the folder, or l->n.
+ * Where position is sample id the mask finds it at once, so a small tag
+ * of a big flat dataset is not scanned sample by sample. */
+static size_t walk_next_in(const struct walk_list *l, const struct tag *t,
+			   size_t k, uint32_t *s)
+{
+	for (; k < l->n; k++) {
+		if (!l->v) {
+			k = bitmask_next(&t->mask, k);
+			if (k >= l->n)
+				break;
+		}
+		if (walk_at(l, k, s) && bitmask_test(&t->mask, *s))
+			return k;
+	}
+	return l->n;
+}
+
+/* Whether the walk came to s from prev in order: fewer than WALK_SLACK
+ * files of the listing between them (a file it skipped, one it failed to
+ * read, allowed); anything else is someone reading here and there. */
+static bool walked_to(const struct tag *t, const struct walk_list *l,
+		      uint32_t prev, uint32_t s)
 {
 	unsigned seen = 0;
+	uint32_t x;
+	size_t k = walk_next_in(l, t, walk_after(l, prev), &x);
 
-	while (at-- > 0 && seen < WALK_SLACK) {
-		if (!bitmask_test(&t->mask, v[at]))
-			continue;
-		if (v[at] == prev)
-			return true;
-		seen++;
-	}
-	return false;
+	for (; k < l->n && x < s; k = walk_next_in(l, t, k + 1, &x))
+		if (++seen >= WALK_SLACK)
+			return false;
+	return true;
 }
 
 /* When s is the next file of a walk of a listing it is in, the files
@@ -147,9 +230,9 @@ static bool walked_to(const struct tag *t, const uint32_t *v, size_t at,
 static size_t walk_next(struct fs *fs, struct dataset *d, uint32_t s,
 			struct content_key *keys, size_t max)
 {
-	const uint32_t *v;
+	struct walk_list l;
 	uint32_t parent;
-	size_t n, lo, hi, k = 0;
+	size_t k = 0;
 
 	if (!d->index || s >= index_count(d->index))
 		return 0;
@@ -160,7 +243,8 @@ static size_t walk_next(struct fs *fs, struct dataset *d, uint32_t s,
 					w->folder == parent && w->tag < d->ntags
 				    ? d->tags[w->tag]
 				    : NULL;
-		uint32_t prev;
+		uint32_t prev, x;
+		size_t at;
 
 		if (!t || !t->live || !bitmask_test(&t->mask, s))
 			continue;
@@ -168,25 +252,17 @@ static size_t walk_next(struct fs *fs, struct dataset *d, uint32_t s,
 		w->last = s;
 		if (prev == UINT32_MAX || prev >= s)
 			return 0;
-		v = index_folder_samples(d->index, parent, &n);
-		for (lo = 0, hi = n; lo < hi;) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (v[mid] <= s)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (!walked_to(t, v, lo - 1, prev))
+		walk_list_of(d->index, parent, &l);
+		if (!walked_to(t, &l, prev, s))
 			return 0;
-		for (size_t j = lo; j < n && k < max; j++) {
+		for (at = walk_next_in(&l, t, walk_after(&l, s), &x);
+		     at < l.n && k < max;
+		     at = walk_next_in(&l, t, at + 1, &x)) {
 			struct sample_info info;
 
-			if (!bitmask_test(&t->mask, v[j]))
-				continue;
-			if (!samples_get(d, v[j], &info))
+			if (!samples_get(d, x, &info))
 				break;
-			key_of(d, v[j], &info, &keys[k++]);
+			key_of(d, x, &info, &keys[k++]);
 		}
 		return k;
 	}

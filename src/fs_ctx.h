@@ -54,6 +54,11 @@ struct fs {
 	/* sample content (fs_content.c); content is NULL without cache_dir */
 	struct blob *blob; /* borrowed */
 	struct content *content;
+	/* the kernel page cache's way in; store_lock (a leaf) held for
+	 * reading across a call, so unmount waits for the calls running */
+	pthread_rwlock_t store_lock;
+	fs_store_cb store;
+	void *store_arg;
 	char *cache_dir;
 	uint64_t content_cache_bytes, prefetch_bytes;
 	unsigned prefetch_files;

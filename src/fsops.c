@@ -2,10 +2,12 @@
  * handler decodes its arguments, calls one fs_* function and replies with
  * its result; errors go straight to fuse_reply_err. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "fsops.h"
@@ -331,6 +333,65 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* A thread's buffer for big replies, kept for the thread's life. */
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+
+struct read_buf {
+	size_t cap;
+	char data[];
+};
+
+static void read_buf_make_key(void)
+{
+	(void)pthread_key_create(&read_buf_key, free);
+}
+
+static char *read_buf_get(size_t len)
+{
+	struct read_buf *b;
+
+	pthread_once(&read_buf_once, read_buf_make_key);
+	b = pthread_getspecific(read_buf_key);
+	if (b && b->cap >= len)
+		return b->data;
+	free(b);
+	b = malloc(sizeof(*b) + len);
+	(void)pthread_setspecific(read_buf_key, b);
+	if (!b)
+		return NULL;
+	b->cap = len;
+	return b->data;
+}
+
+/* got bytes at off of the cache file fd as the reply.  Small ones are a
+ * splice.  A big one would not fit libfuse's pipe, and its fallback reads
+ * into a fresh malloc each time, so the pages of a 1 MiB buffer are
+ * faulted in and zeroed for every READ (a third of the daemon's time on a
+ * 50 MiB cat): big ones are read into a buffer the thread keeps. */
+#define READ_SPLICE_MAX ((size_t)256 * 1024)
+
+static void reply_from_fd(fuse_req_t req, int fd, off_t off, size_t got)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(got);
+	char *buf;
+	ssize_t n;
+
+	if (got <= READ_SPLICE_MAX || !(buf = read_buf_get(got))) {
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fd;
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, 0);
+		return;
+	}
+	n = pread(fd, buf, got, off);
+	if (n < 0) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fuse_reply_buf(req, buf, (size_t)n);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -347,14 +408,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else if (!got) {
 			fuse_reply_buf(req, NULL, 0);
 		} else {
-			/* from the cache file straight to the kernel (a
-			 * splice where the kernel allows it) */
-			struct fuse_bufvec bv = FUSE_BUFVEC_INIT(got);
-
-			bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-			bv.buf[0].fd = fd;
-			bv.buf[0].pos = off;
-			fuse_reply_data(req, &bv, 0);
+			reply_from_fd(req, fd, off, got);
 		}
 	} else if (off < 0 || (size_t)off >= f->len) {
 		fuse_reply_buf(req, NULL, 0);
@@ -542,6 +596,21 @@ void fsops_notify(uint64_t parent, uint64_t ino, const char *name, void *arg)
 	/* ENOENT: the kernel holds nothing to drop */
 	if (ret && ret != -ENOENT)
 		log_debug("invalidation failed: %s", strerror(-ret));
+}
+
+void fsops_store(uint64_t ino, int fd, uint64_t size, void *arg)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT((size_t)size);
+	int ret;
+
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = fd;
+	bv.buf[0].pos = 0;
+	ret = fuse_lowlevel_notify_store(arg, ino, 0, &bv, 0);
+	/* ENOENT: the kernel has no inode for it (a listing without
+	 * attributes); its reads then go the usual way */
+	if (ret && ret != -ENOENT)
+		log_debug("page cache store failed: %s", strerror(-ret));
 }
 
 const struct fuse_lowlevel_ops fsops_ops = {

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "opts.h"
+#include "readahead.h"
 
 #ifdef LIGHTLYFS_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -234,12 +235,15 @@ static int daemon_mount(struct daemon_state *d)
 		log_use_syslog();
 	/* threads only now: the fork in fuse_daemonize would lose them */
 	fs_set_notify(d->fs, fsops_notify, d->se);
+	fs_set_store(d->fs, fsops_store, d->se);
 	if (fs_start(d->fs)) {
 		log_error("cannot start threads");
 		return -1;
 	}
 	d->sighup_running =
 	    pthread_create(&d->sighup_thread, NULL, sighup_main, d) == 0;
+	if (readahead_tune(d->cmd.mountpoint, d->o.read_ahead_kb))
+		log_warn("cannot start the readahead thread");
 	log_info("mounted %s at %s", d->o.server, d->cmd.mountpoint);
 #ifdef LIGHTLYFS_HAVE_SYSTEMD
 	/* Type=notify: the unit is up once the mount is */
@@ -286,8 +290,10 @@ static int daemon_teardown(struct daemon_state *d)
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
 	}
-	if (d->fs)
+	if (d->fs) {
 		fs_set_notify(d->fs, NULL, NULL);
+		fs_set_store(d->fs, NULL, NULL);
+	}
 	if (d->mounted)
 		fuse_session_unmount(d->se);
 	if (d->handlers)

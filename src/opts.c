@@ -35,6 +35,7 @@ struct raw_opts {
 	char *cache_dir;
 	char *content_cache_mb;
 	char *prefetch_files;
+	char *read_ahead_kb;
 	char *prefetch_mb;
 	int thumbnails;
 	char *flush_timeout;
@@ -91,6 +92,7 @@ static const struct fuse_opt opt_table[] = {
     OPT("cache_dir=%s", cache_dir),
     OPT("content_cache_mb=%s", content_cache_mb),
     OPT("prefetch_files=%s", prefetch_files),
+    OPT("read_ahead_kb=%s", read_ahead_kb),
     OPT("prefetch_mb=%s", prefetch_mb),
     OPT("thumbnails", thumbnails),
     OPT("flush_timeout=%s", flush_timeout),
@@ -314,6 +316,7 @@ static void opts_defaults(struct opts *o)
 	o->export_expires_s = -1;
 	o->content_cache_mb = OPTS_DEFAULT_CONTENT_CACHE_MB;
 	o->prefetch_files = OPTS_DEFAULT_PREFETCH_FILES;
+	o->read_ahead_kb = OPTS_DEFAULT_READ_AHEAD_KB;
 	o->prefetch_mb = OPTS_DEFAULT_PREFETCH_MB;
 }
 
@@ -446,6 +449,14 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 			return ret;
 		o->prefetch_files = n > 64 ? 64 : (unsigned)n;
 	}
+	if (raw->read_ahead_kb) {
+		double n;
+
+		if ((ret =
+			 parse_number("read_ahead_kb", raw->read_ahead_kb, &n)))
+			return ret;
+		o->read_ahead_kb = n > 65536 ? 65536 : (unsigned)n;
+	}
 	o->thumbnails = raw->thumbnails;
 	if (raw->page_streams) {
 		double n;
@@ -501,6 +512,7 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->cache_dir);
 	free(raw->content_cache_mb);
 	free(raw->prefetch_files);
+	free(raw->read_ahead_kb);
 	free(raw->prefetch_mb);
 	free(raw->flush_timeout);
 	free(raw->trash_days);
@@ -743,6 +755,9 @@ void opts_print_help(const char *progname)
 	    "tag (default %d)\n"
 	    "    -o prefetch_mb=MB      bytes in flight for them (default "
 	    "%d)\n"
+	    "    -o read_ahead_kb=KB    the kernel's readahead on the mount "
+	    "(default %d,\n"
+	    "                           0: the kernel's; needs root)\n"
 	    "    -o thumbnails          files hold the thumbnails, not the "
 	    "full images\n"
 	    "    -o export_expires=S    lifetime of the image links in "
@@ -769,7 +784,7 @@ void opts_print_help(const char *progname)
 	    OPTS_DEFAULT_PAGE_STREAMS, OPTS_DEFAULT_FLUSH_DELAY_MS,
 	    OPTS_DEFAULT_FLUSH_TIMEOUT_S, OPTS_DEFAULT_TRASH_DAYS,
 	    OPTS_DEFAULT_CONTENT_CACHE_MB, OPTS_DEFAULT_PREFETCH_FILES,
-	    OPTS_DEFAULT_PREFETCH_MB);
+	    OPTS_DEFAULT_PREFETCH_MB, OPTS_DEFAULT_READ_AHEAD_KB);
 	print_fuse_help();
 	fuse_lowlevel_help();
 }

@@ -157,6 +157,7 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 	    "\"movesWaiting\":%zu,\"journalPending\":%llu},"
 	    "\"content\":{\"hits\":%llu,\"fetches\":%llu,\"bytes\":%llu,"
 	    "\"readUrls\":%llu,\"expiredUrls\":%llu,\"prefetched\":%llu,"
+	    "\"pushed\":%llu,"
 	    "\"diskBytes\":%llu,\"diskFiles\":%llu}}\n",
 	    api_json, (unsigned long long)c->hits,
 	    (unsigned long long)c->misses, (unsigned long long)c->stale_served,
@@ -169,7 +170,7 @@ static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
 	    (unsigned long long)cs.hits, (unsigned long long)cs.fetches,
 	    (unsigned long long)cs.bytes, (unsigned long long)cs.urls,
 	    (unsigned long long)cs.expired, (unsigned long long)cs.prefetched,
-	    (unsigned long long)cs.disk_bytes,
+	    (unsigned long long)cs.pushed, (unsigned long long)cs.disk_bytes,
 	    (unsigned long long)cs.disk_files);
 	free(api_json);
 	if (n < 0) {

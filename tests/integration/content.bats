@@ -200,6 +200,34 @@ MIXED="a.png:5000 b.jpg:123457 sub/c.png:700001 sub/deeper/d.jpg:1500000 e.png:6
 	[ "$bytes" -le $((8 * 1024 * 1024)) ] || fail "head -c 100 made storage send $bytes bytes of a 50 MiB file"
 }
 
+# ra_kb: the mount's readahead in KiB, once the daemon's thread set it
+ra_kb() {
+	local f
+	f="/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb"
+	for _ in $(seq 1 50); do
+		[ "$(cat "$f")" = "$1" ] && break
+		sleep 0.1
+	done
+	cat "$f"
+}
+
+@test "the mount's readahead is -o read_ahead_kb (1024 KiB by default), 0 leaves the kernel's; reads stay right" {
+	[ "$(id -u)" = 0 ] || skip "only root may set a device's readahead"
+	emu_start
+	DS=$(seed_sized ahead big.png:5000000)
+	mnt
+	assert_equal "$(ra_kb 1024)" 1024
+	oracle "$DS" initial-tag "$O"
+	cmp "$MNT/ahead/initial-tag/big.png" "$O/big.png"
+	unmount_fs
+	mnt -o read_ahead_kb=256
+	assert_equal "$(ra_kb 256)" 256
+	unmount_fs
+	mnt -o read_ahead_kb=0
+	# the kernel's own: 128 KiB on Linux, never ours
+	[ "$(ra_kb 128)" -lt 256 ] || fail "read_ahead_kb=0 changed the readahead"
+}
+
 @test "dd bs=1 skip=N count=K at random offsets equals that slice of the URL's bytes" {
 	emu_start
 	DS=$(seed_sized rnd r.png:3000017 j.jpg:250001)
@@ -577,6 +605,42 @@ tag_files() { server_filenames "$DS" "$(tag_id "$DS" "$1")"; } # tag name -> its
 	[ "$output" -ge 20 ] || fail "only $output of 40 files were fetched ahead"
 	# each file once: prefetching fetched nothing twice
 	assert_equal "$(storage requests)" 40
+}
+
+# content KEY: a counter of the content section of .lightly/stats
+content_stat() { py "print(d['content']['$1'])" <"$MNT/.lightly/stats"; }
+
+# warm_walk SIZE-META: a copy of a tag over a cache an earlier mount filled
+warm_walk() {
+	emu_start --size-meta "$1"
+	local files=() i
+	for i in $(seq -w 1 40); do files+=("img_$i.png:$((3000 + 7919 * 10#$i))"); done
+	DS=$(seed_sized warm "${files[@]}")
+	oracle "$DS" initial-tag "$O"
+	mnt -o "cache_dir=$T/cache"
+	cp -r "$MNT/warm/initial-tag" "$T/fill"
+	unmount_fs
+	mnt -o "cache_dir=$T/cache"
+	ls -l "$MNT/warm/initial-tag" >/dev/null
+	stats_reset
+	cp -r "$MNT/warm/initial-tag" "$T/copy"
+	assert_equal "$(sha_list "$T/copy")" "$(sha_list "$O")"
+	assert_equal "$(size_list "$T/copy")" "$(size_list "$O")"
+	assert_equal "$(storage requests)" 0
+}
+
+@test "a copy over a filled cache: the walk's next files go to the kernel's page cache before cp opens them, with their bytes" {
+	warm_walk exact
+	# handed over ahead of their open: cp's reads of them are no READ
+	[ "$(content_stat pushed)" -ge 20 ] || fail "only $(content_stat pushed) of 40 files were handed to the kernel"
+	# and what the kernel holds is the file: a second copy in this mount
+	cp -r "$MNT/warm/initial-tag" "$T/again"
+	assert_equal "$(sha_list "$T/again")" "$(sha_list "$O")"
+}
+
+@test "a listed size that is wrong: no file goes to the kernel's page cache, the copy is still exact" {
+	warm_walk larger
+	assert_equal "$(content_stat pushed)" 0
 }
 
 @test "opening files out of listing order prefetches nothing" {

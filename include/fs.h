@@ -91,12 +91,22 @@ void fs_releasedir(struct fs *fs, struct fs_dir *d);
 int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
 		 size_t *len);
 
+/* The files a walk opens next, found by fs_open_sample: fetched (or handed
+ * to the kernel) by fs_ahead_run, called once the open is answered, so
+ * the opener does not wait for the queueing and the wakeups. */
+struct fs_ahead {
+	struct content_key *keys; /* malloc'd, or NULL */
+	size_t n;
+};
 /* A sample's file.  Returns 1 when ino is not one (then fs_open_file
  * serves it).  *direct: the size stat gave was not the true one (the
  * kernel must not cache by it); the kernel has been told.  1 also
  * without a content layer (the file is empty).  0, -ENOENT, -EIO. */
 int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
-		   struct content_file **out, bool *direct);
+		   struct content_file **out, bool *direct,
+		   struct fs_ahead *ahead);
+/* Starts what ahead holds and frees it. */
+void fs_ahead_run(struct fs *fs, struct fs_ahead *ahead);
 /* 0 and *got bytes (short only at the end) to be read at off from *fd
  * (the cache file: spliced to the kernel), or -EIO: the next read tries
  * again. */

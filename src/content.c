@@ -638,8 +638,9 @@ static void read_ahead(struct content *c, struct content_file *f, uint64_t end)
 	o->refs++;
 	content_queue(&c->ra_head, &c->ra_tail, j);
 	pthread_cond_signal(&c->work);
-	if (f->window < CONTENT_WINDOW_MAX)
-		f->window *= 2;
+	f->window = f->window * CONTENT_WINDOW_GROWTH < CONTENT_WINDOW_MAX
+			? f->window * CONTENT_WINDOW_GROWTH
+			: CONTENT_WINDOW_MAX;
 }
 
 /* Makes [off, off + len) of f's file present, and returns the file's
@@ -664,9 +665,12 @@ int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
 	if ((uint64_t)off >= o->size || !len)
 		goto out;
 	end = (uint64_t)off + len < o->size ? (uint64_t)off + len : o->size;
-	/* the kernel's own readahead may come a little out of order */
-	seq = (uint64_t)off >= f->last_off &&
-	      (uint64_t)off <= f->next + 2 * CONTENT_BLOCK;
+	/* where the reader got to, or a little behind it: the kernel sends
+	 * a readahead's READs from several threads, so they come out of
+	 * order, and a window reset by each would stay at its minimum (a
+	 * 50 MiB cat made 41 GETs of 1-2 MiB instead of 7) */
+	seq = (uint64_t)off <= f->next + CONTENT_SEQ_BEHIND &&
+	      (uint64_t)off + CONTENT_SEQ_BEHIND >= f->next;
 	b0 = (uint64_t)off / CONTENT_BLOCK;
 	b1 = (end + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
 	while (!o->complete) {
@@ -708,12 +712,14 @@ int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
 	/* the descriptor lives while f holds its object */
 	*fd = o->fd;
 	*got = (size_t)(end - (uint64_t)off);
-	if (seq)
-		read_ahead(c, f, end);
-	else
+	if (!seq) {
 		f->window = CONTENT_WINDOW_MIN;
-	f->last_off = (uint64_t)off;
-	f->next = end;
+		f->next = end;
+	} else if (end > f->next) {
+		f->next = end;
+	}
+	if (seq)
+		read_ahead(c, f, f->next);
 out:
 	if (ret && ret != -ENOMEM)
 		ret = -EIO;

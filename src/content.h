@@ -9,8 +9,9 @@
  * - The first read (or the open of a sample whose size the listing did not
  *   give) learns the true size from Content-Range.
  * - A reader that goes on where it stopped is sequential: the window of
- *   bytes fetched ahead of it starts at CONTENT_WINDOW_MIN and doubles up to
- *   CONTENT_WINDOW_MAX, fetched by the worker threads while it reads.  Any
+ *   bytes fetched ahead of it starts at CONTENT_WINDOW_MIN and grows
+ *   fourfold up to CONTENT_WINDOW_MAX, fetched by the worker threads while
+ *   it reads (few GETs: on real storage each costs a round trip).  Any
  *   other read fetches its blocks only.
  * - content_prefetch fetches whole files the caller expects to be opened
  *   next (a directory walk), bounded by prefetch_requests requests and
@@ -34,6 +35,9 @@
 #define CONTENT_BLOCK ((uint64_t)128 * 1024)
 #define CONTENT_WINDOW_MIN ((uint64_t)1024 * 1024)
 #define CONTENT_WINDOW_MAX ((uint64_t)32 * 1024 * 1024)
+#define CONTENT_WINDOW_GROWTH 4
+/* how far from the furthest read a read still counts as sequential */
+#define CONTENT_SEQ_BEHIND ((uint64_t)4 * 1024 * 1024)
 /* a file up to this size is fetched whole by its first read */
 #define CONTENT_SMALL ((uint64_t)1024 * 1024)
 #define CONTENT_URL_MARGIN_S 60

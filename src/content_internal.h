@@ -67,7 +67,7 @@ struct content {
 struct content_file {
 	struct content *c;
 	struct cobj *o;
-	uint64_t next, last_off, window;
+	uint64_t next, window; /* next: the furthest end read */
 };
 
 static inline bool bit(const uint8_t *m, uint64_t b)

@@ -271,10 +271,20 @@ static size_t walk_next(struct fs *fs, struct dataset *d, uint32_t s,
 
 #define WALK_AHEAD 32
 
-int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
-		   struct content_file **out, bool *direct)
+void fs_ahead_run(struct fs *fs, struct fs_ahead *ahead)
 {
-	struct content_key key, ahead[WALK_AHEAD];
+	if (ahead->n && fs->content)
+		content_prefetch(fs->content, ahead->keys, ahead->n);
+	free(ahead->keys);
+	ahead->keys = NULL;
+	ahead->n = 0;
+}
+
+int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
+		   struct content_file **out, bool *direct,
+		   struct fs_ahead *ahead)
+{
+	struct content_key key, next[WALK_AHEAD];
 	struct sample_info info;
 	struct inode_ref r;
 	struct dataset *d;
@@ -302,7 +312,7 @@ int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
 		ret = -EIO;
 	if (!ret) {
 		key_of(d, (uint32_t)r.sample, &info, &key);
-		nahead = walk_next(fs, d, (uint32_t)r.sample, ahead,
+		nahead = walk_next(fs, d, (uint32_t)r.sample, next,
 				   fs->prefetch_files * 2 < WALK_AHEAD
 				       ? fs->prefetch_files * 2
 				       : WALK_AHEAD);
@@ -321,8 +331,11 @@ int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
 	/* the kernel caches pages up to the size stat gave: only a size it
 	 * had right may be served through its cache */
 	*direct = key.size < 0 || (uint64_t)key.size != size;
-	if (nahead)
-		content_prefetch(fs->content, ahead, nahead);
+	if (nahead && ahead &&
+	    (ahead->keys = malloc(nahead * sizeof(*ahead->keys)))) {
+		memcpy(ahead->keys, next, nahead * sizeof(*ahead->keys));
+		ahead->n = nahead;
+	}
 	return 0;
 }
 
@@ -347,7 +360,7 @@ int fs_write_sample(struct fs *fs, uint64_t ino, struct content_file **f,
 	if (r.kind != INODE_KIND_FILE)
 		return 1;
 	if (!__atomic_load_n(f, __ATOMIC_ACQUIRE)) {
-		ret = fs_open_sample(fs, ino, O_RDONLY, &mine, &direct);
+		ret = fs_open_sample(fs, ino, O_RDONLY, &mine, &direct, NULL);
 		if (ret)
 			return ret < 0 ? ret : -EPERM;
 		if (!mine)

@@ -305,6 +305,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *f = calloc(1, sizeof(*f));
+	struct fs *fs = fs_of(req);
+	struct fs_ahead ahead = {0};
 	bool direct = true;
 	int ret;
 
@@ -313,10 +315,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	atomic_init(&f->refs, 1);
-	ret = fs_open_sample(fs_of(req), ino, fi->flags, &f->content, &direct);
+	ret = fs_open_sample(fs, ino, fi->flags, &f->content, &direct, &ahead);
 	if (ret == 1) {
-		ret =
-		    fs_open_file(fs_of(req), ino, fi->flags, &f->data, &f->len);
+		ret = fs_open_file(fs, ino, fi->flags, &f->data, &f->len);
 		/* generated content: its size is not known to stat */
 		direct = true;
 	}
@@ -330,7 +331,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * the kernel's page cache may keep them between opens */
 	fi->direct_io = direct;
 	fi->keep_cache = !direct;
+	/* req is gone once answered */
 	fuse_reply_open(req, fi);
+	fs_ahead_run(fs, &ahead);
 }
 
 /* A thread's buffer for big replies, kept for the thread's life. */

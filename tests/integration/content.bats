@@ -228,6 +228,21 @@ ra_kb() {
 	[ "$(ra_kb 128)" -lt 256 ] || fail "read_ahead_kb=0 changed the readahead"
 }
 
+@test "cat of a 50 MB sample: its bytes, in a few large ranged GETs (the read-ahead window grows although READs come out of order)" {
+	emu_start
+	DS=$(seed_sized big big.png:52428800)
+	oracle "$DS" initial-tag "$O"
+	mnt
+	stats_reset
+	cat "$MNT/big/initial-tag/big.png" >"$T/got"
+	cmp "$T/got" "$O/big.png"
+	local n
+	n=$(storage requests)
+	# 1 MiB, then a window growing to 64 MiB: a handful of GETs; a window
+	# reset by every out-of-order READ made 41
+	[ "$n" -le 16 ] || fail "$n storage requests for one sequential read of 50 MiB"
+}
+
 @test "dd bs=1 skip=N count=K at random offsets equals that slice of the URL's bytes" {
 	emu_start
 	DS=$(seed_sized rnd r.png:3000017 j.jpg:250001)

@@ -8,13 +8,17 @@
   helper.py statloop PATH CALLS                 per-call os.stat time in microseconds
   helper.py median V...                         median of the values
   helper.py namebytes N                         total bytes of the N sample names
+  helper.py cputime CMD...                      "WALL CPU" seconds of CMD, CPU its own
+                                                user + system time
   helper.py stats BASE                          the emulator's request counters as
                                                 "TOTAL<TAB>MAPPINGS<TAB>TAGS<TAB>summary"
 """
 import json
 import os
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import time
 import urllib.request
@@ -127,13 +131,25 @@ def cmd_stats(base):
                               " + ".join(parts) if parts else "0"))
 
 
+def cmd_cputime(*cmd):
+    """Runs cmd (stdout to /dev/null): 'WALL CPU' in seconds, CPU being the
+    user + system time of the command itself (for ls, what the kernel spends
+    on its behalf, whatever the filesystem daemon does)."""
+    t0 = time.perf_counter()
+    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+    wall = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("%.6f %.6f" % (wall, ru.ru_utime + ru.ru_stime))
+    sys.exit(rc)
+
+
 def cmd_namebytes(n):
     print(sum(len((NAME_FMT % i).encode()) for i in range(int(n))))
 
 
 def main(argv):
     cmds = {"tags": cmd_tags, "tree": cmd_tree, "statloop": cmd_statloop, "median": cmd_median,
-            "stats": cmd_stats, "namebytes": cmd_namebytes}
+            "stats": cmd_stats, "namebytes": cmd_namebytes, "cputime": cmd_cputime}
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[argv[1]](*argv[2:])

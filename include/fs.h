@@ -85,6 +85,20 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out);
 int fs_readdir(struct fs *fs, struct fs_dir *d, off_t off, bool plus,
 	       fs_fill_cb cb, void *arg);
 void fs_releasedir(struct fs *fs, struct fs_dir *d);
+/* The pages of the sample listing (sizes) the next readdirplus batches of
+ * a listing reach: picked by fs_readdir_ahead before a batch is answered,
+ * loaded together by fs_readdir_ahead_run after, while the kernel copies
+ * the batch and asks for the next. */
+#define FS_DIR_AHEAD_PAGES 4
+struct fs_dir_ahead {
+	struct dataset *d;
+	uint32_t page[FS_DIR_AHEAD_PAGES];
+	unsigned n;
+};
+/* next: the offset after the batch's last entry. */
+void fs_readdir_ahead(struct fs *fs, struct fs_dir *d, off_t next,
+		      struct fs_dir_ahead *a);
+void fs_readdir_ahead_run(struct fs *fs, struct fs_dir_ahead *a);
 
 /* The content of a file at open time: malloc'd in *data (may be NULL when
  * *len is 0), freed by the caller. */

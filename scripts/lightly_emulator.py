@@ -710,17 +710,62 @@ class Store:
             meta["sizeInBytes"] = true_size + max(1, true_size // 4)
         return data
 
+    def _sample_rows(self, dataset_id, query):
+        ds = self.dataset(dataset_id)
+        offset, size = page_params(query)
+        end = ds["n_samples"] if size is None else min(ds["n_samples"], offset + size)
+        if offset >= end:
+            return ds, []
+        return ds, self.db.execute(
+            "SELECT idx, id, file_name, created_at, extra FROM samples"
+            " WHERE ds=? AND idx >= ? AND idx < ? ORDER BY idx",
+            (ds["k"], offset, end)).fetchall()
+
     def list_samples(self, dataset_id, query):
         with self.lock:
-            ds = self.dataset(dataset_id)
-            offset, size = page_params(query)
-            end = ds["n_samples"] if size is None else min(ds["n_samples"], offset + size)
-            if offset >= end:
-                return []
-            return [self._sample_json(ds, row) for row in self.db.execute(
-                "SELECT idx, id, file_name, created_at, extra FROM samples"
-                " WHERE ds=? AND idx >= ? AND idx < ? ORDER BY idx",
-                (ds["k"], offset, end))]
+            ds, rows = self._sample_rows(dataset_id, query)
+            return [self._sample_json(ds, row) for row in rows]
+
+    def _meta_text(self, name):
+        """The metaData text _sample_json gives a sample without client fields."""
+        size = self.content.size(name)
+        shape = "[%d,%d,%d]" % tuple(self.content.shape(name, size))
+        if self.size_meta == "absent":
+            return '{"shape":%s}' % shape
+        if self.size_meta == "smaller":
+            size -= max(1, size // 4)
+        elif self.size_meta == "larger":
+            size += max(1, size // 4)
+        return '{"sizeInBytes":%d,"shape":%s}' % (size, shape)
+
+    def list_samples_body(self, dataset_id, query):
+        """to_json_bytes(list_samples(...)), the same bytes, with the samples
+        that carry no client fields (all the bulk routes make) written from a
+        template: a dict and json.dumps per row made the 500 pages of a
+        million samples cost the emulator 12 s of CPU, most of a first
+        `ls -l` of the mount."""
+        with self.lock:
+            ds, rows = self._sample_rows(dataset_id, query)
+            head = '{"id":"%s","type":"IMAGE","datasetId":"' + ds["id"] + '","fileName":'
+            dumps = json.dumps
+            metas = {}  # fixed sizes: a few kinds of name, a few metaData texts
+            parts = []
+            for row in rows:
+                _, sid, name, created, extra = row
+                if extra:
+                    parts.append(to_json_bytes(self._sample_json(ds, row)).decode("utf-8"))
+                    continue
+                if self.content.mode == "fixed":
+                    kind = content.kind_of(name)
+                    meta = metas.get(kind)
+                    if meta is None:
+                        meta = metas[kind] = self._meta_text(name)
+                else:
+                    meta = self._meta_text(name)
+                parts.append(head % sid + dumps(name, ensure_ascii=False)
+                             + ',"createdAt":%d,"lastModifiedAt":%d,"metaData":%s}'
+                             % (created, created, meta))
+        return ("[" + ",".join(parts) + "]").encode("utf-8")
 
     def mapping_lists(self, dataset_id):
         """(names, ids, count): shared append-only lists, safe to slice unlocked."""
@@ -1396,7 +1441,7 @@ class Emulator:
         return json_response(200, self.store.get_dataset(req.params["datasetId"]))
 
     def h_list_samples(self, req):
-        return json_response(200, self.store.list_samples(req.params["datasetId"], req.query))
+        return Response(200, self.store.list_samples_body(req.params["datasetId"], req.query))
 
     def h_create_sample(self, req):
         self.store.get_dataset(req.params["datasetId"])

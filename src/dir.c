@@ -62,6 +62,7 @@ void dir_reset(struct fs_dir *dir)
 	dir->names = NULL;
 	dir->nfolders = dir->nsamples = dir->nsmall = dir->small_cap = 0;
 	dir->names_len = dir->names_cap = 0;
+	dir->ahead_pos = 0;
 }
 
 const char *dir_entry_at(const struct fs_dir *dir, size_t i,

@@ -34,6 +34,8 @@ struct fs_dir {
 	size_t nfolders;
 	uint32_t *samples;
 	size_t nsamples;
+	/* samples before it have their listing pages loaded or asked for */
+	size_t ahead_pos;
 };
 
 /* Adds one named entry: 0 or -ENOMEM. */

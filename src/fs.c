@@ -209,6 +209,48 @@ static void prime_sizes(struct fs *fs, struct fs_dir *dir, size_t pos)
 	}
 }
 
+/* Picks the pages of the next few thousand entries that nobody loads yet;
+ * ahead_pos makes each entry looked at once per listing, not once per
+ * batch. */
+void fs_readdir_ahead(struct fs *fs, struct fs_dir *dir, off_t next,
+		      struct fs_dir_ahead *a)
+{
+	size_t first = 2 + dir->nsmall + dir->nfolders, j, end;
+	uint32_t page = UINT32_MAX;
+
+	a->n = 0;
+	pthread_mutex_lock(&fs->lock);
+	a->d = dir->pinned;
+	if (!dir->pinned || !dir->nsamples || (size_t)next < first) {
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	j = (size_t)next - first;
+	end = j + FS_DIR_AHEAD_PAGES * SAMPLES_PAGE;
+	if (end > dir->nsamples)
+		end = dir->nsamples;
+	if (j < dir->ahead_pos)
+		j = dir->ahead_pos;
+	for (; j < end && a->n < FS_DIR_AHEAD_PAGES; j++) {
+		uint32_t s = dir->samples[j];
+
+		if (s / SAMPLES_PAGE == page)
+			continue;
+		page = s / SAMPLES_PAGE;
+		if (samples_page_wanted(dir->pinned, page))
+			a->page[a->n++] = page;
+	}
+	if (j > dir->ahead_pos)
+		dir->ahead_pos = j;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fs_readdir_ahead_run(struct fs *fs, struct fs_dir_ahead *a)
+{
+	if (a->n)
+		samples_load_pages(fs, a->d, a->page, a->n);
+}
+
 int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, bool plus,
 	       fs_fill_cb cb, void *arg)
 {

@@ -226,6 +226,7 @@ struct fill_ctx {
 	struct fs *fs;
 	char *buf;
 	size_t size, used;
+	off_t next; /* after the last entry added */
 	bool plus;
 };
 
@@ -255,6 +256,7 @@ static int fill_cb(const char *name, const struct stat *st, off_t next_off,
 	if (n > left)
 		return 1;
 	c->used += n;
+	c->next = next_off;
 	return 0;
 }
 
@@ -264,6 +266,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 	struct fill_ctx c = {
 	    .req = req, .fs = fs_of(req), .size = size, .plus = plus};
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	struct fs_dir_ahead ahead = {0};
 	int ret;
 
 	c.buf = malloc(size ? size : 1);
@@ -272,11 +275,16 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 		return;
 	}
 	ret = fs_readdir(c.fs, d, off, plus, fill_cb, &c);
+	/* a reader that stats (not the first batch: ls -f reads that one
+	 * with attributes too); d may be released once the reply is out */
+	if (!ret && plus && off > 0 && c.used)
+		fs_readdir_ahead(c.fs, d, c.next, &ahead);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_buf(req, c.buf, c.used);
 	free(c.buf);
+	fs_readdir_ahead_run(c.fs, &ahead);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -1,5 +1,6 @@
 /* The sample listing, a page at a time (samples.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,56 @@ int samples_ensure(struct fs *fs, struct dataset *d, uint32_t first,
 			ret = r;
 	}
 	return ret;
+}
+
+bool samples_page_wanted(const struct dataset *d, uint32_t k)
+{
+	const struct sample_pages *sp = &d->spages;
+	const struct sample_page *p = k < sp->npages ? sp->pages[k] : NULL;
+
+	return !p || (!p->load.busy && !p->load.good_at);
+}
+
+struct page_thread {
+	pthread_t th;
+	struct fs *fs;
+	struct dataset *d;
+	uint32_t page;
+	bool started;
+};
+
+static void *page_thread_run(void *arg)
+{
+	struct page_thread *t = arg;
+
+	pthread_mutex_lock(&t->fs->lock);
+	/* a failed page is asked for again by the batch that needs it */
+	(void)samples_ensure(t->fs, t->d, t->page * SAMPLES_PAGE,
+			     t->page * SAMPLES_PAGE);
+	pthread_mutex_unlock(&t->fs->lock);
+	return NULL;
+}
+
+void samples_load_pages(struct fs *fs, struct dataset *d, const uint32_t *page,
+			unsigned n)
+{
+	struct page_thread t[FS_DIR_AHEAD_PAGES];
+
+	if (n > FS_DIR_AHEAD_PAGES)
+		n = FS_DIR_AHEAD_PAGES;
+	for (unsigned i = 0; i < n; i++) {
+		t[i] = (struct page_thread){.fs = fs, .d = d, .page = page[i]};
+		/* the first on this thread, and any a thread cannot be had for
+		 */
+		t[i].started = i > 0 && !pthread_create(&t[i].th, NULL,
+							page_thread_run, &t[i]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!t[i].started)
+			page_thread_run(&t[i]);
+	for (unsigned i = 0; i < n; i++)
+		if (t[i].started)
+			pthread_join(t[i].th, NULL);
 }
 
 bool samples_get(const struct dataset *d, uint32_t s, struct sample_info *out)

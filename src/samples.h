@@ -48,6 +48,12 @@ struct sample_pages {
  * that could not be loaded (the others stay loaded). */
 int samples_ensure(struct fs *fs, struct dataset *d, uint32_t first,
 		   uint32_t last);
+/* True when page k is neither loaded nor being loaded. */
+bool samples_page_wanted(const struct dataset *d, uint32_t k);
+/* Loads the n pages, each on a thread of its own (one request in flight
+ * per page); called without the lock. */
+void samples_load_pages(struct fs *fs, struct dataset *d, const uint32_t *page,
+			unsigned n);
 /* The loaded info of sample s, or false. */
 bool samples_get(const struct dataset *d, uint32_t s, struct sample_info *out);
 /* The size an open learnt (Content-Range); false when s is not loaded. */

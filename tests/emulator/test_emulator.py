@@ -528,6 +528,10 @@ class TestSamples(EmulatorCase):
                           body={"fileNames": hostile}, token=None)
         self.assertEqual(reply, {"count": len(hostile), "nSamples": len(hostile)})
         self.assertEqual(self.c.names(ds), hostile)
+        # the listing writes these rows from a template: the names must
+        # still come back as JSON strings equal to what was stored
+        samples = self.c.ok("GET", "/v1/datasets/%s/samples" % ds, 200)
+        self.assertEqual([smp["fileName"] for smp in samples], hostile)
         raw = self.c.get("/v1/datasets/%s/mappings" % ds, query={"field": "fileName"}).body
         self.assertIn("日本".encode("utf-8"), raw)
         for bad in ({"fileNames": "a"}, {"fileNames": [1]}, {}):
@@ -543,6 +547,26 @@ class TestSamples(EmulatorCase):
         page = self.c.ok("GET", "/v1/datasets/%s/samples" % ds, 200,
                          query={"pageSize": 3, "pageOffset": 5})
         self.assertEqual(page, every[5:])
+
+    def test_samples_listing_mixes_template_rows_and_client_fields(self):
+        ds, _ = self.c.new_dataset(3)
+        self.c.ok("POST", "/v1/datasets/%s/samples" % ds, 201, body={
+            "fileName": "c.jpg", "metaData": {"width": 640}, "thumbName": "t.jpg"})
+        samples = self.c.ok("GET", "/v1/datasets/%s/samples" % ds, 200,
+                            query={"pageSize": 3, "pageOffset": 1})
+        self.assertEqual([smp["fileName"] for smp in samples],
+                         ["img/00001.png", "img/00002.png", "c.jpg"])
+        for smp in samples[:2]:
+            self.assertEqual(set(smp), {"id", "type", "datasetId", "fileName", "createdAt",
+                                        "lastModifiedAt", "metaData"})
+            self.assertEqual((smp["type"], smp["datasetId"]), ("IMAGE", ds))
+            self.assertEqual(smp["createdAt"], smp["lastModifiedAt"])
+            self.assertEqual(set(smp["metaData"]), {"sizeInBytes", "shape"})
+            self.assertEqual(len(smp["metaData"]["shape"]), 3)
+            status, _, body = fetch(read_url(self.c, ds, smp["id"]))
+            self.assertEqual((status, len(body)), (200, smp["metaData"]["sizeInBytes"]))
+        self.assertEqual((samples[2]["metaData"], samples[2]["thumbName"]),
+                         ({"width": 640}, "t.jpg"))
 
     def test_mappings_in_index_order_and_paged(self):
         ds, _ = self.c.new_dataset(10)

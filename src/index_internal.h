@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hash.h"
 #include "index.h"
 #include "index_store.h"
 
@@ -26,9 +27,6 @@
 #define INDEX_ANCHOR_EVERY 8u
 #define INDEX_MAX_SAMPLES (UINT32_MAX - 1u)
 #define INDEX_MAX_FOLDERS (UINT32_MAX - 1u)
-
-#define INDEX_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define INDEX_FNV_PRIME UINT64_C(0x100000001b3)
 
 /* A growable uint32 array whose first element lives inline: most folders
  * hold one subfolder or a few samples, and a new folder can then take its
@@ -98,19 +96,8 @@ struct index_plan {
  * for names that differ only in their last digits, like sample_0000001. */
 static inline uint64_t index_hash(uint32_t parent, const char *comp, size_t len)
 {
-	uint64_t h = (INDEX_FNV_OFFSET ^ parent) * INDEX_FNV_PRIME;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)comp[i];
-		h *= INDEX_FNV_PRIME;
-	}
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64_C(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return h;
+	return hash_mix64(
+	    hash_fnv1a((HASH_FNV_OFFSET ^ parent) * HASH_FNV_PRIME, comp, len));
 }
 
 /* The low byte: the slot comes from the high bits (index_slot). */

@@ -18,28 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define JOURNAL_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define JOURNAL_FNV_PRIME UINT64_C(0x100000001b3)
-
-static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= JOURNAL_FNV_PRIME;
-	}
-	return h;
-}
-
-/* murmur3's finaliser: FNV leaves the low bits (the slot) poorly mixed */
-uint64_t journal_mix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64_C(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return h;
-}
+#include "hash.h"
 
 static bool arg_id_valid(const char *s)
 {
@@ -48,9 +27,9 @@ static bool arg_id_valid(const char *s)
 
 static uint64_t tag_hash(const char *ds, const char *tag)
 {
-	return journal_mix64(
-	    fnv1a(fnv1a(JOURNAL_FNV_OFFSET, ds, JOURNAL_ID_LEN), tag,
-		  JOURNAL_ID_LEN));
+	return hash_mix64(
+	    hash_fnv1a(hash_fnv1a(HASH_FNV_OFFSET, ds, JOURNAL_ID_LEN), tag,
+		       JOURNAL_ID_LEN));
 }
 
 static int table_grow(struct journal *j)
@@ -348,10 +327,10 @@ static int load(struct journal *j)
 static void journal_name(const char *server, const char *account, char *name,
 			 size_t size)
 {
-	uint64_t h = fnv1a(JOURNAL_FNV_OFFSET, server, strlen(server));
+	uint64_t h = hash_fnv1a(HASH_FNV_OFFSET, server, strlen(server));
 
-	h = fnv1a(h, "\n", 1);
-	h = fnv1a(h, account, strlen(account));
+	h = hash_fnv1a(h, "\n", 1);
+	h = hash_fnv1a(h, account, strlen(account));
 	snprintf(name, size, "journal-%016" PRIx64 ".log", h);
 }
 

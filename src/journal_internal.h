@@ -70,8 +70,6 @@ struct scan {
 
 /* journal.c */
 
-/* murmur3's 64-bit finaliser. */
-uint64_t journal_mix64(uint64_t h);
 /* The tag entry of (ds, tag), both JOURNAL_ID_LEN bytes; created when
  * create is set.  0 and *out (NULL when absent), -ENOMEM, -EOVERFLOW. */
 int journal_tag_get(struct journal *j, const char *ds, const char *tag,

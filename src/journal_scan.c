@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+
+#include "hash.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -263,7 +265,7 @@ struct horizon {
 
 static bool set_insert(uint64_t *keys, size_t cap, uint64_t key)
 {
-	size_t s = (size_t)journal_mix64(key) & (cap - 1);
+	size_t s = (size_t)hash_mix64(key) & (cap - 1);
 
 	while (keys[s]) {
 		if (keys[s] == key)

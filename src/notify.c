@@ -89,12 +89,15 @@ static void *notify_main(void *arg)
 		cb_arg = q->arg;
 		q->items = NULL;
 		q->n = q->cap = 0;
+		q->calling = cb != NULL;
 		pthread_mutex_unlock(&q->lock);
 		for (size_t i = 0; cb && i < n; i++)
 			cb(items[i].parent, items[i].ino, items[i].name,
 			   cb_arg);
 		free(items);
 		pthread_mutex_lock(&q->lock);
+		q->calling = false;
+		pthread_cond_broadcast(&q->cond);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
@@ -113,6 +116,10 @@ void notify_set_cb(struct notify *q, fs_notify_cb cb, void *arg)
 	pthread_mutex_lock(&q->lock);
 	q->cb = cb;
 	q->arg = arg;
+	/* once the session is unmounted a notification fails at once, so
+	 * this wait is short */
+	while (q->calling)
+		pthread_cond_wait(&q->cond, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 }
 

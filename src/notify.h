@@ -23,6 +23,7 @@ struct notify {
 	void *arg;
 	pthread_t thread;
 	bool running, stopping;
+	bool calling; /* the thread is in a callback, without the lock */
 };
 
 void notify_init(struct notify *q);
@@ -30,6 +31,8 @@ void notify_init(struct notify *q);
 void notify_dispose(struct notify *q);
 /* 0 or -EAGAIN. */
 int notify_start(struct notify *q);
+/* Returns once no callback set before runs any more: the session the old
+ * one sends to may be destroyed then. */
 void notify_set_cb(struct notify *q, fs_notify_cb cb, void *arg);
 /* parent != 0: the entry name in parent; else the attributes and listing
  * of ino.  Dropped silently when no callback is set or the queue is full

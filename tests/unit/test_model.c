@@ -1,8 +1,10 @@
 /* The model without a server: feeding it the lists the API would send and
  * checking what the mount would show, including against our own edits. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "index.h"
@@ -224,6 +226,33 @@ static void eviction_drops_the_least_recently_used_index(void)
 	notify_dispose(&q);
 }
 
+/* Unmounting clears the callback and then destroys the FUSE session it
+ * calls into: notify_set_cb must not return while a callback runs. */
+static atomic_int cb_entered, cb_left;
+
+static void slow_cb(uint64_t parent, uint64_t ino, const char *name, void *arg)
+{
+	(void)parent, (void)ino, (void)name, (void)arg;
+	atomic_store(&cb_entered, 1);
+	usleep(300 * 1000);
+	atomic_store(&cb_left, 1);
+}
+
+static void clearing_the_callback_waits_for_one_running(void)
+{
+	struct notify q;
+
+	notify_init(&q);
+	notify_set_cb(&q, slow_cb, NULL);
+	CHECK(notify_start(&q) == 0);
+	notify_push(&q, 1, 2, "x");
+	while (!atomic_load(&cb_entered))
+		usleep(1000);
+	notify_set_cb(&q, NULL, NULL);
+	CHECK(atomic_load(&cb_left) == 1);
+	notify_dispose(&q);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -232,6 +261,7 @@ int main(void)
 	deleted_and_created_tags_race_with_listings();
 	odd_names_are_hidden_or_shown_once();
 	datasets_sharing_a_name_show_with_their_ids();
+	clearing_the_callback_waits_for_one_running();
 	eviction_drops_the_least_recently_used_index();
 	return CHECK_DONE();
 }

@@ -555,6 +555,22 @@ other_first() {
 QUICK_OTHERS=0
 [ "$SAMPLES" -gt 1000000 ] && QUICK_OTHERS=1
 
+# peer_rows NAME MOUNT PID: the rows (and chart data) of a peer mounted at
+# MOUNT, serving the tmpfs tree
+peer_rows() {
+	local name=$1 m=$2 pid=$3 lsf find stat
+	if [ "$QUICK_OTHERS" = 1 ]; then
+		PEER_MNT=$m PEER_PID=$pid other_first "$name" ls -f "$m/$DS_NAME/$FULL_TAG"
+		return
+	fi
+	lsf=$(other_measure "$name-lsf" ls -f "$m/$DS_NAME/$FULL_TAG")
+	find=$(other_measure "$name-find" find "$m/$DS_NAME")
+	stat=$(statloop "$m/$DS_NAME/$FULL_TAG/$STAT_NAME")
+	other_rows "$name" "$lsf" "$find" "$stat"
+	datum "$name, first ls -f" "$(cat "$WORK/first.$name-lsf")"
+	datum "$name, warm" "${lsf% *}"
+}
+
 if [ "$OTHERS" = 1 ]; then
 	# rclone
 	if command -v rclone >/dev/null; then
@@ -570,16 +586,7 @@ if [ "$OTHERS" = 1 ]; then
 		PIDS+=("$RC_PID")
 		for _ in $(seq 1 200); do mountpoint -q "$RMNT" && break; kill -0 "$RC_PID" 2>/dev/null || break; sleep 0.1; done
 		if mountpoint -q "$RMNT"; then
-			if [ "$QUICK_OTHERS" = 1 ]; then
-				PEER_MNT=$RMNT PEER_PID=$RC_PID other_first rclone ls -f "$RMNT/$DS_NAME/$FULL_TAG"
-			else
-				lsf=$(other_measure rclone-lsf ls -f "$RMNT/$DS_NAME/$FULL_TAG")
-				find=$(other_measure rclone-find find "$RMNT/$DS_NAME")
-				stat=$(statloop "$RMNT/$DS_NAME/$FULL_TAG/$STAT_NAME")
-				other_rows rclone "$lsf" "$find" "$stat"
-				datum "rclone, first ls -f" "$(cat "$WORK/first.rclone-lsf")"
-				datum "rclone, warm" "${lsf% *}"
-			fi
+			peer_rows rclone "$RMNT" "$RC_PID"
 			note "rclone $(rclone version 2>/dev/null | head -1 | awk '{ print $2 }') mount of the tmpfs (--vfs-cache-mode off --dir-cache-time 1h --attr-timeout 1h --read-only): first \`ls -f\` $(fmt "$(cat "$WORK/first.rclone-lsf")"), first \`find\` $(fmt "$(cat "$WORK/first.rclone-find")"); peak RSS $(awk '/^VmHWM:/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$RC_PID/status" 2>/dev/null)."
 		else
 			other_na rclone "rclone mount failed: $(tail -1 "$WORK/rclone.log" 2>/dev/null)"
@@ -633,16 +640,7 @@ if [ "$OTHERS" = 1 ]; then
 		PIDS+=("$SF_PID")
 		for _ in $(seq 1 200); do mountpoint -q "$SMNT" && break; kill -0 "$SF_PID" 2>/dev/null || break; sleep 0.1; done
 		if mountpoint -q "$SMNT"; then
-			if [ "$QUICK_OTHERS" = 1 ]; then
-				PEER_MNT=$SMNT PEER_PID=$SF_PID other_first sshfs ls -f "$SMNT/$DS_NAME/$FULL_TAG"
-			else
-				lsf=$(other_measure sshfs-lsf ls -f "$SMNT/$DS_NAME/$FULL_TAG")
-				find=$(other_measure sshfs-find find "$SMNT/$DS_NAME")
-				stat=$(statloop "$SMNT/$DS_NAME/$FULL_TAG/$STAT_NAME")
-				other_rows sshfs "$lsf" "$find" "$stat"
-				datum "sshfs, first ls -f" "$(cat "$WORK/first.sshfs-lsf")"
-				datum "sshfs, warm" "${lsf% *}"
-			fi
+			peer_rows sshfs "$SMNT" "$SF_PID"
 			note "sshfs $(sshfs --version 2>&1 | sed -n 's/^SSHFS version //p') to a private sshd on 127.0.0.1 (-o dcache_timeout=3600,dcache_max_size=1e8,entry_timeout=3600,attr_timeout=3600: generous caching; the defaults are slower still): first \`ls -f\` $(fmt "$(cat "$WORK/first.sshfs-lsf")"), first \`find\` $(fmt "$(cat "$WORK/first.sshfs-find")")."
 		else
 			why=$(tail -1 "$WORK/sshfs.log" 2>/dev/null)

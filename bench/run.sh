@@ -304,6 +304,21 @@ row "\`ls -f\` of the full tag ($SAMPLES files), cold (fresh mount), median of $
 R=$(ratio "$COLD_OURS" "$COLD_RAW")
 row "\`ls -f\` of the full tag, cold, vs the raw transfer" \
 	"$(fmt "$COLD_OURS")" "serial curl of the $PAGES pages $(fmt "$COLD_RAW")" "$R" "≤ 2.5×" "$(verdict "$R" 2.5)" "curl: $PAGES mappings"
+# What a cold ls -f costs with no fetch at all: every name in the daemon,
+# the kernel's cached listing (and its dentries and inodes) dropped, so each
+# batch is a READDIR the kernel copies into its cache again.
+mount_ours
+tcmd ls -f "$OURS_FULL" >/dev/null || true
+floor=()
+for _ in $(seq 1 "$COLD_RUNS"); do
+	drop_caches
+	floor+=("$(tcmd ls -f "$OURS_FULL" || echo ERR)")
+done
+umount_ours
+LSF_FLOOR=$(if [[ " ${floor[*]} " = *" ERR "* ]]; then echo ERR; else median "${floor[@]}"; fi)
+row "\`ls -f\` of the full tag with the daemon warm, the kernel's cached listing dropped (\`drop_caches\`), median of $COLD_RUNS" \
+	"$(fmt "$LSF_FLOOR")" "tmpfs $(fmt "$COLD_TMP"); serial curl $(fmt "$COLD_RAW")" \
+	"$(ratio "$LSF_FLOOR" "$COLD_TMP") tmpfs; $(ratio "$LSF_FLOOR" "$COLD_RAW") curl" "(floor of the cold rows)" "—" "0 mappings"
 datum "lightlyfs, cold (fresh mount)" "$COLD_OURS"
 datum "serial curl of the name pages" "$COLD_RAW"
 

@@ -36,6 +36,12 @@ void index_free(struct name_index *idx);
  * 0 or -ENOMEM (-EOVERFLOW past UINT32_MAX - 1 samples). */
 int index_append(struct name_index *idx, const char *name, size_t len);
 
+/* Starts fetching from memory the table slot index_append(name) will look
+ * at, for a name a few appends ahead: at a million names that slot is a
+ * cache miss, most of an append's time.  Names in folders are skipped
+ * (their slot depends on the folder, not known before it is resolved). */
+void index_prefetch(const struct name_index *idx, const char *name, size_t len);
+
 /* Makes room for more samples at once (a page whose size is known), so
  * appending them never rehashes or reallocates.  0, -ENOMEM, -EOVERFLOW. */
 int index_reserve(struct name_index *idx, uint32_t more);

@@ -501,6 +501,18 @@ int index_reserve(struct name_index *idx, uint32_t more)
 	return index_table_reserve(idx, &idx->files, false, more, true);
 }
 
+void index_prefetch(const struct name_index *idx, const char *name, size_t len)
+{
+	const struct index_table *t = &idx->files;
+	size_t i;
+
+	if (!t->cap || !len || memchr(name, '/', len))
+		return;
+	i = index_slot(index_hash(INDEX_ROOT_FOLDER, name, len), t->cap);
+	__builtin_prefetch(&t->tags[i], 1);
+	__builtin_prefetch(&t->ids[i], 1);
+}
+
 int index_append(struct name_index *idx, const char *name, size_t len)
 {
 	struct index_plan plan;

@@ -129,21 +129,74 @@ int refresh_tags_now(struct fs *fs, struct dataset *d)
 
 /* ---- name index ---- */
 
+/* Names appended straight into a new index wait this many names behind
+ * the stream, so that each one's table slot is on its way from memory
+ * (index_prefetch) when it is appended: a cold listing of a million names
+ * spends most of its decoding on those misses. */
+#define BLOB_AHEAD 8
+#define BLOB_AHEAD_NAME 256 /* longer names skip the wait */
+
+struct blob_name {
+	size_t len;
+	char name[BLOB_AHEAD_NAME];
+};
+
 /* Names as they arrive: straight into a new index, or kept aside for an
  * index that others read while the request runs. */
 struct names_blob {
 	char *buf;
 	size_t len, cap;
 	size_t count;
-	struct name_index *idx; /* append straight here when set */
+	struct name_index *idx;		    /* append straight here when set */
+	struct blob_name ahead[BLOB_AHEAD]; /* ring, oldest at head */
+	unsigned head, n;
 };
+
+/* Appends the oldest held-back name. */
+static int blob_append_oldest(struct names_blob *b)
+{
+	const struct blob_name *x = &b->ahead[b->head];
+
+	b->head = (b->head + 1) % BLOB_AHEAD;
+	b->n--;
+	return index_append(b->idx, x->name, x->len);
+}
+
+/* Appends every held-back name, in order. */
+static int blob_flush(struct names_blob *b)
+{
+	int ret = 0;
+
+	while (!ret && b->n)
+		ret = blob_append_oldest(b);
+	return ret;
+}
+
+static int blob_append(struct names_blob *b, const char *name, size_t len)
+{
+	struct blob_name *x;
+	int ret;
+
+	if (len > BLOB_AHEAD_NAME) {
+		ret = blob_flush(b);
+		return ret ? ret : index_append(b->idx, name, len);
+	}
+	if (b->n == BLOB_AHEAD && (ret = blob_append_oldest(b)))
+		return ret;
+	x = &b->ahead[(b->head + b->n) % BLOB_AHEAD];
+	memcpy(x->name, name, len);
+	x->len = len;
+	b->n++;
+	index_prefetch(b->idx, name, len);
+	return 0;
+}
 
 static int blob_add_cb(const char *name, size_t len, void *arg)
 {
 	struct names_blob *b = arg;
 
 	if (b->idx)
-		return index_append(b->idx, name, len);
+		return blob_append(b, name, len);
 	if (len > SIZE_MAX - sizeof(size_t) - b->len)
 		return -ENOMEM;
 	if (b->len + sizeof(size_t) + len > b->cap) {
@@ -263,10 +316,13 @@ static int index_prepare(void *arg)
 static int index_fetch(void *arg)
 {
 	struct index_job *j = arg;
+	int ret =
+	    api_get_mappings_to(j->fs->api, j->id, j->have, API_MAPPINGS_PAGE,
+				j->total, blob_add_cb, &j->blob);
 
-	return api_get_mappings_to(j->fs->api, j->id, j->have,
-				   API_MAPPINGS_PAGE, j->total, blob_add_cb,
-				   &j->blob);
+	if (!ret && j->blob.idx)
+		ret = blob_flush(&j->blob);
+	return ret;
 }
 
 static int index_install(void *arg, int err)

@@ -58,3 +58,25 @@ expected() { python3 -c "import sys; sys.stdout.write(''.join('sample_%07d.jpg\n
 	faults_clear
 	[ "$(ls -f "$MNT/paged/initial-tag" | wc -l)" -eq $((N + 2)) ]
 }
+
+@test "names are indexed in order through the prefetch: long names, a duplicate, names after folders" {
+	local long names
+	long="$(printf 'L%.0s' $(seq 200))/$(printf 'M%.0s' $(seq 200)).jpg"
+	names=()
+	for i in $(seq -f '%03g' 0 19); do names+=("a_$i.jpg"); done
+	names+=("$long" "a_005.jpg" "sub/b.jpg" "z.jpg" "a_005.jpg/x.jpg")
+	make_dataset mixed "${names[@]}" >/dev/null
+	mount_fs
+	# folders first, then the samples in index order; the second a_005.jpg
+	# is a duplicate, hidden, and so is a folder of a file's name
+	ls -f "$MNT/mixed/initial-tag" | grep -v '^\.\.\?$' >"$BATS_TEST_TMPDIR/got"
+	{
+		printf 'L%.0s' $(seq 200)
+		printf '\nsub\n'
+		for i in $(seq -f '%03g' 0 19); do echo "a_$i.jpg"; done
+		echo z.jpg
+	} >"$BATS_TEST_TMPDIR/want"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	assert_equal "$(ls "$MNT/mixed/initial-tag/${long%/*}")" "${long#*/}"
+	assert_equal "$(ls "$MNT/mixed/initial-tag/sub")" "b.jpg"
+}

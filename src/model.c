@@ -296,9 +296,10 @@ static void notify_root_names(struct model *m)
 
 int model_apply_datasets(struct model *m, struct api_dataset *v, size_t n)
 {
-	bool changed = false;
+	bool changed = false, first = !m->datasets_listed;
 	int ret;
 
+	m->datasets_listed = true;
 	for (size_t i = 0; i < m->nds; i++)
 		m->ds[i]->seen = false;
 	for (size_t i = 0; i < n; i++) {
@@ -329,10 +330,16 @@ int model_apply_datasets(struct model *m, struct api_dataset *v, size_t n)
 		return assign_display_names(m);
 	m->root_mtime = model_stamp(m);
 	/* entries the kernel holds under old names go; new names may have
-	 * negative entries cached */
+	 * negative entries cached, from an earlier listing's ENOENT.  Before
+	 * the first listing no name was answered either way, and telling the
+	 * kernel then would only race with the LOOKUPs this listing answers:
+	 * a dentry they just made would be dropped, and with it the listing
+	 * the kernel caches under it (sent by another thread, the
+	 * invalidation can come after them). */
 	notify_root_names(m);
 	ret = assign_display_names(m);
-	notify_root_names(m);
+	if (!first)
+		notify_root_names(m);
 	notify_push(m->notify, 0, INODE_ROOT, NULL);
 	return ret;
 }
@@ -552,9 +559,10 @@ static bool drop_unseen(struct model *m, struct dataset *d)
 int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 		     size_t n, uint64_t since)
 {
-	bool changed = false;
+	bool changed = false, first = !d->tags_listed;
 	int ret;
 
+	d->tags_listed = true;
 	for (size_t i = 0; i < d->ntags; i++)
 		d->tags[i]->seen = false;
 	for (size_t i = 0; i < n; i++) {
@@ -584,8 +592,9 @@ int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 	if (!changed)
 		return 0;
 	d->mtime = model_stamp(m);
-	/* a new tag may have a negative entry cached */
-	for (size_t i = 0; i < d->ntags; i++)
+	/* a new tag may have a negative entry cached, from an earlier
+	 * listing's ENOENT; not before the first (model_apply_datasets) */
+	for (size_t i = 0; !first && i < d->ntags; i++)
 		if (d->tags[i]->live)
 			notify_push(m->notify, model_dataset_ino(d), 0,
 				    d->tags[i]->name);

@@ -128,6 +128,7 @@ struct dataset {
 	struct name_index *index;
 	struct load index_load;
 	bool fallback;	      /* no mappings: names come tag by tag */
+	bool tags_listed;     /* a tags listing was applied */
 	bool trash_loaded;    /* .lightly/trash read from the state dir */
 	double last_used;     /* monotonic s, for eviction */
 	unsigned index_users; /* open listings that read the index */
@@ -149,6 +150,7 @@ struct model {
 	uint32_t next_local_folder;
 	uint64_t seq_base;     /* edit numbers start above an earlier run's */
 	struct notify *notify; /* borrowed; where merges report changes */
+	bool datasets_listed;  /* a datasets listing was applied */
 };
 
 void model_init(struct model *m, struct notify *notify);

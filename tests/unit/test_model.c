@@ -226,6 +226,56 @@ static void eviction_drops_the_least_recently_used_index(void)
 	notify_dispose(&q);
 }
 
+static void count_cb(uint64_t parent, uint64_t ino, const char *name, void *arg)
+{
+	(void)parent, (void)ino, (void)name, (void)arg;
+}
+
+/* The first listing of datasets, and of a dataset's tags, tells the kernel
+ * nothing of their names: it cannot hold an entry under one yet, and an
+ * invalidation sent after the LOOKUPs this listing answered would drop the
+ * dentries they made (and the listing the kernel caches under a tag's).
+ * Later listings still clear the negative entries new names may have. */
+static void first_listings_invalidate_no_names(void)
+{
+	struct model m;
+	struct notify q;
+	struct api_dataset v1[1] = {mk_ds(ID("a"), "ds")};
+	struct api_dataset v2[2] = {mk_ds(ID("a"), "ds"),
+				    mk_ds(ID("b"), "ds2")};
+	struct api_tag t1[] = {mk_tag(ID("1"), "", "initial", "0x7"),
+			       mk_tag(ID("2"), ID("1"), "cats", "0x1")};
+	struct api_tag t2[] = {mk_tag(ID("1"), "", "initial", "0x7"),
+			       mk_tag(ID("2"), ID("1"), "cats", "0x1"),
+			       mk_tag(ID("3"), ID("1"), "dogs", "0x4")};
+	struct dataset *d;
+	size_t n0;
+
+	notify_init(&q);
+	notify_set_cb(&q, count_cb, NULL); /* queued, never sent: counted */
+	model_init(&m, &q);
+	CHECK_INT(model_apply_datasets(&m, v1, 1), 0);
+	CHECK_INT(q.n, 1); /* the root's own inode, no name */
+	n0 = q.n;
+	CHECK_INT(model_apply_datasets(&m, v2, 2), 0);
+	/* "ds" (old and new, queued once), "ds2", the root */
+	CHECK_INT(q.n - n0, 3);
+	d = model_dataset_by_display(&m, "ds");
+	CHECK(d != NULL);
+	n0 = q.n;
+	CHECK_INT(apply(&m, d, t1, 2, 0), 0);
+	CHECK_INT(q.n - n0, 1); /* the dataset's own inode */
+	n0 = q.n;
+	CHECK_INT(apply(&m, d, t2, 3, 0), 0);
+	CHECK_INT(q.n - n0, 4); /* three tag names and the dataset */
+	api_dataset_dispose(&v1[0]);
+	api_dataset_dispose(&v2[0]);
+	api_dataset_dispose(&v2[1]);
+	model_dispose(&m);
+	notify_set_cb(&q, NULL, NULL);
+	notify_dispose(&q);
+}
+
 /* Unmounting clears the callback and then destroys the FUSE session it
  * calls into: notify_set_cb must not return while a callback runs. */
 static atomic_int cb_entered, cb_left;
@@ -262,6 +312,7 @@ int main(void)
 	odd_names_are_hidden_or_shown_once();
 	datasets_sharing_a_name_show_with_their_ids();
 	clearing_the_callback_waits_for_one_running();
+	first_listings_invalidate_no_names();
 	eviction_drops_the_least_recently_used_index();
 	return CHECK_DONE();
 }

@@ -1567,7 +1567,10 @@ class Emulator:
             return resp
         start, end = rng
         headers.append(("Content-Range", "bytes %d-%d/%d" % (start, end, total)))
-        return Response(206, data[start:end + 1], content_type=ctype, headers=headers)
+        # a view, not a copy: storage answers a range at the cost of the
+        # whole (a copy of each range made ranged readers pay twice)
+        return Response(206, memoryview(data)[start:end + 1], content_type=ctype,
+                        headers=headers)
 
     def h_list_tags(self, req):
         return json_response(200, self.store.list_tags(req.params["datasetId"]))
@@ -1925,8 +1928,7 @@ class Handler(BaseHTTPRequestHandler):
                     sent += len(part)
                     time.sleep(len(part) / rate)
             else:
-                self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-                self.wfile.flush()
+                self.send_all(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"), body)
                 sent = len(body)
             if reset:
                 self.close_connection = True
@@ -1938,6 +1940,20 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         if blob and rate:
             self.server.emulator.stats.blob_bytes(sent)
+
+
+    def send_all(self, head, body):
+        """head and body in one gathered write, so a big body is not copied
+        onto the end of its head first."""
+        self.wfile.flush()
+        parts = [memoryview(head), memoryview(body)]
+        while parts:
+            n = self.connection.sendmsg(parts)
+            while parts and n >= len(parts[0]):
+                n -= len(parts[0])
+                parts.pop(0)
+            if parts:
+                parts[0] = parts[0][n:]
 
 
 class Server(ThreadingHTTPServer):

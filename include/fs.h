@@ -121,11 +121,13 @@ int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
 		   struct fs_ahead *ahead);
 /* Starts what ahead holds and frees it. */
 void fs_ahead_run(struct fs *fs, struct fs_ahead *ahead);
-/* 0 and *got bytes (short only at the end) to be read at off from *fd
- * (the cache file: spliced to the kernel), or -EIO: the next read tries
- * again. */
-int fs_read_sample(struct content_file *f, size_t len, off_t off, int *fd,
-		   size_t *got);
+/* 0 and where the bytes at off are (content_read_begin: r->got of them,
+ * short only at the end), or -EIO: the next read tries again.  r is held
+ * until fs_read_done. */
+struct content_read;
+int fs_read_sample(struct content_file *f, size_t len, off_t off, char *scratch,
+		   struct content_read *r);
+void fs_read_done(struct content_file *f, struct content_read *r);
 /* A write into a sample's file (cp between tags): the count when the bytes
  * are the sample's own 0 (all len taken), -EPERM when not; 1 when ino is
  * not a sample.  *f

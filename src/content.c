@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +73,130 @@ static void table_remove(struct content *c, struct cobj *o)
 	}
 }
 
+/* ---- block buffers ---- */
+
+/* Buffers are carved from 2 MiB arenas the kernel may back with huge
+ * pages: a 50 MiB cold read spent a quarter of the daemon's time in the
+ * page faults of buffers of its own pages.  Arenas go back to the system
+ * when no buffer is in use, but for the first few. */
+#define ARENA ((uint64_t)2 * 1024 * 1024)
+#define ARENAS_KEPT 2
+
+static bool arena_add(struct content *c)
+{
+	char *raw, *a;
+	uintptr_t lead;
+
+	if (c->narenas >= c->max_arenas)
+		return false;
+	raw = mmap(NULL, 2 * ARENA, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return false;
+	/* aligned, so that the arena is one huge page */
+	lead = (ARENA - (uintptr_t)raw % ARENA) % ARENA;
+	a = raw + lead;
+	if (lead)
+		munmap(raw, lead);
+	munmap(a + ARENA, ARENA - lead);
+	(void)madvise(a, ARENA, MADV_HUGEPAGE);
+	c->arenas[c->narenas++] = a;
+	for (uint64_t x = 0; x < ARENA / CONTENT_BLOCK; x++)
+		c->spare[c->nspare++] = a + x * CONTENT_BLOCK;
+	return true;
+}
+
+/* All buffers are free: the arenas but the first few go. */
+static void arenas_trim(struct content *c)
+{
+	while (c->narenas > ARENAS_KEPT)
+		munmap(c->arenas[--c->narenas], ARENA);
+	c->nspare = 0;
+	for (size_t i = 0; i < c->narenas; i++)
+		for (uint64_t x = 0; x < ARENA / CONTENT_BLOCK; x++)
+			c->spare[c->nspare++] =
+			    c->arenas[i] + x * CONTENT_BLOCK;
+}
+
+int content_mem_init(struct content *c, uint64_t max)
+{
+	c->mem_max = max / ARENA * ARENA;
+	c->max_arenas = (size_t)(c->mem_max / ARENA);
+	c->arenas = calloc(c->max_arenas + 1, sizeof(*c->arenas));
+	c->spare = calloc(c->max_arenas * (ARENA / CONTENT_BLOCK) + 1,
+			  sizeof(*c->spare));
+	return c->arenas && c->spare ? 0 : -ENOMEM;
+}
+
+void content_mem_fini(struct content *c)
+{
+	while (c->arenas && c->narenas)
+		munmap(c->arenas[--c->narenas], ARENA);
+	free(c->arenas);
+	free(c->spare);
+}
+
+static char *mem_alloc(struct content *c)
+{
+	if (c->mem_bytes + CONTENT_BLOCK > c->mem_max ||
+	    (!c->nspare && !arena_add(c)))
+		return NULL;
+	c->mem_bytes += CONTENT_BLOCK;
+	if (c->mem_bytes * 2 >= c->mem_max)
+		pthread_cond_signal(&c->wb_cond); /* time to write */
+	return c->spare[--c->nspare];
+}
+
+void content_mem_free(struct content *c, char *buf)
+{
+	c->spare[c->nspare++] = buf;
+	c->mem_bytes -= CONTENT_BLOCK;
+	if (!c->mem_bytes)
+		arenas_trim(c);
+}
+
+static void mem_drop(struct content *c, struct cobj *o, uint64_t b)
+{
+	content_mem_free(c, o->mem[b]);
+	o->mem[b] = NULL;
+	o->nmem--;
+}
+
+void content_mem_trim(struct content *c, struct cobj *o, bool all)
+{
+	for (uint64_t b = 0; o->nmem && !o->pins && b < o->nblocks; b++) {
+		/* a block not held yet is a fetch's, filling it; one not
+		 * read yet is kept for its reader while it has the file */
+		if (!o->mem[b] || !bit(o->have, b) || bit(o->dirty, b) ||
+		    (!all && !bit(o->sent, b)))
+			continue;
+		if (!bit(o->ondisk, b)) {
+			/* its write failed: fetched again when read */
+			set_bit(o->have, b, false);
+			o->nhave--;
+		}
+		mem_drop(c, o, b);
+	}
+}
+
+/* Everything o holds in memory (lock held). */
+static void obj_free(struct content *c, struct cobj *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	for (uint64_t b = 0; o->mem && o->nmem && b < o->nblocks; b++)
+		if (o->mem[b])
+			mem_drop(c, o, b);
+	free(o->mem);
+	free(o->have);
+	free(o->busy);
+	free(o->ondisk);
+	free(o->dirty);
+	free(o->sent);
+	free(o->url);
+	free(o);
+}
+
 /* Out of the table and off the disk (lock held, no references left). */
 static void obj_destroy(struct content *c, struct cobj *o)
 {
@@ -79,17 +204,12 @@ static void obj_destroy(struct content *c, struct cobj *o)
 
 	lru_unlink(o);
 	table_remove(c, o);
-	if (o->fd >= 0)
-		close(o->fd);
 	if (!obj_path(c, o, !o->complete, path, sizeof(path)))
 		unlink(path);
 	c->disk_bytes -= o->disk;
 	if (o->complete)
 		c->disk_files--;
-	free(o->have);
-	free(o->busy);
-	free(o->url);
-	free(o);
+	obj_free(c, o);
 }
 
 void content_evict(struct content *c)
@@ -145,6 +265,7 @@ void content_obj_put(struct content *c, struct cobj *o)
 {
 	if (--o->refs)
 		return;
+	content_mem_trim(c, o, true);
 	if (o->complete && c->cfg.cache_bytes) {
 		/* idle files keep no descriptor: the cache may hold many */
 		if (o->fd >= 0)
@@ -167,7 +288,7 @@ int content_obj_reopen(struct content *c, const struct cobj *o)
 }
 
 /* The object's file, made or opened (lock held: local disk only). */
-static int obj_file(struct content *c, struct cobj *o)
+int content_obj_file(struct content *c, struct cobj *o)
 {
 	char path[4096];
 	int ret;
@@ -215,10 +336,20 @@ static int obj_set_size(struct content *c, struct cobj *o, uint64_t size)
 
 	o->have = calloc(n / 8 + 1, 1);
 	o->busy = calloc(n / 8 + 1, 1);
-	if (!o->have || !o->busy) {
+	o->ondisk = calloc(n / 8 + 1, 1);
+	o->dirty = calloc(n / 8 + 1, 1);
+	o->sent = calloc(n / 8 + 1, 1);
+	o->mem = calloc(n + 1, sizeof(*o->mem));
+	if (!o->have || !o->busy || !o->ondisk || !o->dirty || !o->sent ||
+	    !o->mem) {
 		free(o->have);
 		free(o->busy);
-		o->have = o->busy = NULL;
+		free(o->ondisk);
+		free(o->dirty);
+		free(o->sent);
+		free(o->mem);
+		o->have = o->busy = o->ondisk = o->dirty = o->sent = NULL;
+		o->mem = NULL;
 		return -ENOMEM;
 	}
 	if (ftruncate(o->fd, (off_t)size))
@@ -233,14 +364,27 @@ static int obj_set_size(struct content *c, struct cobj *o, uint64_t size)
 	return 0;
 }
 
-static void mark_have(struct content *c, struct cobj *o, uint64_t b)
+void content_block_on_disk(struct content *c, struct cobj *o, uint64_t b)
+{
+	set_bit(o->ondisk, b, true);
+	if (++o->ndisk == o->nblocks && !o->wb_failed)
+		obj_completed(c, o);
+}
+
+void content_mark_have(struct content *c, struct cobj *o, uint64_t b)
 {
 	if (bit(o->have, b))
 		return;
 	set_bit(o->have, b, true);
 	set_bit(o->busy, b, false);
-	if (++o->nhave == o->nblocks)
-		obj_completed(c, o);
+	o->nhave++;
+	if (o->mem[b]) {
+		set_bit(o->dirty, b, true);
+		o->ndirty++;
+		content_writer_queue(c, o);
+	} else {
+		content_block_on_disk(c, o, b);
+	}
 }
 
 /* ---- fetching ---- */
@@ -296,8 +440,36 @@ struct sink {
 	struct cobj *o;
 	uint64_t pos;	 /* file offset of the next byte */
 	uint64_t marked; /* blocks below this one are marked */
+	bool stage;	 /* a reader waits: keep the bytes in memory */
 	int err;
 };
+
+/* Where the next bytes go: the block buffer they belong in (made when a
+ * reader waits for them and the bound allows), else NULL (the file);
+ * *n is cut to the block's end. */
+static char *sink_buf(struct sink *s, size_t *n)
+{
+	struct cobj *o = s->o;
+	uint64_t b, end;
+	char *m;
+
+	if (!o->sized || s->pos >= o->size)
+		return NULL;
+	b = s->pos / CONTENT_BLOCK;
+	end = (b + 1) * CONTENT_BLOCK < o->size ? (b + 1) * CONTENT_BLOCK
+						: o->size;
+	if (*n > end - s->pos)
+		*n = (size_t)(end - s->pos);
+	/* the block is this fetch's (busy): nobody else sets mem[b] */
+	m = o->mem[b];
+	if (!m && s->stage && s->pos % CONTENT_BLOCK == 0) {
+		pthread_mutex_lock(&s->c->lock);
+		m = o->mem[b] = mem_alloc(s->c);
+		o->nmem += m != NULL;
+		pthread_mutex_unlock(&s->c->lock);
+	}
+	return m ? m + s->pos % CONTENT_BLOCK : NULL;
+}
 
 static int sink_write(const char *data, size_t len, void *arg)
 {
@@ -305,8 +477,14 @@ static int sink_write(const char *data, size_t len, void *arg)
 	struct cobj *o = s->o;
 
 	while (len) {
-		ssize_t n = pwrite(o->fd, data, len, (off_t)s->pos);
+		size_t want = len;
+		char *m = sink_buf(s, &want);
+		ssize_t n = (ssize_t)want;
 
+		if (m)
+			memcpy(m, data, want);
+		else
+			n = pwrite(o->fd, data, want, (off_t)s->pos);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -324,7 +502,7 @@ static int sink_write(const char *data, size_t len, void *arg)
 		if (upto > s->marked) {
 			pthread_mutex_lock(&s->c->lock);
 			for (uint64_t b = s->marked; b < upto; b++)
-				mark_have(s->c, o, b);
+				content_mark_have(s->c, o, b);
 			pthread_cond_broadcast(&s->c->cond);
 			pthread_mutex_unlock(&s->c->lock);
 			s->marked = upto;
@@ -336,13 +514,17 @@ static int sink_write(const char *data, size_t len, void *arg)
 /* Fetches [off, off + len) of o into its file (lock held, dropped for the
  * requests).  The blocks in it are busy (o sized) or o->sizing is ours.
  * Blocks that did not arrive are no longer busy afterwards. */
-int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
+int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
+		  bool stage)
 {
-	struct sink s = {
-	    .c = c, .o = o, .pos = off, .marked = off / CONTENT_BLOCK};
+	struct sink s = {.c = c,
+			 .o = o,
+			 .pos = off,
+			 .marked = off / CONTENT_BLOCK,
+			 .stage = stage};
 	struct blob_range r;
 	char *url = NULL, *stale = NULL;
-	int ret = obj_file(c, o);
+	int ret = content_obj_file(c, o);
 
 	for (int round = 0; !ret && round < 2; round++) {
 		ret = obj_url(c, o, stale, &url);
@@ -389,7 +571,7 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
 			    s.pos >= total ? o->nblocks : s.pos / CONTENT_BLOCK;
 
 			for (uint64_t b = off / CONTENT_BLOCK; b < upto; b++)
-				mark_have(c, o, b);
+				content_mark_have(c, o, b);
 		}
 	}
 	if (o->sized && len) {
@@ -399,9 +581,13 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len)
 			: (off + len + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
 
 		for (uint64_t b = off / CONTENT_BLOCK; b < b1 && b < o->nblocks;
-		     b++)
-			if (!bit(o->have, b))
-				set_bit(o->busy, b, false);
+		     b++) {
+			if (bit(o->have, b))
+				continue;
+			set_bit(o->busy, b, false);
+			if (o->mem[b])
+				mem_drop(c, o, b);
+		}
 	}
 	o->last_err = ret;
 	pthread_cond_broadcast(&c->cond);
@@ -423,7 +609,7 @@ int content_obj_sized(struct content *c, struct cobj *o)
 	first = o->k.size >= 0 && (uint64_t)o->k.size <= CONTENT_SMALL
 		    ? (uint64_t)o->k.size + CONTENT_BLOCK
 		    : CONTENT_SMALL;
-	ret = content_fetch(c, o, 0, first);
+	ret = content_fetch(c, o, 0, first, false);
 	o->sizing = false;
 	pthread_cond_broadcast(&c->cond);
 	if (!ret && o->sized && c->cfg.size_learnt &&
@@ -440,10 +626,10 @@ int content_obj_sized(struct content *c, struct cobj *o)
 }
 
 /* A complete object found on disk: its size is its file's. */
-static int obj_open_complete(struct content *c, struct cobj *o)
+int content_obj_open_complete(struct content *c, struct cobj *o)
 {
 	struct stat st;
-	int ret = obj_file(c, o);
+	int ret = content_obj_file(c, o);
 
 	if (ret)
 		return ret;
@@ -459,6 +645,7 @@ static int obj_open_complete(struct content *c, struct cobj *o)
 int content_new(const struct content_config *cfg, struct content **out)
 {
 	struct content *c = calloc(1, sizeof(*c));
+	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!c)
@@ -468,7 +655,9 @@ int content_new(const struct content_config *cfg, struct content **out)
 	c->nbuckets = 4096;
 	c->table = calloc(c->nbuckets, sizeof(*c->table));
 	c->lru.lru_next = c->lru.lru_prev = &c->lru;
-	if (!c->dir || !c->table) {
+	/* bytes a reader's fetches hold in memory: the prefetch bound's */
+	if (!c->dir || !c->table || content_mem_init(c, cfg->prefetch_bytes)) {
+		content_mem_fini(c);
 		free(c->dir);
 		free(c->table);
 		free(c);
@@ -477,6 +666,10 @@ int content_new(const struct content_config *cfg, struct content **out)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->work, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->wb_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (mkdir(c->dir, 0700) && errno != EEXIST) {
 		int ret = -errno;
 
@@ -495,6 +688,7 @@ int content_new(const struct content_config *cfg, struct content **out)
 			break;
 		c->nthreads++;
 	}
+	content_writer_start(c);
 	if (!c->nthreads) {
 		content_free(c);
 		return -ENOMEM;
@@ -530,6 +724,8 @@ void content_free(struct content *c)
 	for (unsigned i = 0; i < c->nthreads; i++)
 		pthread_join(c->threads[i], NULL);
 	free(c->threads);
+	/* what readers received goes to the cache before the end */
+	content_writer_stop(c);
 	for (size_t b = 0; b < c->nbuckets; b++) {
 		while (c->table[b]) {
 			struct cobj *o = c->table[b];
@@ -537,241 +733,20 @@ void content_free(struct content *c)
 			/* a complete file stays for the next mount */
 			if (o->complete) {
 				table_remove(c, o);
-				if (o->fd >= 0)
-					close(o->fd);
-				free(o->have);
-				free(o->busy);
-				free(o->url);
-				free(o);
+				obj_free(c, o);
 			} else {
 				obj_destroy(c, o);
 			}
 		}
 	}
+	content_mem_fini(c);
 	free(c->table);
 	free(c->dir);
+	pthread_cond_destroy(&c->wb_cond);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
-}
-
-int content_open(struct content *c, const struct content_key *key,
-		 struct content_file **out, bool *complete)
-{
-	struct content_file *f = calloc(1, sizeof(*f));
-	int ret = 0;
-
-	*out = NULL;
-	if (!f)
-		return -ENOMEM;
-	pthread_mutex_lock(&c->lock);
-	f->o = content_obj_get(c, key);
-	if (!f->o)
-		ret = -ENOMEM;
-	else if (f->o->complete)
-		ret = obj_open_complete(c, f->o);
-	if (ret && f->o)
-		content_obj_put(c, f->o);
-	*complete = !ret && f->o->complete;
-	pthread_mutex_unlock(&c->lock);
-	if (ret) {
-		free(f);
-		return ret;
-	}
-	f->c = c;
-	f->window = CONTENT_WINDOW_MIN;
-	*out = f;
-	return 0;
-}
-
-int content_size(struct content_file *f, uint64_t *size)
-{
-	struct content *c = f->c;
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	ret = content_obj_sized(c, f->o);
-	*size = f->o->size;
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-/* The next run of blocks from b that nobody has or fetches, up to lim,
- * marked busy: [b, *e). */
-static void claim(struct cobj *o, uint64_t b, uint64_t lim, uint64_t *e)
-{
-	uint64_t x = b;
-
-	while (x < lim && !bit(o->have, x) && !bit(o->busy, x))
-		set_bit(o->busy, x++, true);
-	*e = x;
-}
-
-/* Sequential: fetch ahead of the reader, in the background. */
-static void read_ahead(struct content *c, struct content_file *f, uint64_t end)
-{
-	struct cobj *o = f->o;
-	uint64_t b = end / CONTENT_BLOCK, lim, e;
-	struct job *j;
-
-	if (o->complete)
-		return;
-	lim = (end + f->window + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
-	if (lim > o->nblocks)
-		lim = o->nblocks;
-	while (b < lim && (bit(o->have, b) || bit(o->busy, b)))
-		b++;
-	if (b >= lim)
-		return;
-	/* ask for a window's worth from the first hole */
-	lim = b + f->window / CONTENT_BLOCK;
-	if (lim > o->nblocks)
-		lim = o->nblocks;
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return;
-	claim(o, b, lim, &e);
-	j->o = o;
-	j->b0 = b;
-	j->b1 = e;
-	o->refs++;
-	content_queue(&c->ra_head, &c->ra_tail, j);
-	pthread_cond_signal(&c->work);
-	f->window = f->window * CONTENT_WINDOW_GROWTH < CONTENT_WINDOW_MAX
-			? f->window * CONTENT_WINDOW_GROWTH
-			: CONTENT_WINDOW_MAX;
-}
-
-/* Makes [off, off + len) of f's file present, and returns the file's
- * descriptor and how many bytes of it to read from off (0 at the end). */
-int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
-		    size_t *got)
-{
-	struct content *c = f->c;
-	struct cobj *o = f->o;
-	uint64_t end, b0, b1;
-	bool seq, fetched = false;
-	int ret;
-
-	*got = 0;
-	*fd = -1;
-	if (off < 0)
-		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	ret = content_obj_sized(c, o);
-	if (ret)
-		goto out;
-	if ((uint64_t)off >= o->size || !len)
-		goto out;
-	end = (uint64_t)off + len < o->size ? (uint64_t)off + len : o->size;
-	/* where the reader got to, or a little behind it: the kernel sends
-	 * a readahead's READs from several threads, so they come out of
-	 * order, and a window reset by each would stay at its minimum (a
-	 * 50 MiB cat made 41 GETs of 1-2 MiB instead of 7) */
-	seq = (uint64_t)off <= f->next + CONTENT_SEQ_BEHIND &&
-	      (uint64_t)off + CONTENT_SEQ_BEHIND >= f->next;
-	b0 = (uint64_t)off / CONTENT_BLOCK;
-	b1 = (end + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
-	while (!o->complete) {
-		uint64_t b = b0, e, lim;
-
-		while (b < b1 && bit(o->have, b))
-			b++;
-		if (b == b1)
-			break;
-		if (bit(o->busy, b)) {
-			pthread_cond_wait(&c->cond, &c->lock);
-			continue;
-		}
-		if (fetched) {
-			/* ours failed, or someone else's did twice */
-			ret = o->last_err ? o->last_err : -EIO;
-			goto out;
-		}
-		/* a small file whole, else what is asked (and, when
-		 * sequential, the start of the window) */
-		lim = o->size <= CONTENT_SMALL ? o->nblocks : b1;
-		if (seq) {
-			uint64_t w = (end + CONTENT_WINDOW_MIN) / CONTENT_BLOCK;
-
-			if (w > lim)
-				lim = w < o->nblocks ? w : o->nblocks;
-		}
-		claim(o, b, lim, &e);
-		ret = content_fetch(c, o, b * CONTENT_BLOCK,
-				    (e - b) * CONTENT_BLOCK);
-		if (ret)
-			goto out;
-		fetched = true;
-	}
-	if (!fetched)
-		c->st.hits++;
-	if (o->fd < 0 && (ret = obj_file(c, o)))
-		goto out;
-	/* the descriptor lives while f holds its object */
-	*fd = o->fd;
-	*got = (size_t)(end - (uint64_t)off);
-	if (!seq) {
-		f->window = CONTENT_WINDOW_MIN;
-		f->next = end;
-	} else if (end > f->next) {
-		f->next = end;
-	}
-	if (seq)
-		read_ahead(c, f, f->next);
-out:
-	if (ret && ret != -ENOMEM)
-		ret = -EIO;
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-int content_read(struct content_file *f, char *buf, size_t len, off_t off,
-		 size_t *got)
-{
-	size_t want;
-	ssize_t n;
-	int fd, ret = content_read_fd(f, len, off, &fd, &want);
-
-	*got = 0;
-	if (ret || !want)
-		return ret;
-	n = pread(fd, buf, want, off);
-	if (n < 0) {
-		log_warn("content cache: read: %s", strerror(errno));
-		return -EIO;
-	}
-	*got = (size_t)n;
-	return 0;
-}
-
-int content_same(struct content_file *f, const char *buf, size_t len, off_t off)
-{
-	char *mine = malloc(len ? len : 1);
-	size_t got;
-	int ret;
-
-	if (!mine)
-		return -ENOMEM;
-	ret = content_read(f, mine, len, off, &got);
-	if (!ret && (got != len || memcmp(mine, buf, len)))
-		ret = -EPERM;
-	free(mine);
-	return ret;
-}
-
-void content_close(struct content_file *f)
-{
-	struct content *c;
-
-	if (!f)
-		return;
-	c = f->c;
-	pthread_mutex_lock(&c->lock);
-	content_obj_put(c, f->o);
-	pthread_mutex_unlock(&c->lock);
-	free(f);
 }
 
 void content_get_stats(struct content *c, struct content_stats *out)

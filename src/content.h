@@ -3,9 +3,12 @@
  *
  * - Each sample being read or cached is one object, backed by one file
  *   under cache_dir (sparse while partial), with a bitmap of the blocks it
- *   holds.  Bytes go from curl to the file and from the file to the
- *   kernel: memory does not grow with file sizes or the number of files in
- *   flight.
+ *   holds.  Bytes a reader waits for stay in memory as they arrive and
+ *   are served from there, and a writer thread, at idle priority, puts
+ *   them in the file behind the reader: a cold read does not wait for the
+ *   cache's disk.  At most prefetch_bytes wait so; past that, and for
+ *   prefetched files, bytes go straight to the file.  Memory does not
+ *   grow with file sizes or the number of files in flight.
  * - The first read (or the open of a sample whose size the listing did not
  *   give) learns the true size from Content-Range.
  * - A reader that goes on where it stopped is sequential: the window of
@@ -29,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "api.h"
 
@@ -106,10 +110,21 @@ int content_size(struct content_file *f, uint64_t *size);
  * file.  0, or -EIO (the next read tries again), -ENOMEM. */
 int content_read(struct content_file *f, char *buf, size_t len, off_t off,
 		 size_t *got);
-/* The same, for a splice: the bytes are made present in the file fd (valid
- * until content_close), *got of them from off. */
-int content_read_fd(struct content_file *f, size_t len, off_t off, int *fd,
-		    size_t *got);
+/* The same without a copy, for a reply: where the bytes are, either the
+ * cache file (fd, valid until content_close: got bytes of it from off) or
+ * iov, pieces of memory or of scratch (len bytes of the caller's), held
+ * until content_read_end.  got is 0 at the end of the file. */
+#define CONTENT_IOV_MAX 16
+struct content_read {
+	int fd;
+	size_t got;
+	int niov;
+	struct iovec iov[CONTENT_IOV_MAX];
+	bool pinned;
+};
+int content_read_begin(struct content_file *f, size_t len, off_t off,
+		       char *scratch, struct content_read *r);
+void content_read_end(struct content_file *f, struct content_read *r);
 /* Whether buf is exactly the sample's bytes at off (what a copy writes):
  * 0 yes, -EPERM no, or the read's error. */
 int content_same(struct content_file *f, const char *buf, size_t len,

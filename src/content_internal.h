@@ -1,8 +1,16 @@
-/* What content.c (objects, fetching, reading) and content_bg.c (the
- * worker threads, prefetch, the cache directory at start) share.  Not
- * for anyone else: content.h is the interface.  Every function here is
- * called with c->lock held; content_fetch and content_obj_sized drop it
- * for their requests. */
+/* What content.c (objects, fetching), content_read.c (reading) and
+ * content_bg.c (the worker threads, prefetch, the writer, the cache
+ * directory at start) share.  Not for anyone else: content.h is the
+ * interface.  Every function here is called with c->lock held;
+ * content_fetch and content_obj_sized drop it for their requests.
+ *
+ * A block of an object is one of:
+ * - missing (have 0), perhaps busy: a fetch is filling it;
+ * - held (have 1): on disk (disk 1), or in mem[b] (the bytes a reader's
+ *   fetch received, served from there), or both.  A block in memory and
+ *   not on disk is dirty until the writer has put it in the cache file;
+ *   a block in memory is freed once it is on disk, has been read (or the
+ *   file is closed) and no read has it pinned (pins 0). */
 #ifndef LIGHTLYFS_CONTENT_INTERNAL_H
 #define LIGHTLYFS_CONTENT_INTERNAL_H
 
@@ -24,8 +32,16 @@ struct cobj {
 	bool sized, sizing, complete, on_lru, pf_queued;
 	bool pushed; /* handed to the kernel once: its pages stay */
 	uint64_t size, nblocks, nhave;
-	uint8_t *have, *busy; /* bitmaps of nblocks */
-	uint64_t disk;	      /* bytes counted in disk_bytes */
+	uint8_t *have, *busy;		/* bitmaps of nblocks */
+	uint8_t *ondisk, *dirty, *sent; /* sent: read from mem */
+	char **mem; /* per block a buffer of CONTENT_BLOCK, or NULL */
+	uint64_t ndisk, ndirty, nmem; /* blocks on disk, dirty, in memory */
+	unsigned pins;		      /* reads serving from mem */
+	struct cobj *wb_next;	      /* in the writer's queue */
+	bool wb_queued;		      /* (and holding a reference for it) */
+	bool wb_failed;		      /* a cache write failed: never complete */
+	int64_t wb_touched;	      /* monotonic ms of its last dirty block */
+	uint64_t disk;		      /* bytes counted in disk_bytes */
 	char *url;
 	int64_t url_expiry; /* wall-clock s */
 	bool url_busy;
@@ -61,6 +77,15 @@ struct content {
 	bool pushing;
 	unsigned pf_running, pf_queued;
 	uint64_t pf_bytes;
+	/* objects with dirty blocks, oldest first; the writer thread */
+	struct cobj *wb_head, *wb_tail;
+	pthread_t writer;
+	pthread_cond_t wb_cond; /* dirty blocks, a close, memory, stopping */
+	bool has_writer, wb_stop;
+	uint64_t mem_bytes; /* block buffers allocated, at most mem_max */
+	uint64_t mem_max;
+	char **arenas, **spare; /* where buffers come from; free ones */
+	size_t narenas, max_arenas, nspare;
 	struct content_stats st;
 };
 
@@ -92,9 +117,32 @@ void content_lru_push(struct content *c, struct cobj *o);
 void content_evict(struct content *c);
 /* o's size, fetching its first bytes to learn it. */
 int content_obj_sized(struct content *c, struct cobj *o);
-/* [off, off + len) of o into its file; its blocks are marked busy. */
-int content_fetch(struct content *c, struct cobj *o, uint64_t off,
-		  uint64_t len);
+/* [off, off + len) of o; its blocks are marked busy.  stage: a reader
+ * waits for them, so they are kept in memory (within mem_max) and
+ * written to the file behind it; else they go to the file at once. */
+int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
+		  bool stage);
+/* o's file, opened or made. */
+int content_obj_file(struct content *c, struct cobj *o);
+/* A complete object found on disk: its size is its file's. */
+int content_obj_open_complete(struct content *c, struct cobj *o);
+/* Block b is in the cache file. */
+void content_block_on_disk(struct content *c, struct cobj *o, uint64_t b);
+
+/* Block b is held (its bytes arrived, in mem[b] or on disk). */
+void content_mark_have(struct content *c, struct cobj *o, uint64_t b);
+/* The blocks in memory that are on disk and were read (all: read or
+ * not), or whose write failed, out of memory, when no read has them
+ * pinned. */
+void content_mem_trim(struct content *c, struct cobj *o, bool all);
+void content_mem_free(struct content *c, char *buf);
+int content_mem_init(struct content *c, uint64_t max);
+void content_mem_fini(struct content *c);
+/* Starts the writer; content_writer_stop writes what is dirty first. */
+void content_writer_start(struct content *c);
+void content_writer_stop(struct content *c);
+/* An object got dirty blocks: it goes in the writer's queue. */
+void content_writer_queue(struct content *c, struct cobj *o);
 
 void content_queue(struct job **head, struct job **tail, struct job *j);
 struct job *content_dequeue(struct job **head, struct job **tail);

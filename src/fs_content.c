@@ -339,12 +339,21 @@ int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
 	return 0;
 }
 
-int fs_read_sample(struct content_file *f, size_t len, off_t off, int *fd,
-		   size_t *got)
+int fs_read_sample(struct content_file *f, size_t len, off_t off, char *scratch,
+		   struct content_read *r)
 {
-	*got = 0;
-	*fd = -1;
-	return f ? content_read_fd(f, len, off, fd, got) : 0;
+	if (!f) {
+		memset(r, 0, sizeof(*r));
+		r->fd = -1;
+		return 0;
+	}
+	return content_read_begin(f, len, off, scratch, r);
+}
+
+void fs_read_done(struct content_file *f, struct content_read *r)
+{
+	if (f)
+		content_read_end(f, r);
 }
 
 int fs_write_sample(struct fs *fs, uint64_t ino, struct content_file **f,

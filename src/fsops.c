@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "content.h"
 #include "fs.h"
 #include "fsops.h"
 #include "log.h"
@@ -411,16 +412,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	atomic_fetch_add(&f->refs, 1);
 	if (f->content) {
-		size_t got = 0;
-		int fd, ret = fs_read_sample(f->content, size, off, &fd, &got);
+		struct content_read r;
+		char *scratch = read_buf_get(size);
+		int ret =
+		    scratch ? fs_read_sample(f->content, size, off, scratch, &r)
+			    : -ENOMEM;
 
-		if (ret) {
+		if (ret)
 			fuse_reply_err(req, -ret);
-		} else if (!got) {
+		else if (!r.got)
 			fuse_reply_buf(req, NULL, 0);
-		} else {
-			reply_from_fd(req, fd, off, got);
-		}
+		else if (r.fd >= 0)
+			reply_from_fd(req, r.fd, off, r.got);
+		else /* bytes still in the memory they arrived in */
+			fuse_reply_iov(req, r.iov, r.niov);
+		if (!ret)
+			fs_read_done(f->content, &r);
 	} else if (off < 0 || (size_t)off >= f->len) {
 		fuse_reply_buf(req, NULL, 0);
 	} else {

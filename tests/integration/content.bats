@@ -24,6 +24,7 @@ teardown() {
 	[ -n "${EMU_PID:-}" ] && faults_clear
 	unmount_fs
 	emu_stop
+	if mountpoint -q "$T/full" 2>/dev/null; then umount "$T/full"; fi
 }
 
 BLOB="GET /blobs/{datasetId}/{sampleId}"
@@ -387,6 +388,70 @@ size_case() {
 	assert_equal "$(read_try "$MNT/cached/initial-tag/x.png")" "OK $(sha_of "$O/x.png")"
 	assert_equal "$(storage requests)" 0
 	assert_equal "$(stat_count "$READURL")" 0
+}
+
+# A read's bytes past its first MiB wait in memory and go to the cache file
+# behind the reader (when the file is closed, at the latest at unmount).
+@test "a 6 MB file: its bytes are served from memory, then from the cache after close and after the remount, with no request" {
+	emu_start
+	DS=$(seed_sized behind big.png:6000000)
+	oracle "$DS" initial-tag "$O"
+	mnt -o "cache_dir=$T/cache"
+	assert_equal "$(read_try "$MNT/behind/initial-tag/big.png")" "OK $(sha_of "$O/big.png")"
+	# unaligned slices, some of a block in memory and some in the file
+	for off in 1048570 2000000 3999999 5999990; do
+		dd if="$MNT/behind/initial-tag/big.png" bs=1 skip=$off count=300000 status=none >"$T/slice"
+		dd if="$O/big.png" bs=1 skip=$off count=300000 status=none >"$T/want"
+		cmp "$T/slice" "$T/want"
+	done
+	stats_reset
+	assert_equal "$(read_try "$MNT/behind/initial-tag/big.png")" "OK $(sha_of "$O/big.png")"
+	assert_equal "$(storage requests)" 0
+	# the unmount waits for what is not written yet
+	unmount_fs
+	assert_equal "$(find "$T/cache" -name '*.part' | wc -l)" 0
+	assert_equal "$(cache_bytes "$T/cache")" 6000000
+	mnt -o "cache_dir=$T/cache"
+	ls -l "$MNT/behind/initial-tag" >/dev/null
+	stats_reset
+	assert_equal "$(read_try "$MNT/behind/initial-tag/big.png")" "OK $(sha_of "$O/big.png")"
+	assert_equal "$(storage requests)" 0
+	assert_equal "$(stat_count "$READURL")" 0
+}
+
+@test "a cache disk that fills up does not fail a read: the bytes come from memory, the cache keeps no part" {
+	[ "$(id -u)" = 0 ] || skip "only root mounts a small tmpfs"
+	emu_start
+	DS=$(seed_sized full big.png:8000000)
+	oracle "$DS" initial-tag "$O"
+	mkdir -p "$T/full"
+	mount -t tmpfs -o size=2m tmpfs "$T/full"
+	mnt -o "cache_dir=$T/full/cache"
+	# the build before this one wrote each block to the cache file as it
+	# came, and its ENOSPC failed the read with EIO
+	assert_equal "$(read_try "$MNT/full/initial-tag/big.png")" "OK $(sha_of "$O/big.png")"
+	# closed, the file is written behind: the write fails, and says so
+	for _ in $(seq 1 50); do
+		grep -q "content cache: write: No space left on device" "$FS_LOG" && break
+		sleep 0.1
+	done
+	grep -q "content cache: write: No space left on device" "$FS_LOG" || fail "no warning of the full cache in the log"
+	unmount_fs
+	assert_equal "$(find "$T/full/cache" -type f | wc -l)" 0
+}
+
+@test "prefetch_mb=4 bounds what a 50 MB read holds in memory; the bytes are right" {
+	emu_start
+	DS=$(seed_sized bound big.png:52428800)
+	oracle "$DS" initial-tag "$O"
+	mnt -o "cache_dir=$T/cache,prefetch_mb=4"
+	local idle hwm
+	ls -l "$MNT/bound/initial-tag" >/dev/null
+	idle=$(awk '/^VmHWM:/ { print $2 }' "/proc/$FS_PID/status")
+	cmp "$MNT/bound/initial-tag/big.png" "$O/big.png"
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$FS_PID/status")
+	# 4 MiB of blocks, and room for curl's and the threads' buffers
+	[ $((hwm - idle)) -le $((20 * 1024)) ] || fail "the daemon grew by $((hwm - idle)) KiB for a 50 MiB read with prefetch_mb=4"
 }
 
 @test "without -o cache_dir the cache lives under \$XDG_CACHE_HOME/lightlyfs" {

@@ -429,7 +429,7 @@ row "\`ls -l\` of the full tag, warm, median of $WARM_RUNS" "$(fmt "$W_OURS")" "
 
 if [ -n "$SMALL_TAG" ]; then
 	# ls -f fills the kernel's readdir cache without READDIRPLUS; the
-	# first LOOKUP of the next ls -l drops it (src/rdplus.h)
+	# first LOOKUP of the next ls -l drops it (include/rdplus.h)
 	tcmd ls -f "$MNT/$DS_NAME/$SMALL_TAG" >/dev/null || true
 	read -r t t_cpu <<<"$(lsl_cpu "$MNT/$DS_NAME/$SMALL_TAG")"
 	drop_caches

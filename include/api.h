@@ -1,5 +1,5 @@
 /* One function per Lightly endpoint the filesystem uses, and the decoders of
- * their JSON.  This is the only module that sees cJSON (src/api_json.c is
+ * their JSON.  This is the only module that sees cJSON (src/api/api_json.c is
  * its one file that includes it): everything else gets the structs below.
  * Wire facts: shared/API-NOTES.md. */
 #ifndef LIGHTLYFS_API_H

@@ -15,7 +15,6 @@
 
 struct api;
 struct blob;
-struct content_file;
 
 struct fs_config {
 	struct api *api;	/* borrowed; outlives the fs */
@@ -100,46 +99,34 @@ void fs_readdir_ahead(struct fs *fs, struct fs_dir *d, off_t next,
 		      struct fs_dir_ahead *a);
 void fs_readdir_ahead_run(struct fs *fs, struct fs_dir_ahead *a);
 
-/* The content of a file at open time: malloc'd in *data (may be NULL when
- * *len is 0), freed by the caller. */
-int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
-		 size_t *len);
-
-/* The files a walk opens next, found by fs_open_sample: fetched (or handed
- * to the kernel) by fs_ahead_run, called once the open is answered, so
- * the opener does not wait for the queueing and the wakeups. */
-struct fs_ahead {
-	struct content_key *keys; /* malloc'd, or NULL */
-	size_t n;
-};
-/* A sample's file.  Returns 1 when ino is not one (then fs_open_file
- * serves it).  *direct: the size stat gave was not the true one (the
- * kernel must not cache by it); the kernel has been told.  1 also
- * without a content layer (the file is empty).  0, -ENOENT, -EIO. */
-int fs_open_sample(struct fs *fs, uint64_t ino, int flags,
-		   struct content_file **out, bool *direct,
-		   struct fs_ahead *ahead);
-/* Starts what ahead holds and frees it. */
-void fs_ahead_run(struct fs *fs, struct fs_ahead *ahead);
-/* 0 and where the bytes at off are (content_read_begin: r->got of them,
- * short only at the end), or -EIO: the next read tries again.  r is held
- * until fs_read_done. */
+/* An open file (node.h's struct node_file), of any kind: its kind's
+ * content ops answer, without fs's lock.  fs_open: 0, -ENOENT, -EISDIR,
+ * -EACCES (written where its kind takes no writes), -EIO, -ENOMEM. */
+struct node_file;
 struct content_read;
-int fs_read_sample(struct content_file *f, size_t len, off_t off, char *scratch,
-		   struct content_read *r);
-void fs_read_done(struct content_file *f, struct content_read *r);
-/* A write into a sample's file (cp between tags): the count when the bytes
- * are the sample's own 0 (all len taken), -EPERM when not; 1 when ino is
- * not a sample.  *f
- * is the open file's content, opened here when NULL. */
-int fs_write_sample(struct fs *fs, uint64_t ino, struct content_file **f,
-		    const char *buf, size_t len, off_t off);
-void fs_close_sample(struct content_file *f);
-
-/* Bytes written into a control file (DS/.lightly/upsize): the count
- * taken, or -EPERM where nothing may be written. */
-int fs_write(struct fs *fs, uint64_t ino, const char *buf, size_t len,
+int fs_open(struct fs *fs, uint64_t ino, int flags, struct node_file **out);
+/* A file create just made (a sample added to a tag): its content is
+ * opened at its first write. */
+int fs_open_created(struct fs *fs, uint64_t ino, struct node_file **out);
+/* After the open is answered: what the opener need not wait for (the
+ * files a walk opens next are fetched). */
+void fs_opened(struct fs *fs, struct node_file *f);
+/* The kernel must not keep f's pages: the size stat gave is not its
+ * true one (the kernel has been told), or it is made at open. */
+bool fs_file_direct(const struct node_file *f);
+/* 0 and where the bytes at off are (struct content_read: r->got of them,
+ * short only at the end; a cache file or memory), or -EIO: the next read
+ * tries again.  r is held until fs_read_done. */
+int fs_read(struct node_file *f, size_t len, off_t off, char *scratch,
+	    struct content_read *r);
+void fs_read_done(struct node_file *f, struct content_read *r);
+/* Bytes written: the count taken, or -EPERM (a sample's file takes only
+ * its own bytes, a copy onto it; DS/.lightly/upsize takes a name). */
+int fs_write(struct fs *fs, struct node_file *f, const char *buf, size_t len,
 	     off_t off);
+/* fs_release(NULL) does nothing. */
+void fs_release(struct node_file *f);
+
 /* st_size of an entry in a listing whose document is not fetched yet: a
  * readdirplus sends no attributes for it, so the kernel asks (and the
  * lookup fetches) before anyone reads a size. */

@@ -22,13 +22,16 @@ struct content;
 struct journal;
 struct inode_ref;
 
-/* A tag folder listed lately, and the last of its files opened: files
- * opened in its order are a walk (fs_content.c). */
+/* The tag folders listed lately, and the last of each one's files
+ * opened: files opened in its order are a walk (src/fs/walk.c). */
 #define FS_WALKS 4
-struct fs_walk {
-	bool used;
-	uint32_t ds, tag, folder;
-	uint32_t last; /* UINT32_MAX: none yet */
+struct fs_walks {
+	struct fs_walk {
+		bool used;
+		uint32_t ds, tag, folder;
+		uint32_t last; /* UINT32_MAX: none yet */
+	} w[FS_WALKS];
+	unsigned next;
 };
 
 struct fs {
@@ -51,7 +54,7 @@ struct fs {
 	struct cache cache;
 	struct edits edits;
 	struct notify notify;
-	/* sample content (fs_content.c); content is NULL without cache_dir */
+	/* sample content (fs/nodes/sample.c); NULL without cache_dir */
 	struct blob *blob; /* borrowed */
 	struct content *content;
 	/* the kernel page cache's way in; store_lock (a leaf) held for
@@ -63,18 +66,8 @@ struct fs {
 	uint64_t content_cache_bytes, prefetch_bytes;
 	unsigned prefetch_files;
 	bool thumbnails;
-	struct fs_walk walks[FS_WALKS];
-	unsigned walk_next;
+	struct fs_walks walks;
 	struct rdplus rdplus;
 };
-
-/* fs.c's entry steps: resolve, lock, check (unlocked on failure); unlock
- * and turn the errno into what a caller is told. */
-int fs_enter(struct fs *fs, uint64_t ino, struct inode_ref *r);
-int fs_leave(struct fs *fs, int ret);
-/* Starts the content layer (its threads: after the fork). */
-int fs_content_start(struct fs *fs);
-/* A tag folder was listed (lock held). */
-void fs_walk_note(struct fs *fs, const struct inode_ref *dir);
 
 #endif

@@ -18,54 +18,8 @@
 #include "node.h"
 #include "journal.h"
 #include "refresh.h"
+#include "walk.h"
 #include "replay.h"
-
-/* What a caller is told: a server that cannot be reached is an I/O error
- * (the cause is in the log), not a refused connection of its own. */
-static int user_errno(int ret)
-{
-	switch (ret) {
-	case -ECONNREFUSED:
-	case -ECONNRESET:
-	case -EHOSTUNREACH:
-	case -ENETUNREACH:
-	case -EHOSTDOWN:
-		return -EIO;
-	default:
-		return ret;
-	}
-}
-
-/* Resolves ino, takes the lock and checks the entry.  On success the lock
- * is held; on failure it is not. */
-static int enter(struct fs *fs, uint64_t ino, struct inode_ref *r)
-{
-	int ret = node_resolve(fs, ino, r);
-
-	if (ret)
-		return ret;
-	pthread_mutex_lock(&fs->lock);
-	ret = node_check(fs, r);
-	if (ret)
-		pthread_mutex_unlock(&fs->lock);
-	return user_errno(ret);
-}
-
-static int leave(struct fs *fs, int ret)
-{
-	pthread_mutex_unlock(&fs->lock);
-	return user_errno(ret);
-}
-
-int fs_enter(struct fs *fs, uint64_t ino, struct inode_ref *r)
-{
-	return enter(fs, ino, r);
-}
-
-int fs_leave(struct fs *fs, int ret)
-{
-	return leave(fs, ret);
-}
 
 double fs_entry_timeout(const struct fs *fs)
 {
@@ -75,13 +29,13 @@ double fs_entry_timeout(const struct fs *fs)
 int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 {
 	struct inode_ref r;
-	int ret = enter(fs, ino, &r);
+	int ret = node_enter(fs, ino, &r);
 
 	if (ret)
 		return ret;
 	node_stat(fs, &r, st);
 	st->st_ino = ino;
-	return leave(fs, 0);
+	return node_leave(fs, 0);
 }
 
 /* -ENOENT when the name is known to be absent without checking the parent
@@ -114,7 +68,7 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	ret = lookup_absent(fs, parent, name);
 	if (ret)
 		return ret;
-	ret = enter(fs, parent, &p);
+	ret = node_enter(fs, parent, &p);
 	if (ret)
 		return ret;
 	ret = node_lookup(fs, &p, name, &r);
@@ -124,7 +78,7 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 		ret = node_check(fs, &r);
 	if (!ret)
 		node_stat(fs, &r, st);
-	return leave(fs, ret);
+	return node_leave(fs, ret);
 }
 
 /* ---- directories ---- */
@@ -141,13 +95,13 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
 	if (!ret && !node_ops_of(&dir->ref)->dir)
 		ret = -ENOTDIR;
 	if (!ret)
-		ret = enter(fs, ino, &r);
+		ret = node_enter(fs, ino, &r);
 	if (ret) {
 		free(dir);
 		return ret;
 	}
 	*out = dir;
-	return leave(fs, 0);
+	return node_leave(fs, 0);
 }
 
 /* Takes the listing's snapshot.  Done when the kernel reads from offset
@@ -265,10 +219,10 @@ int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, bool plus,
 	if (off == 0 || !dir->built) {
 		ret = dir_build(fs, dir);
 		if (ret)
-			return leave(fs, ret);
+			return node_leave(fs, ret);
 		dir->built = true;
 		if (dir->ref.kind == INODE_KIND_TAG)
-			fs_walk_note(fs, &dir->ref);
+			walk_note(&fs->walks, &dir->ref);
 	}
 	/* not the first batch, which the kernel reads with attributes
 	 * whatever the reader (ls -f): only a reader that stats gets here */
@@ -302,7 +256,7 @@ int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, bool plus,
 		if (cb(name, &st, (off_t)(pos + 1), arg))
 			break;
 	}
-	return leave(fs, 0);
+	return node_leave(fs, 0);
 }
 
 void fs_releasedir(struct fs *fs, struct fs_dir *dir)
@@ -317,106 +271,174 @@ void fs_releasedir(struct fs *fs, struct fs_dir *dir)
 
 /* ---- files ---- */
 
-int fs_open_file(struct fs *fs, uint64_t ino, int flags, char **data,
-		 size_t *len)
+/* A file of any kind: its kind's content ops, through the table like
+ * every other request (node.h).  They run without the lock. */
+static int file_new(struct fs *fs, uint64_t ino, struct node_file **out)
 {
-	const struct node_ops *ops;
-	struct inode_ref r;
-	int ret = node_resolve(fs, ino, &r);
+	struct node_file *f = calloc(1, sizeof(*f));
+	int ret;
 
-	*data = NULL;
-	*len = 0;
-	if (ret)
+	*out = NULL;
+	if (!f)
+		return -ENOMEM;
+	ret = node_resolve(fs, ino, &f->ref);
+	if (ret) {
+		free(f);
 		return ret;
-	/* a sample may be opened for writing (cp onto it writes nothing: it
-	 * is empty), but bytes written are refused in fsops */
-	ops = node_ops_of(&r);
-	if ((flags & O_ACCMODE) != O_RDONLY && r.kind != INODE_KIND_FILE &&
-	    !ops->write)
-		return -EACCES;
-	ret = enter(fs, ino, &r);
-	if (ret)
-		return ret;
-	return leave(fs, ops->open ? ops->open(fs, &r, data, len) : -EISDIR);
+	}
+	f->ino = ino;
+	f->ops = node_ops_of(&f->ref);
+	f->direct = true;
+	*out = f;
+	return 0;
 }
 
-int fs_write(struct fs *fs, uint64_t ino, const char *buf, size_t len,
-	     off_t off)
+int fs_open(struct fs *fs, uint64_t ino, int flags, struct node_file **out)
 {
-	const struct node_ops *ops;
-	struct inode_ref r;
-	int ret = enter(fs, ino, &r);
+	struct node_file *f;
+	int ret = file_new(fs, ino, &f);
 
+	*out = NULL;
 	if (ret)
 		return ret;
-	ops = node_ops_of(&r);
-	return leave(fs,
-		     ops->write ? ops->write(fs, &r, buf, len, off) : -EPERM);
+	if (!f->ops->open)
+		ret = f->ops->dir ? -EISDIR : -ESTALE;
+	/* a sample may be opened for writing (a copy onto it writes its own
+	 * bytes); other files only where their kind takes writes */
+	else if ((flags & O_ACCMODE) != O_RDONLY && !f->ops->write)
+		ret = -EACCES;
+	else
+		ret = f->ops->open(fs, f, flags);
+	if (ret) {
+		free(f);
+		return ret;
+	}
+	*out = f;
+	return 0;
+}
+
+int fs_open_created(struct fs *fs, uint64_t ino, struct node_file **out)
+{
+	return file_new(fs, ino, out);
+}
+
+void fs_opened(struct fs *fs, struct node_file *f)
+{
+	if (f->ops->opened)
+		f->ops->opened(fs, f);
+}
+
+bool fs_file_direct(const struct node_file *f)
+{
+	return f->direct;
+}
+
+int fs_read(struct node_file *f, size_t len, off_t off, char *scratch,
+	    struct content_read *r)
+{
+	if (!f->ops->read)
+		return -EISDIR;
+	return f->ops->read(f, len, off, scratch, r);
+}
+
+void fs_read_done(struct node_file *f, struct content_read *r)
+{
+	if (f->ops->read_done)
+		f->ops->read_done(f, r);
+}
+
+int fs_write(struct fs *fs, struct node_file *f, const char *buf, size_t len,
+	     off_t off)
+{
+	if (!f->ops->write)
+		return -EPERM;
+	return f->ops->write(fs, f, buf, len, off);
+}
+
+void fs_release(struct node_file *f)
+{
+	if (!f)
+		return;
+	if (f->ops->release)
+		f->ops->release(f);
+	free(f);
 }
 
 /* ---- edits ---- */
 
+/* The entry a mkdir, create or link made, as the kernel is told of it. */
+static int made(struct fs *fs, int ret, const struct inode_ref *r,
+		struct stat *st)
+{
+	if (!ret)
+		node_stat(fs, r, st);
+	return node_leave(fs, ret);
+}
+
 int fs_mkdir(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 {
-	struct inode_ref p;
-	int ret = enter(fs, parent, &p);
+	struct inode_ref p, c;
+	int ret = node_enter(fs, parent, &p);
 	const struct node_ops *ops = node_ops_of(&p);
 
 	if (ret)
 		return ret;
-	return leave(fs, ops->mkdir ? ops->mkdir(fs, &p, name, st) : -EPERM);
+	return made(fs, ops->mkdir ? ops->mkdir(fs, &p, name, &c) : -EPERM, &c,
+		    st);
 }
 
 int fs_rmdir(struct fs *fs, uint64_t parent, const char *name)
 {
 	struct inode_ref p;
-	int ret = enter(fs, parent, &p);
+	int ret = node_enter(fs, parent, &p);
 	const struct node_ops *ops = node_ops_of(&p);
 
 	if (ret)
 		return ret;
-	return leave(fs, ops->rmdir ? ops->rmdir(fs, &p, name) : -EPERM);
+	return node_leave(fs, ops->rmdir ? ops->rmdir(fs, &p, name) : -EPERM);
 }
 
 int fs_unlink(struct fs *fs, uint64_t parent, const char *name)
 {
 	struct inode_ref p;
-	int ret = enter(fs, parent, &p);
+	int ret = node_enter(fs, parent, &p);
 	const struct node_ops *ops = node_ops_of(&p);
 
 	if (ret)
 		return ret;
-	return leave(fs, ops->unlink ? ops->unlink(fs, &p, name) : -EPERM);
+	return node_leave(fs, ops->unlink ? ops->unlink(fs, &p, name) : -EPERM);
 }
 
 int fs_create(struct fs *fs, uint64_t parent, const char *name, struct stat *st,
 	      bool *added)
 {
-	struct inode_ref p;
-	int ret = enter(fs, parent, &p);
+	struct inode_ref p, c;
+	int ret = node_enter(fs, parent, &p);
 	const struct node_ops *ops = node_ops_of(&p);
 
 	*added = false;
 	if (ret)
 		return ret;
-	return leave(fs, ops->create ? ops->create(fs, &p, name, st, added)
-				     : -EPERM);
+	return made(fs,
+		    ops->create ? ops->create(fs, &p, name, &c, added) : -EPERM,
+		    &c, st);
 }
 
 int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct stat *st)
 {
 	const struct node_ops *ops;
-	struct inode_ref src, p;
+	struct inode_ref src, p, c;
 	int ret = node_resolve(fs, ino, &src);
 
 	if (!ret)
-		ret = enter(fs, newparent, &p);
+		ret = node_enter(fs, newparent, &p);
 	if (ret)
 		return ret;
 	ops = node_ops_of(&p);
-	return leave(fs,
-		     ops->link ? ops->link(fs, &src, &p, newname, st) : -EPERM);
+	return made(fs,
+		    ops->link ? ops->link(fs, &src, &p, newname, &c) : -EPERM,
+		    &c, st);
 }
 
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
@@ -430,12 +452,12 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 		return -EINVAL;
 	ret = node_resolve(fs, newparent, &np);
 	if (!ret)
-		ret = enter(fs, parent, &p);
+		ret = node_enter(fs, parent, &p);
 	if (ret)
 		return ret;
 	ops = node_ops_of(&p);
-	return leave(fs, ops->rename ? ops->rename(fs, &p, name, &np, newname)
-				     : -EPERM);
+	return node_leave(
+	    fs, ops->rename ? ops->rename(fs, &p, name, &np, newname) : -EPERM);
 }
 
 int fs_fsync(struct fs *fs, uint64_t ino)
@@ -452,13 +474,13 @@ int fs_fsync(struct fs *fs, uint64_t ino)
 	if (ino && r.kind != INODE_KIND_ROOT &&
 	    r.kind != INODE_KIND_ROOT_META && r.kind != INODE_KIND_STATS) {
 		if (r.ds >= fs->model.nds)
-			return leave(fs, 0);
+			return node_leave(fs, 0);
 		d = fs->model.ds[r.ds];
 		if (r.kind == INODE_KIND_TAG)
 			slot = r.tag;
 	}
 	ret = edits_fsync(fs, d, slot);
-	return leave(fs, ret);
+	return node_leave(fs, ret);
 }
 
 /* ---- life cycle ---- */
@@ -562,7 +584,7 @@ int fs_start(struct fs *fs)
 	int ret = notify_start(&fs->notify);
 
 	if (!ret)
-		ret = fs_content_start(fs);
+		ret = node_sample_start(fs);
 	return ret ? ret : edits_start(fs);
 }
 

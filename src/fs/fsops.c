@@ -15,15 +15,11 @@
 #include "log.h"
 #include "rdplus.h"
 
-/* An open file: a sample's content handle, or the whole content of a
- * generated file, fixed at open (.lightly files are made when opened).
- * Counted: a READ whose caller was killed can still be replying when the
- * kernel already sends RELEASE. */
+/* An open file: fs's handle of it.  Counted: a READ whose caller was
+ * killed can still be replying when the kernel already sends RELEASE. */
 struct open_file {
 	atomic_int refs;
-	struct content_file *content; /* a sample's; NULL until needed */
-	char *data;
-	size_t len;
+	struct node_file *file;
 	/* made by this create: a refused write takes the sample out again,
 	 * so a command that fails changes nothing */
 	fuse_ino_t created_in;
@@ -34,8 +30,7 @@ static void open_file_put(struct open_file *f)
 {
 	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
 		free(f->created_name);
-		fs_close_sample(f->content);
-		free(f->data);
+		fs_release(f->file);
 		free(f);
 	}
 }
@@ -151,7 +146,7 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
  * its mtime is the mount's clock of its listing (cp -a and rsync -a of a
  * folder set it last).  Truncating a sample to 0 (cp onto it, O_TRUNC)
  * or to its size (rsync --inplace) is accepted and changes nothing: what
- * is written must be the sample's own bytes (fs_write_sample). */
+ * is written must be the sample's own bytes (nodes/sample.c). */
 static int setattr_check(const struct stat *cur, const struct stat *attr,
 			 int to_set)
 {
@@ -315,8 +310,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_file *f = calloc(1, sizeof(*f));
 	struct fs *fs = fs_of(req);
-	struct fs_ahead ahead = {0};
-	bool direct = true;
 	int ret;
 
 	if (!f) {
@@ -324,12 +317,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	atomic_init(&f->refs, 1);
-	ret = fs_open_sample(fs, ino, fi->flags, &f->content, &direct, &ahead);
-	if (ret == 1) {
-		ret = fs_open_file(fs, ino, fi->flags, &f->data, &f->len);
-		/* generated content: its size is not known to stat */
-		direct = true;
-	}
+	ret = fs_open(fs, ino, fi->flags, &f->file);
 	if (ret) {
 		free(f);
 		fuse_reply_err(req, -ret);
@@ -338,11 +326,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)f;
 	/* a sample's bytes do not change while its listing entry does not:
 	 * the kernel's page cache may keep them between opens */
-	fi->direct_io = direct;
-	fi->keep_cache = !direct;
-	/* req is gone once answered */
+	fi->direct_io = fs_file_direct(f->file);
+	fi->keep_cache = !fi->direct_io;
+	/* req is gone once answered, and a RELEASE may come at once: f is
+	 * held until what follows the open is done */
+	atomic_fetch_add(&f->refs, 1);
 	fuse_reply_open(req, fi);
-	fs_ahead_run(fs, &ahead);
+	fs_opened(fs, f->file);
+	open_file_put(f);
 }
 
 /* A thread's buffer for big replies, kept for the thread's life. */
@@ -408,33 +399,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+	char *scratch = read_buf_get(size);
+	struct content_read r;
+	int ret;
 
 	(void)ino;
 	atomic_fetch_add(&f->refs, 1);
-	if (f->content) {
-		struct content_read r;
-		char *scratch = read_buf_get(size);
-		int ret =
-		    scratch ? fs_read_sample(f->content, size, off, scratch, &r)
-			    : -ENOMEM;
-
-		if (ret)
-			fuse_reply_err(req, -ret);
-		else if (!r.got)
-			fuse_reply_buf(req, NULL, 0);
-		else if (r.fd >= 0)
-			reply_from_fd(req, r.fd, off, r.got);
-		else /* bytes still in the memory they arrived in */
-			fuse_reply_iov(req, r.iov, r.niov);
-		if (!ret)
-			fs_read_done(f->content, &r);
-	} else if (off < 0 || (size_t)off >= f->len) {
+	ret = scratch ? fs_read(f->file, size, off, scratch, &r) : -ENOMEM;
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else if (!r.got)
 		fuse_reply_buf(req, NULL, 0);
-	} else {
-		if (size > f->len - (size_t)off)
-			size = f->len - (size_t)off;
-		fuse_reply_buf(req, f->data + off, size);
-	}
+	else if (r.fd >= 0)
+		reply_from_fd(req, r.fd, off, r.got);
+	else /* bytes in memory: arrived, or made at open */
+		fuse_reply_iov(req, r.iov, r.niov);
+	if (!ret)
+		fs_read_done(f->file, &r);
 	open_file_put(f);
 }
 
@@ -449,20 +430,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_write(req, 0);
 		return;
 	}
-	ret = f ? fs_write_sample(fs_of(req), ino, &f->content, buf, size, off)
-		: 1;
-	if (ret == 0)
-		ret = (int)size;
-	else if (ret == 1)
-		ret = fs_write(fs_of(req), ino, buf, size, off);
+	(void)ino;
+	ret = fs_write(fs_of(req), f->file, buf, size, off);
 	if (ret >= 0) {
 		fuse_reply_write(req, (size_t)ret);
 		return;
 	}
 	/* a sample's content comes from the dataset, not from the mount */
-	if (f)
-		undo = __atomic_exchange_n(&f->created_name, NULL,
-					   __ATOMIC_SEQ_CST);
+	undo = __atomic_exchange_n(&f->created_name, NULL, __ATOMIC_SEQ_CST);
 	if (undo)
 		fs_unlink(fs_of(req), f->created_in, undo);
 	free(undo);
@@ -571,7 +546,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	f = calloc(1, sizeof(*f));
-	if (!f || (added && !(f->created_name = strdup(name)))) {
+	if (!f || (added && !(f->created_name = strdup(name))) ||
+	    fs_open_created(fs, st.st_ino, &f->file)) {
+		if (f)
+			free(f->created_name);
 		free(f);
 		if (added)
 			fs_unlink(fs, parent, name);

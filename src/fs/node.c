@@ -1,42 +1,51 @@
-/* The kind -> ops table and what every kind shares: resolving a number,
- * the dataset check, and the shape of a directory's or a file's stat. */
+/* What every kind of entry shares (node.h): resolving a number, entering
+ * and leaving the lock, the dataset check, the shape of a directory's or
+ * a file's stat, and the content ops of generated files.  The kinds use
+ * it; it knows none of them (the table is nodes/table.c). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "content.h"
 #include "fs_ctx.h"
 #include "node.h"
 #include "refresh.h"
 
 #define NODE_DIR_BLKSIZE (1u << 17)
 
-static const struct node_ops node_none_ops;
-
-static const struct node_ops *const node_table[INODE_KIND_MAX_] = {
-    [INODE_KIND_ROOT] = &node_root_ops,
-    [INODE_KIND_ROOT_META] = &node_root_meta_ops,
-    [INODE_KIND_STATS] = &node_stats_ops,
-    [INODE_KIND_DATASET] = &node_dataset_ops,
-    [INODE_KIND_TAG] = &node_tag_ops,
-    [INODE_KIND_FILE] = &node_sample_ops,
-    [INODE_KIND_META] = &node_meta_ops,
-    [INODE_KIND_META_DATASET] = &node_meta_dataset_ops,
-    [INODE_KIND_META_TAGS] = &node_meta_tags_ops,
-    [INODE_KIND_META_TAG] = &node_meta_tag_ops,
-    [INODE_KIND_META_TRASH] = &node_meta_trash_ops,
-    [INODE_KIND_META_TRASH_JSON] = &node_meta_trash_json_ops,
-    [INODE_KIND_META_EXPORTS] = &node_meta_exports_ops,
-    [INODE_KIND_META_EXPORT_LS] = &node_meta_export_ops,
-    [INODE_KIND_META_EXPORT_LB] = &node_meta_export_ops,
-    [INODE_KIND_META_UPSIZE] = &node_meta_upsize_ops,
-    [INODE_KIND_META_README] = &node_readme_ops,
-    [INODE_KIND_ROOT_README] = &node_readme_ops,
-};
-
-const struct node_ops *node_ops_of(const struct inode_ref *r)
+/* A server that cannot be reached is an I/O error to the caller (the
+ * cause is in the log), not a refused connection of its own. */
+int node_errno(int ret)
 {
-	if ((unsigned)r->kind >= INODE_KIND_MAX_ || !node_table[r->kind])
-		return &node_none_ops;
-	return node_table[r->kind];
+	switch (ret) {
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EHOSTDOWN:
+		return -EIO;
+	default:
+		return ret;
+	}
+}
+
+int node_file_enter(struct fs *fs, const struct node_file *f,
+		    struct inode_ref *r)
+{
+	int ret;
+
+	*r = f->ref;
+	pthread_mutex_lock(&fs->lock);
+	ret = f->ops->check ? f->ops->check(fs, r) : -ESTALE;
+	if (ret)
+		pthread_mutex_unlock(&fs->lock);
+	return node_errno(ret);
+}
+
+int node_leave(struct fs *fs, int ret)
+{
+	pthread_mutex_unlock(&fs->lock);
+	return node_errno(ret);
 }
 
 int node_resolve(const struct fs *fs, uint64_t ino, struct inode_ref *r)
@@ -58,30 +67,40 @@ int node_resolve(const struct fs *fs, uint64_t ino, struct inode_ref *r)
 	return 0;
 }
 
-int node_check(struct fs *fs, struct inode_ref *r)
+/* Generated content is made whole at open and fixed until release: what
+ * a reader gets is one document, whatever changes meanwhile. */
+int node_buffer_open(struct fs *fs, struct node_file *f, int flags)
 {
-	const struct node_ops *ops = node_ops_of(r);
+	struct inode_ref r;
+	int ret = node_file_enter(fs, f, &r);
 
-	return ops->check ? ops->check(fs, r) : -ESTALE;
+	(void)flags;
+	if (ret)
+		return ret;
+	/* its size is not known to stat */
+	f->direct = true;
+	return node_leave(fs, f->ops->fill(fs, &r, &f->data, &f->len));
 }
 
-void node_stat(struct fs *fs, const struct inode_ref *r, struct stat *st)
+int node_buffer_read(struct node_file *f, size_t len, off_t off, char *scratch,
+		     struct content_read *rd)
 {
-	const struct node_ops *ops = node_ops_of(r);
-
-	memset(st, 0, sizeof(*st));
-	if (ops->stat)
-		ops->stat(fs, r, st);
+	(void)scratch;
+	memset(rd, 0, sizeof(*rd));
+	rd->fd = -1;
+	if (off < 0 || (size_t)off >= f->len)
+		return 0;
+	rd->got = len < f->len - (size_t)off ? len : f->len - (size_t)off;
+	rd->iov[0].iov_base = f->data + off;
+	rd->iov[0].iov_len = rd->got;
+	rd->niov = 1;
+	return 0;
 }
 
-int node_lookup(struct fs *fs, const struct inode_ref *dir, const char *name,
-		struct inode_ref *out)
+void node_buffer_release(struct node_file *f)
 {
-	const struct node_ops *ops = node_ops_of(dir);
-
-	memset(out, 0, sizeof(*out));
-	out->ds = dir->ds;
-	return ops->lookup ? ops->lookup(fs, dir, name, out) : -ENOTDIR;
+	free(f->data);
+	f->data = NULL;
 }
 
 bool node_dot_absent(struct fs *fs, const struct inode_ref *dir,

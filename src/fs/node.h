@@ -1,6 +1,9 @@
 /* What each kind of entry does: one struct node_ops per kind, one table
- * (node.c), each family of kinds in its own file under nodes/.  Adding a
- * kind is one ops struct and one row.
+ * (nodes/table.c), each family of kinds in its own file under nodes/, and
+ * what the kinds share (node.c).  Adding a kind is one ops struct and one
+ * row.  Every request reaches a kind through the table, a file's bytes
+ * too: fs.c -> the table -> nodes/<kind>.c, and nothing below fs.c calls
+ * up into it.
  *
  * The locking contract.  fs->lock guards the model, the cache and the
  * edits.  Every op runs with it held (fs.c takes it, resolves, calls
@@ -11,7 +14,10 @@
  * across a drop (slots live until fs_free) but may stop being live: after
  * any of those calls re-check t->live or look the entry up again.  The
  * notify queue has its own lock, taken after fs->lock; the logger's and
- * http's locks come last.
+ * http's locks come last.  The content ops (open, read, write, release)
+ * are the exception: they stream and may wait for the network, so they
+ * run without fs->lock and take it with node_enter where they need the
+ * model.
  *
  * A NULL op is refused: lookup and list with -ENOTDIR, open with -EISDIR
  * (a directory), write and the edits with -EPERM. */
@@ -27,6 +33,22 @@
 struct fs;
 struct fs_dir;
 struct dataset;
+struct content_read;
+
+/* An open file: made by fs_open (or fs_open_created), handed back to its
+ * kind's read, write and release.  A generated file keeps its bytes,
+ * made at open, in data; a streaming kind keeps what it needs in priv. */
+struct node_file {
+	uint64_t ino;
+	struct inode_ref ref;
+	const struct node_ops *ops;
+	/* the kernel must not keep its pages: their size is not the one
+	 * stat gave */
+	bool direct;
+	char *data;
+	size_t len;
+	void *priv; /* the kind's own; set at most once (atomically) */
+};
 
 struct node_ops {
 	bool dir;
@@ -42,25 +64,39 @@ struct node_ops {
 		       const char *name);
 	/* fills the snapshot (dir->ref is the directory) */
 	int (*list)(struct fs *fs, struct fs_dir *dir);
-	/* the whole content at open: malloc'd, freed by the caller */
-	int (*open)(struct fs *fs, const struct inode_ref *r, char **data,
-		    size_t *len);
-	/* a control file: bytes written; the count taken or -errno */
-	int (*write)(struct fs *fs, const struct inode_ref *r, const char *buf,
+	/* The content ops: without fs->lock (see above).  open fills f (its
+	 * ino, ref and ops are set); opened runs once the open is answered,
+	 * for what the opener need not wait for; read says where len bytes
+	 * at off are (struct content_read: a file or memory, short only at
+	 * the end), held until read_done; write takes bytes (the count taken
+	 * or -errno); release frees what open made.  A generated file's kind
+	 * uses the node_buffer_* ops below with its fill. */
+	int (*open)(struct fs *fs, struct node_file *f, int flags);
+	void (*opened)(struct fs *fs, struct node_file *f);
+	int (*read)(struct node_file *f, size_t len, off_t off, char *scratch,
+		    struct content_read *rd);
+	void (*read_done)(struct node_file *f, struct content_read *rd);
+	int (*write)(struct fs *fs, struct node_file *f, const char *buf,
 		     size_t len, off_t off);
+	void (*release)(struct node_file *f);
+	/* a generated file's whole content at open (lock held): malloc'd
+	 * into *data, freed at release */
+	int (*fill)(struct fs *fs, const struct inode_ref *r, char **data,
+		    size_t *len);
+	/* mkdir, create and link give the new entry (fs.c stats it) */
 	int (*mkdir)(struct fs *fs, const struct inode_ref *dir,
-		     const char *name, struct stat *st);
+		     const char *name, struct inode_ref *out);
 	int (*rmdir)(struct fs *fs, const struct inode_ref *dir,
 		     const char *name);
 	int (*unlink)(struct fs *fs, const struct inode_ref *dir,
 		      const char *name);
 	/* *added: the sample was not in the tag before */
 	int (*create)(struct fs *fs, const struct inode_ref *dir,
-		      const char *name, struct stat *st, bool *added);
+		      const char *name, struct inode_ref *out, bool *added);
 	/* a new name in dir for src */
 	int (*link)(struct fs *fs, const struct inode_ref *src,
 		    const struct inode_ref *dir, const char *name,
-		    struct stat *st);
+		    struct inode_ref *out);
 	int (*rename)(struct fs *fs, const struct inode_ref *dir,
 		      const char *name, const struct inode_ref *newdir,
 		      const char *newname);
@@ -68,6 +104,27 @@ struct node_ops {
 
 /* The ops of r's kind (never NULL: unknown kinds get an all-NULL row). */
 const struct node_ops *node_ops_of(const struct inode_ref *r);
+
+/* Resolves ino, takes fs->lock and checks the entry: on success the lock
+ * is held, on failure not.  node_leave unlocks and turns ret into what a
+ * caller is told (node_errno: a server out of reach is -EIO; the log has
+ * the cause).  node_file_enter is the same for an open file's own entry
+ * (its content ops: *r is f's ref, checked by its kind). */
+int node_enter(struct fs *fs, uint64_t ino, struct inode_ref *r);
+int node_file_enter(struct fs *fs, const struct node_file *f,
+		    struct inode_ref *r);
+int node_leave(struct fs *fs, int ret);
+int node_errno(int ret);
+
+/* A generated file's content ops: fill's bytes, made at open. */
+int node_buffer_open(struct fs *fs, struct node_file *f, int flags);
+int node_buffer_read(struct node_file *f, size_t len, off_t off, char *scratch,
+		     struct content_read *rd);
+void node_buffer_release(struct node_file *f);
+
+/* The content layer that sample files read through (nodes/sample.c):
+ * started with fs's threads, after the fork.  0 without a cache_dir. */
+int node_sample_start(struct fs *fs);
 
 /* ino to ref; in single-dataset mode the root is that dataset.  -ESTALE
  * for a number no entry of this mount can have. */
@@ -96,7 +153,8 @@ void node_stat_dir(struct fs *fs, struct stat *st, const struct inode_ref *r,
 void node_stat_file(struct fs *fs, struct stat *st, const struct inode_ref *r,
 		    mode_t mode, size_t size, struct timespec mtime);
 
-/* The kinds' ops, defined in nodes/. */
+/* The kinds' ops, defined in nodes/; the table (nodes/table.c) names
+ * them. */
 extern const struct node_ops node_root_ops, node_root_meta_ops, node_stats_ops,
     node_dataset_ops, node_tag_ops, node_sample_ops, node_meta_ops,
     node_meta_dataset_ops, node_meta_tags_ops, node_meta_tag_ops,

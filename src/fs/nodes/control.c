@@ -51,7 +51,7 @@ static int control_check(struct fs *fs, struct inode_ref *r)
 	return node_check_dataset(fs, r, &d);
 }
 
-static int text_open(const char *text, char **data, size_t *len)
+static int text_fill(const char *text, char **data, size_t *len)
 {
 	*len = strlen(text);
 	*data = strdup(text);
@@ -64,17 +64,20 @@ static void readme_stat(struct fs *fs, const struct inode_ref *r,
 	node_stat_file(fs, st, r, 0444, strlen(readme), fs->model.mount_time);
 }
 
-static int readme_open(struct fs *fs, const struct inode_ref *r, char **data,
+static int readme_fill(struct fs *fs, const struct inode_ref *r, char **data,
 		       size_t *len)
 {
 	(void)fs, (void)r;
-	return text_open(readme, data, len);
+	return text_fill(readme, data, len);
 }
 
 const struct node_ops node_readme_ops = {
     .check = control_check,
     .stat = readme_stat,
-    .open = readme_open,
+    .open = node_buffer_open,
+    .read = node_buffer_read,
+    .release = node_buffer_release,
+    .fill = readme_fill,
 };
 
 static void upsize_stat(struct fs *fs, const struct inode_ref *r,
@@ -84,11 +87,11 @@ static void upsize_stat(struct fs *fs, const struct inode_ref *r,
 		       fs->model.mount_time);
 }
 
-static int upsize_open(struct fs *fs, const struct inode_ref *r, char **data,
+static int upsize_fill(struct fs *fs, const struct inode_ref *r, char **data,
 		       size_t *len)
 {
 	(void)fs, (void)r;
-	return text_open(upsize_usage, data, len);
+	return text_fill(upsize_usage, data, len);
 }
 
 struct upsize_job {
@@ -106,9 +109,9 @@ static int upsize_fetch(void *arg)
 }
 
 /* One name per write, as echo sends it (a trailing newline is not part of
- * it).  The new tag and the grown dataset show at once. */
-static int upsize_write(struct fs *fs, const struct inode_ref *r,
-			const char *buf, size_t len, off_t off)
+ * it).  The new tag and the grown dataset show at once.  Lock held. */
+static int upsize_send(struct fs *fs, const struct inode_ref *r,
+		       const char *buf, size_t len, off_t off)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
 	struct upsize_job j = {.api = fs->api};
@@ -139,9 +142,23 @@ static int upsize_write(struct fs *fs, const struct inode_ref *r,
 	return ret ? ret : (int)len;
 }
 
+static int upsize_write(struct fs *fs, struct node_file *f, const char *buf,
+			size_t len, off_t off)
+{
+	struct inode_ref r;
+	int ret = node_file_enter(fs, f, &r);
+
+	if (ret)
+		return ret;
+	return node_leave(fs, upsize_send(fs, &r, buf, len, off));
+}
+
 const struct node_ops node_meta_upsize_ops = {
     .check = control_check,
     .stat = upsize_stat,
-    .open = upsize_open,
+    .open = node_buffer_open,
+    .read = node_buffer_read,
+    .release = node_buffer_release,
+    .fill = upsize_fill,
     .write = upsize_write,
 };

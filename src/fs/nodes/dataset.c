@@ -124,7 +124,7 @@ static int create_prepare(struct create_job *j, struct dataset *d)
 }
 
 static int make_tag(struct fs *fs, struct dataset *d, const char *name,
-		    struct stat *st)
+		    struct inode_ref *out)
 {
 	struct create_job j = {.api = fs->api, .name = name};
 	struct inode_ref r = {.kind = INODE_KIND_TAG, .ds = d->slot};
@@ -148,24 +148,24 @@ static int make_tag(struct fs *fs, struct dataset *d, const char *name,
 	t->created_locally = true;
 	d->mtime = model_stamp(&fs->model);
 	r.tag = t->slot;
-	node_stat(fs, &r, st);
+	*out = r;
 	return 0;
 }
 
 static int dataset_mkdir(struct fs *fs, const struct inode_ref *dir,
-			 const char *name, struct stat *st)
+			 const char *name, struct inode_ref *out)
 {
-	struct inode_ref c;
+	struct inode_ref c = {.ds = dir->ds};
 	int ret;
 
 	if (arith_name(name))
 		return -EINVAL; /* the name of a result, never of a tag */
-	if (node_lookup(fs, dir, name, &c) == 0)
+	if (dataset_lookup(fs, dir, name, &c) == 0)
 		return -EEXIST;
 	ret = check_tag_name(name);
 	if (ret)
 		return ret;
-	return make_tag(fs, model_dataset(&fs->model, dir->ds), name, st);
+	return make_tag(fs, model_dataset(&fs->model, dir->ds), name, out);
 }
 
 /* ---- rmdir and mv ---- */

@@ -169,7 +169,7 @@ static void export_stat(struct fs *fs, const struct inode_ref *r,
 		st->st_size = FS_SIZE_UNKNOWN;
 }
 
-static int export_open(struct fs *fs, const struct inode_ref *r, char **data,
+static int export_fill(struct fs *fs, const struct inode_ref *r, char **data,
 		       size_t *len)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
@@ -187,5 +187,8 @@ static int export_open(struct fs *fs, const struct inode_ref *r, char **data,
 const struct node_ops node_meta_export_ops = {
     .check = export_check,
     .stat = export_stat,
-    .open = export_open,
+    .open = node_buffer_open,
+    .read = node_buffer_read,
+    .release = node_buffer_release,
+    .fill = export_fill,
 };

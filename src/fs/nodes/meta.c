@@ -97,7 +97,7 @@ static void meta_dataset_stat(struct fs *fs, const struct inode_ref *r,
 			       model_ms_to_ts(d->modified_ms));
 }
 
-static int meta_dataset_open(struct fs *fs, const struct inode_ref *r,
+static int meta_dataset_fill(struct fs *fs, const struct inode_ref *r,
 			     char **data, size_t *len)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
@@ -116,7 +116,10 @@ static int meta_dataset_open(struct fs *fs, const struct inode_ref *r,
 const struct node_ops node_meta_dataset_ops = {
     .check = meta_check,
     .stat = meta_dataset_stat,
-    .open = meta_dataset_open,
+    .open = node_buffer_open,
+    .read = node_buffer_read,
+    .release = node_buffer_release,
+    .fill = meta_dataset_fill,
 };
 
 /* The name of t's file in tags/ (out holds INDEX_NAME_MAX + 1 bytes). */
@@ -270,7 +273,7 @@ static void meta_tag_stat(struct fs *fs, const struct inode_ref *r,
 
 /* Fetched again at every open: it is what the server holds now (stat
  * gave what it held within the TTL). */
-static int meta_tag_open(struct fs *fs, const struct inode_ref *r, char **data,
+static int meta_tag_fill(struct fs *fs, const struct inode_ref *r, char **data,
 			 size_t *len)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
@@ -302,5 +305,8 @@ static int meta_tag_open(struct fs *fs, const struct inode_ref *r, char **data,
 const struct node_ops node_meta_tag_ops = {
     .check = meta_tag_check,
     .stat = meta_tag_stat,
-    .open = meta_tag_open,
+    .open = node_buffer_open,
+    .read = node_buffer_read,
+    .release = node_buffer_release,
+    .fill = meta_tag_fill,
 };

@@ -128,7 +128,7 @@ static void count_model(const struct model *m, size_t *ntags, size_t *nsamples)
 	}
 }
 
-static int stats_open(struct fs *fs, const struct inode_ref *r, char **data,
+static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 		      size_t *len)
 {
 	const struct cache *c = &fs->cache;
@@ -189,7 +189,7 @@ static void stats_stat(struct fs *fs, const struct inode_ref *r,
 	char *doc = NULL;
 	size_t len = 0;
 
-	if (stats_open(fs, r, &doc, &len))
+	if (stats_fill(fs, r, &doc, &len))
 		len = 0;
 	free(doc);
 	node_stat_file(fs, st, r, 0444, len, fs->model.mount_time);
@@ -198,5 +198,8 @@ static void stats_stat(struct fs *fs, const struct inode_ref *r,
 const struct node_ops node_stats_ops = {
     .check = always_there,
     .stat = stats_stat,
-    .open = stats_open,
+    .open = node_buffer_open,
+    .read = node_buffer_read,
+    .release = node_buffer_release,
+    .fill = stats_fill,
 };

@@ -1,11 +1,21 @@
 /* A sample's file: one inode whatever tag shows it, with a link per tag
  * that holds the sample.  Its size comes from the sample listing
- * (samples.c), its bytes from content.c through fs_open_sample. */
+ * (samples.c), its bytes from the content subsystem (src/content), which
+ * fetches and caches them: the kind's content ops hand reads to it, and
+ * files that a walk (walk.c) opens next are fetched ahead. */
 #include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include "content.h"
 #include "fs_ctx.h"
 #include "index.h"
+#include "log.h"
 #include "node.h"
+#include "samples.h"
+#include "walk.h"
 
 /* Files never change; only the sample must be known (an evicted index
  * cannot say, and indices are never reused). */
@@ -44,18 +54,303 @@ static void sample_stat(struct fs *fs, const struct inode_ref *r,
 			st->st_nlink++;
 }
 
-/* Without a content layer (fs_open_sample says so) a sample is empty. */
-static int sample_open(struct fs *fs, const struct inode_ref *r, char **data,
-		       size_t *len)
+static void key_of(const struct dataset *d, uint32_t s,
+		   const struct sample_info *i, struct content_key *k)
 {
-	(void)fs, (void)r;
-	*data = NULL;
-	*len = 0;
+	memset(k, 0, sizeof(*k));
+	k->ds_slot = d->slot;
+	k->sample = s;
+	memcpy(k->ds_id, d->id, sizeof(k->ds_id));
+	samples_hex_id(i, k->sample_id);
+	k->modified_ms = i->modified_ms;
+	k->size = i->size == SAMPLES_SIZE_UNKNOWN ? -1 : (int64_t)i->size;
+}
+
+/* The content layer learnt a size the listing did not have right: later stats
+ * say it, and the kernel drops what it cached. */
+static void size_learnt(void *arg, uint32_t ds, uint32_t s, uint64_t size)
+{
+	struct fs *fs = arg;
+	struct inode_ref r = {.kind = INODE_KIND_FILE, .ds = ds, .sample = s};
+	struct dataset *d;
+
+	pthread_mutex_lock(&fs->lock);
+	d = model_dataset(&fs->model, ds);
+	if (d)
+		samples_learn_size(d, s, size);
+	notify_push(&fs->notify, 0, inode_encode(&r), NULL);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* The content layer has a file a walk opens next, whole on disk: its bytes go
+ * to the kernel's page cache now, so cp's reads of it are no round trip. */
+static void push(void *arg, uint32_t ds, uint32_t s, int fd, uint64_t size)
+{
+	struct fs *fs = arg;
+	struct inode_ref r = {.kind = INODE_KIND_FILE, .ds = ds, .sample = s};
+
+	pthread_rwlock_rdlock(&fs->store_lock);
+	if (fs->store)
+		fs->store(inode_encode(&r), fd, size, fs->store_arg);
+	pthread_rwlock_unlock(&fs->store_lock);
+}
+
+/* The cache directory and its parents ($XDG_CACHE_HOME may not exist on
+ * a fresh account), 0700 where made. */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
 	return 0;
+}
+
+int node_sample_start(struct fs *fs)
+{
+	struct content_config cc = {
+	    .api = fs->api,
+	    .blob = fs->blob,
+	    .cache_dir = fs->cache_dir,
+	    .cache_bytes = fs->content_cache_bytes,
+	    .thumbnails = fs->thumbnails,
+	    .prefetch_requests = fs->prefetch_files,
+	    .prefetch_bytes = fs->prefetch_bytes,
+	    .size_learnt = size_learnt,
+	    .push = push,
+	    .arg = fs,
+	};
+
+	char dir[4096];
+	uint64_t h = model_hash_str(fs->server_name ? fs->server_name : "");
+	int n;
+
+	if (!fs->cache_dir || !fs->blob)
+		return 0;
+	n = mkdir_p(fs->cache_dir);
+	if (n) {
+		log_error("cache_dir %s: %s", fs->cache_dir, strerror(-n));
+		return n;
+	}
+	/* ids are unique per server, not across servers (an emulator's) */
+	n = snprintf(dir, sizeof(dir), "%s/%016llx", fs->cache_dir,
+		     (unsigned long long)h);
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	cc.cache_dir = dir;
+	return content_new(&cc, &fs->content);
+}
+
+/* An open sample: its content, and the files a walk opens next, fetched
+ * once the open is answered so the opener does not wait for the queueing
+ * and the wakeups. */
+struct sample_file {
+	struct content_file *content;
+	struct content_key *ahead; /* malloc'd, or NULL */
+	size_t nahead;
+};
+
+#define SAMPLE_AHEAD_MAX 32
+
+/* The sample's key, and (ahead) the files a walk opens after it, from
+ * the model.  Lock taken and left here. */
+static int sample_keys(struct fs *fs, struct node_file *f,
+		       struct content_key *key, struct content_key *next,
+		       size_t max, size_t *nnext)
+{
+	uint32_t ids[SAMPLE_AHEAD_MAX];
+	struct sample_info info;
+	struct inode_ref r;
+	struct dataset *d;
+	int ret = node_file_enter(fs, f, &r);
+
+	*nnext = 0;
+	if (ret)
+		return ret;
+	d = model_dataset(&fs->model, r.ds);
+	ret = d ? samples_ensure(fs, d, (uint32_t)r.sample, (uint32_t)r.sample)
+		: -ENOENT;
+	if (!ret && !samples_get(d, (uint32_t)r.sample, &info))
+		ret = -EIO;
+	if (!ret) {
+		key_of(d, (uint32_t)r.sample, &info, key);
+		max = walk_next(&fs->walks, d, (uint32_t)r.sample, ids, max);
+		for (size_t i = 0; i < max; i++)
+			if (samples_get(d, ids[i], &info))
+				key_of(d, ids[i], &info, &next[(*nnext)++]);
+	}
+	ret = node_leave(fs, ret);
+	return ret && ret != -ENOENT ? -EIO : ret;
+}
+
+/* The content of f's sample, opened; direct: the size stat gave was not
+ * the true one (the kernel must not cache by it). */
+static int sample_content(struct fs *fs, struct node_file *f,
+			  struct sample_file *sf, size_t max_ahead)
+{
+	struct content_key key, next[SAMPLE_AHEAD_MAX];
+	uint64_t size = 0;
+	bool complete = false;
+	int ret = sample_keys(fs, f, &key, next, max_ahead, &sf->nahead);
+
+	if (ret)
+		return ret;
+	ret = content_open(fs->content, &key, &sf->content, &complete);
+	if (!ret)
+		ret = content_size(sf->content, &size);
+	if (ret) {
+		content_close(sf->content);
+		sf->content = NULL;
+		return -EIO;
+	}
+	/* the kernel caches pages up to the size stat gave: only a size it
+	 * had right may be served through its cache */
+	f->direct = key.size < 0 || (uint64_t)key.size != size;
+	if (sf->nahead && (sf->ahead = malloc(sf->nahead * sizeof(*sf->ahead))))
+		memcpy(sf->ahead, next, sf->nahead * sizeof(*sf->ahead));
+	else
+		sf->nahead = 0;
+	return 0;
+}
+
+/* Without a content layer (unit tests) a sample is empty. */
+static int sample_open(struct fs *fs, struct node_file *f, int flags)
+{
+	struct sample_file *sf;
+	struct inode_ref r;
+	size_t ahead = fs->prefetch_files * 2;
+	int ret;
+
+	(void)flags;
+	f->direct = true;
+	if (!fs->content) {
+		ret = node_file_enter(fs, f, &r);
+		return ret ? ret : node_leave(fs, 0);
+	}
+	sf = calloc(1, sizeof(*sf));
+	if (!sf)
+		return -ENOMEM;
+	ret = sample_content(
+	    fs, f, sf, ahead < SAMPLE_AHEAD_MAX ? ahead : SAMPLE_AHEAD_MAX);
+	if (ret) {
+		free(sf);
+		return ret;
+	}
+	f->priv = sf;
+	return 0;
+}
+
+static void sample_opened(struct fs *fs, struct node_file *f)
+{
+	struct sample_file *sf = f->priv;
+
+	if (!sf || !sf->nahead)
+		return;
+	content_prefetch(fs->content, sf->ahead, sf->nahead);
+	free(sf->ahead);
+	sf->ahead = NULL;
+	sf->nahead = 0;
+}
+
+static int sample_read(struct node_file *f, size_t len, off_t off,
+		       char *scratch, struct content_read *rd)
+{
+	struct sample_file *sf = f->priv;
+
+	if (!sf || !sf->content) {
+		memset(rd, 0, sizeof(*rd));
+		rd->fd = -1;
+		return 0;
+	}
+	return content_read_begin(sf->content, len, off, scratch, rd);
+}
+
+static void sample_read_done(struct node_file *f, struct content_read *rd)
+{
+	struct sample_file *sf = f->priv;
+
+	if (sf && sf->content)
+		content_read_end(sf->content, rd);
+}
+
+static void sample_release(struct node_file *f)
+{
+	struct sample_file *sf = f->priv;
+
+	if (!sf)
+		return;
+	content_close(sf->content);
+	free(sf->ahead);
+	free(sf);
+	f->priv = NULL;
+}
+
+/* A file create made has no content until its first write (a create
+ * reads nothing): opened here, once, by whichever write comes first. */
+static struct sample_file *sample_writing(struct fs *fs, struct node_file *f,
+					  int *ret)
+{
+	struct sample_file *sf = __atomic_load_n(&f->priv, __ATOMIC_ACQUIRE);
+	void *none = NULL;
+
+	*ret = 0;
+	if (sf || !fs->content)
+		return sf;
+	sf = calloc(1, sizeof(*sf));
+	if (!sf) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	*ret = sample_content(fs, f, sf, 0);
+	if (*ret) {
+		free(sf);
+		return NULL;
+	}
+	if (__atomic_compare_exchange_n(&f->priv, &none, sf, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return sf;
+	content_close(sf->content);
+	free(sf);
+	return none;
+}
+
+/* A copy of the sample writes its own bytes: taken, and nothing changes;
+ * any other byte is not the sample. */
+static int sample_write(struct fs *fs, struct node_file *f, const char *buf,
+			size_t len, off_t off)
+{
+	int ret;
+	struct sample_file *sf = sample_writing(fs, f, &ret);
+
+	if (!sf)
+		return ret ? ret : -EPERM;
+	ret = content_same(sf->content, buf, len, off);
+	if (ret == -EPERM)
+		log_info("write into a sample file refused: the bytes are not "
+			 "the sample's (inode %llu, offset %lld)",
+			 (unsigned long long)f->ino, (long long)off);
+	return ret ? ret : (int)len;
 }
 
 const struct node_ops node_sample_ops = {
     .check = sample_check,
     .stat = sample_stat,
     .open = sample_open,
+    .opened = sample_opened,
+    .read = sample_read,
+    .read_done = sample_read_done,
+    .write = sample_write,
+    .release = sample_release,
 };

@@ -228,13 +228,12 @@ static int sample_at(struct dataset *d, uint32_t folder, const char *name,
 	return 0;
 }
 
-static void stat_sample(struct fs *fs, struct dataset *d, uint32_t s,
-			struct stat *st)
+static void sample_ref(struct dataset *d, uint32_t s, struct inode_ref *out)
 {
-	struct inode_ref r = {.kind = INODE_KIND_FILE, .ds = d->slot};
-
-	r.sample = s;
-	node_stat(fs, &r, st);
+	memset(out, 0, sizeof(*out));
+	out->kind = INODE_KIND_FILE;
+	out->ds = d->slot;
+	out->sample = s;
 }
 
 /* ---- folders ---- */
@@ -274,7 +273,7 @@ static int folder_path(struct dataset *d, struct tag *t, uint32_t folder,
 
 static int make_local_folder(struct fs *fs, struct dataset *d, struct tag *t,
 			     const struct inode_ref *dir, const char *name,
-			     struct stat *st)
+			     struct inode_ref *out)
 {
 	char path[TAG_PATH_MAX], full[TAG_PATH_MAX + INDEX_NAME_MAX + 2];
 	struct inode_ref r = *dir;
@@ -304,23 +303,23 @@ static int make_local_folder(struct fs *fs, struct dataset *d, struct tag *t,
 	t->gen++;
 	t->mtime = model_stamp(&fs->model);
 	r.folder = id;
-	node_stat(fs, &r, st);
+	*out = r;
 	return 0;
 }
 
 static int tag_mkdir(struct fs *fs, const struct inode_ref *dir,
-		     const char *name, struct stat *st)
+		     const char *name, struct inode_ref *out)
 {
-	struct inode_ref c;
+	struct inode_ref c = {.ds = dir->ds};
 	struct dataset *d;
 	struct tag *t;
 	int ret = begin_edit(fs, dir, &d, &t);
 
 	if (ret)
 		return ret;
-	if (node_lookup(fs, dir, name, &c) == 0)
+	if (tag_lookup(fs, dir, name, &c) == 0)
 		return -EEXIST;
-	return make_local_folder(fs, d, t, dir, name, st);
+	return make_local_folder(fs, d, t, dir, name, out);
 }
 
 static int tag_rmdir(struct fs *fs, const struct inode_ref *dir,
@@ -393,7 +392,7 @@ static int refuse_rsync_temp(struct dataset *d, uint32_t folder,
 }
 
 static int tag_create(struct fs *fs, const struct inode_ref *dir,
-		      const char *name, struct stat *st, bool *added)
+		      const char *name, struct inode_ref *out, bool *added)
 {
 	struct dataset *d;
 	struct tag *t;
@@ -411,14 +410,14 @@ static int tag_create(struct fs *fs, const struct inode_ref *dir,
 	if (!ret)
 		ret = edits_set_sample(fs, d, t, s, true);
 	if (!ret)
-		stat_sample(fs, d, s, st);
+		sample_ref(d, s, out);
 	return ret;
 }
 
 /* The link must be the sample's own path in the new tag. */
 static int tag_link(struct fs *fs, const struct inode_ref *src,
 		    const struct inode_ref *dir, const char *name,
-		    struct stat *st)
+		    struct inode_ref *out)
 {
 	struct dataset *d;
 	struct tag *t;
@@ -437,7 +436,7 @@ static int tag_link(struct fs *fs, const struct inode_ref *src,
 		return -EEXIST;
 	ret = edits_set_sample(fs, d, t, s, true);
 	if (!ret)
-		stat_sample(fs, d, s, st);
+		sample_ref(d, s, out);
 	return ret;
 }
 

@@ -127,7 +127,7 @@ static int trash_json_check(struct fs *fs, struct inode_ref *r)
 	return ret;
 }
 
-static int trash_json_open(struct fs *fs, const struct inode_ref *r,
+static int trash_json_fill(struct fs *fs, const struct inode_ref *r,
 			   char **data, size_t *len)
 {
 	struct dataset *d = model_dataset(&fs->model, r->ds);
@@ -153,5 +153,8 @@ static void trash_json_stat(struct fs *fs, const struct inode_ref *r,
 const struct node_ops node_meta_trash_json_ops = {
     .check = trash_json_check,
     .stat = trash_json_stat,
-    .open = trash_json_open,
+    .open = node_buffer_open,
+    .read = node_buffer_read,
+    .release = node_buffer_release,
+    .fill = trash_json_fill,
 };

@@ -1,0 +1,22 @@
+/* Directory walks: a tag folder's files opened in its listing's order
+ * (walk.c).  The state is struct fs's walks; fs->lock guards it. */
+#ifndef LIGHTLYFS_WALK_H
+#define LIGHTLYFS_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fs_walks;
+struct dataset;
+struct inode_ref;
+
+/* A tag folder was listed: its files opened in order from now on are a
+ * walk. */
+void walk_note(struct fs_walks *ws, const struct inode_ref *dir);
+/* When sample s is the next file of a walk of a listing it is in, up to
+ * max samples after it in that listing whose info is loaded, in order,
+ * into next; 0 otherwise.  Lock held. */
+size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
+		 uint32_t *next, size_t max);
+
+#endif

@@ -46,53 +46,6 @@ struct api {
 	unsigned page_streams; /* mapping pages in flight; 1: one by one */
 };
 
-/* --- small helpers --- */
-
-static int api_hex_lower(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-int api_id_valid(const char *s)
-{
-	size_t i;
-
-	if (!s)
-		return 0;
-	for (i = 0; i < API_ID_LEN; i++) {
-		if (!api_hex_lower(s[i]))
-			return 0;
-	}
-	return s[API_ID_LEN] == '\0';
-}
-
-static int api_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
-static int api_tag_char(char c)
-{
-	return api_alnum(c) || c == ' ' || c == '.' || c == ':' || c == ';' ||
-	       c == '=' || c == '@' || c == '_' || c == '-';
-}
-
-/* ^[a-zA-Z0-9][a-zA-Z0-9 .:;=@_-]+$ and at least 3 characters (API-NOTES,
- * Value formats), spelled out in ASCII so the locale cannot widen it. */
-int api_tag_name_valid(const char *s, size_t len)
-{
-	size_t i;
-
-	if (!s || len < 3 || !api_alnum(s[0]))
-		return 0;
-	for (i = 1; i < len; i++) {
-		if (!api_tag_char(s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 /* --- endpoints --- */
 
 struct api *api_new(struct http *h)

@@ -1,7 +1,8 @@
-/* What the three files of the api module share, none of it public:
- * api.c (one function per endpoint), api_json.c (every cJSON use: the
- * decoders and the request bodies) and api_names.c (the scanner of name
- * arrays).  The decoders here name the request in their one log line. */
+/* What the files of the api module share, none of it public: api.c (the
+ * core call, the counters and the dataset, tag and sample endpoints),
+ * api_tags.c and api_pages.c (more endpoints), api_json.c and api_encode.c
+ * (every cJSON use: decoders, request bodies) and api_names.c (ids, tag
+ * names, the name-array scanner).  Decoders name the request they log. */
 #ifndef LIGHTLYFS_API_INTERNAL_H
 #define LIGHTLYFS_API_INTERNAL_H
 

@@ -1,6 +1,7 @@
 /* One function per Lightly endpoint the filesystem uses, and the decoders of
- * their JSON.  This is the only module that sees cJSON (src/api/api_json.c is
- * its one file that includes it): everything else gets the structs below.
+ * their JSON.  This is the only module that sees cJSON (src/api/api_json.c,
+ * the decoders, and src/api/api_encode.c, the request bodies, are its files
+ * that include it): everything else gets the structs below.
  * Wire facts: shared/API-NOTES.md. */
 #ifndef LIGHTLYFS_API_H
 #define LIGHTLYFS_API_H

@@ -1,7 +1,8 @@
-/* One function per Lightly endpoint: the request's path and method, its
- * retry and resend rules, the error body turned into an errno and logged
- * once, and the per-endpoint counters.  JSON is read and written by
- * api_json.c and api_names.c; this file never sees cJSON. */
+/* The core of every request (api_send, api_call: retry and resend rules,
+ * the error body turned into an errno and logged once, the per-endpoint
+ * counters) and the dataset, tag and sample endpoints on it; api_tags.c
+ * and api_pages.c add theirs on top.  JSON is read by api_json.c and
+ * api_names.c and written by api_encode.c: this file never sees cJSON. */
 #include "api_internal.h"
 
 #include <errno.h>
@@ -46,53 +47,6 @@ struct api {
 	unsigned page_streams; /* mapping pages in flight; 1: one by one */
 };
 
-/* --- small helpers --- */
-
-static int api_hex_lower(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-int api_id_valid(const char *s)
-{
-	size_t i;
-
-	if (!s)
-		return 0;
-	for (i = 0; i < API_ID_LEN; i++) {
-		if (!api_hex_lower(s[i]))
-			return 0;
-	}
-	return s[API_ID_LEN] == '\0';
-}
-
-static int api_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
-static int api_tag_char(char c)
-{
-	return api_alnum(c) || c == ' ' || c == '.' || c == ':' || c == ';' ||
-	       c == '=' || c == '@' || c == '_' || c == '-';
-}
-
-/* ^[a-zA-Z0-9][a-zA-Z0-9 .:;=@_-]+$ and at least 3 characters (API-NOTES,
- * Value formats), spelled out in ASCII so the locale cannot widen it. */
-int api_tag_name_valid(const char *s, size_t len)
-{
-	size_t i;
-
-	if (!s || len < 3 || !api_alnum(s[0]))
-		return 0;
-	for (i = 1; i < len; i++) {
-		if (!api_tag_char(s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 /* --- endpoints --- */
 
 struct api *api_new(struct http *h)
@@ -122,6 +76,11 @@ void api_set_page_streams(struct api *a, unsigned n)
 	a->page_streams = n < 1			     ? 1
 			  : n > API_PAGE_STREAMS_MAX ? API_PAGE_STREAMS_MAX
 						     : n;
+}
+
+unsigned api_page_streams(const struct api *a)
+{
+	return a->page_streams;
 }
 
 int api_path(char *buf, size_t sz, const char *fmt, ...)
@@ -360,103 +319,6 @@ out:
 	return rc;
 }
 
-/* Wraps the caller's callback for one mappings page: counts names and
- * checks that a later page does not start again with the first name. */
-struct api_map_page {
-	api_name_cb cb;
-	void *arg;
-	size_t index; /* within the current page */
-	int first_page;
-	char *first; /* first name of the first page, malloc'd */
-	size_t first_len;
-	int repeated;
-};
-
-static int api_map_name_cb(const char *name, size_t len, void *arg)
-{
-	struct api_map_page *m = arg;
-
-	if (m->index++ == 0) {
-		if (m->first_page) {
-			m->first = malloc(len + 1);
-			if (!m->first)
-				return -ENOMEM;
-			memcpy(m->first, name, len);
-			m->first[len] = '\0';
-			m->first_len = len;
-		} else if (m->first && len == m->first_len &&
-			   !memcmp(name, m->first, len)) {
-			m->repeated = 1;
-			return -EIO;
-		}
-	}
-	return m->cb(name, len, m->arg);
-}
-
-/* Sample names in index order (API-NOTES, Bitmask semantics), decoded page
- * by page so that only one page is in memory at a time. */
-int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
-			size_t page_size, size_t total, api_name_cb cb,
-			void *arg)
-{
-	struct http_response resp = {0};
-	struct api_map_page m = {.cb = cb, .arg = arg, .first_page = 1};
-	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
-	size_t count = 0;
-	int rc;
-
-	if (!api_id_valid(ds) || !cb)
-		return -EINVAL;
-	if (page_size == 0)
-		page_size = API_MAPPINGS_PAGE;
-	/* more than one page known to come: fetch them side by side */
-	if (a->page_streams > 1 && total > offset && total - offset > page_size)
-		return api_pages_fetch(a, ds, offset, page_size, total,
-				       a->page_streams, cb, arg);
-	for (;;) {
-		rc = api_path(path, sizeof(path),
-			      "/v1/datasets/%s/mappings?field=fileName"
-			      "&pageSize=%zu&pageOffset=%zu",
-			      ds, page_size, offset);
-		if (rc)
-			goto out;
-		rc = api_call(a, API_EP_GET_MAPPINGS, "GET", path, NULL, 0,
-			      &resp);
-		if (rc)
-			goto out;
-		m.index = 0;
-		rc = api_names_from(api_what(what, sizeof(what), "GET", path),
-				    resp.body, resp.len, api_map_name_cb, &m,
-				    &count);
-		http_response_dispose(&resp);
-		if (m.repeated) {
-			log_warn("GET %s: the server repeats the first page "
-				 "(pageOffset ignored)",
-				 path);
-			rc = -EIO;
-		}
-		if (rc)
-			goto out;
-		/* Longer than asked: the server sent everything at once. */
-		if (count != page_size)
-			break;
-		if (offset > SIZE_MAX - count) {
-			rc = -EOVERFLOW;
-			goto out;
-		}
-		offset += count;
-		m.first_page = 0;
-		/* the dataset's size says where the names end: no empty page
-		 * past it (a grown dataset is caught up on later) */
-		if (total && offset >= total)
-			break;
-	}
-out:
-	free(m.first);
-	http_response_dispose(&resp);
-	return rc;
-}
-
 int api_get_tag_filenames(struct api *a, const char *ds, const char *tag,
 			  api_name_cb cb, void *arg)
 {
@@ -562,7 +424,7 @@ out:
 	return rc;
 }
 
-/* TagCreateRequest (api_json.c); totSize must be exact as a JSON number. */
+/* TagCreateRequest (api_encode.c); totSize must be exact as a JSON number. */
 int api_create_tag(struct api *a, const char *ds, const char *name,
 		   const char *prev_tag_id, const char *bitmask,
 		   int64_t tot_size, char id_out[API_ID_LEN + 1])
@@ -594,7 +456,7 @@ out:
 	return rc;
 }
 
-/* InitialTagCreateRequest (api_json.c). */
+/* InitialTagCreateRequest (api_encode.c). */
 int api_create_initial_tag(struct api *a, const char *ds, const char *name,
 			   const char *img_type, char id_out[API_ID_LEN + 1])
 {

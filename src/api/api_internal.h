@@ -1,7 +1,8 @@
-/* What the three files of the api module share, none of it public:
- * api.c (one function per endpoint), api_json.c (every cJSON use: the
- * decoders and the request bodies) and api_names.c (the scanner of name
- * arrays).  The decoders here name the request in their one log line. */
+/* What the files of the api module share, none of it public: api.c (the
+ * core call, the counters and the dataset, tag and sample endpoints),
+ * api_tags.c and api_pages.c (more endpoints), api_json.c and api_encode.c
+ * (every cJSON use: decoders, request bodies) and api_names.c (ids, tag
+ * names, the name-array scanner).  Decoders name the request they log. */
 #ifndef LIGHTLYFS_API_INTERNAL_H
 #define LIGHTLYFS_API_INTERNAL_H
 
@@ -33,10 +34,10 @@ enum api_ep {
 	API_EP_COUNT
 };
 
-/* Shared by api.c and api_tags.c: the request path (printf; -ENAMETOOLONG
- * past sz), "METHOD path" for log lines, one logical request (logged once
- * on failure), and a request with the default deadline that is resent only
- * when it is not a POST. */
+/* api.c's core, which api_tags.c and api_pages.c call: the request path
+ * (printf; -ENAMETOOLONG past sz), "METHOD path" for log lines, one logical
+ * request (logged once on failure), and a request with the default
+ * deadline that is resent only when it is not a POST. */
 int api_path(char *buf, size_t sz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *api_what(char *buf, size_t sz, const char *method,
@@ -46,6 +47,9 @@ int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
 int api_call(struct api *a, enum api_ep ep, const char *method,
 	     const char *path, const char *body, size_t body_len,
 	     struct http_response *resp);
+/* api_set_page_streams's value, for api_pages.c: struct api stays api.c's
+ * alone. */
+unsigned api_page_streams(const struct api *a);
 
 #define API_PATH_MAX 512
 
@@ -67,13 +71,6 @@ int api_create_from(const char *what, const char *body, size_t len,
 /* api_decode_error, and the requestId into rid (may be NULL). */
 void api_error_from(const char *body, size_t len, char *code, size_t codesz,
 		    char *msg, size_t msgsz, char *rid, size_t ridsz);
-/* api_pages.c: the pages of api_get_mappings_to from offset up to total
- * (> offset + page_size), streams of them in flight (at most
- * API_PAGE_STREAMS_MAX), cb called in index order from the caller's
- * thread.  Same returns as api_get_mappings_to. */
-int api_pages_fetch(struct api *a, const char *ds, size_t offset,
-		    size_t page_size, size_t total, unsigned streams,
-		    api_name_cb cb, void *arg);
 /* api_names.c */
 int api_names_from(const char *what, const char *body, size_t len,
 		   api_name_cb cb, void *arg, size_t *count);

@@ -1,6 +1,7 @@
-/* The scanner of JSON string arrays (mappings, tag filenames): the bulk of
- * what the server sends, read without cJSON, and api_decode_names on top of
- * it.  Part of the API decoding module with api_json.c. */
+/* Names and ids as the server spells them: the checks of an id and of a
+ * tag name (api.h), and the scanner of JSON string arrays (mappings, tag
+ * filenames) with api_decode_names on top.  The bottom of the api module:
+ * the decoders and the endpoints call it, it calls none of them. */
 #include "api_internal.h"
 
 #include <errno.h>
@@ -8,6 +9,55 @@
 #include <string.h>
 
 #include "log.h"
+
+/* --- ids and tag names --- */
+
+static int api_hex_lower(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+int api_id_valid(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < API_ID_LEN; i++) {
+		if (!api_hex_lower(s[i]))
+			return 0;
+	}
+	return s[API_ID_LEN] == '\0';
+}
+
+static int api_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+static int api_tag_char(char c)
+{
+	return api_alnum(c) || c == ' ' || c == '.' || c == ':' || c == ';' ||
+	       c == '=' || c == '@' || c == '_' || c == '-';
+}
+
+/* ^[a-zA-Z0-9][a-zA-Z0-9 .:;=@_-]+$ and at least 3 characters (API-NOTES,
+ * Value formats), spelled out in ASCII so the locale cannot widen it. */
+int api_tag_name_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!s || len < 3 || !api_alnum(s[0]))
+		return 0;
+	for (i = 1; i < len; i++) {
+		if (!api_tag_char(s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/* --- name arrays --- */
 
 /* Name arrays are the bulk of what the server sends (a million names per
  * dataset), so they are read by a small scanner of their own instead of a

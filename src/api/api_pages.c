@@ -1,8 +1,18 @@
-/* Mapping pages fetched concurrently (-o page_streams): a few requests in
- * flight, each on a pooled easy handle (so on a reused connection), while
- * the caller's thread decodes the pages in order as they arrive.  The
- * pages asked for are exactly those of the serial walk: the dataset's
- * nSamples says how many, so concurrency costs no extra request.
+/* The mappings endpoint, api_get_mappings_to: sample names in index order,
+ * page by page in the caller's thread or, with -o page_streams, a few pages
+ * in flight on pooled easy handles (so on reused connections) while the
+ * caller's thread decodes them in order.  Sits on api.c's core call. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "log.h"
+
+/* The pages fetched side by side are exactly those of the serial walk: the
+ * dataset's nSamples says how many, so concurrency costs no extra request.
  *
  * Entries do not stream to the kernel before the last page is in, for three
  * reasons.  Offsets: a listing's snapshot puts a folder's subfolders before
@@ -14,14 +24,6 @@
  * the kernel would cache.  Gain: what follows the last page (building the
  * snapshot, READDIR, the kernel's copy) is what a warm listing also costs,
  * about a third of a cold one at a million samples (bench/RESULTS.md). */
-#include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "api_internal.h"
-#include "log.h"
 
 struct api_page {
 	struct http_response resp;
@@ -151,9 +153,12 @@ static int api_pages_decode(struct api_pages *p, size_t i,
 	return rc;
 }
 
-int api_pages_fetch(struct api *a, const char *ds, size_t offset,
-		    size_t page_size, size_t total, unsigned streams,
-		    api_name_cb cb, void *arg)
+/* The pages from offset up to total (> offset + page_size), streams of them
+ * in flight (at most API_PAGE_STREAMS_MAX), cb called in index order from
+ * the caller's thread.  Same returns as api_get_mappings_to. */
+static int api_pages_fetch(struct api *a, const char *ds, size_t offset,
+			   size_t page_size, size_t total, unsigned streams,
+			   api_name_cb cb, void *arg)
 {
 	struct api_pages p = {.a = a,
 			      .ds = ds,
@@ -193,5 +198,104 @@ int api_pages_fetch(struct api *a, const char *ds, size_t offset,
 	free(f.first);
 	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
+	return rc;
+}
+
+/* Wraps the caller's callback for one mappings page: counts names and
+ * checks that a later page does not start again with the first name. */
+struct api_map_page {
+	api_name_cb cb;
+	void *arg;
+	size_t index; /* within the current page */
+	int first_page;
+	char *first; /* first name of the first page, malloc'd */
+	size_t first_len;
+	int repeated;
+};
+
+static int api_map_name_cb(const char *name, size_t len, void *arg)
+{
+	struct api_map_page *m = arg;
+
+	if (m->index++ == 0) {
+		if (m->first_page) {
+			m->first = malloc(len + 1);
+			if (!m->first)
+				return -ENOMEM;
+			memcpy(m->first, name, len);
+			m->first[len] = '\0';
+			m->first_len = len;
+		} else if (m->first && len == m->first_len &&
+			   !memcmp(name, m->first, len)) {
+			m->repeated = 1;
+			return -EIO;
+		}
+	}
+	return m->cb(name, len, m->arg);
+}
+
+/* Sample names in index order (API-NOTES, Bitmask semantics), decoded page
+ * by page so that only one page is in memory at a time. */
+int api_get_mappings_to(struct api *a, const char *ds, size_t offset,
+			size_t page_size, size_t total, api_name_cb cb,
+			void *arg)
+{
+	struct http_response resp = {0};
+	struct api_map_page m = {.cb = cb, .arg = arg, .first_page = 1};
+	char path[API_PATH_MAX], what[API_PATH_MAX + 16];
+	size_t count = 0;
+	unsigned streams;
+	int rc;
+
+	if (!api_id_valid(ds) || !cb)
+		return -EINVAL;
+	if (page_size == 0)
+		page_size = API_MAPPINGS_PAGE;
+	streams = api_page_streams(a);
+	/* more than one page known to come: fetch them side by side */
+	if (streams > 1 && total > offset && total - offset > page_size)
+		return api_pages_fetch(a, ds, offset, page_size, total, streams,
+				       cb, arg);
+	for (;;) {
+		rc = api_path(path, sizeof(path),
+			      "/v1/datasets/%s/mappings?field=fileName"
+			      "&pageSize=%zu&pageOffset=%zu",
+			      ds, page_size, offset);
+		if (rc)
+			goto out;
+		rc = api_call(a, API_EP_GET_MAPPINGS, "GET", path, NULL, 0,
+			      &resp);
+		if (rc)
+			goto out;
+		m.index = 0;
+		rc = api_names_from(api_what(what, sizeof(what), "GET", path),
+				    resp.body, resp.len, api_map_name_cb, &m,
+				    &count);
+		http_response_dispose(&resp);
+		if (m.repeated) {
+			log_warn("GET %s: the server repeats the first page "
+				 "(pageOffset ignored)",
+				 path);
+			rc = -EIO;
+		}
+		if (rc)
+			goto out;
+		/* Longer than asked: the server sent everything at once. */
+		if (count != page_size)
+			break;
+		if (offset > SIZE_MAX - count) {
+			rc = -EOVERFLOW;
+			goto out;
+		}
+		offset += count;
+		m.first_page = 0;
+		/* the dataset's size says where the names end: no empty page
+		 * past it (a grown dataset is caught up on later) */
+		if (total && offset >= total)
+			break;
+	}
+out:
+	free(m.first);
+	http_response_dispose(&resp);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /* The tag endpoints beyond reading and editing one tag: arithmetics (a
  * result mask, or saved as a new tag), upsize, and the LabelStudio and
  * LabelBox exports (the paged paths of newer servers, the old ones on
- * 404).  The requests and their bodies; the JSON is api_json.c's. */
+ * 404).  The requests; their JSON is api_encode.c's and api_json.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,8 @@
-/* Recording edits, the flusher thread, fsync and shutdown (edits.h); the
- * send itself is edits_send.c.  Lock held on entry and exit of everything
- * here; flushes drop it for their requests through cache_unlocked. */
+/* Recording edits, the flusher thread, fsync and shutdown (edits.h).  The
+ * send, the settling of its outcomes (edits_settled among them) and the
+ * mask helpers are edits_send.c's, which never calls back here.  Lock held
+ * on entry and exit of everything here; flushes drop it for their requests
+ * through cache_unlocked. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,16 +255,6 @@ static void sync_journal(struct fs *fs)
 	if (ret)
 		log_error("journal %s: %s", journal_path(fs->journal),
 			  strerror(-ret));
-}
-
-void edits_settled(struct fs *fs, struct dataset *d, struct tag *t,
-		   uint64_t seq)
-{
-	int ret =
-	    fs->journal ? journal_done(fs->journal, d->id, t->id, seq) : 0;
-
-	if (ret)
-		log_error("tag %s: journal: %s", t->name, strerror(-ret));
 }
 
 static void *flusher_main(void *arg)

@@ -1,6 +1,8 @@
 /* One tag's delta on the wire: read the tag as the server holds it, apply
  * the delta, PUT the result under the server's current name, and settle
- * the answer (edits.h says what each outcome does). */
+ * the answer (edits.h says what each outcome does), down to the journal
+ * forgetting the settled edits (edits_settled).  Also the mask helpers
+ * edits.c records with (edits_mask_put, edits_show). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "fs_ctx.h"
 #include "http.h"
 #include "index.h"
+#include "journal.h"
 #include "log.h"
 #include "tagview.h"
 
@@ -238,6 +241,16 @@ static void cancel_moves_into(struct fs *fs, struct dataset *d, struct tag *t,
 }
 
 /* ---- outcomes ---- */
+
+void edits_settled(struct fs *fs, struct dataset *d, struct tag *t,
+		   uint64_t seq)
+{
+	int ret =
+	    fs->journal ? journal_done(fs->journal, d->id, t->id, seq) : 0;
+
+	if (ret)
+		log_error("tag %s: journal: %s", t->name, strerror(-ret));
+}
 
 static void flush_done(struct fs *fs, struct dataset *d, struct tag *t,
 		       struct flush_job *j)

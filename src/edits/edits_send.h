@@ -1,5 +1,6 @@
 /* Sending one tag's delta and what its answer does (edits_send.c); shared
- * by edits.c only. */
+ * by edits.c only.  edits_settled, defined there too, is declared in
+ * edits.h. */
 #ifndef LIGHTLYFS_EDITS_SEND_H
 #define LIGHTLYFS_EDITS_SEND_H
 

@@ -1,9 +1,8 @@
-/* The edit journal: owns one append-only file per server and account, the
- * per-tag numbers of the edits it holds unsettled (so pending counts and
- * compaction need no file read on the hot path), the writing of records
- * and the public API (open, edit, done, sync, replay, compact, naming).
- * Reading the file back is journal_scan.c's.  Knows nothing of tags beyond
- * their ids: the caller applies what replay reports. */
+/* The edit journal's public API (open, edit, done, sync, replay, compact,
+ * naming): one append-only file per server and account, the writing of its
+ * records, and each tag's numbers of unsettled edits (so pending counts and
+ * compaction need no file read on the hot path).  Reading the file back is
+ * journal_scan.c's, finding a tag's entry journal_tags.c's. */
 #include "journal_internal.h"
 
 #include <errno.h>
@@ -23,92 +22,6 @@
 static bool arg_id_valid(const char *s)
 {
 	return s && journal_id_valid(s, strnlen(s, JOURNAL_ID_LEN + 1));
-}
-
-static uint64_t tag_hash(const char *ds, const char *tag)
-{
-	return hash_mix64(
-	    hash_fnv1a(hash_fnv1a(HASH_FNV_OFFSET, ds, JOURNAL_ID_LEN), tag,
-		       JOURNAL_ID_LEN));
-}
-
-static int table_grow(struct journal *j)
-{
-	uint32_t cap = j->table_cap ? j->table_cap * 2 : 64;
-	uint32_t *t;
-
-	if (cap < j->table_cap)
-		return -ENOMEM;
-	t = calloc(cap, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < j->ntags; i++) {
-		uint32_t s = (uint32_t)j->tags[i]->hash & (cap - 1);
-
-		while (t[s])
-			s = (s + 1) & (cap - 1);
-		t[s] = i + 1;
-	}
-	free(j->table);
-	j->table = t;
-	j->table_cap = cap;
-	return 0;
-}
-
-/* The tag entry of (ds, tag), both JOURNAL_ID_LEN bytes; created when
- * create is set.  0 and *out (NULL when absent), -ENOMEM, -EOVERFLOW. */
-int journal_tag_get(struct journal *j, const char *ds, const char *tag,
-		    bool create, struct jtag **out)
-{
-	struct jtag *t;
-	uint64_t h;
-	uint32_t s;
-
-	*out = NULL;
-	if (j->last && !memcmp(j->last->tag, tag, JOURNAL_ID_LEN) &&
-	    !memcmp(j->last->ds, ds, JOURNAL_ID_LEN)) {
-		*out = j->last;
-		return 0;
-	}
-	h = tag_hash(ds, tag);
-	for (s = (uint32_t)h & (j->table_cap - 1); j->table_cap && j->table[s];
-	     s = (s + 1) & (j->table_cap - 1)) {
-		t = j->tags[j->table[s] - 1];
-		if (t->hash == h && !memcmp(t->tag, tag, JOURNAL_ID_LEN) &&
-		    !memcmp(t->ds, ds, JOURNAL_ID_LEN)) {
-			*out = j->last = t;
-			return 0;
-		}
-	}
-	if (!create)
-		return 0;
-	if (j->ntags >= JREC_TAG_MASK)
-		return -EOVERFLOW;
-	if ((uint64_t)(j->ntags + 1) * 2 > j->table_cap && table_grow(j))
-		return -ENOMEM;
-	if (j->ntags == j->tags_cap) {
-		uint32_t cap = j->tags_cap ? j->tags_cap * 2 : 16;
-		struct jtag **v = realloc(j->tags, (size_t)cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		j->tags = v;
-		j->tags_cap = cap;
-	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memcpy(t->ds, ds, JOURNAL_ID_LEN);
-	memcpy(t->tag, tag, JOURNAL_ID_LEN);
-	t->hash = h;
-	t->idx = j->ntags;
-	for (s = (uint32_t)h & (j->table_cap - 1); j->table[s];
-	     s = (s + 1) & (j->table_cap - 1))
-		;
-	j->tags[j->ntags++] = t;
-	j->table[s] = j->ntags;
-	*out = j->last = t;
-	return 0;
 }
 
 /* Room for one more seq, made before the record is written so that what

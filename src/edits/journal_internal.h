@@ -1,7 +1,8 @@
-/* What the two files of the edit journal share, none of it public:
- * journal.c (the API: open, edit, done, sync, replay, compact, the tag
- * table and the writing of records) and journal_scan.c (the reading of the
- * file: line reader, record parser, scan, settle, pending staging). */
+/* What the three files of the edit journal share, none of it public:
+ * journal.c (the API: open, edit, done, sync, replay, compact, and the
+ * writing of records), journal_scan.c (the reading of the file: line
+ * reader, record parser, scan, settle, pending staging) and journal_tags.c
+ * (the tag table both of them go through). */
 #ifndef LIGHTLYFS_JOURNAL_INTERNAL_H
 #define LIGHTLYFS_JOURNAL_INTERNAL_H
 
@@ -68,7 +69,7 @@ struct scan {
 	uint64_t max_seq;
 };
 
-/* journal.c */
+/* journal_tags.c */
 
 /* The tag entry of (ds, tag), both JOURNAL_ID_LEN bytes; created when
  * create is set.  0 and *out (NULL when absent), -ENOMEM, -EOVERFLOW. */

@@ -152,6 +152,40 @@ static int sink_write(const char *data, size_t len, void *arg)
 	return 0;
 }
 
+/* The answer told o's size (total): its blocks from off up to pos, which
+ * arrived before o had bitmaps, are held now. */
+static int fetched_size(struct content *c, struct cobj *o, uint64_t off,
+			uint64_t pos, uint64_t total)
+{
+	int ret = content_obj_set_size(c, o, total);
+
+	if (!ret) {
+		uint64_t upto = pos >= total ? o->nblocks : pos / CONTENT_BLOCK;
+
+		for (uint64_t b = off / CONTENT_BLOCK; b < upto; b++)
+			mark_have(c, o, b);
+	}
+	return ret;
+}
+
+/* The blocks of [off, off + len) that did not arrive: another fetch may
+ * take them. */
+static void unbusy(struct content *c, struct cobj *o, uint64_t off,
+		   uint64_t len)
+{
+	uint64_t b1 = len == UINT64_MAX
+			  ? o->nblocks
+			  : (off + len + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+
+	for (uint64_t b = off / CONTENT_BLOCK; b < b1 && b < o->nblocks; b++) {
+		if (bit(o->have, b))
+			continue;
+		set_bit(o->busy, b, false);
+		if (o->mem[b])
+			content_mem_drop(c, o, b);
+	}
+}
+
 /* Fetches [off, off + len) of o into its file (lock held, dropped for the
  * requests).  The blocks in it are busy (o sized) or o->sizing is ours.
  * Blocks that did not arrive are no longer busy afterwards. */
@@ -203,33 +237,10 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		ret = -EIO;
 	if (s.err)
 		ret = s.err;
-	if (!o->sized && !ret) {
-		uint64_t total = r.total ? r.total : s.pos;
-
-		ret = content_obj_set_size(c, o, total);
-		if (!ret) {
-			uint64_t upto =
-			    s.pos >= total ? o->nblocks : s.pos / CONTENT_BLOCK;
-
-			for (uint64_t b = off / CONTENT_BLOCK; b < upto; b++)
-				mark_have(c, o, b);
-		}
-	}
-	if (o->sized && len) {
-		uint64_t b1 =
-		    len == UINT64_MAX
-			? o->nblocks
-			: (off + len + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
-
-		for (uint64_t b = off / CONTENT_BLOCK; b < b1 && b < o->nblocks;
-		     b++) {
-			if (bit(o->have, b))
-				continue;
-			set_bit(o->busy, b, false);
-			if (o->mem[b])
-				content_mem_drop(c, o, b);
-		}
-	}
+	if (!o->sized && !ret)
+		ret = fetched_size(c, o, off, s.pos, r.total ? r.total : s.pos);
+	if (o->sized && len)
+		unbusy(c, o, off, len);
 	o->last_err = ret;
 	pthread_cond_broadcast(&c->cond);
 	return ret;

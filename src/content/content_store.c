@@ -339,6 +339,21 @@ static int found_cmp(const void *a, const void *b)
 	return (x->atime > y->atime) - (x->atime < y->atime);
 }
 
+/* Room in *v for one more beside the n there, or false. */
+static bool found_room(struct found **v, size_t n, size_t *cap)
+{
+	struct found *nv;
+
+	if (n < *cap)
+		return true;
+	*cap = *cap ? 2 * *cap : 256;
+	nv = realloc(*v, *cap * sizeof(**v));
+	if (!nv)
+		return false;
+	*v = nv;
+	return true;
+}
+
 static bool hex_id(const char *s, size_t n)
 {
 	if (n != API_ID_LEN)
@@ -381,15 +396,8 @@ void content_scan_dir(struct content *c)
 			}
 			if (stat(path, &st) || !S_ISREG(st.st_mode))
 				continue;
-			if (n == cap) {
-				struct found *nv;
-
-				cap = cap ? 2 * cap : 256;
-				nv = realloc(v, cap * sizeof(*v));
-				if (!nv)
-					break;
-				v = nv;
-			}
+			if (!found_room(&v, n, &cap))
+				break;
 			snprintf(v[n].key, KEY_MAX, "%s/%s", e->d_name,
 				 f->d_name);
 			v[n].size = (uint64_t)st.st_size;

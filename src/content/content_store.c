@@ -342,15 +342,18 @@ static int found_cmp(const void *a, const void *b)
 /* Room in *v for one more beside the n there, or false. */
 static bool found_room(struct found **v, size_t n, size_t *cap)
 {
+	size_t want = *cap ? 2 * *cap : 256;
 	struct found *nv;
 
 	if (n < *cap)
 		return true;
-	*cap = *cap ? 2 * *cap : 256;
-	nv = realloc(*v, *cap * sizeof(**v));
+	nv = realloc(*v, want * sizeof(**v));
 	if (!nv)
 		return false;
+	/* only now: a failed realloc leaves room for cap, not want, and the
+	 * next folder would write past it */
 	*v = nv;
+	*cap = want;
 	return true;
 }
 

@@ -1,8 +1,8 @@
-/* The object store, the bottom of the content layer: the table of
- * objects and their references, the LRU of idle complete files and
- * eviction, an object's blocks (held, on disk, in memory) and its cache
- * file, and the cache directory an earlier mount left.  Calls nothing
- * above it in src/content but the block buffers (content_mem.c). */
+/* The object store, what the rest of the content layer stands on: the
+ * table of objects and their references, the LRU of idle complete files
+ * and eviction, an object's blocks (held, on disk, in memory) and its
+ * cache file, and the cache directory an earlier mount left.  Calls only
+ * the block buffers (content_mem.c) in src/content. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,17 @@
-/* What content.c (objects, fetching), content_read.c (reading) and
- * content_bg.c (the worker threads, prefetch, the writer, the cache
- * directory at start) share.  Not for anyone else: content.h is the
- * interface.  Every function here is called with c->lock held;
- * content_fetch and content_obj_sized drop it for their requests.
+/* What the files of the content layer share; not for anyone else:
+ * content.h is the interface.  The files, lowest first; each calls only
+ * those below it:
+ * - content_mem.c: block buffers;
+ * - content_store.c: objects, the LRU, eviction, blocks, cache files,
+ *   the cache directory at start;
+ * - content_writer.c: the thread that writes dirty blocks to the files;
+ * - content_fetch.c: read URLs, the GETs into an object, its size;
+ * - content_bg.c: the worker threads (read-ahead, prefetch, push);
+ * - content.c (content_new, _free, stats) and content_read.c (open,
+ *   read, close): the interface.
+ * Every function here but those content_new and content_free call is
+ * called with c->lock held; content_fetch and content_obj_sized drop it
+ * for their requests.
  *
  * A block of an object is one of:
  * - missing (have 0), perhaps busy: a fetch is filling it;
@@ -108,6 +117,16 @@ static inline void set_bit(uint8_t *m, uint64_t b, bool on)
 		m[b / 8] &= (uint8_t) ~(1u << (b % 8));
 }
 
+/* ---- content_mem.c ---- */
+
+int content_mem_init(struct content *c, uint64_t max);
+void content_mem_fini(struct content *c);
+/* A block buffer, or NULL past mem_max. */
+char *content_mem_alloc(struct content *c);
+void content_mem_free(struct content *c, char *buf);
+
+/* ---- content_store.c ---- */
+
 struct cobj *content_obj_insert(struct content *c, const char *key);
 /* A reference to key's object, made if need be. */
 struct cobj *content_obj_get(struct content *c, const struct content_key *k);
@@ -115,6 +134,36 @@ void content_obj_put(struct content *c, struct cobj *o);
 void content_lru_push(struct content *c, struct cobj *o);
 /* Idle complete files out, least recently used first, to the bound. */
 void content_evict(struct content *c);
+/* o's file, opened or made. */
+int content_obj_file(struct content *c, struct cobj *o);
+/* A complete object found on disk: its size is its file's. */
+int content_obj_open_complete(struct content *c, struct cobj *o);
+/* A new descriptor of a complete o's file, or -1. */
+int content_obj_reopen(struct content *c, const struct cobj *o);
+/* The size is known: the bitmaps and the sparse file follow it. */
+int content_obj_set_size(struct content *c, struct cobj *o, uint64_t size);
+/* Block b is in the cache file. */
+void content_block_on_disk(struct content *c, struct cobj *o, uint64_t b);
+/* Block b's buffer back to the free ones. */
+void content_mem_drop(struct content *c, struct cobj *o, uint64_t b);
+/* The blocks in memory that are on disk and were read (all: read or
+ * not), or whose write failed, out of memory, when no read has them
+ * pinned. */
+void content_mem_trim(struct content *c, struct cobj *o, bool all);
+/* Every object out of memory at the end; complete files stay on disk. */
+void content_obj_free_all(struct content *c);
+void content_scan_dir(struct content *c);
+
+/* ---- content_writer.c ---- */
+
+/* Starts the writer; content_writer_stop writes what is dirty first. */
+void content_writer_start(struct content *c);
+void content_writer_stop(struct content *c);
+/* An object got dirty blocks: it goes in the writer's queue. */
+void content_writer_queue(struct content *c, struct cobj *o);
+
+/* ---- content_fetch.c ---- */
+
 /* o's size, fetching its first bytes to learn it. */
 int content_obj_sized(struct content *c, struct cobj *o);
 /* [off, off + len) of o; its blocks are marked busy.  stage: a reader
@@ -122,33 +171,11 @@ int content_obj_sized(struct content *c, struct cobj *o);
  * written to the file behind it; else they go to the file at once. */
 int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		  bool stage);
-/* o's file, opened or made. */
-int content_obj_file(struct content *c, struct cobj *o);
-/* A complete object found on disk: its size is its file's. */
-int content_obj_open_complete(struct content *c, struct cobj *o);
-/* Block b is in the cache file. */
-void content_block_on_disk(struct content *c, struct cobj *o, uint64_t b);
 
-/* Block b is held (its bytes arrived, in mem[b] or on disk). */
-void content_mark_have(struct content *c, struct cobj *o, uint64_t b);
-/* The blocks in memory that are on disk and were read (all: read or
- * not), or whose write failed, out of memory, when no read has them
- * pinned. */
-void content_mem_trim(struct content *c, struct cobj *o, bool all);
-void content_mem_free(struct content *c, char *buf);
-int content_mem_init(struct content *c, uint64_t max);
-void content_mem_fini(struct content *c);
-/* Starts the writer; content_writer_stop writes what is dirty first. */
-void content_writer_start(struct content *c);
-void content_writer_stop(struct content *c);
-/* An object got dirty blocks: it goes in the writer's queue. */
-void content_writer_queue(struct content *c, struct cobj *o);
+/* ---- content_bg.c ---- */
 
 void content_queue(struct job **head, struct job **tail, struct job *j);
 struct job *content_dequeue(struct job **head, struct job **tail);
 void *content_worker(void *arg);
-/* A new descriptor of a complete o's file, or -1. */
-int content_obj_reopen(struct content *c, const struct cobj *o);
-void content_scan_dir(struct content *c);
 
 #endif

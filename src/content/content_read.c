@@ -235,6 +235,33 @@ static int read_flat(const struct cobj *o, char *buf, uint64_t off,
 	return 0;
 }
 
+/* r's iov from the n pieces of [off, end) (o pinned): the bytes in
+ * memory where they are, those in the file read into scratch; all into
+ * scratch when there are more pieces than a reply may have. */
+static int fill_iov(const struct cobj *o, const struct piece *p, size_t n,
+		    uint64_t off, uint64_t end, char *scratch,
+		    struct content_read *r)
+{
+	int ret = 0;
+
+	if (n > CONTENT_IOV_MAX) {
+		ret = read_flat(o, scratch, off, end);
+		r->iov[0].iov_base = scratch;
+		r->iov[0].iov_len = r->got;
+		r->niov = 1;
+	}
+	for (size_t i = 0; !ret && n <= CONTENT_IOV_MAX && i < n; i++) {
+		char *to = scratch + (p[i].off - off);
+
+		if (!p[i].mem)
+			ret = pread_all(o->fd, to, p[i].len, (off_t)p[i].off);
+		r->iov[i].iov_base = p[i].mem ? (char *)p[i].mem : to;
+		r->iov[i].iov_len = (size_t)p[i].len;
+		r->niov++;
+	}
+	return ret;
+}
+
 int content_read_begin(struct content_file *f, size_t len, off_t off,
 		       char *scratch, struct content_read *r)
 {
@@ -280,21 +307,7 @@ out:
 	pthread_mutex_unlock(&c->lock);
 	if (ret || !n)
 		return ret;
-	if (n > CONTENT_IOV_MAX) {
-		ret = read_flat(o, scratch, (uint64_t)off, end);
-		r->iov[0].iov_base = scratch;
-		r->iov[0].iov_len = r->got;
-		r->niov = 1;
-	}
-	for (size_t i = 0; !ret && n <= CONTENT_IOV_MAX && i < n; i++) {
-		char *to = scratch + (p[i].off - (uint64_t)off);
-
-		if (!p[i].mem)
-			ret = pread_all(o->fd, to, p[i].len, (off_t)p[i].off);
-		r->iov[i].iov_base = p[i].mem ? (char *)p[i].mem : to;
-		r->iov[i].iov_len = (size_t)p[i].len;
-		r->niov++;
-	}
+	ret = fill_iov(o, p, n, (uint64_t)off, end, scratch, r);
 	if (ret) {
 		content_read_end(f, r);
 		r->got = 0;

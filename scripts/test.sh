@@ -42,6 +42,12 @@ out=$(bash scripts/check-style.sh 2>&1)
 echo "$out" | tail -n 30
 summary "$out" style
 
+# layering: no two files of src/ use each other, no circle, folders use
+# only those below them (docs/architecture.md), read off the objects built
+out=$(python3 scripts/check_layers.py "$build" 2>&1)
+echo "$out" | tail -n 30
+summary "$out" layers
+
 # unit tests
 out=$(cd "$build" && ctest --output-on-failure 2>&1)
 echo "$out" | tail -n 30

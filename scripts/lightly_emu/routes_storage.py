@@ -6,12 +6,20 @@ StorageRoutes is a mixin of emulator.Emulator.
 
 import hashlib
 import hmac
+import math
 import re
 import time
 from urllib.parse import quote
 
 from .common import IMAGE_TYPES, ApiError, malformed, random_hex, to_json_bytes
 from .wire import Response, json_response
+
+
+def expiry(ttl):
+    """The expiry (whole seconds since the epoch) of a URL or publicToken signed now
+    for ttl seconds, rounded up: it is good for at least ttl seconds after signing
+    (int(time.time()) + ttl gave a 1 s URL anywhere from 0 to 1 s)."""
+    return math.ceil(time.time()) + ttl
 
 
 def parse_range(header, total):
@@ -49,7 +57,7 @@ class StorageRoutes:
 
     def public_token(self, ds_id, sample_id, expires_in):
         """expires_in None: a token that never expires (its expiry field is 0)."""
-        exp = 0 if expires_in is None else int(time.time()) + expires_in
+        exp = 0 if expires_in is None else expiry(expires_in)
         return "%d.%s" % (exp, self.sign("public", ds_id, sample_id, exp))
 
     def check_public_token(self, req):
@@ -65,7 +73,7 @@ class StorageRoutes:
             raise ApiError(401, "UNAUTHORIZED", "publicToken expired")
 
     def blob_url(self, host, ds_id, sample_id, img_type, expires_in=None):
-        exp = int(time.time()) + (self.url_ttl if expires_in is None else expires_in)
+        exp = expiry(self.url_ttl if expires_in is None else expires_in)
         sig = self.sign("blob", ds_id, sample_id, img_type, exp)
         base = self.storage_base or "http://%s" % host
         return "%s/blobs/%s/%s?type=%s&exp=%d&sig=%s" % (

@@ -1612,6 +1612,75 @@ class TestUrlExpiry(unittest.TestCase):
                 proc.stop()
 
 
+def sleep_until(when):
+    time.sleep(max(0.0, when - time.time()))
+
+
+def wait_for_fraction(low, high):
+    """Sleeps until time.time() is low..high (0 <= low < high <= 1) into a second."""
+    while not low <= time.time() % 1 < high:
+        time.sleep((low - time.time() % 1) % 1 + 0.002)
+
+
+class TestUrlLifetime(unittest.TestCase):
+    """A URL signed for ttl seconds is good for ttl seconds from its signing, however
+    late in a second it was signed (int(time.time()) + ttl gave a 1 s URL anywhere
+    from 0 to 1 s), and expired ttl + 1 s after it; an export's publicToken too.
+
+    Timing on a loaded machine: a 'still good' check counts only when its answer
+    came back before ttl had passed since the client asked for the URL (so the
+    server checked it before then); an attempt that came too late is repeated."""
+
+    TTL = 1
+
+    def test_good_for_ttl_then_expired(self):
+        proc = EmulatorProcess("--url-ttl", str(self.TTL), "--dataset", "life-set:2")
+        try:
+            c = Client(proc.port)
+            ds = c.ok("GET", "/v1/datasets", 200)[0]["id"]
+            sid = c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})[0]
+            export = "/v1/datasets/%s/tags/%s/export/LabelBox/datarows" % (ds, c.tags(ds)[0]["id"])
+
+            def sign():
+                redirect = c.ok("GET", export, 200, query={"expiresIn": self.TTL})[0]["imageUrl"]
+                return read_url(c, ds, sid), redirect[len(c.base):]
+
+            def statuses(url, redirect):
+                return fetch(url)[0], Client(proc.port).get(redirect, token=None).status
+
+            # (window in the second when signing starts, wait after it before checking):
+            # signed just before a second ticks over and checked just after it; signed
+            # in the middle of a second and checked 0.6 s later
+            probes = {(0.93, 0.97, 0.1), (0.5, 0.6, 0.6)}
+            for _ in range(6):
+                for low, high, wait in sorted(probes):
+                    wait_for_fraction(low, high)
+                    asked = time.time()
+                    url, redirect = sign()
+                    sleep_until(asked + wait)
+                    got = statuses(url, redirect)
+                    if time.time() < asked + self.TTL:
+                        self.assertEqual(got, (200, 302), "signed %.3f s into a second, "
+                                         "checked %.1f s later" % (asked % 1, wait))
+                        probes.discard((low, high, wait))
+                if not probes:
+                    break
+            if probes:
+                self.skipTest("machine too slow to check within %d s: %s" % (self.TTL, probes))
+            url, redirect = sign()
+            signed = time.time()
+            sleep_until(signed + self.TTL + 1.5)
+            status, _, body = fetch(url)
+            self.assertEqual(status, 403, body)
+            self.assertIn(b"<Code>AccessDenied</Code>", body)
+            reply = Client(proc.port).get(redirect, token=None)
+            self.assertEqual(reply.status, 401, reply)
+            self.assertEqual(reply.json()["code"], "UNAUTHORIZED")
+        finally:
+            proc.stop()
+        self.assertNotIn("Traceback", proc.stderr_text())
+
+
 class TestSizeMetaSwitch(unittest.TestCase):
 
     def test_absent_smaller_larger(self):

@@ -34,6 +34,33 @@ struct api_tag {
 	int64_t last_modified_at; /* createdAt when absent */
 };
 
+/* A mount's stamp on its own write of a tag, kept in the tag's history
+ * (TagUpdateRequest changes.lightlyfs, TagData changes[i].changes): which
+ * mount wrote (a random id per mount), the number of its write, how many
+ * history entries the tag had when the mount read the mask it changed (an
+ * entry whose base is not past another's index was written without having
+ * seen it), and the samples it flipped, by index, so that a writer that
+ * undid it unseen can do it again; a delta over API_STAMP_LIST_MAX samples
+ * is not listed (listed false).  added/removed count them, for the
+ * history's human readers (the Lightly app shows them). */
+#define API_WRITER_LEN 16
+#define API_STAMP_LIST_MAX 4096
+struct api_stamp {
+	char writer[API_WRITER_LEN + 1];
+	uint64_t seq;
+	uint64_t base;
+	size_t added, removed;
+	bool listed;
+	uint32_t *add_idx, *rem_idx; /* added and removed of them */
+};
+void api_stamp_dispose(struct api_stamp *s);
+/* One entry of a tag's history: stamped by a mount, or written by anyone
+ * else (the app, a script, a 1.x client). */
+struct api_change {
+	bool stamped;
+	struct api_stamp stamp;
+};
+
 void api_dataset_dispose(struct api_dataset *d);
 void api_tag_dispose(struct api_tag *t);
 void api_datasets_free(struct api_dataset *v, size_t n);
@@ -53,6 +80,13 @@ int api_decode_dataset(const char *body, size_t len, struct api_dataset *out);
 int api_decode_tags(const char *body, size_t len, struct api_tag **out,
 		    size_t *n);
 int api_decode_tag(const char *body, size_t len, struct api_tag *out);
+/* A tag's history (TagData.changes), oldest first: *n entries in *out;
+ * the samples a stamp lists only from entry from on.  Free with
+ * api_history_free.  -ENODATA when the server keeps none as an array
+ * (1.2.x keeps an object). */
+int api_decode_tag_history(const char *body, size_t len, size_t from,
+			   struct api_change **out, size_t *n);
+void api_history_free(struct api_change *v, size_t n);
 /* *count gets the number of strings (a short page ends paging). */
 int api_decode_names(const char *body, size_t len, api_name_cb cb, void *arg,
 		     size_t *count);
@@ -104,8 +138,10 @@ int api_create_tag(struct api *a, const char *ds, const char *name,
 int api_create_initial_tag(struct api *a, const char *ds, const char *name,
 			   const char *img_type, char id_out[API_ID_LEN + 1]);
 /* PUT .../tags/{tag}: name required; bitmask NULL keeps the mask. */
+/* stamp: this mount's mark in the tag's history, or NULL (a rename). */
 int api_update_tag(struct api *a, const char *ds, const char *tag,
-		   const char *name, const char *bitmask);
+		   const char *name, const char *bitmask,
+		   const struct api_stamp *stamp);
 int api_delete_tag(struct api *a, const char *ds, const char *tag);
 
 enum api_arith {

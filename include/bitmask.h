@@ -39,6 +39,9 @@ bool bitmask_test(const struct bitmask *bm, size_t bit);
 /* Setting a bit beyond nbits is a programmer error (assert). */
 void bitmask_set(struct bitmask *bm, size_t bit);
 void bitmask_clear(struct bitmask *bm, size_t bit);
+/* Sets (on) or clears bit, growing bm first when needed (to nbits, or
+ * past bit).  0 or -ENOMEM. */
+int bitmask_put(struct bitmask *bm, size_t bit, bool on, size_t nbits);
 size_t bitmask_count(const struct bitmask *bm);
 bool bitmask_is_empty(const struct bitmask *bm);
 /* Same set of bits; nbits may differ (bits beyond it read as 0). */

@@ -3,11 +3,17 @@
  * (samples added and removed since the server's mask was read).  A flusher
  * thread sends a tag after a quiet period; fsync, unmount and SIGTERM send
  * at once.  To send, the tag is read as the server holds it now, the delta
- * applied and the result PUT with the server's current name, so a writer
- * elsewhere loses nothing (the window is the one round trip between that
- * read and the PUT).  A flush that fails for a passing reason is retried;
- * one the server refuses is rolled back in the mount and reported by the
- * next fsync of that tag; a tag the server no longer has leaves the mount.
+ * applied and the result PUT with the server's current name and a stamp
+ * in the tag's history (which mount, and how much history it had read);
+ * then the tag is read back.  The API has no conditional PUT, so two
+ * writers can both read before either writes, and the second PUT undoes
+ * the first's delta.  The first one's read-back sees that (a stamp after
+ * its own whose writer had not seen it) and writes its delta again, until
+ * it holds (edits_verify.c): per sample, the last writer wins, and no
+ * write undoes another mount's edit of another sample.  A flush that fails for
+ * a passing reason is retried; one the server refuses is rolled back in the
+ * mount and reported by the next fsync of that tag; a tag the server no longer
+ * has leaves the mount.
  *
  * A sample moved between tags is added to the target before it is removed
  * from the source: the removal waits until the add is on the server, and is
@@ -22,6 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "api.h"
 
 struct fs;
 struct dataset;
@@ -42,6 +50,11 @@ struct edits {
 	pthread_cond_t cond; /* wakes the flusher */
 	bool running, stopping;
 	uint64_t flushes;
+	/* this mount in the tags' histories, and its writes' numbers */
+	char writer[API_WRITER_LEN + 1];
+	uint64_t writes;
+	/* read-backs that found another mount's write undoing this one's */
+	uint64_t redone;
 	struct edit_move *moves;
 	size_t nmoves, moves_cap;
 };

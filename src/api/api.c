@@ -494,7 +494,8 @@ out:
  * 1.2.x servers accept only the name.  The answer may be any 2xx, with or
  * without a body, which is not read. */
 int api_update_tag(struct api *a, const char *ds, const char *tag,
-		   const char *name, const char *bitmask)
+		   const char *name, const char *bitmask,
+		   const struct api_stamp *stamp)
 {
 	struct http_response resp = {0};
 	char path[API_PATH_MAX];
@@ -507,7 +508,7 @@ int api_update_tag(struct api *a, const char *ds, const char *tag,
 	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s", ds, tag);
 	if (rc)
 		goto out;
-	rc = api_encode_update_tag(name, bitmask, &body);
+	rc = api_encode_update_tag(name, bitmask, stamp, &body);
 	if (rc)
 		goto out;
 	rc = api_call(a, API_EP_UPDATE_TAG, "PUT", path, body, strlen(body),

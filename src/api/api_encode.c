@@ -63,10 +63,48 @@ out:
 	return rc;
 }
 
+static int api_add_indices(cJSON *obj, const char *key, const uint32_t *v,
+			   size_t n)
+{
+	cJSON *a = cJSON_AddArrayToObject(obj, key);
+
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *x = cJSON_CreateNumber((double)v[i]);
+
+		if (!x || !cJSON_AddItemToArray(a, x)) {
+			cJSON_Delete(x);
+			return -ENOMEM;
+		}
+	}
+	return a ? 0 : -ENOMEM;
+}
+
+/* The changes object a stamped write leaves in the tag's history: the
+ * counts the server records for an unstamped one, and the stamp. */
+static int api_encode_stamp(cJSON *req, const struct api_stamp *s)
+{
+	cJSON *ch = cJSON_AddObjectToObject(req, "changes");
+	cJSON *bm = ch ? cJSON_AddObjectToObject(ch, "bitMaskData") : NULL;
+	cJSON *lf = ch ? cJSON_AddObjectToObject(ch, "lightlyfs") : NULL;
+
+	if (!bm || !lf || !cJSON_AddNumberToObject(bm, "added", s->added) ||
+	    !cJSON_AddNumberToObject(bm, "removed", s->removed) ||
+	    !cJSON_AddStringToObject(lf, "writer", s->writer) ||
+	    !cJSON_AddNumberToObject(lf, "seq", (double)s->seq) ||
+	    !cJSON_AddNumberToObject(lf, "base", (double)s->base))
+		return -ENOMEM;
+	if (s->listed &&
+	    (api_add_indices(lf, "added", s->add_idx, s->added) ||
+	     api_add_indices(lf, "removed", s->rem_idx, s->removed)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* TagUpdateRequest: the name is required even when only the mask changes;
  * 1.2.x servers accept only the name.  updateCreator tells the Lightly app
  * that the change came from this tool (API-NOTES, Models). */
-int api_encode_update_tag(const char *name, const char *bitmask, char **body)
+int api_encode_update_tag(const char *name, const char *bitmask,
+			  const struct api_stamp *stamp, char **body)
 {
 	cJSON *req;
 	int rc = -ENOMEM;
@@ -76,7 +114,8 @@ int api_encode_update_tag(const char *name, const char *bitmask, char **body)
 	if (!req || !cJSON_AddStringToObject(req, "name", name) ||
 	    (bitmask &&
 	     !cJSON_AddStringToObject(req, "bitMaskData", bitmask)) ||
-	    !cJSON_AddStringToObject(req, "updateCreator", "USER_PIP"))
+	    !cJSON_AddStringToObject(req, "updateCreator", "USER_PIP") ||
+	    (stamp && api_encode_stamp(req, stamp)))
 		goto out;
 	rc = api_print(req, body);
 out:

@@ -84,7 +84,8 @@ int api_encode_create_tag(const char *name, const char *prev_tag_id,
 int api_encode_create_initial_tag(const char *name, const char *img_type,
 				  char **body);
 /* TagUpdateRequest; bitmask may be NULL */
-int api_encode_update_tag(const char *name, const char *bitmask, char **body);
+int api_encode_update_tag(const char *name, const char *bitmask,
+			  const struct api_stamp *stamp, char **body);
 /* TagArithmeticsRequest (new_name may be NULL; creator USER_PIP). */
 int api_encode_arithmetics(const char *t1, const char *t2, const char *op,
 			   const char *new_name, char **body);

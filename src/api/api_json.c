@@ -462,6 +462,118 @@ int api_decode_tag(const char *body, size_t len, struct api_tag *out)
 	return api_tag_one("tag", body, len, out);
 }
 
+/* --- a tag's history --- */
+
+void api_stamp_dispose(struct api_stamp *s)
+{
+	free(s->add_idx);
+	free(s->rem_idx);
+	s->add_idx = s->rem_idx = NULL;
+}
+
+void api_history_free(struct api_change *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		api_stamp_dispose(&v[i].stamp);
+	free(v);
+}
+
+/* A stamp's list of sample indices: false when it is not one. */
+static bool api_indices_from(const cJSON *lf, const char *key, uint32_t **out,
+			     size_t *n)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(lf, key), *x;
+	size_t i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > API_STAMP_LIST_MAX)
+		return false;
+	*out = malloc(((size_t)cJSON_GetArraySize(a) + 1) * sizeof(**out));
+	if (!*out)
+		return false;
+	cJSON_ArrayForEach(x, a)
+	{
+		if (!cJSON_IsNumber(x) || !(x->valuedouble >= 0) ||
+		    x->valuedouble > (double)UINT32_MAX)
+			return false; /* freed with the stamp */
+		(*out)[i++] = (uint32_t)x->valuedouble;
+	}
+	*n = i;
+	return true;
+}
+
+/* changes[i].changes.lightlyfs of a mount's write, or false; with list,
+ * the samples it flipped where it lists them. */
+static bool api_stamp_from(const cJSON *entry, bool list, struct api_stamp *s)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(entry, "changes");
+	const cJSON *lf, *w, *seq, *base;
+
+	lf = cJSON_IsObject(c)
+		 ? cJSON_GetObjectItemCaseSensitive(c, "lightlyfs")
+		 : NULL;
+	if (!cJSON_IsObject(lf))
+		return false;
+	w = cJSON_GetObjectItemCaseSensitive(lf, "writer");
+	seq = cJSON_GetObjectItemCaseSensitive(lf, "seq");
+	base = cJSON_GetObjectItemCaseSensitive(lf, "base");
+	/* whole numbers a double holds exactly, as this side wrote them */
+	if (!cJSON_IsString(w) || strlen(w->valuestring) != API_WRITER_LEN ||
+	    !cJSON_IsNumber(seq) || !cJSON_IsNumber(base) ||
+	    !(seq->valuedouble >= 0 && seq->valuedouble < 9007199254740992.0) ||
+	    !(base->valuedouble >= 0 && base->valuedouble < 9007199254740992.0))
+		return false;
+	memcpy(s->writer, w->valuestring, API_WRITER_LEN + 1);
+	s->seq = (uint64_t)seq->valuedouble;
+	s->base = (uint64_t)base->valuedouble;
+	s->listed = list &&
+		    api_indices_from(lf, "added", &s->add_idx, &s->added) &&
+		    api_indices_from(lf, "removed", &s->rem_idx, &s->removed);
+	return true;
+}
+
+int api_decode_tag_history(const char *body, size_t len, size_t from,
+			   struct api_change **out, size_t *n)
+{
+	struct api_change *v = NULL;
+	const cJSON *ch, *e;
+	cJSON *root = NULL;
+	size_t i = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = api_parse("tag", body, len, &root);
+	if (rc)
+		goto out;
+	ch = cJSON_IsObject(root)
+		 ? cJSON_GetObjectItemCaseSensitive(root, "changes")
+		 : NULL;
+	if (!cJSON_IsArray(ch)) {
+		rc = -ENODATA;
+		goto out;
+	}
+	v = calloc((size_t)cJSON_GetArraySize(ch) + 1, sizeof(*v));
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	cJSON_ArrayForEach(e, ch)
+	{
+		v[i].stamped = cJSON_IsObject(e) &&
+			       api_stamp_from(e, i >= from, &v[i].stamp);
+		i++;
+	}
+	*out = v;
+	*n = i;
+	v = NULL;
+out:
+	api_history_free(v, i);
+	cJSON_Delete(root);
+	return rc;
+}
+
 /* --- create and error bodies --- */
 
 int api_create_from(const char *what, const char *body, size_t len,

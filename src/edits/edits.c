@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "edits_send.h"
+#include "edits_verify.h"
 #include "fs_ctx.h"
 #include "index.h"
 #include "journal.h"
@@ -26,6 +27,7 @@ void edits_init(struct edits *e, bool sync, unsigned delay_ms)
 	e->sync = sync;
 	e->delay_ms = delay_ms;
 	e->grace_s = EDITS_EMPTIED_GRACE_S;
+	edits_writer_id(e->writer);
 	pthread_cond_init(&e->cond, NULL);
 }
 
@@ -68,7 +70,7 @@ static int delta_put(struct dataset *d, struct tag *t, uint32_t sample, bool on)
 
 	if (bitmask_test(undo, sample))
 		bitmask_clear(undo, sample);
-	ret = edits_mask_put(todo, sample, true, index_count(d->index));
+	ret = bitmask_put(todo, sample, true, index_count(d->index));
 	e->dirty =
 	    !bitmask_is_empty(&e->added) || !bitmask_is_empty(&e->removed);
 	return ret;
@@ -85,8 +87,8 @@ static int record_edit(struct fs *fs, struct dataset *d, struct tag *t,
 		ret = bitmask_copy(&e->server_mask, &t->mask);
 		if (ret)
 			return ret;
-		edits_mask_put(&e->server_mask, sample, !on,
-			       index_count(d->index));
+		bitmask_put(&e->server_mask, sample, !on,
+			    index_count(d->index));
 	}
 	ret = delta_put(d, t, sample, on);
 	if (ret)
@@ -120,7 +122,7 @@ int edits_set_sample(struct fs *fs, struct dataset *d, struct tag *t,
 			  t->name, strerror(-ret));
 		return ret == -EINVAL ? -EIO : ret;
 	}
-	ret = edits_mask_put(&t->mask, sample, on, index_count(d->index));
+	ret = bitmask_put(&t->mask, sample, on, index_count(d->index));
 	if (!ret && !on)
 		ret = localdir_keep_path(&t->local, d->index,
 					 index_parent(d->index, sample));

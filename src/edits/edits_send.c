@@ -1,14 +1,15 @@
 /* One tag's delta on the wire: read the tag as the server holds it, apply
  * the delta, PUT the result under the server's current name, and settle
  * the answer (edits.h says what each outcome does), down to the journal
- * forgetting the settled edits (edits_settled).  Also the mask helpers
- * edits.c records with (edits_mask_put, edits_show). */
+ * forgetting the settled edits (edits_settled).  Also edits_show, which
+ * edits.c records with. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "edits_send.h"
+#include "edits_verify.h"
 #include "fs_ctx.h"
 #include "http.h"
 #include "index.h"
@@ -18,24 +19,6 @@
 
 #define EDITS_RETRY_MAX_S 30.0
 #define EDITS_HELD_RETRY_S 0.2
-
-int edits_mask_put(struct bitmask *b, size_t bit, bool on, size_t nbits)
-{
-	int ret;
-
-	if (!on) {
-		if (bit < b->nbits)
-			bitmask_clear(b, bit);
-		return 0;
-	}
-	if (bit >= b->nbits) {
-		ret = bitmask_resize(b, nbits > bit ? nbits : bit + 1);
-		if (ret)
-			return ret;
-	}
-	bitmask_set(b, bit);
-	return 0;
-}
 
 /* One sample's membership changed in what the kernel may have cached. */
 static void notify_flip(struct fs *fs, struct dataset *d, struct tag *t,
@@ -87,66 +70,35 @@ out:
 
 /* ---- the request ---- */
 
-struct flush_job {
-	struct api *api;
-	char ds_id[API_ID_LEN + 1], tag_id[API_ID_LEN + 1];
-	struct bitmask add, rem; /* the delta on the wire */
-	struct bitmask srv;	 /* the server's mask, read first */
-	bool have_srv;
-	char *hex; /* what was PUT; NULL when nothing had to be */
-	uint64_t seq;
-	bool held; /* removals stayed behind, waiting for their adds */
-};
-
-static int read_server_tag(struct flush_job *j, struct api_tag *at)
-{
-	char *json = NULL;
-	size_t len = 0, hexlen, max_bits;
-	int ret = api_get_tag_json(j->api, j->ds_id, j->tag_id, &json, &len);
-
-	if (!ret)
-		ret = api_decode_tag(json, len, at);
-	free(json);
-	if (ret)
-		return ret;
-	hexlen = strlen(at->bitmask);
-	max_bits = hexlen > 2 ? (hexlen - 2) * 4 : 0;
-	if (bitmask_from_hex(&j->srv, at->bitmask, hexlen, max_bits)) {
-		log_warn("tag %s: the server holds an invalid bitMaskData; "
-			 "edits not sent",
-			 j->tag_id);
-		return -EIO;
-	}
-	j->have_srv = true;
-	return 0;
-}
-
 static int flush_fetch(void *arg)
 {
 	struct flush_job *j = arg;
-	struct api_tag at;
 	struct bitmask sent = {0};
-	int ret;
+	char *name = NULL;
+	int ret = edits_read_server(j, &name);
 
-	memset(&at, 0, sizeof(at));
-	ret = read_server_tag(j, &at);
 	if (!ret)
 		ret = bitmask_union(&sent, &j->srv, &j->add);
 	if (!ret)
 		ret = bitmask_difference(&sent, &sent, &j->rem);
 	if (!ret && !bitmask_equal(&sent, &j->srv)) {
 		ret = bitmask_to_hex(&sent, &j->hex);
+		if (!ret && j->history)
+			edits_stamp(j, &sent);
 		if (!ret)
-			ret = api_update_tag(j->api, j->ds_id, j->tag_id,
-					     at.name, j->hex);
+			ret = api_update_tag(j->api, j->ds_id, j->tag_id, name,
+					     j->hex,
+					     j->history ? &j->stamp : NULL);
 		if (!ret) {
 			bitmask_dispose(&j->srv);
 			j->srv = sent;
 			sent.words = NULL;
 		}
+		if (!ret && j->history)
+			ret = edits_verify(j, name);
 	}
 	bitmask_dispose(&sent);
-	api_tag_dispose(&at);
+	free(name);
 	return ret;
 }
 
@@ -185,7 +137,7 @@ static void flush_move_targets(struct fs *fs, struct dataset *d, struct tag *t,
 		    !(dst->edit.dirty || dst->edit.flushing) ||
 		    (!force && dst->edit.retry_at > cache_now()))
 			continue;
-		if (edits_mask_put(&tried, m->dst, true, d->ntags))
+		if (bitmask_put(&tried, m->dst, true, d->ntags))
 			break;
 		edits_flush(fs, d, dst, false);
 		i = (size_t)-1; /* the lock was dropped: scan again */
@@ -210,8 +162,8 @@ static int held_removals(struct fs *fs, struct dataset *d, struct tag *t,
 			continue;
 		}
 		if (bitmask_test(&t->edit.removed, m->sample))
-			ret = edits_mask_put(held, m->sample, true,
-					     t->edit.removed.nbits);
+			ret = bitmask_put(held, m->sample, true,
+					  t->edit.removed.nbits);
 	}
 	return ret;
 }
@@ -342,9 +294,49 @@ static void flush_gone(struct fs *fs, struct dataset *d, struct tag *t,
 	cache_expire(&d->tags_load);
 }
 
+/* Another mount kept undoing the delta as often as it was written again:
+ * what the server holds shows, and fsync of the tag says EIO. */
+static void flush_contended(struct fs *fs, struct dataset *d, struct tag *t,
+			    struct flush_job *j)
+{
+	log_error("tag %s: %zu samples' edits did not hold: the tag kept "
+		  "being rewritten by other writers",
+		  t->name, j->unheld);
+	bitmask_dispose(&t->edit.server_mask);
+	t->edit.server_mask = j->srv;
+	j->srv.words = NULL;
+	t->edit.sent_seq = j->seq;
+	t->edit.flush_err = -EIO;
+	edits_settled(fs, d, t, j->seq);
+	edits_show(fs, d, t, &t->edit.server_mask);
+}
+
+/* What the read-back found, once per flush. */
+static void report_race(struct fs *fs, struct tag *t, struct flush_job *j)
+{
+	fs->edits.redone += j->redone;
+	if (j->redone)
+		log_info("tag %s: this mount's write and another mount's "
+			 "crossed; written again so that both hold (%zu more "
+			 "PUTs)",
+			 t->name, j->redone);
+	if (j->overwrote)
+		log_warn("tag %s: %zu changes by another client landed "
+			 "between this mount's read and write and were "
+			 "overwritten (unstamped: what they changed is not "
+			 "known here)",
+			 t->name, j->overwrote);
+}
+
 static void settle(struct fs *fs, struct dataset *d, struct tag *t,
 		   struct flush_job *j, int err, bool force)
 {
+	report_race(fs, t, j);
+	if (err == -EBUSY && t->live) {
+		t->edit.landed_seq = ++d->edit_seq;
+		flush_contended(fs, d, t, j);
+		return;
+	}
 	/* what the server holds now is what this send made it, not what a
 	 * listing asked for before it says */
 	if (!err || !http_errno_transient(err) || force)
@@ -388,7 +380,9 @@ static int take_delta(struct fs *fs, struct dataset *d, struct tag *t,
 
 int edits_flush(struct fs *fs, struct dataset *d, struct tag *t, bool force)
 {
-	struct flush_job j = {.api = fs->api};
+	struct flush_job j = {.api = fs->api,
+			      .writer = fs->edits.writer,
+			      .writes = &fs->edits.writes};
 	int ret;
 
 	while (t->edit.flushing || t->edit.on_wire)
@@ -423,5 +417,6 @@ out:
 	bitmask_dispose(&j.rem);
 	bitmask_dispose(&j.srv);
 	free(j.hex);
+	api_stamp_dispose(&j.stamp);
 	return ret;
 }

@@ -17,8 +17,6 @@ struct bitmask;
  * already handled (kept for a retry, rolled back, or the tag dropped);
  * with force, a passing failure is rolled back too (sync_edits). */
 int edits_flush(struct fs *fs, struct dataset *d, struct tag *t, bool force);
-/* Sets or clears bit, growing b to nbits first when needed. */
-int edits_mask_put(struct bitmask *b, size_t bit, bool on, size_t nbits);
 /* Shows base with t's unsent delta applied, telling the kernel about each
  * sample whose membership changed. */
 int edits_show(struct fs *fs, struct dataset *d, struct tag *t,

@@ -387,3 +387,21 @@ int bitmask_difference(struct bitmask *dst, const struct bitmask *a,
 {
 	return bitmask_apply(dst, a, b, BITMASK_ANDNOT);
 }
+
+int bitmask_put(struct bitmask *bm, size_t bit, bool on, size_t nbits)
+{
+	int ret;
+
+	if (!on) {
+		if (bit < bm->nbits)
+			bitmask_clear(bm, bit);
+		return 0;
+	}
+	if (bit >= bm->nbits) {
+		ret = bitmask_resize(bm, nbits > bit ? nbits : bit + 1);
+		if (ret)
+			return ret;
+	}
+	bitmask_set(bm, bit);
+	return 0;
+}

@@ -183,7 +183,8 @@ static int tag_call_fetch(void *arg)
 	if (!c->newname)
 		return api_delete_tag(c->api, c->ds_id, c->tag_id);
 	/* name only: pending mask edits follow in their own flush */
-	return api_update_tag(c->api, c->ds_id, c->tag_id, c->newname, NULL);
+	return api_update_tag(c->api, c->ds_id, c->tag_id, c->newname, NULL,
+			      NULL);
 }
 
 /* One request about t, with no flush of t overlapping it. */

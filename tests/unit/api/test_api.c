@@ -825,6 +825,53 @@ static void test_decode_samples(void)
 	CHECK_INT(api_decode_readurl("", 0, &url), -EIO);
 }
 
+/* A tag's history: mounts' stamps read back with the samples they list
+ * (from the entry asked for on), everyone else's entries unstamped, and
+ * a server that keeps no array said apart. */
+static void test_decode_tag_history(void)
+{
+	const char *body =
+	    "{\"id\":\"" TAG "\",\"changes\":["
+	    "{\"userId\":\"u\",\"ts\":1,\"changes\":{\"bitMaskData\":"
+	    "{\"added\":1,\"removed\":0}}},"
+	    "{\"userId\":\"u\",\"ts\":2,\"changes\":{\"lightlyfs\":"
+	    "{\"writer\":\"00000000000000a1\",\"seq\":7,\"base\":1,"
+	    "\"added\":[3,5],\"removed\":[0]}}},"
+	    "{\"userId\":\"u\",\"ts\":3,\"changes\":{\"lightlyfs\":"
+	    "{\"writer\":\"short\",\"seq\":1,\"base\":0}}},"
+	    "{\"changes\":{\"lightlyfs\":{\"writer\":\"00000000000000b2\","
+	    "\"seq\":8,\"base\":2,\"added\":[\"x\"],\"removed\":[]}}}]}";
+	struct api_change *h = NULL;
+	size_t n = 0;
+
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, &h, &n), 0);
+	CHECK_INT((int)n, 4);
+	CHECK(!h[0].stamped);
+	CHECK(h[1].stamped && h[1].stamp.seq == 7 && h[1].stamp.base == 1);
+	CHECK(!strcmp(h[1].stamp.writer, "00000000000000a1"));
+	CHECK(h[1].stamp.listed && h[1].stamp.added == 2 &&
+	      h[1].stamp.add_idx[1] == 5 && h[1].stamp.removed == 1 &&
+	      h[1].stamp.rem_idx[0] == 0);
+	CHECK(!h[2].stamped); /* a writer id of the wrong length */
+	/* stamped, but a list it cannot read: not to be redone from */
+	CHECK(h[3].stamped && !h[3].stamp.listed);
+	api_history_free(h, n);
+
+	/* lists only from entry 2 on: entry 1's are not read */
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 2, &h, &n), 0);
+	CHECK(h[1].stamped && !h[1].stamp.listed && !h[1].stamp.add_idx);
+	api_history_free(h, n);
+
+	body = "{\"id\":\"" TAG "\",\"changes\":{}}";
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, &h, &n),
+		  -ENODATA);
+	CHECK(!h && n == 0);
+	body = "{\"id\":\"" TAG "\",\"changes\":[]}";
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, &h, &n), 0);
+	CHECK(n == 0);
+	api_history_free(h, n);
+}
+
 int main(void)
 {
 	log_set_sink(capture_sink, &cap);
@@ -833,6 +880,7 @@ int main(void)
 	test_decode_dataset();
 	test_decode_tag();
 	test_decode_tags();
+	test_decode_tag_history();
 	test_decode_names();
 	test_decode_create();
 	test_decode_error();

@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+# Two writers of one tag at the same moment: two mounts of one account, or a
+# mount and a script using the API.  The API has no conditional PUT, so the
+# emulator holds both mounts' reads of the tag until both have read (a
+# fault that answers at once and sends late): each then PUTs a mask made
+# without the other's edit.  Per sample, the last writer wins; no write may
+# undo another mount's edit of another sample.
+
+load helpers
+
+GET_TAG='GET /v1/datasets/{datasetId}/tags/{tagId}'
+PUT_TAG='PUT /v1/datasets/{datasetId}/tags/{tagId}'
+
+setup() {
+	emu_start
+	DS=$(make_dataset pair a.png b.png c.png d.png e.png)
+	T=$(make_tag "$DS" shared 0x1) # a.png
+	# a long quiet period: only the test's fsyncs send
+	mount_fs -o flush_delay_ms=60000 -o cache_ttl=1
+	A=$MNT A_PID=$FS_PID A_LOG=$FS_LOG
+	mount_fs "XDG_STATE_HOME=$BATS_TEST_TMPDIR/b-state" \
+		"XDG_CACHE_HOME=$BATS_TEST_TMPDIR/b-cache" -o flush_delay_ms=60000 -o cache_ttl=1
+	B=$MNT B_PID=$FS_PID B_LOG=$FS_LOG
+	ls "$A/pair/shared" "$B/pair/shared" >/dev/null
+}
+
+teardown() {
+	MNT=$A FS_PID=$A_PID FS_LOG=$A_LOG
+	unmount_fs
+	MNT=$B FS_PID=$B_PID FS_LOG=$B_LOG
+	unmount_fs
+	emu_stop
+}
+
+fsync_path() {
+	python3 -c '
+import os, sys, errno
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    os.fsync(fd); print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$1"
+}
+
+# the tag's files on the server, one line
+server_tag() { server_filenames "$DS" "$T" | tr '\n' ' '; }
+# the tag's files as a mount shows them, one line
+mount_tag() { mount_files "$1/pair/shared" | tr '\n' ' '; }
+
+# both mounts send at once, each tag read answered only after both read
+both_send() {
+	fault "{\"match\": \"$GET_TAG\", \"answer_delay_ms\": 700, \"count\": 2}"
+	fsync_path "$A/pair/shared" >"$BATS_TEST_TMPDIR/a.out" &
+	local pa=$!
+	fsync_path "$B/pair/shared" >"$BATS_TEST_TMPDIR/b.out"
+	wait "$pa"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/a.out") $(cat "$BATS_TEST_TMPDIR/b.out")" "OK OK"
+	faults_clear
+}
+
+@test "two mounts ln different samples into one tag at once: the server keeps both" {
+	ln "$A/pair/initial-tag/b.png" "$A/pair/shared/"
+	ln "$B/pair/initial-tag/c.png" "$B/pair/shared/"
+	stats_reset
+	both_send
+	assert_equal "$(server_tag)" "a.png b.png c.png "
+	# a read-back found the two writes crossed and wrote again: the two
+	# PUTs and one more (two when both read-backs see it before either
+	# rewrite lands), and the log says so
+	assert_between "$(stat_count "$PUT_TAG")" 3 4
+	run cat "$A_LOG" "$B_LOG"
+	assert_output --partial "written again so that both hold"
+	# and each mount shows what the server holds once it reads it again
+	sleep 1.2 # the mounts' cache TTL in tests
+	assert_equal "$(mount_tag "$A")" "a.png b.png c.png "
+	assert_equal "$(mount_tag "$B")" "a.png b.png c.png "
+}
+
+@test "two mounts rm different samples of one tag at once: both stay removed" {
+	api PUT "/v1/datasets/$DS/tags/$T" '{"name": "shared", "bitMaskData": "0x1f"}' >/dev/null
+	sleep 1.2
+	ls "$A/pair/shared" "$B/pair/shared" >/dev/null
+	rm "$A/pair/shared/d.png"
+	rm "$B/pair/shared/e.png"
+	both_send
+	assert_equal "$(server_tag)" "a.png b.png c.png "
+}
+
+@test "an add and a remove of other samples at once: both hold" {
+	ln "$A/pair/initial-tag/d.png" "$A/pair/shared/"
+	rm "$B/pair/shared/a.png"
+	both_send
+	assert_equal "$(server_tag)" "d.png "
+}
+
+@test "both mounts change the same sample at once: one of the two holds, and both mounts show it" {
+	ln "$A/pair/initial-tag/b.png" "$A/pair/shared/"
+	ln "$B/pair/initial-tag/b.png" "$B/pair/shared/"
+	rm "$B/pair/shared/a.png"
+	both_send
+	# b.png added by both; a.png removed by B alone
+	assert_equal "$(server_tag)" "b.png "
+	sleep 1.2
+	assert_equal "$(mount_tag "$A")" "b.png "
+}
+
+@test "a script's PUT that lands after a mount's write stands: the mount does not write over it" {
+	ln "$A/pair/initial-tag/b.png" "$A/pair/shared/"
+	assert_equal "$(fsync_path "$A/pair/shared")" OK
+	# the script read before the mount wrote, and puts its own mask
+	api PUT "/v1/datasets/$DS/tags/$T" '{"name": "shared", "bitMaskData": "0x5"}' >/dev/null
+	assert_equal "$(server_tag)" "a.png c.png "
+	ln "$A/pair/initial-tag/d.png" "$A/pair/shared/"
+	assert_equal "$(fsync_path "$A/pair/shared")" OK
+	# the mount's next write is its own delta on the script's mask
+	assert_equal "$(server_tag)" "a.png c.png d.png "
+}
+
+@test "a lone mount's flush costs a read, a write and a read-back, and stamps the tag's history" {
+	ln "$A/pair/initial-tag/b.png" "$A/pair/shared/"
+	ln "$A/pair/initial-tag/c.png" "$A/pair/shared/"
+	stats_reset
+	assert_equal "$(fsync_path "$A/pair/shared")" OK
+	assert_equal "$(stat_count "$GET_TAG") $(stat_count "$PUT_TAG")" "2 1"
+	assert_equal "$(server_tag)" "a.png b.png c.png "
+	# the history entry says who wrote what, for the app and other mounts
+	run bash -c "$(declare -f api py); EMU_URL=$EMU_URL TOKEN=$TOKEN \
+		api GET /v1/datasets/$DS/tags/$T | py \"c = d['changes'][-1]['changes']; \
+print(c['bitMaskData'], sorted(c['lightlyfs']['added']), c['lightlyfs']['removed'])\""
+	assert_output "{'added': 2, 'removed': 0} [1, 2] []"
+}

@@ -176,6 +176,8 @@ bool model_tag_shown(const struct dataset *d, size_t i);
 struct tag *model_initial_tag(const struct dataset *d);
 
 uint64_t model_dataset_ino(const struct dataset *d);
+/* DS/.lightly/trash */
+uint64_t model_trash_ino(const struct dataset *d);
 uint64_t model_tag_ino(const struct dataset *d, const struct tag *t,
 		       uint32_t folder);
 

@@ -226,6 +226,18 @@ PY
 	assert_output 3
 }
 
+@test "ln of a sample in a folder into the tag's top level gives EINVAL and logs the path it must have" {
+	make_tag "$DS" tag-b 0x0 >/dev/null
+	mount_fs
+	run ln "$MNT/scenes/tag-a/b/y1.jpg" "$MNT/scenes/tag-b/"
+	assert_failure
+	assert_output --partial "Invalid argument"
+	assert_equal "$(fs_try ln "$MNT/scenes/tag-a/b/y1.jpg" "$MNT/scenes/tag-b/y1.jpg")" EINVAL
+	run grep -c "ln: y1.jpg is b/y1.jpg in dataset scenes: link it as tag-b/b/y1.jpg" "$FS_LOG"
+	assert_output 2
+	assert_equal "$(fs_list "$MNT/scenes/tag-b")" ""
+}
+
 @test "touch of a sample's name adds it; a name that is no sample gives ENOENT" {
 	make_tag "$DS" tag-b 0x0 >/dev/null
 	mount_fs

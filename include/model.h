@@ -139,6 +139,10 @@ struct dataset {
 	uint64_t edit_seq;
 	/* ids, sizes and times of samples, paged in as asked */
 	struct sample_pages spages;
+	/* a tag whose mv into this dataset was refused (fs/nodes/dataset.c),
+	 * until when (cache_now() seconds) */
+	char xdev_name[256];
+	double xdev_until;
 };
 
 struct model {

@@ -139,6 +139,8 @@ int fs_rmdir(struct fs *fs, uint64_t parent, const char *name);
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
 int fs_unlink(struct fs *fs, uint64_t parent, const char *name);
+/* Takes back what a create added, whose entry the kernel was given. */
+int fs_uncreate(struct fs *fs, uint64_t parent, const char *name);
 int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct stat *st);
 /* *added: the sample joined the tag (it was not there before). */

@@ -18,6 +18,9 @@
 #define HTTP_RETRY_MAX_ATTEMPTS 6
 #define HTTP_RETRY_BASE_MS 100L
 #define HTTP_RETRY_CAP_MS 5000L
+/* the cap for a server that does not answer (refused, reset, timed out),
+ * which is retried until the deadline */
+#define HTTP_RETRY_DOWN_CAP_MS 1000L
 
 struct http_config {
 	const char *base_url; /* e.g. https://api.lightly.ai, no trailing '/' */
@@ -102,7 +105,9 @@ int http_request_simple(struct http *h, const char *method,
 void http_response_dispose(struct http_response *resp);
 
 /* Sends req until it succeeds, fails in a way a retry cannot mend, runs out
- * of attempts (HTTP_RETRY_MAX_ATTEMPTS) or would pass its deadline.  Retried:
+ * of attempts (HTTP_RETRY_MAX_ATTEMPTS, for answers only: a server that
+ * does not answer is tried until the deadline) or would pass its deadline.
+ * Retried:
  * refused or reset connections, an attempt that timed out before the
  * deadline, an empty reply, and HTTP 408, 429, 500, 502, 503, 504 (honouring
  * Retry-After), each after a full-jitter exponential backoff.  Every attempt

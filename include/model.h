@@ -139,6 +139,10 @@ struct dataset {
 	uint64_t edit_seq;
 	/* ids, sizes and times of samples, paged in as asked */
 	struct sample_pages spages;
+	/* a tag whose mv into this dataset was refused (fs/nodes/dataset.c),
+	 * until when (cache_now() seconds) */
+	char xdev_name[256];
+	double xdev_until;
 };
 
 struct model {
@@ -176,6 +180,8 @@ bool model_tag_shown(const struct dataset *d, size_t i);
 struct tag *model_initial_tag(const struct dataset *d);
 
 uint64_t model_dataset_ino(const struct dataset *d);
+/* DS/.lightly/trash */
+uint64_t model_trash_ino(const struct dataset *d);
 uint64_t model_tag_ino(const struct dataset *d, const struct tag *t,
 		       uint32_t folder);
 

@@ -24,6 +24,7 @@ struct notify {
 	pthread_t thread;
 	bool running, stopping;
 	bool calling; /* the thread is in a callback, without the lock */
+	uint64_t queued, sent; /* items queued and sent, ever */
 };
 
 void notify_init(struct notify *q);
@@ -39,5 +40,10 @@ void notify_set_cb(struct notify *q, fs_notify_cb cb, void *arg);
  * (the TTL still bounds how stale the kernel can be). */
 void notify_push(struct notify *q, uint64_t parent, uint64_t ino,
 		 const char *name);
+/* Waits until what was pushed before the call has been sent, at most
+ * timeout_s; 0 or -ETIMEDOUT.  Only for a handler that must not reply
+ * before the kernel forgot something: the bound keeps it from waiting on
+ * a kernel that waits on the handler. */
+int notify_wait(struct notify *q, double timeout_s);
 
 #endif

@@ -13,7 +13,9 @@
 
 #include "api.h"
 #include "fs_ctx.h"
+#include "index.h"
 #include "log.h"
+#include "notify.h"
 #include "refresh.h"
 #include "trash.h"
 
@@ -109,6 +111,23 @@ static int add_entry(struct fs *fs, struct dataset *d, const char *id,
 	return bitmask_copy(&t->mask, mask);
 }
 
+/* The kernel keeps a listing of the trash while the directory's mtime
+ * (the dataset's) is unchanged, and trusts that mtime for the TTL: an
+ * entry that comes or goes must move the mtime and tell the kernel, or ls
+ * shows the old listing for up to a minute.  The names go too: a lookup
+ * of NAME before the delete may have left a negative entry. */
+static void trash_changed(struct fs *fs, struct dataset *d, const char *name)
+{
+	char json[INDEX_NAME_MAX + sizeof(".json")];
+	uint64_t ino = model_trash_ino(d);
+
+	d->mtime = model_stamp(&fs->model);
+	notify_push(&fs->notify, ino, 0, name);
+	if (snprintf(json, sizeof(json), "%s.json", name) <= INDEX_NAME_MAX)
+		notify_push(&fs->notify, ino, 0, json);
+	notify_push(&fs->notify, 0, ino, NULL);
+}
+
 int trash_save(struct fs *fs, struct dataset *d, const struct tag *t)
 {
 	/* rm -r emptied it just now: the server still had the samples */
@@ -128,6 +147,8 @@ int trash_save(struct fs *fs, struct dataset *d, const struct tag *t)
 		ret = write_entry(path, t, deleted, hex);
 	if (!ret)
 		ret = add_entry(fs, d, t->id, t->name, t->prev, deleted, m);
+	if (!ret)
+		trash_changed(fs, d, t->name);
 	if (ret)
 		log_error("tag %s: cannot keep it in the trash (%s)", t->name,
 			  strerror(-ret));
@@ -228,9 +249,14 @@ void trash_drop(struct fs *fs, struct dataset *d, const char *tag_id)
 	if (path)
 		unlink(path);
 	free(path);
-	for (size_t i = 0; i < d->ntags; i++)
-		if (d->tags[i]->trashed && !strcmp(d->tags[i]->id, tag_id))
-			d->tags[i]->live = false;
+	for (size_t i = 0; i < d->ntags; i++) {
+		struct tag *t = d->tags[i];
+
+		if (t->trashed && t->live && !strcmp(t->id, tag_id)) {
+			t->live = false;
+			trash_changed(fs, d, t->name);
+		}
+	}
 }
 
 struct restore_job {
@@ -291,7 +317,7 @@ int trash_restore(struct fs *fs, struct dataset *d, struct tag *t,
 		unlink(path);
 	free(path);
 	t->live = false;
-	d->mtime = model_stamp(&fs->model);
+	trash_changed(fs, d, t->name);
 	return d->live ? refresh_tags_now(fs, d) : 0;
 }
 

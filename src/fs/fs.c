@@ -409,6 +409,24 @@ int fs_unlink(struct fs *fs, uint64_t parent, const char *name)
 	return node_leave(fs, ops->unlink ? ops->unlink(fs, &p, name) : -EPERM);
 }
 
+/* The kernel keeps the entry the create replied with for the TTL and
+ * knows nothing of this unlink: stat and test -e would find the file ls
+ * no longer shows.  Its entry is dropped before the caller replies, so
+ * the refusal and the file's absence reach the user together; the wait
+ * is on the notify thread (the kernel is not told from this handler),
+ * and bounded, since the kernel may itself wait on another handler. */
+#define UNCREATE_WAIT_S 2.0
+
+int fs_uncreate(struct fs *fs, uint64_t parent, const char *name)
+{
+	int ret = fs_unlink(fs, parent, name);
+
+	notify_push(&fs->notify, parent, 0, name);
+	if (notify_wait(&fs->notify, UNCREATE_WAIT_S))
+		log_debug("%s: its entry may stay in the kernel's cache", name);
+	return ret;
+}
+
 int fs_create(struct fs *fs, uint64_t parent, const char *name, struct stat *st,
 	      bool *added)
 {

@@ -439,7 +439,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	/* a sample's content comes from the dataset, not from the mount */
 	undo = __atomic_exchange_n(&f->created_name, NULL, __ATOMIC_SEQ_CST);
 	if (undo)
-		fs_unlink(fs_of(req), f->created_in, undo);
+		fs_uncreate(fs_of(req), f->created_in, undo);
 	free(undo);
 	fuse_reply_err(req, -ret);
 }

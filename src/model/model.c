@@ -189,6 +189,13 @@ uint64_t model_dataset_ino(const struct dataset *d)
 	return inode_encode(&r);
 }
 
+uint64_t model_trash_ino(const struct dataset *d)
+{
+	struct inode_ref r = {INODE_KIND_META_TRASH, d->slot, 0, 0, 0};
+
+	return inode_encode(&r);
+}
+
 uint64_t model_tag_ino(const struct dataset *d, const struct tag *t,
 		       uint32_t folder)
 {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "index.h"
 #include "notify.h"
@@ -58,12 +59,14 @@ void notify_push(struct notify *q, uint64_t parent, uint64_t ino,
 		q->cap = cap;
 	}
 	it = &q->items[q->n++];
+	q->queued++;
 	it->parent = parent;
 	it->ino = ino;
 	it->name[0] = '\0';
 	if (name)
 		snprintf(it->name, sizeof(it->name), "%s", name);
-	pthread_cond_signal(&q->cond);
+	/* a notify_wait may wait on the same condition */
+	pthread_cond_broadcast(&q->cond);
 out:
 	pthread_mutex_unlock(&q->lock);
 }
@@ -75,6 +78,7 @@ static void *notify_main(void *arg)
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct notify_item *items;
+		uint64_t upto;
 		size_t n;
 		fs_notify_cb cb = q->cb;
 		void *cb_arg = q->arg;
@@ -87,6 +91,7 @@ static void *notify_main(void *arg)
 		n = q->n;
 		cb = q->cb;
 		cb_arg = q->arg;
+		upto = q->queued;
 		q->items = NULL;
 		q->n = q->cap = 0;
 		q->calling = cb != NULL;
@@ -97,10 +102,34 @@ static void *notify_main(void *arg)
 		free(items);
 		pthread_mutex_lock(&q->lock);
 		q->calling = false;
+		q->sent = upto;
 		pthread_cond_broadcast(&q->cond);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
+}
+
+int notify_wait(struct notify *q, double timeout_s)
+{
+	struct timespec end;
+	uint64_t target;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += (time_t)timeout_s;
+	end.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&q->lock);
+	target = q->queued;
+	while (q->sent < target && q->running && !q->stopping && !ret)
+		if (pthread_cond_timedwait(&q->cond, &q->lock, &end) ==
+		    ETIMEDOUT)
+			ret = -ETIMEDOUT;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
 }
 
 int notify_start(struct notify *q)

@@ -91,6 +91,7 @@ struct blob_xfer {
 
 	int err;       /* set by a callback: stops the transfer */
 	bool retry;    /* ... and the rest is worth asking for again */
+	bool down;     /* ... and no answer came: retried to the deadline */
 	bool sink_err; /* err is the sink's own */
 	char reason[BLOB_REASON_MAX];
 	size_t errlen;
@@ -592,6 +593,7 @@ static void blob_outcome(struct blob_xfer *x, CURLcode code)
 	if (code != CURLE_OK) {
 		blob_fail(x, blob_curl_errno(code), blob_curl_retryable(code),
 			  curl_easy_strerror(code));
+		x->down = x->retry && !x->status;
 		return;
 	}
 	if (x->status == 416) {
@@ -671,13 +673,18 @@ static void blob_sleep_until(int64_t when_ms)
 }
 
 /* Sleeps the backoff after attempt; false, at once, when no attempt could
- * start BLOB_RETRY_MIN_LEFT_MS before the deadline. */
-static bool blob_retry_wait(struct blob *b, unsigned attempt, int64_t deadline)
+ * start BLOB_RETRY_MIN_LEFT_MS before the deadline.  A storage that does
+ * not answer (down, restarting) is tried until the deadline, whatever
+ * max_attempts says, the last time just before it (as http_retry.c). */
+static bool blob_retry_wait(struct blob *b, unsigned attempt, int64_t deadline,
+			    bool down)
 {
 	long wait_ms = blob_backoff_ms(b, attempt);
 	int64_t now = blob_now_ms();
 
-	if (now + wait_ms + BLOB_RETRY_MIN_LEFT_MS >= deadline)
+	if (down && now + wait_ms + BLOB_RETRY_MIN_LEFT_MS >= deadline)
+		wait_ms = (long)(deadline - now) - 2 * BLOB_RETRY_MIN_LEFT_MS;
+	if (wait_ms < 0 || now + wait_ms + BLOB_RETRY_MIN_LEFT_MS >= deadline)
 		return false;
 	blob_sleep_until(now + wait_ms);
 	return true;
@@ -761,8 +768,9 @@ int blob_get(struct blob *b, const char *url, struct blob_range *r,
 			break;
 		}
 		rc = blob_try(b, url, r, end, sink, arg, left_ms, &x);
-		if (!rc || !x.retry || r->attempts >= b->max_attempts ||
-		    !blob_retry_wait(b, r->attempts, deadline))
+		if (!rc || !x.retry ||
+		    (r->attempts >= b->max_attempts && !x.down) ||
+		    !blob_retry_wait(b, r->attempts, deadline, x.down))
 			break;
 		log_debug("GET: %s after %" PRIu64 " bytes, attempt %u",
 			  x.reason, r->got, r->attempts + 1);

@@ -69,18 +69,31 @@ static bool http_maybe_applied(const struct http_outcome *o)
 	return o->sent;
 }
 
+/* A failure without an answer (refused, reset, timed out, nothing back):
+ * the server is down or restarting, which takes seconds, not the second
+ * or two the attempts last; such a request keeps trying until its
+ * deadline.  An answer (a status) is the server's word, and its retries
+ * stay bounded by HTTP_RETRY_MAX_ATTEMPTS. */
+static bool http_unanswered(const struct http_outcome *o)
+{
+	return o->status == 0;
+}
+
 /* Full jitter (a uniform wait in [0, min(cap, base * 2^n)]): spreads the
- * retries of many clients instead of having them come back in step. */
-static long http_backoff_ms(struct http *h, unsigned retry)
+ * retries of many clients instead of having them come back in step.  An
+ * unanswered request backs off to at most HTTP_RETRY_DOWN_CAP_MS: probing
+ * a server that is down costs it nothing, and the request goes through
+ * soon after it is back. */
+static long http_backoff_ms(struct http *h, unsigned retry, long cap_ms)
 {
 	long ceil_ms = HTTP_RETRY_BASE_MS;
 	uint64_t x;
 	unsigned i;
 
-	for (i = 1; i < retry && ceil_ms < HTTP_RETRY_CAP_MS; i++)
+	for (i = 1; i < retry && ceil_ms < cap_ms; i++)
 		ceil_ms *= 2;
-	if (ceil_ms > HTTP_RETRY_CAP_MS)
-		ceil_ms = HTTP_RETRY_CAP_MS;
+	if (ceil_ms > cap_ms)
+		ceil_ms = cap_ms;
 	pthread_mutex_lock(&h->stats_lock);
 	x = h->rng;
 	x ^= x << 13;
@@ -167,7 +180,7 @@ static bool http_retry_allowed(const struct http_req *req,
 	if (o->status ? !http_status_retryable(o->status)
 		      : !http_curl_retryable(o->code))
 		return false;
-	if (attempt >= HTTP_RETRY_MAX_ATTEMPTS)
+	if (attempt >= HTTP_RETRY_MAX_ATTEMPTS && !http_unanswered(o))
 		return false;
 	if (!req->idempotent && http_maybe_applied(o) && !req->verify_cb)
 		return false;
@@ -175,12 +188,16 @@ static bool http_retry_allowed(const struct http_req *req,
 }
 
 /* Sleeps the backoff before attempt + 1.  False, at once, when that attempt
- * could not start HTTP_RETRY_MIN_LEFT_MS before the deadline. */
+ * could not start HTTP_RETRY_MIN_LEFT_MS before the deadline.  An
+ * unanswered request whose backoff would pass the deadline makes its last
+ * attempt just before it instead: the server may be back by then. */
 static bool http_retry_wait(struct http *h, const struct http_req *req,
 			    const struct http_outcome *o, unsigned attempt,
 			    int64_t deadline)
 {
-	long wait_ms = http_backoff_ms(h, attempt);
+	bool down = http_unanswered(o);
+	long wait_ms = http_backoff_ms(
+	    h, attempt, down ? HTTP_RETRY_DOWN_CAP_MS : HTTP_RETRY_CAP_MS);
 	int64_t now;
 
 	/* Retry-After (RFC 9110 10.2.3) is the server's own estimate:
@@ -188,14 +205,15 @@ static bool http_retry_wait(struct http *h, const struct http_req *req,
 	if (o->retry_after_ms > wait_ms)
 		wait_ms = o->retry_after_ms;
 	now = http_now_ms();
-	if (now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
+	if (down && now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline)
+		wait_ms = (long)(deadline - now) - 2 * HTTP_RETRY_MIN_LEFT_MS;
+	if (wait_ms < 0 || now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
 		log_debug("%s %s: %s, no time left for attempt %u", req->method,
 			  req->path_query, o->reason, attempt + 1);
 		return false;
 	}
-	log_debug("%s %s: %s, attempt %u of %d in %ld ms", req->method,
-		  req->path_query, o->reason, attempt + 1,
-		  HTTP_RETRY_MAX_ATTEMPTS, wait_ms);
+	log_debug("%s %s: %s, attempt %u in %ld ms", req->method,
+		  req->path_query, o->reason, attempt + 1, wait_ms);
 	http_sleep_until(now + wait_ms);
 	return true;
 }

@@ -652,6 +652,25 @@ tag_files() { server_filenames "$DS" "$(tag_id "$DS" "$1")"; } # tag name -> its
 	assert_equal "$(read_try "$MNT/cpset/initial-tag/x.png")" "OK $(sha_of "$O/x.png")"
 }
 
+@test "after a refused cp, stat of the name says ENOENT: the kernel forgets the entry create gave it" {
+	emu_start
+	DS=$(seed_sized cpset x.png:300000 y.jpg:40000)
+	make_tag "$DS" tag-b 0x0 >/dev/null
+	oracle "$DS" initial-tag "$O"
+	mnt
+	run cp "$O/y.jpg" "$MNT/cpset/tag-b/x.png"
+	assert_failure
+	assert_output --partial "Operation not permitted"
+	assert_equal "$(fs_list "$MNT/cpset/tag-b")" ""
+	assert_equal "$(fs_try stat "$MNT/cpset/tag-b/x.png")" ENOENT
+	run test -e "$MNT/cpset/tag-b/x.png"
+	assert_failure
+	# the name is free again: the sample's own bytes are taken
+	run cp "$O/x.png" "$MNT/cpset/tag-b/x.png"
+	assert_success
+	assert_equal "$(fs_try stat "$MNT/cpset/tag-b/x.png")" OK
+}
+
 @test "cp -r DS/A DS/NEW creates tag NEW holding A's samples, with their bytes" {
 	emu_start
 	# shellcheck disable=SC2086

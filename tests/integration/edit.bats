@@ -166,6 +166,26 @@ PY
 	assert_equal "$(tag_names)" "initial-tag tag-a"
 }
 
+@test "mv of a tag to another dataset leaves both datasets as they were: mv's copy is refused too" {
+	make_tag "$DS" empty-tag 0x0 >/dev/null
+	mount_fs
+	local other
+	other=$(dataset_id other-set)
+	run mv "$MNT/scenes/tag-a" "$MNT/other-set/"
+	assert_failure
+	run mv "$MNT/scenes/empty-tag" "$MNT/other-set/empty-tag"
+	assert_failure
+	assert_equal "$(api GET "/v1/datasets/$other/tags" | py "print(' '.join(sorted(t['name'] for t in d)))")" "initial-tag"
+	assert_equal "$(fs_list "$MNT/other-set")" ".lightly initial-tag"
+	assert_equal "$(tag_names)" "empty-tag initial-tag tag-a"
+	assert_equal "$(mask_of tag-a)" 0xd
+	assert_equal "$(mask_of empty-tag)" 0x0
+	run grep -c "mkdir other-set/.*refused, as mv's copy of a tag from another dataset" "$FS_LOG"
+	assert_output 2
+	# a mkdir of its own is not refused
+	mkdir "$MNT/other-set/tag-a"
+}
+
 @test "names that break the tag-name pattern give EINVAL (mkdir) or EPERM (mv) before any request" {
 	mount_fs
 	stats_reset
@@ -224,6 +244,18 @@ PY
 	# one sample, two tags: one file with two links
 	run stat -c %h "$MNT/scenes/tag-b/top1.png"
 	assert_output 3
+}
+
+@test "ln of a sample in a folder into the tag's top level gives EINVAL and logs the path it must have" {
+	make_tag "$DS" tag-b 0x0 >/dev/null
+	mount_fs
+	run ln "$MNT/scenes/tag-a/b/y1.jpg" "$MNT/scenes/tag-b/"
+	assert_failure
+	assert_output --partial "Invalid argument"
+	assert_equal "$(fs_try ln "$MNT/scenes/tag-a/b/y1.jpg" "$MNT/scenes/tag-b/y1.jpg")" EINVAL
+	run grep -c "ln: y1.jpg is b/y1.jpg in dataset scenes: link it as tag-b/b/y1.jpg" "$FS_LOG"
+	assert_output 2
+	assert_equal "$(fs_list "$MNT/scenes/tag-b")" ""
 }
 
 @test "touch of a sample's name adds it; a name that is no sample gives ENOENT" {

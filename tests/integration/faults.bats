@@ -473,6 +473,46 @@ PY
 	assert_alive
 }
 
+# try_timed OP PATH: fs_try, then how long it took
+try_timed() {
+	local t
+	t=$(now_s)
+	echo "$(fs_try "$1" "$2") $(since "$t")"
+}
+
+@test "a read and a listing go through once a server that refused connections is back within the deadline" {
+	mount_fs -o timeout=12
+	emu_kill
+	# both start while the server is gone: cold, each needs the tags, the
+	# mapping pages and (the read) a read URL and the bytes
+	try_timed cat "$MNT/alpha/some/a.jpg" >"$BATS_TEST_TMPDIR/cat" &
+	local cat=$!
+	fs_list "$MNT/beta/initial-tag" >"$BATS_TEST_TMPDIR/ls" &
+	local ls=$!
+	sleep 4
+	emu_restart
+	wait_exit "$cat" 30
+	wait_exit "$ls" 30
+	[[ "$(cat "$BATS_TEST_TMPDIR/cat")" == "OK "* ]] ||
+		fail "cat: $(cat "$BATS_TEST_TMPDIR/cat")"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/ls")" "x.jpg"
+	assert_equal "$(fs_list "$MNT/alpha/some")" "$SOME_LS"
+	assert_alive
+}
+
+@test "a read fails with EIO around the deadline when the server stays away longer" {
+	mount_fs -o timeout=4
+	# the file is known, its bytes and read URL are not
+	assert_equal "$(fs_try stat "$MNT/alpha/some/a.jpg")" OK
+	emu_kill
+	local out
+	out=$(try_timed cat "$MNT/alpha/some/a.jpg")
+	assert_equal "${out% *}" EIO
+	# kept trying close to the deadline, and gave up not long after it
+	assert_between "${out#* }" 3 12
+	assert_alive
+}
+
 # ---- what the server sends ----
 
 # tags_body EXTRA-JSON: alpha's tags as the server has them, plus more

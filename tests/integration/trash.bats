@@ -92,3 +92,19 @@ assert d['prevTagId'] == '$parent', d"
 	run ls "$MNT/scenes/.lightly/trash"
 	assert_output ""
 }
+
+@test "rm -r shows the tag in a trash listing the kernel had cached" {
+	mount_fs -o flush_delay_ms=100
+	# a listing of the trash, and its attributes fresh from readdirplus:
+	# the kernel would keep both for the TTL
+	assert_equal "$(fs_list "$MNT/scenes/.lightly/trash")" ""
+	ls -l "$MNT/scenes/.lightly" >/dev/null
+	rm -r "$MNT/scenes/tag-a"
+	assert_equal "$(fs_list "$MNT/scenes/.lightly/trash")" "tag-a tag-a.json"
+	# a refused delete takes its entry out again, at once too
+	run rm -r "$MNT/scenes/parent-tag"
+	assert_failure
+	assert_equal "$(fs_list "$MNT/scenes/.lightly/trash")" "tag-a tag-a.json"
+	mv "$MNT/scenes/.lightly/trash/tag-a" "$MNT/scenes/tag-a"
+	assert_equal "$(fs_list "$MNT/scenes/.lightly/trash")" ""
+}

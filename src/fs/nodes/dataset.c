@@ -2,6 +2,7 @@
  * each: mkdir makes a tag, rmdir deletes an empty one, mv renames one.
  * Each is answered only once the server has agreed. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,12 +153,45 @@ static int make_tag(struct fs *fs, struct dataset *d, const char *name,
 	return 0;
 }
 
+/* mv DS/T OTHER/T gets EXDEV (a tag belongs to its dataset), and mv(1)
+ * then copies: mkdir OTHER/T, copy the files (refused: they are no samples
+ * of OTHER), and remove DS/T when the copy went through; an empty T would
+ * be moved that way, and a T with samples would leave an empty tag behind
+ * in OTHER.  So the refused rename is remembered in the target dataset
+ * for XDEV_MEMORY_S, and the mkdir of that name there that follows is
+ * refused once, with EXDEV too: mv stops before it changed anything. */
+#define XDEV_MEMORY_S 5.0
+
+static void xdev_remember(struct fs *fs, const struct inode_ref *newdir,
+			  const char *newname)
+{
+	struct dataset *nd = model_dataset(&fs->model, newdir->ds);
+
+	if (!nd || strlen(newname) >= sizeof(nd->xdev_name))
+		return;
+	snprintf(nd->xdev_name, sizeof(nd->xdev_name), "%s", newname);
+	nd->xdev_until = cache_now() + XDEV_MEMORY_S;
+}
+
+static bool xdev_refused(struct dataset *d, const char *name)
+{
+	if (!d || cache_now() > d->xdev_until || strcmp(d->xdev_name, name))
+		return false;
+	d->xdev_until = 0;
+	log_warn("mkdir %s/%s: refused, as mv's copy of a tag from another "
+		 "dataset: tags do not move between datasets",
+		 d->display ? d->display : d->name, name);
+	return true;
+}
+
 static int dataset_mkdir(struct fs *fs, const struct inode_ref *dir,
 			 const char *name, struct inode_ref *out)
 {
 	struct inode_ref c = {.ds = dir->ds};
 	int ret;
 
+	if (xdev_refused(model_dataset(&fs->model, dir->ds), name))
+		return -EXDEV;
 	if (arith_name(name))
 		return -EINVAL; /* the name of a result, never of a tag */
 	if (dataset_lookup(fs, dir, name, &c) == 0)
@@ -299,6 +333,8 @@ static int dataset_rename(struct fs *fs, const struct inode_ref *dir,
 {
 	int ret = node_rename_target(dir, newdir);
 
+	if (ret == -EXDEV && newdir->kind == INODE_KIND_DATASET)
+		xdev_remember(fs, newdir, newname);
 	if (ret)
 		return ret;
 	if (newdir->kind != INODE_KIND_DATASET)

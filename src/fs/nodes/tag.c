@@ -415,6 +415,24 @@ static int tag_create(struct fs *fs, const struct inode_ref *dir,
 }
 
 /* The link must be the sample's own path in the new tag. */
+/* ln of a sample under any path but its own gives a bare EINVAL, and a
+ * sample in a folder is easily linked into the tag's top level: say which
+ * path it must have. */
+static void log_link_path(const struct dataset *d, const struct tag *t,
+			  uint64_t sample)
+{
+	const char *full = NULL;
+	size_t len = 0;
+
+	if (d->index && sample < index_count(d->index))
+		full = index_name(d->index, (uint32_t)sample, &len);
+	if (!full || index_parent(d->index, (uint32_t)sample) == INDEX_NONE)
+		return;
+	log_info("ln: %s is %.*s in dataset %s: link it as %s/%.*s",
+		 index_basename(d->index, (uint32_t)sample), (int)len, full,
+		 d->display ? d->display : d->name, t->name, (int)len, full);
+}
+
 static int tag_link(struct fs *fs, const struct inode_ref *src,
 		    const struct inode_ref *dir, const char *name,
 		    struct inode_ref *out)
@@ -430,8 +448,10 @@ static int tag_link(struct fs *fs, const struct inode_ref *src,
 		return -EPERM;
 	if (src->ds != dir->ds)
 		return -EXDEV;
-	if (sample_at(d, dir->folder, name, &s) || s != src->sample)
+	if (sample_at(d, dir->folder, name, &s) || s != src->sample) {
+		log_link_path(d, t, src->sample);
 		return -EINVAL;
+	}
 	if (bitmask_test(&t->mask, s))
 		return -EEXIST;
 	ret = edits_set_sample(fs, d, t, s, true);

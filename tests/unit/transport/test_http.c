@@ -611,18 +611,21 @@ static void test_refused(void)
 	int64_t t0;
 	long ms;
 
-	h = client(closed_port(), 20000);
+	/* a server that refuses may be restarting: it is tried until the
+	 * deadline, not only HTTP_RETRY_MAX_ATTEMPTS times */
+	h = client(closed_port(), 3000);
 	capture_reset();
 	t0 = http_now_ms();
 	CHECK_INT(http_request_simple(h, "GET", "/v1/datasets", NULL, 0, &resp),
 		  -ECONNREFUSED);
 	ms = elapsed_ms(t0);
-	CHECK_INT(resp.attempts, HTTP_RETRY_MAX_ATTEMPTS);
+	CHECK(resp.attempts > 1);
 	/* nothing reached a server */
 	CHECK(!resp.resent);
-	CHECK(ms < 8000);
+	CHECK(ms >= 2500);
+	CHECK(ms < 3000 + 2000);
 	CHECK_INT(cap.warns, 1);
-	CHECK_INT(cap.retries, HTTP_RETRY_MAX_ATTEMPTS - 1);
+	CHECK_INT(cap.retries, (int)resp.attempts - 1);
 	http_response_dispose(&resp);
 	http_free(h);
 	report("connection refused", ms);

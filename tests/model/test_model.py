@@ -355,7 +355,7 @@ class LightlyModel(RuleBasedStateMachine):
         now = time.time()
         self.changed = [now, now]   # when each mount last had a change by someone else
         self.steps = 0
-        self.trail = []
+        W.examples += 1
 
     # --- plumbing
     def mnt(self, m, *parts):
@@ -634,6 +634,7 @@ class LightlyModel(RuleBasedStateMachine):
 
     def quiet(self):
         """Both mounts settled and past the TTL: each lists what the server holds."""
+        W.quiets += 1
         self.settle(0)
         self.settle(1)
         server = self.server_tags()
@@ -668,6 +669,7 @@ class LightlyModel(RuleBasedStateMachine):
             assert server[t] == self.tags[t], "tag %s: server has %s more, %s fewer than the model" % (
                 t, sorted(server[t] - self.tags[t]), sorted(self.tags[t] - server[t]))
         self.steps += 1
+        W.checks += 1
         if QUIET_EVERY and self.steps > 1 and (self.steps - 1) % QUIET_EVERY == 0:
             self.quiet()
 
@@ -706,6 +708,7 @@ def stop_at_deadline():
 def run_seed(s):
     W.deadline = time.time() + BUDGET_S
     W.out_of_budget = False
+    W.examples = W.checks = W.quiets = 0
     LightlyModel._hypothesis_internal_use_seed = s
     cfg = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
                    suppress_health_check=list(HealthCheck), print_blob=False,
@@ -760,7 +763,9 @@ def main():
             log("model: seed %d (replay: MODEL_SEED=%d tests/model/run.sh)" % (s, s))
             t = time.time()
             ok = run_seed(s)
-            log("model: seed %d %s in %.1f s" % (s, "passed" if ok else "failed", time.time() - t))
+            log("model: seed %d %s in %.1f s (%d examples, %d steps, %d quiet points)"
+                % (s, "passed" if ok else "failed", time.time() - t, W.examples, W.checks - W.examples,
+                   W.quiets))
             passed += ok
             failed += not ok
     finally:

@@ -225,6 +225,7 @@ class World:
         self.url = None
         self.mounts = []      # dicts: mnt, proc, log, worker
         self.closed = False
+        self.stopping = 0
         self.ds_counter = 0
         self.deadline = None
 
@@ -724,6 +725,8 @@ def run_seed(s):
         log("model: seed %d ran out of budget before any example" % s)
         return True
     except Exception as e:
+        if W.stopping:      # a signal, which hypothesis may have wrapped: stop
+            raise SystemExit(W.stopping)
         text = "".join(traceback.format_exception(e))
         log(text)
         if W.out_of_budget:
@@ -748,6 +751,7 @@ def main():
     atexit.register(W.close)
 
     def on_signal(signum, frame):
+        W.stopping = 128 + signum
         raise SystemExit(128 + signum)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

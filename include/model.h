@@ -95,7 +95,9 @@ struct tag {
 	struct tag_export json;	      /* .lightly/tags/<tag>.json */
 	int64_t deleted_ms;
 	bool seen;
-	bool created_locally;
+	/* d->edit_seq once a create of ours landed: a listing asked for
+	 * before may not have it yet (0: not made here) */
+	uint64_t created_seq;
 	char id[API_ID_LEN + 1];
 	char prev[API_ID_LEN + 1];
 	char *name;

@@ -543,22 +543,23 @@ static struct tag *tag_by_id(const struct dataset *d, const char *id)
 	return NULL;
 }
 
-/* Tags the listing no longer has are gone, but one we just created may be
- * missing from a listing answered before the create. */
-static bool drop_unseen(struct model *m, struct dataset *d)
+/* Tags the listing no longer has are gone, but one we created may be
+ * missing from a listing asked for before the create landed (since: the
+ * listing's d->edit_seq); one asked for after is the truth. */
+static bool drop_unseen(struct model *m, struct dataset *d, uint64_t since)
 {
 	bool changed = false;
 
 	for (size_t i = 0; i < d->ntags; i++) {
 		struct tag *t = d->tags[i];
 
-		if (t->live && !t->seen && !t->created_locally && !t->trashed) {
+		if (t->live && !t->seen && t->created_seq <= since &&
+		    !t->trashed) {
 			t->live = false;
 			changed = true;
 			notify_push(m->notify, model_dataset_ino(d), 0,
 				    t->name);
 		}
-		t->created_locally = false;
 	}
 	return changed;
 }
@@ -595,7 +596,7 @@ int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 			return ret;
 		t->seen = true;
 	}
-	changed |= drop_unseen(m, d);
+	changed |= drop_unseen(m, d, since);
 	if (!changed)
 		return 0;
 	d->mtime = model_stamp(m);

@@ -129,3 +129,13 @@ both_send() {
 print(c['bitMaskData'], sorted(c['lightlyfs']['added']), c['lightlyfs']['removed'])\""
 	assert_output "{'added': 2, 'removed': 0} [1, 2] []"
 }
+
+@test "a tag made here and deleted elsewhere leaves the listing at the next refresh" {
+	mkdir "$A/pair/made-here"
+	id=$(tag_id "$DS" made-here)
+	api DELETE "/v1/datasets/$DS/tags/$id" >/dev/null
+	sleep 1.2 # the mount's cache TTL in these tests
+	ls "$A/pair" >/dev/null # the listing after the TTL asks again
+	run ls "$A/pair"
+	refute_line made-here
+}

@@ -146,7 +146,7 @@ static int make_tag(struct fs *fs, struct dataset *d, const char *name,
 	t = model_tag_by_name(d, name);
 	if (ret || !t || strcmp(t->id, j.id))
 		return ret ? ret : -EIO;
-	t->created_locally = true;
+	t->created_seq = ++d->edit_seq;
 	d->mtime = model_stamp(&fs->model);
 	r.tag = t->slot;
 	*out = r;

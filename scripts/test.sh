@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds with warnings as
 # errors, runs the style checks (scripts/check-style.sh) and the unit
-# (ctest), emulator and integration (bats, real FUSE mounts) suites, and ends
+# (ctest), emulator, model (hypothesis) and integration (bats, real FUSE
+# mounts) suites, and ends
 # with one line "N passed, N failed" over all.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -71,6 +72,13 @@ integration() { # suite-name binary
 out=$(bash tests/emulator/run.sh 2>&1)
 echo "$out" | tail -n 15
 summary "$out" emulator
+
+# the stateful model test: two mounts and an API writer edit tags in
+# random sequences (a fixed seed and a random one, printed for replay),
+# checked against a reference model at every quiet point
+out=$(LIGHTLYFS_BIN="$build/lightlyfs" bash tests/model/run.sh 2>&1)
+echo "$out" | tail -n 40
+summary "$out" model
 
 # integration tests against a real FUSE mount and the emulator
 integration integration "$build/lightlyfs"

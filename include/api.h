@@ -82,10 +82,13 @@ int api_decode_tags(const char *body, size_t len, struct api_tag **out,
 int api_decode_tag(const char *body, size_t len, struct api_tag *out);
 /* A tag's history (TagData.changes), oldest first: *n entries in *out;
  * the samples a stamp lists only from entry from on.  Free with
- * api_history_free.  -ENODATA when the server keeps none as an array
- * (1.2.x keeps an object). */
+ * api_history_free.  With tag, the tag itself too, from the same parse
+ * (api_decode_tag's; dispose it whatever the result).  -ENODATA when the
+ * server keeps no history as an array (1.2.x keeps an object): the tag
+ * is decoded all the same. */
 int api_decode_tag_history(const char *body, size_t len, size_t from,
-			   struct api_change **out, size_t *n);
+			   struct api_tag *tag, struct api_change **out,
+			   size_t *n);
 void api_history_free(struct api_change *v, size_t n);
 /* *count gets the number of strings (a short page ends paging). */
 int api_decode_names(const char *body, size_t len, api_name_cb cb, void *arg,

@@ -534,8 +534,10 @@ static bool api_stamp_from(const cJSON *entry, bool list, struct api_stamp *s)
 }
 
 int api_decode_tag_history(const char *body, size_t len, size_t from,
-			   struct api_change **out, size_t *n)
+			   struct api_tag *tag, struct api_change **out,
+			   size_t *n)
 {
+	struct api_dec d = {.what = "tag", .index = SIZE_MAX};
 	struct api_change *v = NULL;
 	const cJSON *ch, *e;
 	cJSON *root = NULL;
@@ -544,7 +546,13 @@ int api_decode_tag_history(const char *body, size_t len, size_t from,
 
 	*out = NULL;
 	*n = 0;
+	if (tag)
+		memset(tag, 0, sizeof(*tag));
 	rc = api_parse("tag", body, len, &root);
+	if (!rc && tag && !cJSON_IsObject(root))
+		rc = api_bad_top("tag", root, "a tag object");
+	if (!rc && tag)
+		rc = api_tag_from(&d, root, tag);
 	if (rc)
 		goto out;
 	ch = cJSON_IsObject(root)

@@ -46,11 +46,10 @@ static int read_tag(struct flush_job *j, char **name, size_t from,
 
 	*h = NULL;
 	*n = 0;
+	/* one parse for the tag and its history: the body is the size of
+	 * the mask, and a flush reads it twice */
 	if (!ret)
-		ret = api_decode_tag(json, len, &at);
-	if (ret)
-		goto out;
-	ret = api_decode_tag_history(json, len, from, h, n);
+		ret = api_decode_tag_history(json, len, from, &at, h, n);
 	j->history = !ret;
 	if (ret == -ENODATA)
 		ret = 0;

@@ -844,7 +844,8 @@ static void test_decode_tag_history(void)
 	struct api_change *h = NULL;
 	size_t n = 0;
 
-	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, &h, &n), 0);
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, NULL, &h, &n),
+		  0);
 	CHECK_INT((int)n, 4);
 	CHECK(!h[0].stamped);
 	CHECK(h[1].stamped && h[1].stamp.seq == 7 && h[1].stamp.base == 1);
@@ -858,16 +859,38 @@ static void test_decode_tag_history(void)
 	api_history_free(h, n);
 
 	/* lists only from entry 2 on: entry 1's are not read */
-	CHECK_INT(api_decode_tag_history(body, strlen(body), 2, &h, &n), 0);
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 2, NULL, &h, &n),
+		  0);
 	CHECK(h[1].stamped && !h[1].stamp.listed && !h[1].stamp.add_idx);
 	api_history_free(h, n);
 
+	/* the tag itself from the same parse, with a history or without */
+	{
+		const char *with = TAG_OBJ(",\"changes\":[{\"ts\":1}]");
+		const char *old = TAG_OBJ(",\"changes\":{}");
+		struct api_tag t;
+
+		CHECK_INT(
+		    api_decode_tag_history(with, strlen(with), 0, &t, &h, &n),
+		    0);
+		CHECK(n == 1 && !h[0].stamped && !strcmp(t.id, TAG) &&
+		      !strcmp(t.bitmask, "0x59") && !strcmp(t.name, "night"));
+		api_tag_dispose(&t);
+		api_history_free(h, n);
+		CHECK_INT(
+		    api_decode_tag_history(old, strlen(old), 0, &t, &h, &n),
+		    -ENODATA);
+		CHECK(!strcmp(t.id, TAG) && !h);
+		api_tag_dispose(&t);
+	}
+
 	body = "{\"id\":\"" TAG "\",\"changes\":{}}";
-	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, &h, &n),
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, NULL, &h, &n),
 		  -ENODATA);
 	CHECK(!h && n == 0);
 	body = "{\"id\":\"" TAG "\",\"changes\":[]}";
-	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, &h, &n), 0);
+	CHECK_INT(api_decode_tag_history(body, strlen(body), 0, NULL, &h, &n),
+		  0);
 	CHECK(n == 0);
 	api_history_free(h, n);
 }

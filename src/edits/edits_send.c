@@ -316,7 +316,7 @@ static void report_race(struct fs *fs, struct tag *t, struct flush_job *j)
 {
 	fs->edits.redone += j->redone;
 	if (j->redone)
-		log_info("tag %s: this mount's write and another mount's "
+		log_info("tag %s: this mount's write and another writer's "
 			 "crossed; written again so that both hold (%zu more "
 			 "PUTs)",
 			 t->name, j->redone);

@@ -9,8 +9,13 @@
  * itself: on those it is the last writer); and the first writer's
  * read-back, if it comes after, finds a later stamp whose writer had not
  * seen its own, and writes its own delta again.  Either alone repairs the
- * race; both are idempotent.  A later unstamped write (the app, a script)
- * is left to stand: it may have changed those samples on purpose. */
+ * race; both are idempotent.  An unstamped write (the app, a script) that
+ * the read-back finds after ours was made from a read of its own, most
+ * likely from before ours landed (it came within the round trip between
+ * our write and our read-back): so ours is written again over what it
+ * wrote, and on the samples both changed ours is the last.  One that
+ * landed between our read and our write cannot be redone: its history
+ * entry says how many samples it flipped, not which. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,38 +193,40 @@ static int redo_overwritten(struct flush_job *j, const struct api_change *h,
 }
 
 /* What the server should hold after ours (at k), in want: ours again if a
- * stamped write after it had not seen it, and the overwritten stamped
- * writes again.  *stand: an unstamped write came after ours, and stands
- * as it is (it may have changed any sample on purpose). */
+ * write after it had not seen it (a stamped one whose read came before
+ * ours, or an unstamped one), and the overwritten stamped writes again. */
 static int repaired(struct flush_job *j, const struct api_change *h, size_t n,
-		    size_t k, struct bitmask *want, bool *stand)
+		    size_t k, struct bitmask *want)
 {
-	struct bitmask kept = {0};
+	struct bitmask later = {0}, kept = {0}, own = {0};
 	bool unseen = false;
 	int ret = bitmask_copy(want, &j->srv);
 
-	*stand = false;
-	for (size_t i = k + 1; !ret && i < n && !*stand; i++) {
-		if (!h[i].stamped)
-			*stand = true;
-		else if (h[i].stamp.base <= k)
+	for (size_t i = k + 1; !ret && i < n; i++) {
+		if (!h[i].stamped || h[i].stamp.base <= k)
 			unseen = true;
 		else if (h[i].stamp.listed)
-			ret = mark_stamp(&kept, &h[i].stamp);
+			ret = mark_stamp(&later, &h[i].stamp);
 	}
-	if (ret || *stand)
-		goto out;
-	ret = bitmask_union(&kept, &kept, &j->add);
+	if (!ret)
+		ret = bitmask_union(&kept, &later, &j->add);
 	if (!ret)
 		ret = bitmask_union(&kept, &kept, &j->rem);
 	if (!ret)
 		ret = redo_overwritten(j, h, k, &kept, want);
+	/* ours again, but not on a sample that a write which had seen ours
+	 * changed after it: that one is the last writer there */
 	if (!ret && unseen)
-		ret = bitmask_union(want, want, &j->add);
+		ret = bitmask_difference(&own, &j->add, &later);
 	if (!ret && unseen)
-		ret = bitmask_difference(want, want, &j->rem);
-out:
+		ret = bitmask_union(want, want, &own);
+	if (!ret && unseen)
+		ret = bitmask_difference(&own, &j->rem, &later);
+	if (!ret && unseen)
+		ret = bitmask_difference(want, want, &own);
+	bitmask_dispose(&later);
 	bitmask_dispose(&kept);
+	bitmask_dispose(&own);
 	return ret;
 }
 
@@ -248,7 +255,6 @@ int edits_verify(struct flush_job *j, const char *name)
 	struct bitmask want = {0};
 	struct api_change *h = NULL;
 	size_t n = 0, k;
-	bool stand;
 	int ret = 0;
 
 	for (int round = 0; !ret; round++) {
@@ -259,8 +265,8 @@ int edits_verify(struct flush_job *j, const char *name)
 		 * a race by */
 		if (ret || k == SIZE_MAX)
 			break;
-		ret = repaired(j, h, n, k, &want, &stand);
-		if (ret || stand || bitmask_equal(&want, &j->srv))
+		ret = repaired(j, h, n, k, &want);
+		if (ret || bitmask_equal(&want, &j->srv))
 			break;
 		if (round == EDITS_VERIFY_ROUNDS) {
 			j->unheld = count_flips(&j->srv, &want) +

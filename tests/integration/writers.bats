@@ -106,6 +106,47 @@ both_send() {
 	assert_equal "$(server_tag)" "a.png c.png d.png "
 }
 
+@test "a script that read before a mount's write puts after it: the mount writes its edit again, and the script's holds" {
+	ln "$A/pair/initial-tag/b.png" "$A/pair/shared/"
+	# the flush's read is answered at once, its read-back 1.5 s late
+	fault "{\"match\": \"$GET_TAG\", \"delay_ms\": 1, \"count\": 1}"
+	fault "{\"match\": \"$GET_TAG\", \"delay_ms\": 1500, \"count\": 1}"
+	fs_try fsync "$A/pair/shared" >"$BATS_TEST_TMPDIR/a.out" &
+	local pa=$!
+	for _ in $(seq 100); do
+		[ "$(server_tag)" = "a.png b.png " ] && break
+		sleep 0.05
+	done
+	assert_equal "$(server_tag)" "a.png b.png "
+	# the script had read the tag before (a.png): its mask adds c.png and,
+	# without knowing, takes b.png out again
+	api PUT "/v1/datasets/$DS/tags/$T" '{"name": "shared", "bitMaskData": "0x5"}' >/dev/null
+	wait "$pa"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/a.out")" OK
+	assert_equal "$(server_tag)" "a.png b.png c.png "
+	run cat "$A_LOG"
+	assert_output --partial "written again so that both hold"
+}
+
+@test "a script that stamps its write (scripts/tag_edit.py) and a mount at once: both edits hold" {
+	# the script's read is taken now and answered 1.5 s late, so it writes
+	# a mask made before the mount's write landed
+	fault "{\"match\": \"$GET_TAG\", \"answer_delay_ms\": 1500, \"count\": 1}"
+	LIGHTLY_TOKEN=$TOKEN python3 "$BATS_TEST_DIRNAME/../../scripts/tag_edit.py" \
+		--server "$EMU_URL" "$DS" "$T" +2 >"$BATS_TEST_TMPDIR/script.out" &
+	local ps=$!
+	sleep 0.3
+	ln "$A/pair/initial-tag/b.png" "$A/pair/shared/"
+	assert_equal "$(fs_try fsync "$A/pair/shared")" OK
+	assert_equal "$(server_tag)" "a.png b.png "
+	wait "$ps"
+	# the script's read-back found the mount's stamp between its read and
+	# its write, and did the mount's add again
+	assert_equal "$(server_tag)" "a.png b.png c.png "
+	run cat "$BATS_TEST_TMPDIR/script.out"
+	assert_output --partial '"rewrites": 1'
+}
+
 @test "a lone mount's flush costs a read, a write and a read-back, and stamps the tag's history" {
 	ln "$A/pair/initial-tag/b.png" "$A/pair/shared/"
 	ln "$A/pair/initial-tag/c.png" "$A/pair/shared/"

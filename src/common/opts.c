@@ -593,6 +593,11 @@ static int read_token_file(const char *path, char **out, char *err,
 		ret = -ENOKEY;
 		goto out;
 	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errsz, "token file %s is a directory", path);
+		ret = -ENOKEY;
+		goto out;
+	}
 	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
 		snprintf(err, errsz,
 			 "token file %s is readable by others; chmod 600 it",

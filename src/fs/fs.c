@@ -503,12 +503,34 @@ int fs_fsync(struct fs *fs, uint64_t ino)
 
 /* ---- life cycle ---- */
 
+/* The host part of a URL, for a message. */
+static void url_host(const char *url, char *out, size_t outsz)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+
+	h = h ? h + 3 : url;
+	n = strcspn(h, ":/?#");
+	snprintf(out, outsz, "%.*s", (int)(n < 256 ? n : 256), h);
+}
+
 static void describe_start_error(int ret, const char *server, char *err,
 				 size_t errsz)
 {
+	char host[260];
+
 	if (err[0])
 		return;
 	switch (ret) {
+	case -ENXIO:
+		url_host(server, host, sizeof(host));
+		snprintf(err, errsz, "cannot resolve host %s (of %s)", host,
+			 server);
+		break;
+	case -ENOENT:
+		/* the first request lists datasets: every Lightly API has it */
+		snprintf(err, errsz, "no Lightly API at %s (HTTP 404)", server);
+		break;
 	case -EACCES:
 		snprintf(err, errsz, "the server %s rejected the API token",
 			 server);

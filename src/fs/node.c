@@ -21,6 +21,7 @@ int node_errno(int ret)
 	case -ECONNREFUSED:
 	case -ECONNRESET:
 	case -EHOSTUNREACH:
+	case -ENXIO:
 	case -ENETUNREACH:
 	case -EHOSTDOWN:
 		return -EIO;

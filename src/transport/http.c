@@ -443,7 +443,9 @@ static int http_curl_errno(CURLcode code, const struct http_sink *sink)
 	case CURLE_COULDNT_CONNECT:
 		return -ECONNREFUSED;
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return -EHOSTUNREACH;
+		/* not EHOSTUNREACH: a name that does not resolve is told
+		 * apart at start ("cannot resolve host") */
+		return -ENXIO;
 	default:
 		return -EIO;
 	}
@@ -698,6 +700,7 @@ bool http_errno_transient(int err)
 	case -ECONNREFUSED:
 	case -ECONNRESET:
 	case -EHOSTUNREACH:
+	case -ENXIO:
 	case -ENOMEM:
 		return true;
 	default:

@@ -181,6 +181,36 @@ PY
 	rmdir "$MNT"; MNT=""
 }
 
+@test "a host that does not resolve fails the mount with 'cannot resolve host'" {
+	MNT=$(mktemp -d)
+	# .invalid never resolves (RFC 6761)
+	run env LIGHTLY_TOKEN="$TOKEN" LIGHTLY_SERVER_LOCATION=https://no-such-host.invalid \
+		"$LIGHTLYFS_BIN" -f "$MNT"
+	assert_failure
+	assert_output "lightlyfs: cannot resolve host no-such-host.invalid (of https://no-such-host.invalid)"
+	rmdir "$MNT"; MNT=""
+}
+
+@test "a server URL with a wrong path (404) fails the mount with 'no Lightly API at'" {
+	MNT=$(mktemp -d)
+	run env LIGHTLY_TOKEN="$TOKEN" LIGHTLY_SERVER_LOCATION="$EMU_URL/api" \
+		"$LIGHTLYFS_BIN" -f "$MNT"
+	assert_failure
+	assert_output "lightlyfs: no Lightly API at $EMU_URL/api (HTTP 404)"
+	rmdir "$MNT"; MNT=""
+}
+
+@test "a token file that is a directory says so" {
+	local td
+	td=$(mktemp -d)
+	MNT=$(mktemp -d)
+	run env -u LIGHTLY_TOKEN LIGHTLY_SERVER_LOCATION="$EMU_URL" \
+		"$LIGHTLYFS_BIN" -f -o "token_file=$td" "$MNT"
+	assert_failure
+	assert_output "lightlyfs: token file $td is a directory"
+	rmdir "$MNT" "$td"; MNT=""
+}
+
 @test "the token can come from a file, which must not be readable by others" {
 	local tf
 	tf=$(mktemp)

@@ -1227,6 +1227,7 @@ static void test_errno_transient(void)
 	    {0, NULL, -ECONNREFUSED, true},
 	    {0, NULL, -ECONNRESET, true},
 	    {0, NULL, -EHOSTUNREACH, true},
+	    {0, NULL, -ENXIO, true}, /* a name that did not resolve */
 	    {0, NULL, -EIO, true},
 	    {0, NULL, -ENOMEM, true},
 	    {0, NULL, -EINVAL, false},

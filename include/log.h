@@ -4,6 +4,7 @@
 #define LIGHTLYFS_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
@@ -24,6 +25,8 @@ void log_close_file(void);
  * (the journal under systemd), redacted like any other sink; replaces the
  * sink set by log_set_sink.  log_set_sink(NULL, NULL) ends it. */
 void log_use_syslog(void);
+/* Whether a syslog daemon listens at /dev/log. */
+bool log_syslog_reachable(void);
 
 /* Registers a string (the API token) that is replaced by "[redacted]" in
  * every line from now on, whoever wrote it.  0, -ENOMEM, -ENOSPC. */

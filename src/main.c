@@ -37,7 +37,8 @@ struct daemon_state {
 	struct blob *blob;
 	struct fs *fs;
 	pthread_t sighup_thread;
-	bool sighup_running, curl_up, mounted, handlers;
+	bool sighup_running, curl_up, mounted, handlers, syslog;
+	char *log_path; /* the state directory's log, without syslog */
 };
 
 static enum log_level daemon_log_level(const struct daemon_state *d)
@@ -214,6 +215,34 @@ static int daemon_fs(struct daemon_state *d)
 	return 0;
 }
 
+/* Where a daemon's lines go without -o log_file: syslog, or with no
+ * syslog socket (glibc would drop every line there, unsaid) a file in the
+ * state directory, said on stderr before the fork.  0 or -1. */
+static int daemon_log_sink(struct daemon_state *d)
+{
+	const char *no = getenv("LIGHTLYFS_NO_SYSLOG");
+	int rc;
+
+	if (!(no && *no && strcmp(no, "0")) && log_syslog_reachable()) {
+		d->syslog = true;
+		return 0;
+	}
+	if (asprintf(&d->log_path, "%s/lightlyfs.log", d->o.state_dir) < 0) {
+		d->log_path = NULL;
+		return -1;
+	}
+	rc = log_open_file(d->log_path);
+	if (rc) {
+		fprintf(stderr, "lightlyfs: no syslog socket, and %s: %s\n",
+			d->log_path, strerror(-rc));
+		return -1;
+	}
+	fprintf(stderr, "lightlyfs: no syslog socket at /dev/log: the log "
+			"goes to %s\n",
+		d->log_path);
+	return 0;
+}
+
 /* Session, mount, daemon, then the threads.  0 or -1. */
 static int daemon_mount(struct daemon_state *d)
 {
@@ -227,12 +256,17 @@ static int daemon_mount(struct daemon_state *d)
 	if (fuse_session_mount(d->se, d->cmd.mountpoint) != 0)
 		return -1;
 	d->mounted = true;
+	if (!d->cmd.foreground && !d->o.log_file && daemon_log_sink(d))
+		return -1;
 	/* the parent exits only after the child has set itself up, and the
 	 * mount exists by then: requests wait in the kernel for the loop */
 	fuse_daemonize(d->cmd.foreground);
 	/* stderr is /dev/null in a daemon */
-	if (!d->cmd.foreground && !d->o.log_file)
+	if (d->syslog)
 		log_use_syslog();
+	else if (d->log_path)
+		log_info("logging to %s: no syslog socket at /dev/log",
+			 d->log_path);
 	/* threads only now: the fork in fuse_daemonize would lose them */
 	fs_set_notify(d->fs, fsops_notify, d->se);
 	fs_set_store(d->fs, fsops_store, d->se);
@@ -244,7 +278,11 @@ static int daemon_mount(struct daemon_state *d)
 	    pthread_create(&d->sighup_thread, NULL, sighup_main, d) == 0;
 	if (readahead_tune(d->cmd.mountpoint, d->o.read_ahead_kb))
 		log_warn("cannot start the readahead thread");
-	log_info("mounted %s at %s", d->o.server, d->cmd.mountpoint);
+	log_info("lightlyfs %s mounted %s at %s (cache_ttl %g s, "
+		 "flush_delay %u ms, timeout %g s, state %s, cache %s)",
+		 LIGHTLYFS_VERSION, d->o.server, d->cmd.mountpoint,
+		 d->o.cache_ttl_s, d->o.flush_delay_ms, d->o.timeout_s,
+		 d->o.state_dir, d->o.cache_dir);
 #ifdef LIGHTLYFS_HAVE_SYSTEMD
 	/* Type=notify: the unit is up once the mount is */
 	sd_notify(0, "READY=1");
@@ -311,6 +349,7 @@ static int daemon_teardown(struct daemon_state *d)
 	if (d->curl_up)
 		curl_global_cleanup();
 	free(d->cmd.mountpoint);
+	free(d->log_path);
 	fuse_opt_free_args(&d->args);
 	opts_dispose(&d->o);
 	log_set_sink(NULL, NULL);

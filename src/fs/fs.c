@@ -691,6 +691,9 @@ size_t fs_stop(struct fs *fs)
 	size_t left = send_all(fs, cache_now() + fs->flush_timeout_s);
 
 	edits_stop(fs);
+	log_info("stopping: %llu tag writes sent while mounted, %zu tags "
+		 "with edits left",
+		 (unsigned long long)fs->edits.writes, left);
 	if (!fs->journal)
 		return left;
 	if (left) {

@@ -108,7 +108,7 @@ mount -T "$BATS_TEST_TMPDIR/fstab" "$mnt"
 grep " $mnt " /proc/self/mounts
 ls "$mnt"
 stat -c '%u %a' "$mnt/street-scenes"
-pid=\$(sed -n 's/.*lightlyfs\[\([0-9]*\)\] INFO: mounted .*/\1/p' "$log" | tail -1)
+pid=\$(sed -n 's/.*lightlyfs\[\([0-9]*\)\] INFO: lightlyfs [^ ]* mounted .*/\1/p' "$log" | tail -1)
 echo "pid \$pid"
 umount "$mnt"
 trap - EXIT

@@ -46,7 +46,7 @@ daemon_mount() {
 
 # daemon_pid FILE: the pid of the "mounted" line in FILE
 daemon_pid() {
-	DAEMON_PID=$(sed -n 's/.*lightlyfs\[\([0-9]*\)\]:* *[A-Z]*:* *mounted .*/\1/p' "$1" | tail -1)
+	DAEMON_PID=$(sed -n 's/.*lightlyfs\[\([0-9]*\)\]:* *[A-Z]*:* *lightlyfs [^ ]* mounted .*/\1/p' "$1" | tail -1)
 	[ -n "$DAEMON_PID" ]
 }
 
@@ -60,7 +60,7 @@ daemon_pid() {
 	assert_failure
 	for _ in $(seq 1 50); do grep -q "tags failed" "$log" && break; sleep 0.1; done
 	run cat "$log"
-	assert_output --partial "INFO: mounted $EMU_URL at $MNT"
+	assert_output --regexp "INFO: lightlyfs [0-9][^ ]* mounted $EMU_URL at $MNT \\(cache_ttl [0-9.]+ s, flush_delay [0-9]+ ms, timeout 2 s, state [^,]+, cache [^)]+\\)"
 	assert_output --regexp "lightlyfs\[$DAEMON_PID\] WARN: GET /v1/datasets/$DS/tags failed: status=400 code=INJECTED_FAULT request_id=[0-9a-f]+ ms=[0-9]+ attempts=1: fault injected"
 	# the daemon's stderr is /dev/null: nothing reached the terminal
 	[ ! -s "$FS_LOG" ]
@@ -118,8 +118,34 @@ with open(sys.argv[2], "ab", buffering=0) as f:
 	wait "$LISTEN_PID" 2>/dev/null || true
 	run cat "$got"
 	# <30>: facility daemon (3 * 8) + info (6)
-	assert_output --regexp "<30>.*lightlyfs\[[0-9]+\]: mounted $EMU_URL at $MNT"
+	assert_output --regexp "<30>.*lightlyfs\[[0-9]+\]: lightlyfs [0-9][^ ]* mounted $EMU_URL at $MNT"
 	run grep -F "$TOKEN" "$got"
+	assert_failure
+}
+
+@test "a daemon with no syslog socket logs to its state directory, says where first, and logs its mount and its stop" {
+	local state="$BATS_TEST_TMPDIR/state" log
+	log="$state/lightlyfs/lightlyfs.log"
+	# LIGHTLYFS_NO_SYSLOG: as on a host without /dev/log, whatever this
+	# machine has
+	fs_env
+	MNT="$(mktemp -d "${BATS_TMPDIR:-/tmp}/lfs-mnt.XXXXXX")"
+	FS_LOG="$MNT.log"
+	env "${FS_ENV[@]}" LIGHTLYFS_NO_SYSLOG=1 XDG_STATE_HOME="$state" \
+		"$LIGHTLYFS_BIN" -o timeout=2 "$MNT" 2>"$FS_LOG"
+	mountpoint -q "$MNT"
+	daemon_pid "$log"
+	run cat "$FS_LOG"
+	assert_output "lightlyfs: no syslog socket at /dev/log: the log goes to $log"
+	run head -1 "$log"
+	assert_output --regexp "lightlyfs\[$DAEMON_PID\] INFO: logging to $log: no syslog socket at /dev/log$"
+	ln "$MNT/street-scenes/initial-tag/c.jpg" "$MNT/street-scenes/night/"
+	fusermount3 -u "$MNT"
+	for _ in $(seq 1 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+	run cat "$log"
+	assert_output --partial "mounted $EMU_URL at $MNT"
+	assert_output --partial "stopping: 1 tag writes sent while mounted, 0 tags with edits left"
+	run grep -F "$TOKEN" "$log"
 	assert_failure
 }
 

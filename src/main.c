@@ -237,8 +237,9 @@ static int daemon_log_sink(struct daemon_state *d)
 			d->log_path, strerror(-rc));
 		return -1;
 	}
-	fprintf(stderr, "lightlyfs: no syslog socket at /dev/log: the log "
-			"goes to %s\n",
+	fprintf(stderr,
+		"lightlyfs: no syslog socket at /dev/log: the log "
+		"goes to %s\n",
 		d->log_path);
 	return 0;
 }

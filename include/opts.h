@@ -60,6 +60,9 @@ struct opts {
 	int log_level;	    /* enum log_level */
 	bool show_help;
 	bool show_version;
+	/* -o max_threads= was given (libfuse parses the number; its
+	 * default, 10, is not ours) */
+	bool max_threads_given;
 };
 
 /* Fills o from the environment (LIGHTLY_SERVER_LOCATION, LIGHTLY_CA_CERTS)

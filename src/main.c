@@ -25,6 +25,10 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+/* FUSE worker threads unless -o max_threads says otherwise: a parallel
+ * reader (a DataLoader's workers) waits on the network in as many. */
+#define DAEMON_MAX_THREADS 16
+
 /* What main sets up, in order; daemon_teardown undoes what was done. */
 struct daemon_state {
 	struct fuse_args args;
@@ -40,6 +44,13 @@ struct daemon_state {
 	bool sighup_running, curl_up, mounted, handlers, syslog;
 	char *log_path; /* the state directory's log, without syslog */
 };
+
+static unsigned daemon_max_threads(const struct daemon_state *d)
+{
+	if (d->cmd.singlethread)
+		return 1;
+	return d->o.max_threads_given ? d->cmd.max_threads : DAEMON_MAX_THREADS;
+}
 
 static enum log_level daemon_log_level(const struct daemon_state *d)
 {
@@ -280,10 +291,11 @@ static int daemon_mount(struct daemon_state *d)
 	if (readahead_tune(d->cmd.mountpoint, d->o.read_ahead_kb))
 		log_warn("cannot start the readahead thread");
 	log_info("lightlyfs %s mounted %s at %s (cache_ttl %g s, "
-		 "flush_delay %u ms, timeout %g s, state %s, cache %s)",
+		 "flush_delay %u ms, timeout %g s, threads %u, state %s, "
+		 "cache %s)",
 		 LIGHTLYFS_VERSION, d->o.server, d->cmd.mountpoint,
 		 d->o.cache_ttl_s, d->o.flush_delay_ms, d->o.timeout_s,
-		 d->o.state_dir, d->o.cache_dir);
+		 daemon_max_threads(d), d->o.state_dir, d->o.cache_dir);
 #ifdef LIGHTLYFS_HAVE_SYSTEMD
 	/* Type=notify: the unit is up once the mount is */
 	sd_notify(0, "READY=1");
@@ -303,7 +315,8 @@ static int daemon_loop(struct daemon_state *d)
 		if (!d->loop_cfg)
 			return 1;
 		fuse_loop_cfg_set_clone_fd(d->loop_cfg, d->cmd.clone_fd);
-		fuse_loop_cfg_set_max_threads(d->loop_cfg, 16);
+		fuse_loop_cfg_set_max_threads(d->loop_cfg,
+					      daemon_max_threads(d));
 		/* UINT_MAX is libfuse's "not given" */
 		if (d->cmd.max_idle_threads != UINT_MAX)
 			fuse_loop_cfg_set_idle_threads(d->loop_cfg,

@@ -19,6 +19,7 @@
 #define OPTS_TOKEN_MAX 4096
 
 struct raw_opts {
+	int max_threads_given;
 	char *server;
 	char *token;
 	char *max_stale;
@@ -65,7 +66,7 @@ struct raw_opts {
 		t, offsetof(struct raw_opts, p), 1                             \
 	}
 
-enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS, KEY_FSNAME };
+enum { KEY_ALLOW_OTHER, KEY_DEFAULT_PERMISSIONS, KEY_FSNAME, KEY_MAX_THREADS };
 
 static const struct fuse_opt opt_table[] = {
     OPT("server=%s", server),
@@ -73,6 +74,7 @@ static const struct fuse_opt opt_table[] = {
     OPT("max_stale=%s", max_stale),
     OPT("max_response_mb=%s", max_response_mb),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+    FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
     FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
     OPT("token_file=%s", token_file),
     OPT("dataset=%s", dataset),
@@ -125,6 +127,8 @@ static int opt_proc(void *data, const char *arg, int key,
 		raw->default_permissions = 1;
 	else if (key == KEY_FSNAME)
 		raw->has_fsname = 1; /* the user named it: keep theirs */
+	else if (key == KEY_MAX_THREADS)
+		raw->max_threads_given = 1; /* libfuse reads the number */
 	if (key != FUSE_OPT_KEY_NONOPT || raw->nonopts++ != 0)
 		return 1;
 	free(raw->source);
@@ -539,6 +543,7 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 		goto out;
 	}
 	o->show_help = raw.help;
+	o->max_threads_given = raw.max_threads_given;
 	o->show_version = raw.version;
 	o->sync_edits = raw.sync_edits;
 	o->allow_insecure = raw.allow_insecure;
@@ -688,109 +693,4 @@ void opts_dispose(struct opts *o)
 	free(o->log_file);
 	free(o->source);
 	memset(o, 0, sizeof(*o));
-}
-
-/* fuse_cmdline_help() lists its own -h and -V, which are ours above; this
- * is the rest of it.  libfuse's low-level options follow. */
-static void print_fuse_help(void)
-{
-	fputs(
-	    "    -d   -o debug          enable debug output (implies -f)\n"
-	    "    -f                     foreground operation\n"
-	    "    -s                     disable multi-threaded operation\n"
-	    "    -o clone_fd            use separate fuse device fd for each "
-	    "thread\n"
-	    "    -o max_idle_threads=N  the maximum number of idle worker "
-	    "threads\n"
-	    "    -o max_threads=N       the maximum number of worker threads "
-	    "(default 10)\n"
-	    "    -o allow_other         allow access by all users (needs "
-	    "-o default_permissions)\n"
-	    "    -o allow_root          allow access by root\n"
-	    "    -o auto_unmount        auto unmount on process termination\n",
-	    stdout);
-}
-
-void opts_print_help(const char *progname)
-{
-	printf(
-	    "usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
-	    "Mounts a Lightly account: datasets, their tags, and the file "
-	    "names of each tag's samples.\n\n"
-	    "The API token comes from LIGHTLY_TOKEN or -o token_file=PATH "
-	    "(mode 600);\n"
-	    "the server from LIGHTLY_SERVER_LOCATION (default %s).\n"
-	    "SOURCE, as mount(8) passes it, only names the mount (fsname).\n\n"
-	    "lightlyfs options:\n"
-	    "    -o server=URL          API base URL\n"
-	    "    -o token_file=PATH     read the API token from PATH\n"
-	    "    -o token=TOKEN         the token itself (scrubbed from ps; "
-	    "prefer the above)\n"
-	    "    -o dataset=ID_OR_NAME  mount one dataset as the root\n"
-	    "    -o cache_ttl=SECONDS   how long what was read stays fresh "
-	    "(default %g)\n"
-	    "    -o cache_size=MB       bound on cached names and masks "
-	    "(default %d, 0: none)\n"
-	    "    -o timeout=SECONDS     deadline of one request (default %g)\n"
-	    "    -o ca_certs=PATH       CA bundle (also LIGHTLY_CA_CERTS)\n"
-	    "    -o max_stale=SECONDS   serve cached data this long while "
-	    "the server fails (default %g)\n"
-	    "    -o max_response_mb=MB  largest response accepted (default "
-	    "%d)\n"
-	    "    -o page_streams=N      name pages fetched at once, 1 to 16 "
-	    "(default %d)\n"
-	    "    -o allow_insecure      allow a token over plain http to "
-	    "another host\n"
-	    "    -o sync_edits          send every tag edit at once\n"
-	    "    -o flush_delay_ms=MS   quiet period before edits are sent "
-	    "(default %u)\n"
-	    "    -o flush_timeout=S     how long unmount tries to send edits "
-	    "(default %.0f);\n"
-	    "                           what is left waits in the journal\n"
-	    "    -o state_dir=DIR       the journal of unsent edits and the "
-	    "trash\n"
-	    "                           (default $XDG_STATE_HOME/lightlyfs)\n"
-	    "    -o trash_days=DAYS     deleted tags stay in DS/.lightly/trash "
-	    "(default %.0f)\n"
-	    "    -o cache_dir=DIR       the content cache (default "
-	    "$XDG_CACHE_HOME/lightlyfs)\n"
-	    "    -o content_cache_mb=MB bound on cached file content "
-	    "(default %d, 0: none)\n"
-	    "    -o prefetch_files=N    files fetched ahead of a copy of a "
-	    "tag (default %d)\n"
-	    "    -o prefetch_mb=MB      bytes in flight for them, and held for "
-	    "readers\n"
-	    "                           before the cache's disk (default %d)\n"
-	    "    -o read_ahead_kb=KB    the kernel's readahead on the mount "
-	    "(default %d,\n"
-	    "                           0: the kernel's; needs root)\n"
-	    "    -o thumbnails          files hold the thumbnails, not the "
-	    "full images\n"
-	    "    -o export_expires=S    lifetime of the image links in "
-	    ".lightly/exports\n"
-	    "    -o access_control=NAME access control of those links\n"
-	    "    -o uid=UID             owner of every entry (default: who "
-	    "mounted)\n"
-	    "    -o gid=GID             group of every entry (default: who "
-	    "mounted)\n"
-	    "    -o umask=MASK          octal mode bits taken off every entry "
-	    "(default 000)\n"
-	    "    -o log_level=LEVEL     error, warn, info (default) or debug;\n"
-	    "                           also -o loglevel=; SIGUSR1 toggles "
-	    "debug\n"
-	    "    -o log_file=PATH       append the log to PATH (default: "
-	    "stderr with -f,\n"
-	    "                           else syslog, facility daemon)\n"
-	    "    -h, --help             this help\n"
-	    "    -V, --version          the version\n\n"
-	    "FUSE options:\n",
-	    progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
-	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
-	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
-	    OPTS_DEFAULT_PAGE_STREAMS, OPTS_DEFAULT_FLUSH_DELAY_MS,
-	    OPTS_DEFAULT_FLUSH_TIMEOUT_S, OPTS_DEFAULT_TRASH_DAYS,
-	    OPTS_DEFAULT_CONTENT_CACHE_MB, OPTS_DEFAULT_PREFETCH_FILES,
-	    OPTS_DEFAULT_PREFETCH_MB, OPTS_DEFAULT_READ_AHEAD_KB);
-	print_fuse_help();
-	fuse_lowlevel_help();
 }

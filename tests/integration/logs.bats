@@ -60,7 +60,7 @@ daemon_pid() {
 	assert_failure
 	for _ in $(seq 1 50); do grep -q "tags failed" "$log" && break; sleep 0.1; done
 	run cat "$log"
-	assert_output --regexp "INFO: lightlyfs [0-9][^ ]* mounted $EMU_URL at $MNT \\(cache_ttl [0-9.]+ s, flush_delay [0-9]+ ms, timeout 2 s, state [^,]+, cache [^)]+\\)"
+	assert_output --regexp "INFO: lightlyfs [0-9][^ ]* mounted $EMU_URL at $MNT \\(cache_ttl [0-9.]+ s, flush_delay [0-9]+ ms, timeout 2 s, threads 16, state [^,]+, cache [^)]+\\)"
 	assert_output --regexp "lightlyfs\[$DAEMON_PID\] WARN: GET /v1/datasets/$DS/tags failed: status=400 code=INJECTED_FAULT request_id=[0-9a-f]+ ms=[0-9]+ attempts=1: fault injected"
 	# the daemon's stderr is /dev/null: nothing reached the terminal
 	[ ! -s "$FS_LOG" ]
@@ -197,4 +197,15 @@ with open(sys.argv[2], "ab", buffering=0) as f:
 	assert_output --regexp "WARN: GET /v1/datasets/$DS/tags failed: status=- code=- request_id=- ms=[0-9]+ attempts=[0-9]+: "
 	run grep -F "$TOKEN" "$FS_LOG"
 	assert_failure
+}
+
+@test "-o max_threads=N sets the FUSE worker threads (the mount line says how many); --help lists every option once" {
+	mount_fs -o max_threads=3
+	run cat "$FS_LOG"
+	assert_output --regexp "mounted $EMU_URL at $MNT \(.*, threads 3, "
+	run bash -c "'$LIGHTLYFS_BIN' --help | grep -oE '^ +-o [a-z_]+' | sort | uniq -d"
+	assert_output ""
+	run "$LIGHTLYFS_BIN" --help
+	assert_output --partial "each tag's samples as files holding their images"
+	assert_output --partial "max_threads=N       the maximum number of worker threads (default 16)"
 }

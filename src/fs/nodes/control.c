@@ -33,6 +33,8 @@ static const char readme[] =
     "DS/.lightly/tags/<tag>.json    a tag as the API returns it\n"
     "DS/.lightly/exports/           <tag>.labelstudio.json and "
     "<tag>.labelbox.json\n"
+    "                               (opened by name, never listed: a walk "
+    "fetches none)\n"
     "DS/.lightly/trash/<tag>/       tags deleted through the mount; mv one "
     "back\n"
     "DS/.lightly/upsize             echo NAME > upsize adds the new "

@@ -1,7 +1,8 @@
 /* DS/.lightly/exports/<tag>.labelstudio.json and <tag>.labelbox.json:
  * the tag's LabelStudio tasks and LabelBox data rows as the server serves
- * them, fetched when looked up or opened and kept for the TTL, so a stat
- * already has the document's true size (tar and rsync trust it). */
+ * them, fetched when looked up by name or opened and kept for the TTL, so a
+ * stat already has the document's true size (tar and rsync trust it).  The
+ * directory lists none of them (exports_list says why). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,28 +71,16 @@ static int exports_lookup(struct fs *fs, const struct inode_ref *dir,
 	return -ENOENT;
 }
 
+/* Lists none of the documents.  A walk (du, find, ls -lR, tar, rsync -a, a
+ * file manager) looks up all it lists, and a listed export would be fetched
+ * for its size: every export of every tag, for a du.  Listed with an
+ * unknown size instead, tar and rsync would store what that size says
+ * (empty files).  So the documents are resolved by name only, as tag
+ * arithmetic is, and a walk makes no export request. */
 static int exports_list(struct fs *fs, struct fs_dir *dir)
 {
-	struct dataset *d = model_dataset(&fs->model, dir->ref.ds);
-	struct inode_ref c = {.ds = dir->ref.ds};
-	int ret = 0;
-
-	for (size_t i = 0; i < d->ntags && !ret; i++) {
-		for (int f = 0; f < 2 && !ret; f++) {
-			char name[INDEX_NAME_MAX + 1];
-
-			if (!model_tag_shown(d, i) ||
-			    snprintf(name, sizeof(name), "%s%s",
-				     d->tags[i]->name,
-				     export_suffix[f]) > INDEX_NAME_MAX)
-				continue;
-			c.kind = f ? INODE_KIND_META_EXPORT_LB
-				   : INODE_KIND_META_EXPORT_LS;
-			c.tag = d->tags[i]->slot;
-			ret = dir_add(dir, name, &c);
-		}
-	}
-	return ret;
+	(void)fs, (void)dir;
+	return 0;
 }
 
 const struct node_ops node_meta_exports_ops = {

@@ -163,10 +163,20 @@ int api_tag_arithmetics_save(struct api *a, const char *ds, const char *t1,
 /* POST .../tags/upsize (upsizeTagCreator USER_PIP): the new tag's id. */
 int api_upsize_tags(struct api *a, const char *ds, const char *name,
 		    char id_out[API_ID_LEN + 1]);
-enum api_export { API_EXPORT_LABELSTUDIO, API_EXPORT_LABELBOX };
-/* The tag's export as served (one JSON array; the pages of the paged
- * paths joined, the old path on 404).  expires < 0 and access NULL leave
- * expiresIn and accessControl out.  *doc malloc'd, *len bytes. */
+enum api_export {
+	API_EXPORT_LABELSTUDIO,	    /* export/LabelStudio/tasks */
+	API_EXPORT_LABELBOX,	    /* export/LabelBox/datarows */
+	API_EXPORT_LABELBOX_V4,	    /* export/LabelBoxV4/datarows */
+	API_EXPORT_SAMA,	    /* export/Sama/tasks */
+	API_EXPORT_NAMES,	    /* export/basic/filenames, NAME */
+	API_EXPORT_READ_URLS,	    /* ... REDIRECTED_READ_URL */
+	API_EXPORT_DATASOURCE_URLS, /* ... DATASOURCE_FULL */
+	API_EXPORT_COUNT
+};
+/* The tag's export as served: one JSON array (the pages of the paged
+ * paths joined, the old path on 404, where there is one), or for the basic
+ * filenames one entry a line, each ending in '\n'.  expires < 0 and access NULL
+ * leave expiresIn and accessControl out.  *doc malloc'd, *len bytes. */
 int api_export_tag(struct api *a, const char *ds, const char *tag,
 		   enum api_export fmt, long expires, const char *access,
 		   char **doc, size_t *len);

@@ -44,7 +44,15 @@ enum inode_kind {
 	INODE_KIND_META_UPSIZE,	    /* DS/.lightly/upsize */
 	INODE_KIND_META_README,	    /* DS/.lightly/README */
 	INODE_KIND_ROOT_README,	    /* MOUNT/.lightly/README */
-	INODE_KIND_MAX_		    /* at most 256: the small kinds' field */
+	/* .../exports/<tag>.labelboxv4.json, .sama.json, .filenames.txt,
+	 * .readurls.txt, .datasource-urls.txt (after the rest: the numbers
+	 * the kernel holds keep their meaning across an upgrade) */
+	INODE_KIND_META_EXPORT_LB4,
+	INODE_KIND_META_EXPORT_SAMA,
+	INODE_KIND_META_EXPORT_NAMES,
+	INODE_KIND_META_EXPORT_READ_URLS,
+	INODE_KIND_META_EXPORT_DS_URLS,
+	INODE_KIND_MAX_ /* at most 256: the small kinds' field */
 };
 
 struct inode_ref {

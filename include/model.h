@@ -91,8 +91,9 @@ struct tag {
 	bool trashed; /* deleted through the mount, kept in .lightly/trash */
 	bool derived; /* a tag arithmetic result (arith) */
 	struct tag_arith arith;
-	struct tag_export exports[2]; /* by enum api_export */
-	struct tag_export json;	      /* .lightly/tags/<tag>.json */
+	/* by enum api_export */
+	struct tag_export exports[API_EXPORT_COUNT];
+	struct tag_export json; /* .lightly/tags/<tag>.json */
 	int64_t deleted_ms;
 	bool seen;
 	/* d->edit_seq once a create of ours landed: a listing asked for

@@ -65,10 +65,16 @@ class Emulator(DatasetRoutes, TagRoutes, ExportRoutes, StorageRoutes, SupportRou
                 self.h_export_labelstudio_new)
             add("GET", "/v1/datasets/%s/tags/%s/export/LabelBox/datarows" % (ds, tag),
                 self.h_export_labelbox_new)
+            # paged from the start: a server without paging has neither
+            add("GET", "/v1/datasets/%s/tags/%s/export/LabelBoxV4/datarows" % (ds, tag),
+                self.h_export_labelbox_v4)
+            add("GET", "/v1/datasets/%s/tags/%s/export/Sama/tasks" % (ds, tag),
+                self.h_export_sama)
         add("GET", "/v1/datasets/%s/tags/%s/export/basic/filenames" % (ds, tag),
             self.h_export_basic_filenames)
         add("GET", "/v1/datasets/%s/tags/%s/export/basic/filenamesAndReadUrls" % (ds, tag),
             self.h_export_basic_read_urls)
+        add("GET", "/v1/datasets/%s/tags/%s/export/zip" % (ds, tag), self.h_export_zip)
         add("GET", BLOB_ROUTE, self.h_blob, AUTH_NONE)
         add("HEAD", BLOB_ROUTE, self.h_blob, AUTH_NONE)
         add("GET", "/_emulator/info", self.h_info, AUTH_NONE)

@@ -146,21 +146,93 @@ static int export_query(char *q, size_t qsz, long expires, const char *access)
 	return n < 0 || (size_t)n >= qsz ? -ENAMETOOLONG : 0;
 }
 
+/* Appends one page of a text export (one entry a line, none ending the
+ * last): *items is its line count, 0 for an empty page. */
+static int text_append(struct api_doc *d, const char *body, size_t len,
+		       size_t *items)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += body[i] == '\n';
+	*items = len ? n + 1 : 0;
+	if (!len)
+		return 0;
+	if (d->len + len + 3 > d->cap) {
+		size_t cap = (d->len + len + 3) * 2;
+		char *p = realloc(d->buf, cap);
+
+		if (!p)
+			return -ENOMEM;
+		d->buf = p;
+		d->cap = cap;
+	}
+	memcpy(d->buf + d->len, body, len);
+	d->len += len;
+	d->buf[d->len++] = '\n';
+	d->buf[d->len] = '\0';
+	return 0;
+}
+
 /* One GET of path; on success the page's items are in d. */
-static int export_get(struct api *a, const char *path, struct api_doc *d,
-		      size_t *items)
+static int export_get(struct api *a, const char *path, bool text,
+		      struct api_doc *d, size_t *items)
 {
 	struct http_response resp = {0};
 	char what[API_PATH_MAX + 16];
 	int rc = api_call(a, API_EP_EXPORT_TAG, "GET", path, NULL, 0, &resp);
 
 	api_what(what, sizeof(what), "GET", path);
-	if (!rc)
+	if (!rc && text)
+		rc = text_append(d, resp.body, resp.len, items);
+	else if (!rc)
 		rc = api_array_len(what, resp.body, resp.len, items);
-	if (!rc)
+	if (!rc && !text)
 		rc = doc_append(d, resp.body, resp.len);
 	d->items += *items;
 	http_response_dispose(&resp);
+	return rc;
+}
+
+/* Where each format is served: paged, and (JSON formats of servers before
+ * paging) unpaged; the basic filenames are text, one entry a line. */
+static const struct export_route {
+	const char *paged, *old;
+	bool text;
+} export_routes[API_EXPORT_COUNT] = {
+    [API_EXPORT_LABELSTUDIO] = {"LabelStudio/tasks?", "LabelStudioTasks",
+				false},
+    [API_EXPORT_LABELBOX] = {"LabelBox/datarows?", "LabelBoxDataRows", false},
+    [API_EXPORT_LABELBOX_V4] = {"LabelBoxV4/datarows?", NULL, false},
+    [API_EXPORT_SAMA] = {"Sama/tasks?", NULL, false},
+    [API_EXPORT_NAMES] = {"basic/filenames?fileNameFormat=NAME&format=PLAIN&",
+			  NULL, true},
+    [API_EXPORT_READ_URLS] = {"basic/filenames?fileNameFormat="
+			      "REDIRECTED_READ_URL&format=PLAIN&",
+			      NULL, true},
+    [API_EXPORT_DATASOURCE_URLS] = {"basic/filenames?fileNameFormat="
+				    "DATASOURCE_FULL&format=PLAIN&",
+				    NULL, true},
+};
+
+/* The pages of route->paged into d, until one is short. */
+static int export_pages(struct api *a, const char *ds, const char *tag,
+			const struct export_route *route, const char *q,
+			struct api_doc *d)
+{
+	char path[API_PATH_MAX];
+	size_t items = API_EXPORT_PAGE;
+	int rc = 0;
+
+	for (size_t off = 0; !rc && items == API_EXPORT_PAGE;
+	     off += API_EXPORT_PAGE) {
+		rc = api_path(path, sizeof(path),
+			      "/v1/datasets/%s/tags/%s/export/%spageSize=%d"
+			      "&pageOffset=%zu%s",
+			      ds, tag, route->paged, API_EXPORT_PAGE, off, q);
+		if (!rc)
+			rc = export_get(a, path, route->text, d, &items);
+	}
 	return rc;
 }
 
@@ -168,41 +240,36 @@ int api_export_tag(struct api *a, const char *ds, const char *tag,
 		   enum api_export fmt, long expires, const char *access,
 		   char **doc, size_t *len)
 {
-	static const char *const paged[] = {"LabelStudio/tasks",
-					    "LabelBox/datarows"};
-	static const char *const old[] = {"LabelStudioTasks",
-					  "LabelBoxDataRows"};
+	const struct export_route *route;
 	struct api_doc d = {0};
 	char path[API_PATH_MAX], q[API_PATH_MAX / 2];
-	size_t items = API_EXPORT_PAGE;
+	size_t items = 0;
 	int rc;
 
 	*doc = NULL;
 	*len = 0;
 	if (!api_id_valid(ds) || !api_id_valid(tag) ||
-	    (unsigned)fmt > API_EXPORT_LABELBOX ||
+	    (unsigned)fmt >= API_EXPORT_COUNT ||
 	    (access && !api_tag_name_valid(access, strlen(access))))
 		return -EINVAL;
+	route = &export_routes[fmt];
 	rc = export_query(q, sizeof(q), expires, access);
-	for (size_t off = 0; !rc && items == API_EXPORT_PAGE;
-	     off += API_EXPORT_PAGE) {
-		rc = api_path(path, sizeof(path),
-			      "/v1/datasets/%s/tags/%s/export/%s?pageSize=%d"
-			      "&pageOffset=%zu%s",
-			      ds, tag, paged[fmt], API_EXPORT_PAGE, off, q);
-		if (!rc)
-			rc = export_get(a, path, &d, &items);
-	}
-	if (rc == -ENOENT && d.len == 0) {
+	if (!rc)
+		rc = export_pages(a, ds, tag, route, q, &d);
+	if (rc == -ENOENT && d.len == 0 && route->old) {
 		/* an older server: one document, no paging */
 		rc = api_path(path, sizeof(path),
 			      "/v1/datasets/%s/tags/%s/export/%s%s%s", ds, tag,
-			      old[fmt], q[0] ? "?" : "", q[0] ? q + 1 : "");
+			      route->old, q[0] ? "?" : "", q[0] ? q + 1 : "");
 		if (!rc)
-			rc = export_get(a, path, &d, &items);
+			rc = export_get(a, path, false, &d, &items);
 	}
-	if (!rc && d.len < d.cap)
+	if (!rc && route->text && !d.buf)
+		d.buf = strdup(""); /* an empty tag: an empty file */
+	else if (!rc && !route->text && d.len < d.cap)
 		d.buf[d.len++] = ']';
+	if (!rc && !d.buf)
+		rc = -ENOMEM;
 	if (rc) {
 		free(d.buf);
 		return rc;

@@ -33,7 +33,7 @@ static void tag_free(struct tag *t)
 	bitmask_dispose(&t->edit.added);
 	bitmask_dispose(&t->edit.removed);
 	bitmask_dispose(&t->view.folders);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < API_EXPORT_COUNT; i++)
 		free(t->exports[i].doc);
 	free(t->json.doc);
 	free(t);

@@ -1878,6 +1878,10 @@ def main():
     names = sys.argv[1:]
     suite = loader.loadTestsFromNames(names, module) if names else \
         loader.loadTestsFromModule(module)
+    if not names:
+        # the answers against the client's models, with their own emulator
+        import test_client_models  # pylint: disable=import-outside-toplevel
+        suite.addTests(loader.loadTestsFromModule(test_client_models))
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     passed = result.testsRun - failed - len(result.skipped)

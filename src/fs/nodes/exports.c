@@ -1,7 +1,9 @@
-/* DS/.lightly/exports/<tag>.labelstudio.json and <tag>.labelbox.json:
- * the tag's LabelStudio tasks and LabelBox data rows as the server serves
- * them, fetched when looked up or opened and kept for the TTL, so a stat
- * already has the document's true size (tar and rsync trust it). */
+/* DS/.lightly/exports/<tag>.<format>: the tag's exports (LabelStudio
+ * tasks, LabelBox and LabelBox v4 data rows, Sama tasks, the basic
+ * filenames in three forms) as the server serves them, fetched when looked
+ * up by name or opened and kept for the TTL, so a stat already has the
+ * document's true size (tar and rsync trust it).  The directory lists none
+ * of them (exports_list says why). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +15,28 @@
 #include "node.h"
 #include "refresh.h"
 
-static const char *const export_suffix[] = {
-    [API_EXPORT_LABELSTUDIO] = ".labelstudio.json",
-    [API_EXPORT_LABELBOX] = ".labelbox.json",
+/* Each format's file name after the tag's, and its kind. */
+static const struct export_file {
+	const char *suffix;
+	enum inode_kind kind;
+} export_files[API_EXPORT_COUNT] = {
+    [API_EXPORT_LABELSTUDIO] = {".labelstudio.json", INODE_KIND_META_EXPORT_LS},
+    [API_EXPORT_LABELBOX] = {".labelbox.json", INODE_KIND_META_EXPORT_LB},
+    [API_EXPORT_LABELBOX_V4] = {".labelboxv4.json", INODE_KIND_META_EXPORT_LB4},
+    [API_EXPORT_SAMA] = {".sama.json", INODE_KIND_META_EXPORT_SAMA},
+    [API_EXPORT_NAMES] = {".filenames.txt", INODE_KIND_META_EXPORT_NAMES},
+    [API_EXPORT_READ_URLS] = {".readurls.txt",
+			      INODE_KIND_META_EXPORT_READ_URLS},
+    [API_EXPORT_DATASOURCE_URLS] = {".datasource-urls.txt",
+				    INODE_KIND_META_EXPORT_DS_URLS},
 };
 
 static enum api_export format_of(const struct inode_ref *r)
 {
-	return r->kind == INODE_KIND_META_EXPORT_LS ? API_EXPORT_LABELSTUDIO
-						    : API_EXPORT_LABELBOX;
+	for (int f = 0; f < API_EXPORT_COUNT; f++)
+		if (export_files[f].kind == r->kind)
+			return (enum api_export)f;
+	return API_EXPORT_LABELSTUDIO; /* the table names every kind here */
 }
 
 static int exports_check(struct fs *fs, struct inode_ref *r)
@@ -49,20 +64,19 @@ static int exports_lookup(struct fs *fs, const struct inode_ref *dir,
 	char base[INDEX_NAME_MAX + 1];
 	size_t len = strlen(name);
 
-	for (int f = 0; d && f < 2; f++) {
-		size_t n = strlen(export_suffix[f]);
+	for (int f = 0; d && f < API_EXPORT_COUNT; f++) {
+		const char *suffix = export_files[f].suffix;
+		size_t n = strlen(suffix);
 		struct tag *t;
 
-		if (len <= n || strcmp(name + len - n, export_suffix[f]))
+		if (len <= n || strcmp(name + len - n, suffix))
 			continue;
 		memcpy(base, name, len - n);
 		base[len - n] = '\0';
 		t = model_tag_by_name(d, base);
 		if (!t)
 			return -ENOENT;
-		out->kind = f == API_EXPORT_LABELSTUDIO
-				? INODE_KIND_META_EXPORT_LS
-				: INODE_KIND_META_EXPORT_LB;
+		out->kind = export_files[f].kind;
 		out->tag = t->slot;
 		(void)fs;
 		return 0;
@@ -70,28 +84,16 @@ static int exports_lookup(struct fs *fs, const struct inode_ref *dir,
 	return -ENOENT;
 }
 
+/* Lists none of the documents.  A walk (du, find, ls -lR, tar, rsync -a, a
+ * file manager) looks up all it lists, and a listed export would be fetched
+ * for its size: every export of every tag, for a du.  Listed with an
+ * unknown size instead, tar and rsync would store what that size says
+ * (empty files).  So the documents are resolved by name only, as tag
+ * arithmetic is, and a walk makes no export request. */
 static int exports_list(struct fs *fs, struct fs_dir *dir)
 {
-	struct dataset *d = model_dataset(&fs->model, dir->ref.ds);
-	struct inode_ref c = {.ds = dir->ref.ds};
-	int ret = 0;
-
-	for (size_t i = 0; i < d->ntags && !ret; i++) {
-		for (int f = 0; f < 2 && !ret; f++) {
-			char name[INDEX_NAME_MAX + 1];
-
-			if (!model_tag_shown(d, i) ||
-			    snprintf(name, sizeof(name), "%s%s",
-				     d->tags[i]->name,
-				     export_suffix[f]) > INDEX_NAME_MAX)
-				continue;
-			c.kind = f ? INODE_KIND_META_EXPORT_LB
-				   : INODE_KIND_META_EXPORT_LS;
-			c.tag = d->tags[i]->slot;
-			ret = dir_add(dir, name, &c);
-		}
-	}
-	return ret;
+	(void)fs, (void)dir;
+	return 0;
 }
 
 const struct node_ops node_meta_exports_ops = {

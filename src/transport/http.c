@@ -513,6 +513,12 @@ static void http_transport_failed(const struct http *h, CURLcode code,
 		snprintf(o->reason, sizeof(o->reason), "%s",
 			 http_safe_error(h, code, errbuf));
 		o->err = http_curl_errno(code, sink);
+		/* no retry mends it, and at start only errors are shown:
+		 * without this the mount fails with a bare EIO */
+		if (code == CURLE_PEER_FAILED_VERIFICATION ||
+		    code == CURLE_SSL_CACERT_BADFILE)
+			log_error("%s: %s (-o ca_certs names the CA bundle)",
+				  h->base_url, o->reason);
 	}
 }
 

@@ -111,9 +111,9 @@ big_url=$(sort -t"$(printf '\t')" -k3,3n "$work/urls.tsv" | tail -1 | cut -f1)
 total_mb=$(awk -F'\t' '{ s += $3 } END { printf "%.1f", s / 1048576 }' "$work/urls.tsv")
 awk -F'\t' -v d="$work/b" '{ printf "url = \"%s\"\noutput = \"%s/%s\"\n", $1, d, $2 }' \
 	"$work/urls.tsv" >"$work/curl.cfg"
-pages=""
+pages=()
 for ((o = 0; o < n_ls; o += 2000)); do
-	pages+=" https://api.test/v1/datasets/$ds_ls/samples?pageSize=2000&pageOffset=$o&token=$WAN_TOKEN"
+	pages+=(-o /dev/null "https://api.test/v1/datasets/$ds_ls/samples?pageSize=2000&pageOffset=$o&token=$WAN_TOKEN")
 done
 echo "datasets: imgs $n_img images ($total_mb MiB, 8 KiB..1 MiB and one 8 MiB: $big_name), ls10k $n_ls samples, big $n_big samples; storage $storage; rate $rate Mbit/s"
 
@@ -177,8 +177,7 @@ for rtt in ${rtts//,/ }; do
 	t_lsl=$(secs "$t0")
 	unmount
 	t0=$(now)
-	# shellcheck disable=SC2086 # one word a page
-	curl -sS --fail -o /dev/null "${link[@]}" $pages
+	curl -sS --fail "${link[@]}" "${pages[@]}"
 	t_pages=$(secs "$t0")
 	row "first \`ls -l\` of a $n_ls-sample tag" "$t_lsl" "serial curl of its $(((n_ls + 1999) / 2000)) sample pages" "$t_pages"
 

@@ -9,7 +9,8 @@ pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3
       clang libclang-rt-14-dev valgrind
       clang-format shellcheck nodejs jq rsync libglib2.0-bin
       libsystemd-dev man-db util-linux systemd
-      python3-matplotlib python3-hypothesis)
+      python3-matplotlib python3-hypothesis
+      nginx-light openssl iproute2)
 [ "$#" -gt 0 ] && pkgs+=("$@")
 
 missing=()

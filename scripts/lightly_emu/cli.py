@@ -4,6 +4,7 @@ Emulator and the API (and storage) Server, seeds, prints port=N and serves.
 """
 
 import argparse
+import re
 import os
 import signal
 import sys
@@ -138,7 +139,8 @@ storage (signed URLs from readurl, readurlRedirect, filenamesAndReadUrls; no tok
          ExpiredToken; bad signature or an unsigned query parameter (e.g. token=)
          403 SignatureDoesNotMatch; an Authorization header 400 InvalidArgument;
          unknown sample 404 NoSuchKey (XML bodies).  Served on the API port, or on
-         its own port with --storage-port (printed as a second line storage_port=N).
+         its own port with --storage-port (printed as a second line storage_port=N);
+         signed URLs start with --storage-url when given (a TLS front end's name).
 
 sample content routes (token needed):
   GET /v1/datasets/{ds}/samples?pageSize&pageOffset     SampleData in index order with
@@ -198,6 +200,11 @@ sample content routes (token needed):
     parser.add_argument("--storage-host", metavar="NAME",
                         help="host name signed URLs use with --storage-port (default: the "
                              "--host address, 127.0.0.1 for a wildcard one)")
+    parser.add_argument("--storage-url", metavar="URL",
+                        help="public base URL signed storage URLs start with, e.g. "
+                             "https://storage.test:8443 for a TLS front end (bench/wan) "
+                             "that forwards to the storage port (or, without "
+                             "--storage-port, to the API port); wins over --storage-host")
     parser.add_argument("--no-paged-exports", action="store_true",
                         help="an older server: export/LabelStudio/tasks and "
                              "export/LabelBox/datarows answer 404 (the old LabelStudioTasks "
@@ -218,6 +225,9 @@ def main(argv=None):
     try:
         if args.url_ttl < 1:
             raise SystemExit("--url-ttl wants a number of seconds >= 1")
+        if args.storage_url is not None and not re.match(
+                r"^https?://[^/?#\s]+/?$", args.storage_url):
+            raise SystemExit("--storage-url wants http(s)://HOST[:PORT] with no path")
         store = Store(state_path, Content(args.blob_sizes), args.size_meta)
         emulator = Emulator(store, args.token, verbose=args.verbose, url_ttl=args.url_ttl,
                             storage=args.storage, paged_exports=not args.no_paged_exports)
@@ -233,6 +243,8 @@ def main(argv=None):
             if ":" in host and not host.startswith("["):
                 host = "[%s]" % host
             emulator.storage_base = "http://%s:%d" % (host, storage_server.server_address[1])
+        if args.storage_url:
+            emulator.storage_base = args.storage_url.rstrip("/")
         for spec in args.dataset:
             started = time.monotonic()
             seed_dataset(store, spec)

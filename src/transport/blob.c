@@ -24,6 +24,7 @@
 
 #include "blob_internal.h"
 #include "log.h"
+#include "resolve.h"
 
 /* Idle handles kept for reuse (their connections stay open); FUSE runs
  * about ten workers, and a handle beyond this is cleaned up after use. */
@@ -52,6 +53,7 @@
 struct blob {
 	char *ca_certs;
 	char *http_proxy; /* HTTP_PROXY for http:// URLs (blob_new), or NULL */
+	struct curl_slist *resolve; /* LIGHTLYFS_RESOLVE, or NULL */
 	long timeout_ms;
 	unsigned max_attempts;
 	bool protocols_str; /* the running libcurl has CURLOPT_*PROTOCOLS_STR */
@@ -120,6 +122,7 @@ void blob_free(struct blob *b)
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->stats_lock);
 	free(b->ca_certs);
+	curl_slist_free_all(b->resolve);
 	if (b->http_proxy) {
 		/* may carry proxy credentials */
 		explicit_bzero(b->http_proxy, strlen(b->http_proxy));
@@ -171,7 +174,7 @@ struct blob *blob_new(const struct blob_config *cfg)
 	if (!b->rng)
 		b->rng = 0x9e3779b97f4a7c15ULL;
 	if ((cfg && cfg->ca_certs && !(b->ca_certs = strdup(cfg->ca_certs))) ||
-	    blob_set_proxy(b)) {
+	    blob_set_proxy(b) || transport_resolve_list(&b->resolve)) {
 		blob_free(b);
 		return NULL;
 	}
@@ -471,6 +474,8 @@ static CURLcode blob_setup(struct blob *b, CURL *c, const char *url,
 		BLOB_SET(CURLOPT_CAINFO, b->ca_certs);
 	if (b->http_proxy && !strncasecmp(url, "http://", 7))
 		BLOB_SET(CURLOPT_PROXY, b->http_proxy);
+	if (b->resolve)
+		BLOB_SET(CURLOPT_RESOLVE, b->resolve);
 	BLOB_SET(CURLOPT_HEADERFUNCTION, blob_header_cb);
 	BLOB_SET(CURLOPT_HEADERDATA, x);
 	BLOB_SET(CURLOPT_WRITEFUNCTION, blob_write_cb);

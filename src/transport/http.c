@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "resolve.h"
 
 #define HTTP_BODY_INITIAL ((size_t)16 * 1024)
 #define HTTP_KEEPIDLE_S 60L
@@ -64,6 +65,7 @@ void http_free(struct http *h)
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->stats_lock);
 	curl_slist_free_all(h->headers);
+	curl_slist_free_all(h->resolve);
 	free(h->base_url);
 	http_wipe_free(h->token_param);
 	http_wipe_free(h->token);
@@ -209,7 +211,7 @@ struct http *http_new(const struct http_config *cfg)
 		if (!h->ca_certs)
 			goto out;
 	}
-	if (http_set_proxy(h))
+	if (http_set_proxy(h) || transport_resolve_list(&h->resolve))
 		goto out;
 	h->timeout_ms =
 	    cfg->timeout_ms > 0 ? cfg->timeout_ms : HTTP_TIMEOUT_MS_DEFAULT;
@@ -367,6 +369,8 @@ static CURLcode http_setup_transport(struct http *h, CURL *c, const char *url,
 		HTTP_SET(CURLOPT_CAINFO, h->ca_certs);
 	if (h->proxy)
 		HTTP_SET(CURLOPT_PROXY, h->proxy);
+	if (h->resolve)
+		HTTP_SET(CURLOPT_RESOLVE, h->resolve);
 	HTTP_SET(CURLOPT_HTTPHEADER, h->headers);
 	HTTP_SET(CURLOPT_USERAGENT, "lightlyfs/" LIGHTLYFS_VERSION);
 	/* Refuses a declared Content-Length over the cap before any byte. */
@@ -511,6 +515,12 @@ static void http_transport_failed(const struct http *h, CURLcode code,
 		snprintf(o->reason, sizeof(o->reason), "%s",
 			 http_safe_error(h, code, errbuf));
 		o->err = http_curl_errno(code, sink);
+		/* no retry mends it, and at start only errors are shown:
+		 * without this the mount fails with a bare EIO */
+		if (code == CURLE_PEER_FAILED_VERIFICATION ||
+		    code == CURLE_SSL_CACERT_BADFILE)
+			log_error("%s: %s (-o ca_certs names the CA bundle)",
+				  h->base_url, o->reason);
 	}
 }
 

@@ -26,6 +26,7 @@ struct http {
 	long timeout_ms;
 	size_t max_body;
 	struct curl_slist *headers; /* shared read-only by every handle */
+	struct curl_slist *resolve; /* LIGHTLYFS_RESOLVE, or NULL */
 
 	pthread_mutex_t lock; /* guards pool and npool only */
 	CURL *pool[HTTP_POOL_MAX];

@@ -1582,6 +1582,45 @@ class TestOwnStoragePort(StorageCase):
         self.assertTrue(location.startswith(info["storageBase"]))
 
 
+class TestStorageUrl(StorageCase):
+    """--storage-url: signed URLs name a TLS front end (bench/wan) that
+    forwards to this emulator; the signature holds whatever host serves it."""
+
+    PUBLIC = "https://storage.test:9443"
+    ARGS = ("--storage-url", PUBLIC + "/", "--dataset", "url-set:2")
+
+    def test_urls_carry_the_public_base_and_still_verify(self):
+        info = self.c.ok("GET", "/_emulator/info", 200, token=None)
+        self.assertEqual(info["storageBase"], self.PUBLIC)
+        ds = self.dataset_named("url-set")["id"]
+        sid = self.c.ok("GET", "/v1/datasets/%s/mappings" % ds, 200, query={"field": "_id"})[0]
+        url = read_url(self.c, ds, sid)
+        self.assertTrue(url.startswith(self.PUBLIC + "/blobs/%s/%s?" % (ds, sid)), url)
+        rows = self.c.ok("GET", "/v1/datasets/%s/tags" % ds, 200)
+        tag = rows[0]["id"]
+        for row in self.c.ok("GET", "/v1/datasets/%s/tags/%s/export/basic/filenamesAndReadUrls"
+                             % (ds, tag), 200):
+            self.assertTrue(row["readUrl"].startswith(self.PUBLIC + "/blobs/"), row)
+        # what the front end forwards: the same path and query, here
+        local = "http://127.0.0.1:%d%s" % (self.proc.port, url[len(self.PUBLIC):])
+        status, _, body = fetch(local)
+        self.assertEqual(status, 200)
+        self.assertEqual(len(body), samples_of(self.c, ds)[0]["metaData"]["sizeInBytes"])
+
+    def test_with_its_own_port_and_bad_values(self):
+        proc = EmulatorProcess("--storage-port", "0", "--storage-url", "http://s.test:81")
+        try:
+            info = Client(proc.port).ok("GET", "/_emulator/info", 200, token=None)
+            self.assertEqual(info["storageBase"], "http://s.test:81")
+        finally:
+            proc.stop()
+        for bad in ("storage.test", "ftp://storage.test", "https://storage.test/path"):
+            run = subprocess.run([sys.executable, EMULATOR, "--port", "0", "--storage-url", bad],
+                                 capture_output=True, timeout=20)
+            self.assertNotEqual(run.returncode, 0, bad)
+            self.assertIn(b"--storage-url", run.stderr)
+
+
 class TestUrlExpiry(unittest.TestCase):
 
     def test_s3_and_gcs_expiry(self):
@@ -1862,7 +1901,7 @@ class TestNewOptionsInHelp(unittest.TestCase):
     def test_help_lists_new_options_and_routes(self):
         out = subprocess.run([sys.executable, EMULATOR, "--help"], capture_output=True,
                              text=True, check=True).stdout
-        for word in ("--url-ttl", "--storage", "--storage-port", "--storage-host",
+        for word in ("--url-ttl", "--storage", "--storage-port", "--storage-host", "--storage-url",
                      "--blob-sizes", "--size-meta", "--no-paged-exports", "export/basic/filenames",
                      "filenamesAndReadUrls", "/_emulator/stats/storage", "/_emulator/info",
                      "reset_after_bytes", "truncate_after_bytes", "rate_bps", "storage_port="):

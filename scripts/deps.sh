@@ -10,6 +10,7 @@ pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3
       clang-format shellcheck nodejs jq rsync libglib2.0-bin
       libsystemd-dev man-db util-linux systemd
       python3-matplotlib python3-hypothesis
+      debhelper dpkg-dev lintian
       nginx-light openssl iproute2)
 [ "$#" -gt 0 ] && pkgs+=("$@")
 

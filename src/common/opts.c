@@ -326,7 +326,13 @@ static void opts_defaults(struct opts *o)
 
 /* -o DIR, else $ENV/lightlyfs, else ~/FALLBACK (or /tmp/FALLBACK without a
  * home).  malloc'd, NULL on ENOMEM. */
-static char *xdg_dir(const char *opt, const char *env, const char *fallback)
+/* -o DIR, else $ENV/lightlyfs, else HOME/fallback.  mount(8) and systemd
+ * run us without HOME: root's mounts then keep their state where system
+ * state lives (system, which the package's purge cleans), anyone else's in
+ * their home from passwd; never under a world-writable /tmp that boot
+ * clears. */
+static char *xdg_dir(const char *opt, const char *env, const char *fallback,
+		     const char *system)
 {
 	const char *xdg = getenv(env);
 	const char *home = getenv("HOME");
@@ -336,8 +342,18 @@ static char *xdg_dir(const char *opt, const char *env, const char *fallback)
 		return strdup(opt);
 	if (xdg && xdg[0] == '/')
 		return asprintf(&dir, "%s/lightlyfs", xdg) < 0 ? NULL : dir;
-	if (!home || home[0] != '/')
-		home = "/tmp";
+	if ((!home || home[0] != '/') && getuid() == 0)
+		return strdup(system);
+	if (!home || home[0] != '/') {
+		struct passwd *pw = getpwuid(getuid());
+
+		home = pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir
+								: NULL;
+	}
+	if (!home) {
+		errno = ENOENT;
+		return NULL;
+	}
 	return asprintf(&dir, "%s/%s", home, fallback) < 0 ? NULL : dir;
 }
 
@@ -362,10 +378,18 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 		o->log_file = strdup(raw->log_file);
 	/* the journal outlives the process, unlike the content cache, which
 	 * may be deleted at any time */
-	o->state_dir =
-	    xdg_dir(raw->state_dir, "XDG_STATE_HOME", ".local/state/lightlyfs");
-	o->cache_dir =
-	    xdg_dir(raw->cache_dir, "XDG_CACHE_HOME", ".cache/lightlyfs");
+	o->state_dir = xdg_dir(raw->state_dir, "XDG_STATE_HOME",
+			       ".local/state/lightlyfs", "/var/lib/lightlyfs");
+	o->cache_dir = xdg_dir(raw->cache_dir, "XDG_CACHE_HOME",
+			       ".cache/lightlyfs", "/var/cache/lightlyfs");
+	if ((!o->state_dir || !o->cache_dir) && errno == ENOENT) {
+		fprintf(stderr,
+			"lightlyfs: uid %u has no home directory for "
+			"the journal and the cache: give -o state_dir= "
+			"and -o cache_dir=\n",
+			(unsigned)getuid());
+		return -EINVAL;
+	}
 	if (!o->server || !o->state_dir || !o->cache_dir ||
 	    (raw->ca_certs && !o->ca_certs) ||
 	    (raw->token_file && !o->token_file) ||

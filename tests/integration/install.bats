@@ -100,6 +100,10 @@ fstab_test() {
 	local mnt="$BATS_TEST_TMPDIR/mnt" log="$BATS_TEST_TMPDIR/fs.log"
 	local opts="noauto,_netdev,x-systemd.automount,server=$EMU_URL"
 	opts+=",token_file=$TOKEN_FILE,log_file=$log,uid=4321,umask=027"
+	# mount(8) runs root's helper without HOME: its default state would be
+	# the machine's /var/lib/lightlyfs (package.bats tests that default
+	# in a throwaway root)
+	opts+=",state_dir=$BATS_TEST_TMPDIR/state,cache_dir=$BATS_TEST_TMPDIR/cache"
 	mkdir -p "$mnt"
 	echo "lightly $mnt $1 $opts 0 0" >"$BATS_TEST_TMPDIR/fstab"
 	cat >"$BATS_TEST_TMPDIR/ns.sh" <<SH

@@ -209,3 +209,37 @@ with open(sys.argv[2], "ab", buffering=0) as f:
 	assert_output --partial "each tag's samples as files holding their images"
 	assert_output --partial "max_threads=N       the maximum number of worker threads (default 16)"
 }
+
+@test "run without HOME (as mount(8) runs its helpers), the journal and cache go to the user's home from passwd (root's to /var/lib, /var/cache), not /tmp" {
+	unshare -m --propagation private true 2>/dev/null ||
+		skip "no private mount namespace (unshare -m) here"
+	local state cache hide
+	if [ "$(id -u)" -eq 0 ]; then
+		state=/var/lib/lightlyfs cache=/var/cache/lightlyfs
+		hide="/var/lib /var/cache"
+	else
+		hide=$(getent passwd "$(id -u)" | cut -d: -f6)
+		state=$hide/.local/state/lightlyfs cache=$hide/.cache/lightlyfs
+	fi
+	MNT="$(mktemp -d "${BATS_TMPDIR:-/tmp}/lfs-mnt.XXXXXX")"
+	# the machine's directories stay untouched: in a private mount
+	# namespace an empty tmpfs hides each
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	run env -u HOME -u XDG_STATE_HOME -u XDG_CACHE_HOME LIGHTLY_TOKEN="$TOKEN" \
+		LIGHTLY_SERVER_LOCATION="$EMU_URL" unshare -m --propagation private sh -c '
+		for d in $1; do mount -t tmpfs tmpfs "$d"; done
+		"$2" -f "$3" 2>"$4/daemon.log" &
+		pid=$!
+		for _ in $(seq 100); do mountpoint -q "$3" && break; sleep 0.1; done
+		ls "$3"
+		fusermount3 -u "$3"
+		wait $pid
+		cat "$4/daemon.log"
+		ls "$5" | grep -c "^journal-"' sh "$hide" "$LIGHTLYFS_BIN" "$MNT" "$BATS_TEST_TMPDIR" "$state"
+	rmdir "$MNT"; MNT=""
+	echo "$output"
+	assert_line street-scenes
+	assert_output --partial "state $state, cache $cache)"
+	assert_line 1
+	refute_output --partial "/tmp/.local"
+}

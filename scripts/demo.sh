@@ -2,7 +2,9 @@
 # One command to see lightlyfs: installs what is missing, builds, starts the
 # emulator with a demo account, mounts it (default ./mnt) and gives a short
 # guided tour, performed for real against the emulator.
-#   scripts/demo.sh [MOUNTPOINT]   start (stops a demo that runs first)
+#   scripts/demo.sh [MOUNTPOINT]   start; with a demo running, move its mount
+#                                  to MOUNTPOINT, the account and what was
+#                                  curated in it kept
 #   scripts/demo.sh stop           unmount and stop the emulator, whatever
 #                                  state the last run died in
 # LIGHTLYFS_DEMO_DIR (default ./.demo) keeps its state; LIGHTLYFS_BIN skips
@@ -49,10 +51,52 @@ if [ "${1:-}" = "stop" ]; then
 	exit 0
 fi
 
+# starts the daemon on $1 against the emulator at port $2
+mount_demo() {
+	mkdir -p "$1"
+	echo "$1" >"$run/mnt"
+	LIGHTLY_TOKEN=$token LIGHTLY_SERVER_LOCATION=http://127.0.0.1:$2 \
+		XDG_STATE_HOME="$run/state" \
+		setsid "$bin" -f "$1" >"$run/lightlyfs.log" 2>&1 </dev/null &
+	echo $! >"$run/fs.pid"
+	for _ in $(seq 1 100); do mountpoint -q "$1" && break; sleep 0.1; done
+	mountpoint -q "$1" || { cat "$run/lightlyfs.log"; stop >/dev/null; exit 1; }
+}
+
+# a demo that runs moves: its edits are sent as it unmounts, and the same
+# emulator (the same account) is mounted again at the new place
+move() { # NEW-MOUNTPOINT PORT
+	local old pid
+	old=$(cat "$run/mnt" 2>/dev/null || true)
+	if [ "$old" = "$1" ] && mountpoint -q "$1"; then
+		echo "the demo is mounted at $1 already (scripts/demo.sh stop ends it)"
+		exit 0
+	fi
+	if [ -n "$old" ] && grep -qsF " $old fuse" /proc/mounts; then
+		fusermount3 -u "$old" 2>/dev/null || fusermount3 -uz "$old"
+	fi
+	if pid=$(live_pid "$run/fs.pid"); then
+		for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	mount_demo "$1" "$2"
+	echo "The demo moved from ${old:-nowhere} to $1: the same account, with what was curated in it"
+	exit 0
+}
+
+token=demo-token
 mnt=$(realpath -m "${1:-$root/mnt}")
+bin="${LIGHTLYFS_BIN:-}"
+if live_pid "$run/emulator.pid" >/dev/null; then
+	port=$(sed -n 's/^port=\([0-9]*\)$/\1/p' "$run/emulator.out" 2>/dev/null || true)
+	if [ -n "$port" ]; then
+		[ -n "$bin" ] || bin=$root/build/lightlyfs
+		[ -x "$bin" ] || { scripts/deps.sh && cmake -S . -B build >/dev/null &&
+			cmake --build build -j"$(nproc)" >/dev/null; }
+		move "$mnt" "$port"
+	fi
+fi
 stop >/dev/null
 
-bin="${LIGHTLYFS_BIN:-}"
 if [ -z "$bin" ]; then
 	scripts/deps.sh
 	cmake -S . -B build >/dev/null
@@ -60,7 +104,6 @@ if [ -z "$bin" ]; then
 	bin=$root/build/lightlyfs
 fi
 
-token=demo-token
 # detached from this shell and its output, so the demo outlives the script
 setsid python3 scripts/lightly_emulator.py --port 0 --token "$token" \
 	--state "$run/state.sqlite" --demo >"$run/emulator.out" 2>"$run/emulator.err" </dev/null &
@@ -73,14 +116,7 @@ for _ in $(seq 1 100); do
 done
 [ -n "$port" ] || { cat "$run/emulator.err"; stop >/dev/null; exit 1; }
 
-mkdir -p "$mnt"
-echo "$mnt" >"$run/mnt"
-LIGHTLY_TOKEN=$token LIGHTLY_SERVER_LOCATION=http://127.0.0.1:$port \
-	XDG_STATE_HOME="$run/state" \
-	setsid "$bin" -f "$mnt" >"$run/lightlyfs.log" 2>&1 </dev/null &
-echo $! >"$run/fs.pid"
-for _ in $(seq 1 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
-mountpoint -q "$mnt" || { cat "$run/lightlyfs.log"; stop >/dev/null; exit 1; }
+mount_demo "$mnt" "$port"
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 show() { printf "\$ %s\n" "$1"; (cd "$mnt" && eval "$1"); }

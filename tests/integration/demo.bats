@@ -76,14 +76,23 @@ assert_all_gone() { # no mount, no daemon, no emulator of this demo
 	assert_all_gone
 }
 
-@test "demo.sh /other/dir while a demo runs stops it and mounts at the new dir" {
+@test "demo.sh /other/dir while a demo runs moves it there with its account: what was curated stays" {
 	demo "$M1" >/dev/null
-	local emu
+	local emu ds
 	emu=$(cat "$LIGHTLYFS_DEMO_DIR/emulator.pid")
+	ds=$(find "$M1" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f\n' | LC_ALL=C sort | head -1)
+	mkdir "$M1/$ds/kept-across-move"
 	run demo "$M2"
 	assert_success
+	assert_output "The demo moved from $M1 to $M2: the same account, with what was curated in it"
 	if mounted "$M1"; then fail "$M1 still mounted"; fi
 	mountpoint -q "$M2"
-	if kill -0 "$emu" 2>/dev/null; then fail "old emulator runs"; fi
-	ls "$M2" >/dev/null
+	kill -0 "$emu" || fail "the emulator (the account) was stopped"
+	run ls "$M2/$ds"
+	assert_line kept-across-move
+	assert_line picked-in-demo
+	# the same place again: nothing to move
+	run demo "$M2"
+	assert_success
+	assert_output --partial "mounted at $M2 already"
 }

@@ -126,3 +126,16 @@ gio_walk() {
 	[ -f "$MNT/scenes/tag-a/.dot.png" ]
 	[ -d "$MNT/scenes/.lightly" ]
 }
+
+@test "a file manager's thumbnailer makes each sample's thumbnail from the mount's bytes (the view docs/file-manager-tag.png shows)" {
+	mount_fs
+	local f out="$BATS_TEST_TMPDIR/thumb.png"
+	for f in x.png a/x1.jpg; do
+		rm -f "$out"
+		# what GNOME's and libfm's thumbnailers run for an image
+		gdk-pixbuf-thumbnailer -s 128 "$MNT/scenes/tag-a/$f" "$out"
+		run file -b "$out"
+		assert_output --regexp "^PNG image data, [0-9]+ x [0-9]+"
+		[ "$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); w,h=struct.unpack(">II",d[16:24]); print(max(w,h))' "$out")" -le 128 ]
+	done
+}

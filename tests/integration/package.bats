@@ -94,8 +94,13 @@ fusermount3 -u /mnt/unit
 wait \$pid
 echo unit-exit \$?
 
-dpkg --purge lightlyfs >/dev/null
+# a journal still holding an edit (here a made-up one) keeps its state dir
+printf 'lightlyfs-journal 1\nA 1 x\n' >/var/lib/lightlyfs/\$inst/journal-0000000000000000.log
+dpkg --purge lightlyfs 2>&1 >/dev/null | sed 's/^/purge-says /'
 echo purged \$(dpkg-query -W -f='\${Status}' lightlyfs 2>/dev/null || echo none)
+echo kept-journal \$(ls /var/lib/lightlyfs/\$inst/ | grep -c '^journal-')
+echo cache-gone \$(test -e /var/cache/lightlyfs && echo no || echo yes)
+rm -rf /var/lib/lightlyfs
 # the test's own configuration goes too; what the package made must be gone
 rm -rf /etc/lightlyfs
 sed -i '\\| /mnt/fstab |d' /etc/fstab
@@ -128,6 +133,9 @@ INNER
 	assert_line "unit-state 1"
 	assert_line "unit-exit 0"
 	assert_line "purged none"
+	assert_line "purge-says lightlyfs: /var/lib/lightlyfs kept: a journal there holds edits not yet on the server"
+	assert_line "kept-journal 2"
+	assert_line "cache-gone yes"
 	refute_line --partial "left: "
 	assert_line left-end
 	# the edits of both mounts are on the server

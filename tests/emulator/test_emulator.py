@@ -1910,6 +1910,25 @@ class TestNewOptionsInHelp(unittest.TestCase):
                              capture_output=True, timeout=20)
         self.assertNotEqual(bad.returncode, 0)
 
+    def test_help_names_every_api_route_and_prints_no_escape(self):
+        out = subprocess.run([sys.executable, EMULATOR, "--help"], capture_output=True,
+                             text=True, check=True).stdout
+        sys.path.insert(0, os.path.dirname(EMULATOR))
+        try:
+            from lightly_emu.emulator import Emulator  # pylint: disable=import-outside-toplevel
+        finally:
+            sys.path.pop(0)
+        served = sorted((r[0], r[1]) for r in Emulator(None, "").router.routes
+                        if r[1].startswith("/v1/"))
+        self.assertGreaterEqual(len(served), 25)
+        section = out.split("\nAPI routes", 1)[1].split("\n\n", 1)[0]
+        listed = sorted(re.findall(r"^  ([A-Z]+) +(/v1/\S+)", section, re.M))
+        self.assertEqual(listed, served)
+        # an escape in the text printed as a line break, or as itself
+        self.assertNotIn("'\n'", out)
+        self.assertNotIn("\\n", out)
+        self.assertEqual([l for l in out.splitlines() if len(l) > 100], [])
+
 
 def main():
     loader = unittest.defaultTestLoader

@@ -226,6 +226,11 @@ sample content routes (token needed):
                              "https://storage.test:8443 for a TLS front end (bench/wan) "
                              "that forwards to the storage port (or, without "
                              "--storage-port, to the API port); wins over --storage-host")
+    parser.add_argument("--api-url", metavar="URL",
+                        help="public base URL of the API that the links in exports and "
+                             "readurlRedirect answers start with, e.g. https://api.test for a "
+                             "TLS front end (bench/wan) that forwards to the API port "
+                             "(default: http:// and the request's Host)")
     parser.add_argument("--no-paged-exports", action="store_true",
                         help="an older server: export/LabelStudio/tasks and "
                              "export/LabelBox/datarows answer 404 (the old LabelStudioTasks "
@@ -249,6 +254,8 @@ def main(argv=None):
         if args.storage_url is not None and not re.match(
                 r"^https?://[^/?#\s]+/?$", args.storage_url):
             raise SystemExit("--storage-url wants http(s)://HOST[:PORT] with no path")
+        if args.api_url is not None and not re.match(r"^https?://[^/?#\s]+/?$", args.api_url):
+            raise SystemExit("--api-url wants http(s)://HOST[:PORT] with no path")
         store = Store(state_path, Content(args.blob_sizes), args.size_meta)
         emulator = Emulator(store, args.token, verbose=args.verbose, url_ttl=args.url_ttl,
                             storage=args.storage, paged_exports=not args.no_paged_exports)
@@ -266,6 +273,8 @@ def main(argv=None):
             emulator.storage_base = "http://%s:%d" % (host, storage_server.server_address[1])
         if args.storage_url:
             emulator.storage_base = args.storage_url.rstrip("/")
+        if args.api_url:
+            emulator.api_base = args.api_url.rstrip("/")
         for spec in args.dataset:
             started = time.monotonic()
             seed_dataset(store, spec)

@@ -5,9 +5,9 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3
       libcurl4-openssl-dev libcjson-dev curl python3
-      bats bats-assert bats-support
+      bats bats-assert bats-support unzip
       clang libclang-rt-14-dev valgrind
-      clang-format shellcheck nodejs jq rsync unzip libglib2.0-bin
+      clang-format shellcheck nodejs jq rsync libglib2.0-bin
       libsystemd-dev man-db util-linux systemd
       python3-matplotlib python3-hypothesis
       nginx-light openssl iproute2)

@@ -180,6 +180,12 @@ enum api_export {
 int api_export_tag(struct api *a, const char *ds, const char *tag,
 		   enum api_export fmt, long expires, const char *access,
 		   char **doc, size_t *len);
+/* GET .../tags/{tag}/export/zip: the tag's images in one zip, handed to
+ * sink as it arrives (http.h's http_body_cb: a retry starts again at off
+ * 0), never held whole.  0, the sink's error, or the request's (-EFBIG:
+ * the server's 413, a tag too large to zip). */
+int api_export_zip(struct api *a, const char *ds, const char *tag,
+		   http_body_cb sink, void *arg);
 
 /* One sample of GET /v1/datasets/{ds}/samples (SampleData). */
 struct api_sample {

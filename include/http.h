@@ -54,6 +54,15 @@ struct http_response {
  * own with the same deadline. */
 typedef int (*http_verify_cb)(const struct http_response *failed, void *arg);
 
+/* Takes a 2xx answer's body as it arrives, instead of resp->body and
+ * without the max_body cap: for a body too big to hold (a tag's zip).  off
+ * is where data starts in the body; an attempt that is retried starts
+ * again at 0, so the sink must drop what it had.  0, or a negative errno
+ * that ends the request with it (not retried).  An answer that is not 2xx
+ * still fills resp->body, for its error. */
+typedef int (*http_body_cb)(const char *data, size_t len, uint64_t off,
+			    void *arg);
+
 /* One logical request for http_send.  Zero-initialise, then fill. */
 struct http_req {
 	const char *method;
@@ -71,6 +80,8 @@ struct http_req {
 	 * timeout_ms from now.  Lets a caller share one budget between
 	 * requests that form one logical operation. */
 	int64_t deadline_ms;
+	http_body_cb body_cb; /* NULL: the body goes to resp->body */
+	void *body_arg;
 };
 
 /* Counters since http_new, for .lightly/stats. */

@@ -52,7 +52,8 @@ enum inode_kind {
 	INODE_KIND_META_EXPORT_NAMES,
 	INODE_KIND_META_EXPORT_READ_URLS,
 	INODE_KIND_META_EXPORT_DS_URLS,
-	INODE_KIND_MAX_ /* at most 256: the small kinds' field */
+	INODE_KIND_META_EXPORT_ZIP, /* .../exports/<tag>.zip */
+	INODE_KIND_MAX_		    /* at most 256: the small kinds' field */
 };
 
 struct inode_ref {

@@ -85,6 +85,17 @@ static inline void model_tag_doc_set(struct tag_export *x, char **doc,
 	*doc = NULL;
 }
 
+/* DS/.lightly/exports/<tag>.zip: an unlinked file of the cache dir (a
+ * tag's zip is not held in memory), kept from a fetch until its last open
+ * closes or the TTL passes; each open reads a dup of fd (opens of them). */
+struct tag_zip {
+	struct load load;
+	bool have; /* fd is the zip */
+	int fd;
+	uint64_t len;
+	uint32_t opens;
+};
+
 struct tag {
 	uint32_t slot;
 	bool live;
@@ -94,6 +105,7 @@ struct tag {
 	/* by enum api_export */
 	struct tag_export exports[API_EXPORT_COUNT];
 	struct tag_export json; /* .lightly/tags/<tag>.json */
+	struct tag_zip zip;
 	int64_t deleted_ms;
 	bool seen;
 	/* d->edit_seq once a create of ours landed: a listing asked for

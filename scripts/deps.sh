@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libfuse3-dev fuse3
       libcurl4-openssl-dev libcjson-dev curl python3
-      bats bats-assert bats-support
+      bats bats-assert bats-support unzip
       clang libclang-rt-14-dev valgrind
       clang-format shellcheck nodejs jq rsync libglib2.0-bin libgdk-pixbuf2.0-bin file
       libsystemd-dev man-db util-linux systemd

@@ -188,7 +188,8 @@ cmd_up() {
 
 	ip netns exec "$ns" python3 "$root/scripts/lightly_emulator.py" \
 		--host 0.0.0.0 --port 0 --storage-port 0 --token "$token" \
-		--storage-url https://storage.test --state "$dir/emu/state.sqlite" \
+		--storage-url https://storage.test --api-url https://api.test \
+		--state "$dir/emu/state.sqlite" \
 		"$@" </dev/null >"$dir/emu/out" 2>"$dir/emu/err" 3>&- &
 	echo $! >"$dir/emu.pid"
 	wait_line "$dir/emu/out" '^storage_port=' "$(cat "$dir/emu.pid")" ||

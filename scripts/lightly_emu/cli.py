@@ -19,6 +19,7 @@ from .emulator import Emulator
 from .seed import seed_dataset, seed_demo
 from .server import Handler, Server
 from .store import Store
+from .wire import AUTH_NONE, AUTH_PUBLIC
 
 
 EMULATOR_CHOICES = """\
@@ -79,20 +80,37 @@ choices where the API reference is silent:
               '<METHOD> <unknown>'.
   faults      'match' is exactly 'METHOD /route/{template}' (as in stats) or
               '*' ('sample_id' narrows it to one sample); the first added
-              fault that matches wins and its count goes down by one.  A 'status' without 'body' \
-serves the error body
-              with code INJECTED_FAULT; 'retry_after_s' without 'status'
-              implies 429; faults never apply to /_emulator/ requests, and
-              faulted requests are counted in stats.
+              fault that matches wins and its count goes down by one.  A
+              'status' without 'body' serves the error body with code
+              INJECTED_FAULT; 'retry_after_s' without 'status' implies 429;
+              faults never apply to /_emulator/ requests, and faulted
+              requests are counted in stats.
 """
+
+
+def api_routes_help():
+    """The /v1 routes, read from the Emulator's own route table, so the help
+    names exactly what the server registers."""
+    paged = Emulator(None, "").router.routes
+    unpaged = {(r[0], r[1]) for r in Emulator(None, "", paged_exports=False).router.routes}
+    lines = ["API routes (from the route table; the token is needed unless noted,",
+             "* not with --no-paged-exports):"]
+    for method, template, _, _, auth in paged:
+        if not template.startswith("/v1/"):
+            continue
+        note = {AUTH_NONE: "  (no token)", AUTH_PUBLIC: "  (or a publicToken)"}.get(auth, "")
+        star = "" if (method, template) in unpaged else " *"
+        lines.append("  %-6s %s%s%s" % (method, template, star, note))
+    return "\n".join(lines)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="lightly_emulator.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Local emulator of the Lightly REST API (datasets, samples, mappings, "
-                    "the twelve tag endpoints, exports) for the lightlyfs demo and tests.",
+        description="Local emulator of the Lightly REST API (datasets, samples, mappings,\n"
+                    "the seventeen tag endpoints of the 1.5.26 client, exports) for the\n"
+                    "lightlyfs demo and tests.",
         epilog="""\
 output: the first line on stdout is 'port=NNNNN' once the server accepts
 requests; it then serves until SIGTERM or SIGINT and exits 0 with its state
@@ -101,10 +119,12 @@ committed.
 auth: every /v1 call needs the API token, as query parameter token=TOKEN or
 header 'Authorization: Bearer TOKEN' (default TOKEN: %(token)s).
 
+%(routes)s
+
 test support (no token; not part of the Lightly API; not counted in stats):
   GET    /_emulator/health                 {"ok": true}
-  GET    /_emulator/stats                  {"total": N, "routes": \
-{"GET /v1/datasets/{datasetId}/tags": N, ...},
+  GET    /_emulator/stats                  {"total": N, "routes":
+                                            {"GET /v1/datasets/{datasetId}/tags": N, ...},
                                             "maxInFlight": {route: most served at once},
                                             "connections": {route: client connections seen}}
   POST   /_emulator/stats/reset            zero the counters
@@ -113,8 +133,8 @@ test support (no token; not part of the Lightly API; not counted in stats):
                                             "answer_delay_ms": 0 (answered at once, sent late),
                                             "retry_after_s": 10, "drop": false,
                                             "truncate": false, "body": "..."}  -> 201 fault
-                                           blob faults (storage route \
-"GET /blobs/{datasetId}/{sampleId}"):
+                                           blob faults (storage route
+                                            "GET /blobs/{datasetId}/{sampleId}"):
                                             "rate_bps": N (slow body), "reset_after_bytes": N
                                             (RST after N body bytes), "truncate_after_bytes": N
                                             (FIN after N bytes under the full Content-Length),
@@ -150,13 +170,14 @@ sample content routes (token needed):
   GET /v1/datasets/{ds}/samples/{id}/readurlRedirect?type&publicToken   302 to a fresh URL
   GET /v1/datasets/{ds}/tags/{tag}/export/basic/filenames?fileNameFormat=NAME|
       REDIRECTED_READ_URL|DATASOURCE_FULL&pageSize&pageOffset&expiresIn
-      text/plain, one line per sample in index order, lines joined by '\n' (no final
-      newline; an empty page is an empty body); DATASOURCE_FULL is
+      text/plain, one line per sample in index order, joined by newlines (none after
+      the last; an empty page is an empty body); DATASOURCE_FULL is
       s3://%(bucket)s/<datasetId>/<fileName> (gs:// with --storage gcs)
   GET /v1/datasets/{ds}/tags/{tag}/export/basic/filenamesAndReadUrls?pageSize&pageOffset
       [{fileName, readUrl}] with direct signed URLs
 
 %(choices)s""" % {"token": DEFAULT_TOKEN, "choices": EMULATOR_CHOICES,
+                   "routes": api_routes_help(),
                    "bucket": DATASOURCE_BUCKET})
     parser.add_argument("--port", type=int, required=True,
                         help="TCP port; 0 picks a free one (printed as port=N)")
@@ -205,6 +226,11 @@ sample content routes (token needed):
                              "https://storage.test:8443 for a TLS front end (bench/wan) "
                              "that forwards to the storage port (or, without "
                              "--storage-port, to the API port); wins over --storage-host")
+    parser.add_argument("--api-url", metavar="URL",
+                        help="public base URL of the API that the links in exports and "
+                             "readurlRedirect answers start with, e.g. https://api.test for a "
+                             "TLS front end (bench/wan) that forwards to the API port "
+                             "(default: http:// and the request's Host)")
     parser.add_argument("--no-paged-exports", action="store_true",
                         help="an older server: export/LabelStudio/tasks and "
                              "export/LabelBox/datarows answer 404 (the old LabelStudioTasks "
@@ -228,6 +254,8 @@ def main(argv=None):
         if args.storage_url is not None and not re.match(
                 r"^https?://[^/?#\s]+/?$", args.storage_url):
             raise SystemExit("--storage-url wants http(s)://HOST[:PORT] with no path")
+        if args.api_url is not None and not re.match(r"^https?://[^/?#\s]+/?$", args.api_url):
+            raise SystemExit("--api-url wants http(s)://HOST[:PORT] with no path")
         store = Store(state_path, Content(args.blob_sizes), args.size_meta)
         emulator = Emulator(store, args.token, verbose=args.verbose, url_ttl=args.url_ttl,
                             storage=args.storage, paged_exports=not args.no_paged_exports)
@@ -245,6 +273,8 @@ def main(argv=None):
             emulator.storage_base = "http://%s:%d" % (host, storage_server.server_address[1])
         if args.storage_url:
             emulator.storage_base = args.storage_url.rstrip("/")
+        if args.api_url:
+            emulator.api_base = args.api_url.rstrip("/")
         for spec in args.dataset:
             started = time.monotonic()
             seed_dataset(store, spec)

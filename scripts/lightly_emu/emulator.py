@@ -22,13 +22,14 @@ class Emulator(DatasetRoutes, TagRoutes, ExportRoutes, StorageRoutes, SupportRou
     """Route handlers; they turn a Request into a Response or raise ApiError."""
 
     def __init__(self, store, token, verbose=False, url_ttl=DEFAULT_EXPIRES_IN_S,
-                 storage="s3", storage_base=None, paged_exports=True):
+                 storage="s3", storage_base=None, paged_exports=True, api_base=None):
         self.store = store
         self.token = token
         self.verbose = verbose
         self.url_ttl = url_ttl
         self.storage = storage
         self.storage_base = storage_base    # "http://host:port" of a storage port, or None
+        self.api_base = api_base            # public "https://host" of the API, or None
         self.paged_exports = paged_exports
         self.stats = Stats()
         self.faults = Faults()

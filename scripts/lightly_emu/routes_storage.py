@@ -80,8 +80,9 @@ class StorageRoutes:
             base, ds_id, sample_id, img_type, exp, sig)
 
     def redirect_url(self, host, ds_id, sample_id, expires_in):
-        return ("http://%s/v1/datasets/%s/samples/%s/readurlRedirect?type=full&publicToken=%s"
-                % (host, ds_id, sample_id, quote(self.public_token(ds_id, sample_id, expires_in))))
+        base = self.api_base or "http://%s" % host
+        return ("%s/v1/datasets/%s/samples/%s/readurlRedirect?type=full&publicToken=%s"
+                % (base, ds_id, sample_id, quote(self.public_token(ds_id, sample_id, expires_in))))
 
     def _img_type(self, req):
         img_type = req.query.get("type", "full")

@@ -15,6 +15,7 @@ class SupportRoutes:
     def h_info(self, req):
         return json_response(200, {
             "storage": self.storage, "storageBase": self.storage_base,
+            "apiBase": self.api_base,
             "urlTtl": self.url_ttl, "blobSizes": self.store.content.mode,
             "sizeMeta": self.store.size_meta, "pagedExports": self.paged_exports})
 

@@ -1,7 +1,7 @@
 /* The tag endpoints beyond reading and editing one tag: arithmetics (a
- * result mask, or saved as a new tag), upsize, and the LabelStudio and
- * LabelBox exports (the paged paths of newer servers, the old ones on
- * 404).  The requests; their JSON is api_encode.c's and api_json.c's. */
+ * result mask, or saved as a new tag), upsize, the exports (the paged
+ * paths of newer servers, the old ones on 404) and the zip, streamed.  The
+ * requests; their JSON is api_encode.c's and api_json.c's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,4 +277,28 @@ int api_export_tag(struct api *a, const char *ds, const char *tag,
 	*doc = d.buf;
 	*len = d.len;
 	return 0;
+}
+
+int api_export_zip(struct api *a, const char *ds, const char *tag,
+		   http_body_cb sink, void *arg)
+{
+	struct http_response resp = {0};
+	char path[API_PATH_MAX];
+	struct http_req req = {
+	    .method = "GET",
+	    .path_query = path,
+	    .idempotent = true,
+	    .body_cb = sink,
+	    .body_arg = arg,
+	};
+	int rc;
+
+	if (!api_id_valid(ds) || !api_id_valid(tag) || !sink)
+		return -EINVAL;
+	rc = api_path(path, sizeof(path), "/v1/datasets/%s/tags/%s/export/zip",
+		      ds, tag);
+	if (!rc)
+		rc = api_send(a, API_EP_EXPORT_TAG, &req, NULL, &resp);
+	http_response_dispose(&resp);
+	return rc;
 }

@@ -159,6 +159,7 @@ extern const struct node_ops node_root_ops, node_root_meta_ops, node_stats_ops,
     node_dataset_ops, node_tag_ops, node_sample_ops, node_meta_ops,
     node_meta_dataset_ops, node_meta_tags_ops, node_meta_tag_ops,
     node_meta_trash_ops, node_meta_trash_json_ops, node_meta_exports_ops,
-    node_meta_export_ops, node_meta_upsize_ops, node_readme_ops;
+    node_meta_export_ops, node_meta_export_zip_ops, node_meta_upsize_ops,
+    node_readme_ops;
 
 #endif

@@ -75,6 +75,7 @@ static int check_small(struct inode_ref *r)
 	case INODE_KIND_META_EXPORT_NAMES:
 	case INODE_KIND_META_EXPORT_READ_URLS:
 	case INODE_KIND_META_EXPORT_DS_URLS:
+	case INODE_KIND_META_EXPORT_ZIP:
 		return 0;
 	default:
 		return -ESTALE;

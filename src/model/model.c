@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "index.h"
 #include "inode.h"
@@ -36,6 +37,8 @@ static void tag_free(struct tag *t)
 	for (int i = 0; i < API_EXPORT_COUNT; i++)
 		free(t->exports[i].doc);
 	free(t->json.doc);
+	if (t->zip.have)
+		close(t->zip.fd);
 	free(t);
 }
 

@@ -44,6 +44,13 @@ struct http_sink {
 	size_t received; /* body bytes seen, kept or not */
 	int too_large;
 	int no_mem;
+	/* a request with a body_cb: whether the answer is 2xx (0 not yet
+	 * known, 1 yes, -1 no), the bytes given to it, its error */
+	const struct http_req *req;
+	CURL *c;
+	int stream;
+	uint64_t streamed;
+	int sink_err;
 };
 
 static void http_wipe_free(char *s)
@@ -262,14 +269,43 @@ void http_put(struct http *h, CURL *c)
 		curl_easy_cleanup(c);
 }
 
+/* 1: data went to req->body_cb; 0: the answer is not 2xx, its body is
+ * kept as any other; -1: the sink refused it.  The status is known by the
+ * first body byte. */
+static int http_write_stream(struct http_sink *s, const char *data, size_t n)
+{
+	long status = 0;
+	int rc;
+
+	if (!s->stream) {
+		curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
+		s->stream = status >= 200 && status <= 299 ? 1 : -1;
+	}
+	if (s->stream < 0)
+		return 0;
+	rc = s->req->body_cb(data, n, s->streamed, s->req->body_arg);
+	if (rc) {
+		s->sink_err = rc;
+		return -1;
+	}
+	s->streamed += n;
+	return 1;
+}
+
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct http_sink *s = arg;
 	struct http_response *resp = s->resp;
 	size_t n = nmemb; /* size is always 1 for libcurl write callbacks */
+	int streamed;
 
 	(void)size;
 	s->received += n;
+	if (s->req && s->req->body_cb) {
+		streamed = http_write_stream(s, data, n);
+		if (streamed)
+			return streamed > 0 ? n : 0;
+	}
 	if (n > s->max_body - resp->len) {
 		s->too_large = 1;
 		return 0;
@@ -416,6 +452,9 @@ static CURLcode http_setup_method(CURL *c, const struct http_req *req)
 		if (strcmp(method, "GET"))
 			HTTP_SET(CURLOPT_CUSTOMREQUEST, method);
 	}
+	/* a streamed body is not held, so max_body does not bound it */
+	if (req->body_cb)
+		HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
 	return CURLE_OK;
 }
 
@@ -511,6 +550,10 @@ static void http_transport_failed(const struct http *h, CURLcode code,
 		snprintf(o->reason, sizeof(o->reason),
 			 "response too large (limit %zu bytes)", h->max_body);
 		o->err = -EIO;
+	} else if (sink->sink_err) {
+		snprintf(o->reason, sizeof(o->reason), "body not taken: %s",
+			 strerror(-sink->sink_err));
+		o->err = sink->sink_err;
 	} else {
 		snprintf(o->reason, sizeof(o->reason), "%s",
 			 http_safe_error(h, code, errbuf));
@@ -533,6 +576,8 @@ void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 	struct http_sink sink = {
 	    .resp = resp,
 	    .max_body = h->max_body,
+	    .req = req,
+	    .c = c,
 	};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode code;

@@ -1621,6 +1621,43 @@ class TestStorageUrl(StorageCase):
             self.assertIn(b"--storage-url", run.stderr)
 
 
+class TestApiUrl(StorageCase):
+    """--api-url: the readurlRedirect links of the exports name the API's
+    public base (a TLS front end, bench/wan), not http:// and the Host the
+    emulator was reached by."""
+
+    PUBLIC = "https://api.test:8443"
+    ARGS = ("--api-url", PUBLIC + "/", "--dataset", "api-set:2")
+
+    def test_export_links_carry_the_public_base_and_still_redirect(self):
+        info = self.c.ok("GET", "/_emulator/info", 200, token=None)
+        self.assertEqual(info["apiBase"], self.PUBLIC)
+        ds = self.dataset_named("api-set")["id"]
+        tag = self.c.ok("GET", "/v1/datasets/%s/tags" % ds, 200)[0]["id"]
+        base = "/v1/datasets/%s/tags/%s/export/" % (ds, tag)
+        links = self.c.get(base + "basic/filenames",
+                           query={"fileNameFormat": "REDIRECTED_READ_URL"}).body.decode().split("\n")
+        links += [t["data"]["image"] for t in self.c.ok("GET", base + "LabelStudio/tasks", 200)]
+        links += [r["imageUrl"] for r in self.c.ok("GET", base + "LabelBox/datarows", 200)]
+        links += [r["row_data"] for r in self.c.ok("GET", base + "LabelBoxV4/datarows", 200)]
+        links += [t["data"]["url"] for t in self.c.ok("GET", base + "Sama/tasks", 200)]
+        self.assertEqual(len(links), 10)
+        for link in links:
+            self.assertTrue(link.startswith(self.PUBLIC + "/v1/datasets/%s/samples/" % ds), link)
+        # what the front end forwards: the same path and query, here
+        local = "http://127.0.0.1:%d%s" % (self.proc.port, links[0][len(self.PUBLIC):])
+        status, headers, _ = fetch(local)
+        self.assertEqual(status, 302)
+        self.assertEqual(fetch(headers["Location"])[0], 200)
+
+    def test_bad_values(self):
+        for bad in ("api.test", "ftp://api.test", "https://api.test/v1"):
+            run = subprocess.run([sys.executable, EMULATOR, "--port", "0", "--api-url", bad],
+                                 capture_output=True, timeout=20)
+            self.assertNotEqual(run.returncode, 0, bad)
+            self.assertIn(b"--api-url", run.stderr)
+
+
 class TestUrlExpiry(unittest.TestCase):
 
     def test_s3_and_gcs_expiry(self):
@@ -1902,6 +1939,7 @@ class TestNewOptionsInHelp(unittest.TestCase):
         out = subprocess.run([sys.executable, EMULATOR, "--help"], capture_output=True,
                              text=True, check=True).stdout
         for word in ("--url-ttl", "--storage", "--storage-port", "--storage-host", "--storage-url",
+                     "--api-url",
                      "--blob-sizes", "--size-meta", "--no-paged-exports", "export/basic/filenames",
                      "filenamesAndReadUrls", "/_emulator/stats/storage", "/_emulator/info",
                      "reset_after_bytes", "truncate_after_bytes", "rate_bps", "storage_port="):
@@ -1909,6 +1947,25 @@ class TestNewOptionsInHelp(unittest.TestCase):
         bad = subprocess.run([sys.executable, EMULATOR, "--port", "0", "--url-ttl", "0"],
                              capture_output=True, timeout=20)
         self.assertNotEqual(bad.returncode, 0)
+
+    def test_help_names_every_api_route_and_prints_no_escape(self):
+        out = subprocess.run([sys.executable, EMULATOR, "--help"], capture_output=True,
+                             text=True, check=True).stdout
+        sys.path.insert(0, os.path.dirname(EMULATOR))
+        try:
+            from lightly_emu.emulator import Emulator  # pylint: disable=import-outside-toplevel
+        finally:
+            sys.path.pop(0)
+        served = sorted((r[0], r[1]) for r in Emulator(None, "").router.routes
+                        if r[1].startswith("/v1/"))
+        self.assertGreaterEqual(len(served), 25)
+        section = out.split("\nAPI routes", 1)[1].split("\n\n", 1)[0]
+        listed = sorted(re.findall(r"^  ([A-Z]+) +(/v1/\S+)", section, re.M))
+        self.assertEqual(listed, served)
+        # an escape in the text printed as a line break, or as itself
+        self.assertNotIn("'\n'", out)
+        self.assertNotIn("\\n", out)
+        self.assertEqual([l for l in out.splitlines() if len(l) > 100], [])
 
 
 def main():

@@ -53,6 +53,7 @@ export_requests() {
 	[ -s "$out/scenes/tag-a/top1.png" ]
 	# by name it is there, fetched then (so the count above could fail)
 	[ "$(stat -c %s "$MNT/scenes/.lightly/exports/walk-3.labelbox.json")" -gt 2 ]
+	[ "$(stat -c %s "$MNT/scenes/.lightly/exports/walk-3.zip")" -gt 22 ]
 	[ "$(export_requests)" -ge 1 ]
 }
 
@@ -127,4 +128,59 @@ PY
 	route="GET /v1/datasets/{datasetId}/tags/{tagId}/export/basic/filenames"
 	assert_equal "$(stat_count "$route")" 2
 	python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 5003' "$x/$tag.labelboxv4.json"
+}
+
+# the daemon's open files that are unlinked zips of the cache dir
+held_zips() { find "/proc/$FS_PID/fd" -lname "$BATS_TEST_TMPDIR/cache/*(deleted)" 2>/dev/null | wc -l; }
+
+@test "<tag>.zip: cp and unzip -t work, its members are the tag's files with their bytes, and it is let go at the last close" {
+	make_tag "$DS" none 0x0 >/dev/null
+	mount_fs
+	local x="$MNT/scenes/.lightly/exports" out="$BATS_TEST_TMPDIR/out" name
+	mkdir -p "$out"
+	cp "$x/tag-a.zip" "$out/a.zip"
+	run unzip -t "$out/a.zip"
+	assert_success
+	assert_output --partial "No errors detected"
+	# unzip on the mount itself: it seeks to the end for the directory
+	unzip -tq "$x/tag-a.zip"
+	[ "$(stat -c %s "$x/tag-a.zip")" = "$(wc -c <"$out/a.zip")" ]
+	# the members are the API's file names of the tag, in its order, and
+	# the tag directory's files
+	assert_equal "$(unzip -Z1 "$out/a.zip")" \
+		"$(api GET "/v1/datasets/$DS/tags/$(tag_id "$DS" tag-a)/filenames" | py "print('\n'.join(d))")"
+	assert_equal "$(unzip -Z1 "$out/a.zip" | LC_ALL=C sort)" "$(mount_files "$MNT/scenes/tag-a")"
+	for name in $(unzip -Z1 "$out/a.zip"); do
+		unzip -p "$out/a.zip" "$name" | cmp - "$MNT/scenes/tag-a/$name"
+	done
+	# an empty tag: an empty zip, valid
+	run unzip -t "$x/none.zip"
+	assert_output --partial "zipfile is empty"
+	python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.namelist() == [] and z.testzip() is None' "$x/none.zip"
+	run ls -A "$x"
+	assert_output ""
+	run cat "$x/no-such-tag.zip"
+	assert_failure
+	assert_output --partial "No such file"
+	# held while open, and the disk given back at the last close
+	local fd
+	exec {fd}<"$x/tag-a.zip"
+	[ "$(held_zips)" -ge 1 ]
+	exec {fd}<&-
+	for _ in $(seq 1 50); do [ "$(held_zips)" = 0 ] && break; sleep 0.1; done
+	assert_equal "$(held_zips)" 0
+}
+
+@test "<tag>.zip bigger than -o max_response_mb is streamed to disk, not refused" {
+	emu_stop
+	emu_start --blob-sizes varied --dataset big:12
+	local tag x
+	tag=$(api GET "/v1/datasets/$(dataset_id big)/tags" | py "print(d[0]['name'])")
+	mount_fs -o max_response_mb=1
+	x="$MNT/big/.lightly/exports/$tag.zip"
+	cp "$x" "$BATS_TEST_TMPDIR/big.zip"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/big.zip")" -gt $((2 * 1024 * 1024)) ]
+	unzip -tq "$BATS_TEST_TMPDIR/big.zip"
+	assert_equal "$(unzip -Z1 "$BATS_TEST_TMPDIR/big.zip" | wc -l)" 12
+	unzip -p "$BATS_TEST_TMPDIR/big.zip" sample_0000011.jpg | cmp - "$MNT/big/$tag/sample_0000011.jpg"
 }

@@ -168,6 +168,22 @@ core_ops() {
 	core_ops d1 HTTP/1.1
 }
 
+@test "exports through the front end: an image link opens at https://api.test, the zip streams over HTTP/2" {
+	local x url name
+	mnt "$WAN_RESOLVE"
+	x="$MNT/$DS/.lightly/exports"
+	url=$(sed -n 1p "$x/initial-tag.readurls.txt")
+	name=$(sed -n 1p "$x/initial-tag.filenames.txt")
+	case $url in https://api.test/v1/*) ;; *) fail "image link $url" ;; esac
+	curl -sS --fail -L --cacert "$WAN_CA" --resolve "${WAN_DIRECT_RESOLVE%%,*}" \
+		--resolve "${WAN_DIRECT_RESOLVE#*,}" -o "$BATS_TEST_TMPDIR/img" "$url"
+	cmp "$BATS_TEST_TMPDIR/img" "$MNT/$DS/initial-tag/$name"
+	cp "$x/initial-tag.zip" "$BATS_TEST_TMPDIR/t.zip"
+	unzip -tq "$BATS_TEST_TMPDIR/t.zip"
+	unzip -p "$BATS_TEST_TMPDIR/t.zip" "$name" | cmp - "$MNT/$DS/initial-tag/$name"
+	no_token_in "$FS_LOG"
+}
+
 @test "a storage host whose certificate the ca_certs CA did not sign: EIO and a log line, no crash" {
 	local ds f
 	mnt "$WAN_RESOLVE_ROGUE"

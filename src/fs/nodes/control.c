@@ -42,6 +42,8 @@ static const char readme[] =
     "  <tag>.readurls.txt           a link to each image (no token needed)\n"
     "  <tag>.datasource-urls.txt    each image in its datasource (s3://, "
     "gs://)\n"
+    "  <tag>.zip                    the tag's images in one zip (streamed to "
+    "cache_dir)\n"
     "DS/.lightly/trash/<tag>/       tags deleted through the mount; mv one "
     "back\n"
     "DS/.lightly/upsize             echo NAME > upsize adds the new "

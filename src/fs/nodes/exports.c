@@ -57,31 +57,45 @@ static void exports_stat(struct fs *fs, const struct inode_ref *r,
 			      model_ms_to_ts(d->created_ms));
 }
 
+/* The tag whose name is name less suffix: 1 found, 0 name does not end in
+ * suffix, -ENOENT no such tag. */
+static int tag_named(struct dataset *d, const char *name, const char *suffix,
+		     struct tag **t)
+{
+	char base[INDEX_NAME_MAX + 1];
+	size_t len = strlen(name), n = strlen(suffix);
+
+	if (len <= n || len - n > INDEX_NAME_MAX ||
+	    strcmp(name + len - n, suffix))
+		return 0;
+	memcpy(base, name, len - n);
+	base[len - n] = '\0';
+	*t = model_tag_by_name(d, base);
+	return *t ? 1 : -ENOENT;
+}
+
 static int exports_lookup(struct fs *fs, const struct inode_ref *dir,
 			  const char *name, struct inode_ref *out)
 {
 	struct dataset *d = model_dataset(&fs->model, dir->ds);
-	char base[INDEX_NAME_MAX + 1];
-	size_t len = strlen(name);
+	struct tag *t = NULL;
+	int found = 0;
 
-	for (int f = 0; d && f < API_EXPORT_COUNT; f++) {
-		const char *suffix = export_files[f].suffix;
-		size_t n = strlen(suffix);
-		struct tag *t;
-
-		if (len <= n || strcmp(name + len - n, suffix))
-			continue;
-		memcpy(base, name, len - n);
-		base[len - n] = '\0';
-		t = model_tag_by_name(d, base);
-		if (!t)
-			return -ENOENT;
+	if (!d)
+		return -ENOENT;
+	for (int f = 0; !found && f < API_EXPORT_COUNT; f++) {
+		found = tag_named(d, name, export_files[f].suffix, &t);
 		out->kind = export_files[f].kind;
-		out->tag = t->slot;
-		(void)fs;
-		return 0;
 	}
-	return -ENOENT;
+	/* the tag's images, streamed (nodes/export_zip.c) */
+	if (!found) {
+		found = tag_named(d, name, ".zip", &t);
+		out->kind = INODE_KIND_META_EXPORT_ZIP;
+	}
+	if (found <= 0)
+		return -ENOENT;
+	out->tag = t->slot;
+	return 0;
 }
 
 /* Lists none of the documents.  A walk (du, find, ls -lR, tar, rsync -a, a

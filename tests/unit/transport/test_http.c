@@ -1253,6 +1253,82 @@ static void test_errno_transient(void)
 	}
 }
 
+/* What a body sink was given: the bytes in order, each at its offset. */
+struct sunk {
+	char buf[256];
+	size_t len;
+	int calls;
+	int fail; /* returned by every call when set */
+};
+
+static int sink_take(const char *data, size_t len, uint64_t off, void *arg)
+{
+	struct sunk *k = arg;
+
+	k->calls++;
+	if (k->fail)
+		return k->fail;
+	if (off != k->len || k->len + len > sizeof(k->buf))
+		return -EPROTO;
+	memcpy(k->buf + k->len, data, len);
+	k->len += len;
+	return 0;
+}
+
+/* A streamed 2xx body goes to the sink, past max_body, and after a 503
+ * (whose body is not streamed); an error's body still lands in resp; a
+ * sink's error ends the request with it, unretried. */
+static void test_body_sink(void)
+{
+	static const char big[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	static const struct srv_step steps[] = {
+	    {SRV_RESPOND, 503, NULL, "{\"code\":\"BUSY\"}"},
+	    {SRV_RESPOND, 200, NULL, big},
+	    {SRV_RESPOND, 404, NULL, "{\"code\":\"NOPE\"}"},
+	    {SRV_RESPOND, 200, NULL, big},
+	};
+	struct http_config cfg = {.token = TOKEN, .max_body = 16};
+	struct sunk k = {0};
+	struct http_req req = {.method = "GET",
+			       .path_query = "/zip",
+			       .idempotent = true,
+			       .body_cb = sink_take,
+			       .body_arg = &k};
+	struct http_response resp;
+	struct srv s;
+	struct http *h;
+	char url[64];
+
+	CHECK_INT(srv_start(&s, steps, NSTEPS(steps)), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+	cfg.base_url = url;
+	cfg.timeout_ms = 20000;
+	h = http_new(&cfg);
+	CHECK_INT(http_send(h, &req, &resp), 0);
+	CHECK_INT(resp.status, 200);
+	CHECK_INT(resp.attempts, 2);
+	CHECK_INT(k.len, sizeof(big) - 1);
+	CHECK(!memcmp(k.buf, big, sizeof(big) - 1));
+	CHECK_INT(resp.len, 0);
+	http_response_dispose(&resp);
+
+	k.len = 0;
+	k.calls = 0;
+	CHECK_INT(http_send(h, &req, &resp), -ENOENT);
+	CHECK_INT(k.calls, 0);
+	CHECK_STR(resp.body, "{\"code\":\"NOPE\"}");
+	http_response_dispose(&resp);
+
+	k.fail = -ENOSPC;
+	CHECK_INT(http_send(h, &req, &resp), -ENOSPC);
+	CHECK_INT(k.calls, 1);
+	CHECK_INT(resp.attempts, 1);
+	http_response_dispose(&resp);
+	http_free(h);
+	srv_stop(&s);
+	report("body sink", 0);
+}
+
 int main(void)
 {
 	static const char *const proxies[] = {
@@ -1291,6 +1367,7 @@ int main(void)
 	test_api_create_initial_checked();
 	test_api_stats_json();
 	test_stats_threads();
+	test_body_sink();
 
 	/* the token never reached a log line, at any level */
 	CHECK_INT(cap.token_seen, 0);

@@ -157,7 +157,9 @@ class MoreRules:
         # a refresh that failed while the server was away makes the mount
         # serve what it has, without asking, for a while: others' changes
         # show that much later than the TTL
-        self.changed = [time.time() + STALE_AFTER_FAILURE_S] * 2
+        # (the next example's dataset too: world.W keeps it)
+        world.W.stale_until = time.time() + STALE_AFTER_FAILURE_S
+        self.changed = [world.W.stale_until] * 2
 
     @precondition(lambda self: not NO_FAULTS and self.faults < FAULTS_PER_EXAMPLE and self.editable())
     @rule(m=st.integers(0, 1), sample=st.sampled_from(SAMPLES), t=st.integers(0, 15),

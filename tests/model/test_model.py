@@ -142,7 +142,7 @@ class LightlyModel(MoreRules, RuleBasedStateMachine):
             self.tags[name] = set(s)
             self.identify(name, INITIAL)
         self.trash = [{}, {}]
-        now = time.time()
+        now = max(time.time(), W.stale_until)
         self.changed = [now, now]   # when each mount last had a change by someone else
         self.steps = 0
         self.kills = self.emu_restarts = self.faults = self.upsizes = 0
@@ -641,6 +641,7 @@ def main():
         seeds = [FIXED_SEED, random.SystemRandom().randrange(1, 2**31)]
     W = world.W = World("cache_ttl=%g,flush_delay_ms=%d,timeout=%g" % (TTL, FLUSH_MS, REQ_TIMEOUT_S))
     W.pool = []
+    W.stale_until = 0       # mounts may serve their caches unasked until then
     W.all_examples = W.all_steps = W.all_quiets = 0
     W.t0 = W.last_progress = time.time()
     stop_at_deadline()

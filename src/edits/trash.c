@@ -98,7 +98,10 @@ static int add_entry(struct fs *fs, struct dataset *d, const char *id,
 	struct tag *old = model_trash_by_name(d, name), *t;
 	int ret;
 
-	if (old) /* deleted twice: the newer one stays */
+	/* deleted twice: the newer one stays, whichever file is read first */
+	if (old && old->deleted_ms > deleted)
+		return 0;
+	if (old)
 		old->live = false;
 	ret = model_add_trash(&fs->model, d, name, &t);
 	if (ret)

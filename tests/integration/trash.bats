@@ -19,6 +19,7 @@ setup() {
 teardown() {
 	unmount_fs
 	emu_stop
+	[ -z "${SHM_STATE:-}" ] || rm -rf "$SHM_STATE"
 }
 
 tag_json() {
@@ -76,6 +77,25 @@ assert d['prevTagId'] == '$parent', d"
 	assert_output "$(printf 'tag-a\ntag-a.json')"
 	mv "$MNT/scenes/.lightly/trash/tag-a" "$MNT/scenes/tag-back"
 	tag_json tag-back | py "assert d['bitMaskData'] == '0xd', d"
+}
+
+@test "a name deleted twice: after a remount the trash still holds the newer deletion" {
+	# on tmpfs readdir lists the newest file first, so a load that lets the
+	# last file read win brings back the older deletion
+	SHM_STATE=$(mktemp -d /dev/shm/lfs-trash.XXXXXX)
+	mount_fs -o flush_delay_ms=100,cache_ttl=0.5,state_dir="$SHM_STATE"
+	rm -r "$MNT/scenes/tag-a" # {a/x1.jpg, b/y1.jpg, top1.png}
+	make_tag "$DS" tag-a 0x20 >/dev/null # {top3.png}
+	sleep 1
+	rm -r "$MNT/scenes/tag-a"
+	run mount_files "$MNT/scenes/.lightly/trash/tag-a"
+	assert_output "top3.png"
+	unmount_fs
+	mount_fs -o state_dir="$SHM_STATE"
+	run mount_files "$MNT/scenes/.lightly/trash/tag-a"
+	assert_output "top3.png"
+	mv "$MNT/scenes/.lightly/trash/tag-a" "$MNT/scenes/tag-a"
+	tag_json tag-a | py "assert d['bitMaskData'] == '0x20', d"
 }
 
 @test "a refused delete leaves nothing in the trash; an entry older than trash_days is dropped" {

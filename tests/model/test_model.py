@@ -4,19 +4,25 @@
 One emulator (scripts/lightly_emulator.py) on a free port, two daemons
 mounting the same account (each its own mountpoint, state and cache dir), and
 a reference model: for each tag of a dataset, the set of sample names it
-holds.  Hypothesis (Debian's python3-hypothesis, run with /usr/bin/python3)
-draws sequences of edits made through either mount or straight through the
-API, and checks after every step that the server holds what the model says,
-and at quiet points that each mount lists what the server holds.
+holds and its parent.  Hypothesis (Debian's python3-hypothesis, run with
+/usr/bin/python3) draws sequences of edits made through either mount or
+straight through the API, and checks after every step that the server holds
+what the model says, and at quiet points that each mount lists what the
+server holds.  The processes live in world.py.
 
 The rule the model follows is "per-sample last writer wins": an edit anywhere
 never undoes another writer's edit of a different sample; when two writers
 change the same sample at the same moment, either outcome is accepted (the
 rule reads the server's answer for that one sample and the model adopts it).
+An edit acknowledged by a mount reaches the server: after the mount's daemon
+is killed (-9) and mounted again from its journal, after the server restarts,
+and through injected faults.  An edit whose tag another writer deletes first
+is dropped: the deleted tag stays deleted (README: "nothing is ever
+recreated").
 
 Every example works in a dataset of its own (same samples, same tags), so
 examples do not see each other's leftovers and a shrunk sequence replays from
-the same start.
+the same start; MODEL_DS_POOL reuses a few datasets instead.
 
 Environment:
   LIGHTLYFS_BIN        the daemon (default build/lightlyfs)
@@ -29,16 +35,38 @@ Environment:
   MODEL_QUIET_EVERY    quiet point (mounts compared with the server) every N steps (default 4)
   MODEL_TTL            the mounts' -o cache_ttl (default 0.5)
   MODEL_FLUSH_MS       the mounts' -o flush_delay_ms (default 100)
+  MODEL_REQ_TIMEOUT_S  the mounts' -o timeout (default 2): with the server
+                       stopped, a lookup past the TTL waits for its refresh's
+                       deadline before the cached answer is given (two of
+                       them for a dataset and its tags), so the daemon's
+                       30 s would cost a minute of the budget per lookup
   MODEL_RACE_DELAY_MS  in the concurrent rule, the flushes' GET of the tag is
                        answered this late (emulator fault answer_delay_ms), so
                        both mounts read the tag before either writes it; 0: no
                        widening (default 300)
+  MODEL_DS_POOL=K      examples take K datasets in turn, reset through the API
+                       at the start of each (every tag but the initial one
+                       deleted, the seed tags made again), so a long soak
+                       makes no more than K datasets; the upsize rule is left
+                       out then (the API cannot remove samples).  Default 0:
+                       a fresh dataset per example
+  MODEL_PROGRESS_S=N   every N s (checked between steps) print 'model: progress
+                       t= examples= steps= quiets= ops= rss0_kb= rss1_kb= restarts1='
   MODEL_NO_CONCURRENT=1  leave the concurrent rule out
-  MODEL_NO_API=1         leave the API writer's rules out
-  MODEL_NO_TAGOPS=1      leave mkdir, rmdir/rm -r and tag renames (mount and API) out
+  MODEL_NO_API=1         leave the API writer's rules out (api_*, upsize, edit_deleted)
+  MODEL_NO_TAGOPS=1      leave mkdir, rmdir/rm -r, tag renames (mount and API),
+                         arithmetic, restore and edit_deleted out
   MODEL_NO_MKDIR=1       leave the mount's mkdir rule out (a known bug: a tag the
                          mount made with mkdir and another writer renamed or
                          deleted right after stays listed well past the TTL)
+  MODEL_NO_CP=1          leave cp of a sample into a tag out
+  MODEL_NO_TRASH=1       leave mv DS/.lightly/trash/T DS/T (restore) out
+  MODEL_NO_ARITH=1       leave mv DS/A+B (&, ~) DS/NEW out
+  MODEL_NO_UPSIZE=1      leave the API's new samples + upsize (mount or API) out
+  MODEL_NO_KILL=1        leave kill -9 of mount 1 and its remount out (also in edit_deleted)
+  MODEL_NO_EMU_RESTART=1 leave the emulator's restart out
+  MODEL_NO_FAULTS=1      leave injected faults on the tag GET/PUT out
+  MODEL_NO_DELETED_EDIT=1  leave edits whose tag the API deletes before the flush out
   MODEL_VERBOSE=1      print every example's steps
   KEEP_LOGS=1          keep the temporary directory (daemon logs) at the end
 
@@ -51,15 +79,10 @@ import json
 import os
 import random
 import re
-import select
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
-import urllib.error
-import urllib.request
 
 from hypothesis import HealthCheck, Phase, Verbosity, note, settings
 from hypothesis import strategies as st
@@ -68,297 +91,120 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition,
                                  rule, run_state_machine_as_test)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("LIGHTLYFS_BIN", os.path.join(ROOT, "build", "lightlyfs"))
-EMULATOR = os.path.join(ROOT, "scripts", "lightly_emulator.py")
-TOKEN = "model-token-%d-secret" % os.getpid()
-
-
-def env_int(name, default):
-    return int(os.environ.get(name, "") or default)
-
-
-FIXED_SEED = 20240611
-EXAMPLES = env_int("MODEL_EXAMPLES", 20)
-STEPS = env_int("MODEL_STEPS", 20)
-BUDGET_S = float(os.environ.get("MODEL_BUDGET_S", "") or 100)
-QUIET_EVERY = env_int("MODEL_QUIET_EVERY", 4)
-TTL = float(os.environ.get("MODEL_TTL", "") or 0.5)
-FLUSH_MS = env_int("MODEL_FLUSH_MS", 100)
-RACE_DELAY_MS = env_int("MODEL_RACE_DELAY_MS", 300)
-NO_CONCURRENT = os.environ.get("MODEL_NO_CONCURRENT") == "1"
-NO_API = os.environ.get("MODEL_NO_API") == "1"
-NO_TAGOPS = os.environ.get("MODEL_NO_TAGOPS") == "1"
-NO_MKDIR = os.environ.get("MODEL_NO_MKDIR") == "1"
-OP_TIMEOUT_S = 20       # one batch of system calls in a worker
-SETTLE_TIMEOUT_S = 8    # a mount's pending edits reach the server
-MARGIN_S = 0.3          # on top of the TTL before a mount must see others' changes
-
-INITIAL = "initial-tag"
-# 40 samples, some in sub-folders (a mount shows them as subdirectories)
-SAMPLES = (["a/x%02d.png" % i for i in range(1, 9)] +
-           ["a/b/y%02d.jpg" % i for i in range(1, 5)] +
-           ["c/z%02d.png" % i for i in range(1, 5)] +
-           ["x%02d.png" % i for i in range(1, 25)])
-INDEX = {n: i for i, n in enumerate(SAMPLES)}
-SEED_TAGS = {"cats": set(SAMPLES[0:12:2]) | {"x03.png", "x10.png"},
-             "dogs": {"a/x02.png", "c/z01.png", "x01.png", "x02.png", "x20.png"},
-             "review": set()}
-NEW_NAMES = ["cats", "dogs", "review", "new-one", "new-two", "new-three"]
-MAX_TAGS = 5            # editable tags (the initial tag not counted); < len(NEW_NAMES)
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-# --------------------------------------------------------------- a worker
-# Every system call on a mount runs in a worker process, so a hung FUSE call
-# costs a bounded wait and a killed worker, never a hung test.
-WORKER = r'''
-import errno, json, os, subprocess, sys, time
-def one(op):
-    k, a = op[0], op[1:]
-    try:
-        if k == "link": os.link(a[0], a[1])
-        elif k == "unlink": os.unlink(a[0])
-        elif k == "rename": os.rename(a[0], a[1])
-        elif k == "mkdir": os.mkdir(a[0])
-        elif k == "makedirs": os.makedirs(a[0], exist_ok=True)
-        elif k == "rmdir": os.rmdir(a[0])
-        elif k == "rm-r":
-            r = subprocess.run(["rm", "-r", "--", a[0]], capture_output=True, text=True)
-            if r.returncode: return {"err": "rm -r exit %d: %s" % (r.returncode, r.stderr.strip()[-300:])}
-        elif k == "fsync":
-            fd = os.open(a[0], os.O_RDONLY)
-            try: os.fsync(fd)
-            finally: os.close(fd)
-        elif k == "listdir": return {"ok": sorted(os.listdir(a[0]))}
-        elif k == "files":
-            out = []
-            for d, dirs, files in os.walk(a[0], onerror=lambda e: (_ for _ in ()).throw(e)):
-                out += [os.path.relpath(os.path.join(d, f), a[0]) for f in files]
-            return {"ok": sorted(out)}
-        elif k == "read":
-            with open(a[0], "rb") as f: return {"ok": f.read().decode("utf-8", "replace")}
-        else: return {"err": "unknown op " + k}
-        return {"ok": None}
-    except OSError as e:
-        return {"err": errno.errorcode.get(e.errno, str(e.errno))}
-for line in sys.stdin:
-    req = json.loads(line)
-    if req.get("at"):
-        d = req["at"] - time.time()
-        if d > 0: time.sleep(d)
-    res = [one(op) for op in req["ops"]]
-    sys.stdout.write(json.dumps(res) + "\n"); sys.stdout.flush()
-'''
-
-
-class Worker:
-    def __init__(self, cwd):
-        self.cwd = cwd
-        self.proc = None
-        self.buf = b""
-
-    def start(self):
-        self.proc = subprocess.Popen(["/usr/bin/python3", "-c", WORKER], cwd=self.cwd,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.buf = b""
-
-    def send(self, ops, at=None):
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
-        self.proc.stdin.write((json.dumps({"ops": ops, "at": at}) + "\n").encode())
-        self.proc.stdin.flush()
-        self.pending = ops
-
-    def recv(self, timeout=OP_TIMEOUT_S):
-        end = time.time() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            left = end - time.time()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                self.stop()
-                raise AssertionError("system calls hung for %d s: %r" % (timeout, self.pending))
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                self.stop()
-                raise AssertionError("worker died during %r" % (self.pending,))
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def run(self, ops):
-        self.send(ops)
-        return self.recv()
-
-    def stop(self):
-        if self.proc is not None:
-            try:
-                self.proc.kill()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-            self.proc = None
-
-
-# --------------------------------------------------------------- the world
-def in_proc_mounts(path):
-    try:
-        with open("/proc/mounts") as f:
-            return any(l.split()[1] == path for l in f)
-    except OSError:
-        return False
-
-
-class World:
-    """The emulator, the two mounts and their workers; everything it starts
-    it stops (by pid) in close(), which atexit and signals also reach."""
-
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="lfs-model.")
-        self.emu = None
-        self.url = None
-        self.mounts = []      # dicts: mnt, proc, log, worker
-        self.closed = False
-        self.stopping = 0
-        self.ds_counter = 0
-        self.deadline = None
-
-    # --- emulator and API
-    def start_emulator(self):
-        out = os.path.join(self.tmp, "emu.out")
-        with open(out, "w") as o, open(os.path.join(self.tmp, "emu.err"), "w") as e:
-            self.emu = subprocess.Popen(["/usr/bin/python3", EMULATOR, "--port", "0", "--token", TOKEN,
-                                         "--state", os.path.join(self.tmp, "state.sqlite")],
-                                        stdout=o, stderr=e)
-        for _ in range(300):
-            with open(out) as f:
-                for l in f:
-                    if l.startswith("port="):
-                        self.url = "http://127.0.0.1:%s" % l.strip()[5:]
-                        return
-            if self.emu.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError("emulator did not start: " + open(os.path.join(self.tmp, "emu.err")).read())
-
-    def api(self, method, path, body=None, auth=True):
-        if auth:
-            path += ("&" if "?" in path else "?") + "token=" + TOKEN
-        r = urllib.request.Request(self.url + path, method=method,
-                                   data=None if body is None else json.dumps(body).encode(),
-                                   headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(r, timeout=15) as f:
-            data = f.read()
-        return json.loads(data) if data else None
-
-    # --- mounts
-    def start_mounts(self):
-        for k in range(2):
-            base = os.path.join(self.tmp, "m%d-%d" % (k, time.monotonic_ns()))
-            mnt = base + ".mnt"
-            for d in (mnt, base + "/state", base + "/cache"):
-                os.makedirs(d)
-            env = dict(os.environ, LIGHTLY_TOKEN=TOKEN, LIGHTLY_SERVER_LOCATION=self.url,
-                       XDG_STATE_HOME=base + "/state", XDG_CACHE_HOME=base + "/cache")
-            logp = base + ".log"
-            with open(logp, "w") as lf:
-                proc = subprocess.Popen([BIN, "-f", "-o", "cache_ttl=%g,flush_delay_ms=%d" % (TTL, FLUSH_MS),
-                                         mnt], env=env, stdout=lf, stderr=lf, stdin=subprocess.DEVNULL)
-            m = {"mnt": mnt, "proc": proc, "log": logp, "worker": Worker(self.tmp)}
-            self.mounts.append(m)
-            for _ in range(100):
-                if in_proc_mounts(mnt) or proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-            if not in_proc_mounts(mnt):
-                raise RuntimeError("mount %d failed: %s" % (k, open(logp).read()[-2000:]))
-
-    def stop_mounts(self):
-        for m in self.mounts:
-            m["worker"].stop()
-            if in_proc_mounts(m["mnt"]):
-                subprocess.run(["fusermount3", "-u", m["mnt"]], timeout=15,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                m["proc"].wait(15)     # it sends what is pending before it exits
-            except subprocess.TimeoutExpired:
-                m["proc"].kill()
-                m["proc"].wait(5)
-            if in_proc_mounts(m["mnt"]):
-                subprocess.run(["fusermount3", "-uz", m["mnt"]], timeout=15,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                os.rmdir(m["mnt"])
-            except OSError:
-                pass
-        self.mounts = []
-
-    def close(self):
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self.stop_mounts()
-        finally:
-            if self.emu is not None and self.emu.poll() is None:
-                self.emu.terminate()
-                try:
-                    self.emu.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.emu.kill()
-                    self.emu.wait(5)
-            if os.environ.get("KEEP_LOGS"):
-                log("model: logs kept in " + self.tmp)
-            else:
-                subprocess.run(["rm", "-rf", "--one-file-system", self.tmp], timeout=30)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import world  # noqa: E402
+from config import *  # noqa: E402,F401,F403
+from rules_more import MoreRules  # noqa: E402
+from world import BIN, TOKEN, World, log  # noqa: E402
 
 
 W = None
 
 
 # --------------------------------------------------------------- helpers
-def hexmask(names):
-    v = 0
-    for n in names:
-        v |= 1 << INDEX[n]
-    return hex(v)
+def progress(force=False):
+    now = time.time()
+    if not PROGRESS_S or (not force and now - W.last_progress < PROGRESS_S):
+        return
+    W.last_progress = now
+    log("model: progress t=%d examples=%d steps=%d quiets=%d ops=%d rss0_kb=%d rss1_kb=%d restarts1=%d"
+        % (now - W.t0, W.all_examples, W.all_steps, W.all_quiets, W.ops, W.rss(0), W.rss(1),
+           W.restarts[1]))
 
 
-def pick(i, seq):
-    seq = sorted(seq)
-    return seq[i % len(seq)]
-
-
-class LightlyModel(RuleBasedStateMachine):
+class LightlyModel(MoreRules, RuleBasedStateMachine):
     """Model: self.tags maps each tag name of this example's dataset to its
-    set of sample names; the initial tag holds every sample."""
+    set of sample names (the initial tag holds every sample), self.uid each
+    name to a tag identity that renames keep, self.prev each name to its
+    parent's identity; self.trash[m] what mount m deleted (name: members,
+    parent identity; the newest deletion of a name wins)."""
 
     def __init__(self):
         super().__init__()
-        W.ds_counter += 1
-        self.ds = "model-%03d" % W.ds_counter
-        self.ds_id = W.api("POST", "/v1/datasets", {"name": self.ds})["id"]
-        W.api("POST", "/_emulator/datasets/%s/samples" % self.ds_id, {"fileNames": SAMPLES}, auth=False)
-        init = W.api("POST", "/v1/datasets/%s/tags/initial" % self.ds_id,
-                     {"imgType": "full", "name": INITIAL})["id"]
-        self.initial_id = init
+        self.samples = list(SAMPLES)
+        self.index = {n: i for i, n in enumerate(self.samples)}
+        self.uid, self.prev, self.next_uid = {}, {}, 0
+        if POOL:
+            self.pooled_dataset()
+        else:
+            W.ds_counter += 1
+            self.ds = "model-%03d" % W.ds_counter
+            self.ds_id = W.api("POST", "/v1/datasets", {"name": self.ds})["id"]
+            W.api("POST", "/_emulator/datasets/%s/samples" % self.ds_id, {"fileNames": SAMPLES}, auth=False)
+            self.initial_id = W.api("POST", "/v1/datasets/%s/tags/initial" % self.ds_id,
+                                    {"imgType": "full", "name": INITIAL})["id"]
+        self.tags = {INITIAL: set(SAMPLES)}
+        self.identify(INITIAL, None)
         for name, s in SEED_TAGS.items():
             W.api("POST", "/v1/datasets/%s/tags" % self.ds_id,
-                  {"name": name, "prevTagId": init, "bitMaskData": hexmask(s), "totSize": len(SAMPLES)})
-        self.tags = {INITIAL: set(SAMPLES)}
-        self.tags.update({k: set(v) for k, v in SEED_TAGS.items()})
-        now = time.time()
+                  {"name": name, "prevTagId": self.initial_id, "bitMaskData": self.hexmask(s),
+                   "totSize": len(SAMPLES)})
+            self.tags[name] = set(s)
+            self.identify(name, INITIAL)
+        self.trash = [{}, {}]
+        now = max(time.time(), W.stale_until)
         self.changed = [now, now]   # when each mount last had a change by someone else
         self.steps = 0
+        self.kills = self.emu_restarts = self.faults = self.upsizes = 0
         W.examples += 1
+        W.all_examples += 1
+
+    def pooled_dataset(self):
+        """The next dataset of the pool, its tags deleted (children first)
+        but the initial one."""
+        k = W.all_examples % POOL
+        while len(W.pool) <= k:
+            name = "model-pool-%d" % len(W.pool)
+            ds_id = W.api("POST", "/v1/datasets", {"name": name})["id"]
+            W.api("POST", "/_emulator/datasets/%s/samples" % ds_id, {"fileNames": SAMPLES}, auth=False)
+            init = W.api("POST", "/v1/datasets/%s/tags/initial" % ds_id,
+                         {"imgType": "full", "name": INITIAL})["id"]
+            W.pool.append((name, ds_id, init))
+        self.ds, self.ds_id, self.initial_id = W.pool[k]
+        while True:
+            tags = W.api("GET", "/v1/datasets/%s/tags" % self.ds_id)
+            parents = {t.get("prevTagId") for t in tags}
+            leaves = [t for t in tags if t.get("prevTagId") and t["id"] not in parents]
+            if not leaves:
+                break
+            for t in leaves:
+                W.api("DELETE", "/v1/datasets/%s/tags/%s" % (self.ds_id, t["id"]))
+        assert [t["name"] for t in tags] == [INITIAL], "pooled dataset %s kept %r" % (self.ds, tags)
 
     # --- plumbing
+    def count(self, rule_name):
+        W.rule_counts[rule_name] = W.rule_counts.get(rule_name, 0) + 1
+
+    def hexmask(self, names):
+        v = 0
+        for n in names:
+            v |= 1 << self.index[n]
+        return hex(v)
+
+    def identify(self, name, parent):
+        """name is a new tag whose parent is the tag named parent."""
+        self.next_uid += 1
+        self.uid[name] = self.next_uid
+        self.prev[name] = None if parent is None else self.uid[parent]
+
+    def drop_tag(self, name):
+        members, prev = self.tags.pop(name), self.prev.pop(name)
+        del self.uid[name]
+        return members, prev
+
+    def rename(self, old, new):
+        self.tags[new] = self.tags.pop(old)
+        self.uid[new] = self.uid.pop(old)
+        self.prev[new] = self.prev.pop(old)
+
+    def parents(self):
+        """Names of tags another tag has as parent (the server refuses to delete them)."""
+        ids = set(self.prev.values())
+        return {n for n, u in self.uid.items() if u in ids}
+
+    def leaves(self):
+        return [t for t in self.editable() if t not in self.parents()]
+
     def mnt(self, m, *parts):
         return os.path.join(W.mounts[m]["mnt"], self.ds, *parts)
 
@@ -400,9 +246,9 @@ class LightlyModel(RuleBasedStateMachine):
     def editable(self):
         return [t for t in self.tags if t != INITIAL]
 
-    def settle(self, m):
+    def settle(self, m, timeout=SETTLE_TIMEOUT_S):
         """Mount m's pending edits reached the server (its stats say so)."""
-        end = time.time() + SETTLE_TIMEOUT_S
+        end = time.time() + timeout
         stats = os.path.join(W.mounts[m]["mnt"], ".lightly", "stats")
         while True:
             r = self.worker(m).run([["read", stats]])[0]
@@ -412,19 +258,22 @@ class LightlyModel(RuleBasedStateMachine):
             if busy == 0:
                 return
             assert time.time() < end, "mount%d: edits still pending after %d s: %r" % (
-                m, SETTLE_TIMEOUT_S, e)
+                m, timeout, e)
             time.sleep(0.05)
 
-    def server_tags(self):
+    def server_tag_list(self):
+        return W.api("GET", "/v1/datasets/%s/tags" % self.ds_id)
+
+    def server_tags(self, tags=None):
         names = W.api("GET", "/v1/datasets/%s/mappings?field=fileName" % self.ds_id)
         out = {}
-        for t in W.api("GET", "/v1/datasets/%s/tags" % self.ds_id):
+        for t in tags if tags is not None else self.server_tag_list():
             v = int(t["bitMaskData"], 16)
             out[t["name"]] = {names[i] for i in range(len(names)) if v >> i & 1}
         return out
 
     def server_tag(self, name):
-        for t in W.api("GET", "/v1/datasets/%s/tags" % self.ds_id):
+        for t in self.server_tag_list():
             if t["name"] == name:
                 return t
         raise AssertionError("tag %s is not on the server" % name)
@@ -432,15 +281,28 @@ class LightlyModel(RuleBasedStateMachine):
     def sync_ops(self, m, tags):
         return [["fsync", self.mnt(m, t)] for t in tags]
 
+    def link_ops(self, m, tag, sample):
+        dst = self.mnt(m, tag, sample)
+        return [["makedirs", os.path.dirname(dst)], ["link", self.mnt(m, INITIAL, sample), dst]]
+
+    def edit_ops(self, m, tag, sample):
+        """ln S into T when T lacks it, else rm T/S; the model's change and
+        the system call whose result to check (its index in the ops)."""
+        if sample in self.tags[tag]:
+            return [["unlink", self.mnt(m, tag, sample)]], 0, "rm"
+        return self.link_ops(m, tag, sample), 1, "ln"
+
+    def apply_edit(self, tag, sample, kind):
+        (self.tags[tag].add if kind == "ln" else self.tags[tag].discard)(sample)
+
     # --- mount edits
     @precondition(lambda self: self.editable())
     @rule(m=st.integers(0, 1), sample=st.sampled_from(SAMPLES), t=st.integers(0, 15), sync=st.booleans())
     def ln(self, m, sample, t, sync):
         """ln DS/initial-tag/S DS/T/ (mkdir -p of S's folder under T first)"""
+        self.count('ln')
         tag = pick(t, self.editable())
-        dst = self.mnt(m, tag, sample)
-        ops = [["makedirs", os.path.dirname(dst)], ["link", self.mnt(m, INITIAL, sample), dst]]
-        res = self.do(m, ops + (self.sync_ops(m, [tag]) if sync else []))
+        res = self.do(m, self.link_ops(m, tag, sample) + (self.sync_ops(m, [tag]) if sync else []))
         self.expect(res[1], "EEXIST" if sample in self.tags[tag] else "OK", "ln %s into %s" % (sample, tag))
         if sync:
             self.expect(res[2], "OK", "fsync %s" % tag)
@@ -452,6 +314,7 @@ class LightlyModel(RuleBasedStateMachine):
     @rule(m=st.integers(0, 1), sample=st.sampled_from(SAMPLES), t=st.integers(0, 15), sync=st.booleans())
     def rm(self, m, sample, t, sync):
         """rm DS/T/S"""
+        self.count('rm')
         tag = pick(t, self.editable())
         res = self.do(m, [["unlink", self.mnt(m, tag, sample)]] + (self.sync_ops(m, [tag]) if sync else []))
         self.expect(res[0], "OK" if sample in self.tags[tag] else "ENOENT", "rm %s from %s" % (sample, tag))
@@ -466,6 +329,7 @@ class LightlyModel(RuleBasedStateMachine):
           sync=st.booleans())
     def mv_sample(self, m, k, t, u, sync):
         """mv DS/A/S DS/B/ where S is in A and not in B"""
+        self.count('mv_sample')
         src = pick(t, [x for x in self.editable() if self.tags[x]])
         dsts = [x for x in self.editable() if x != src]
         dst = pick(u, dsts)
@@ -491,6 +355,7 @@ class LightlyModel(RuleBasedStateMachine):
     def concurrent(self, t, s0, s1, add0, add1, sync):
         """mount0 and mount1 each ln (add) or rm a sample of the same tag at
         the same moment; their sends overlap"""
+        self.count('concurrent')
         tag = pick(t, self.editable())
         self.fresh(0)
         self.fresh(1)
@@ -548,18 +413,29 @@ class LightlyModel(RuleBasedStateMachine):
     @rule(m=st.integers(0, 1), n=st.integers(0, 15))
     def mkdir(self, m, n):
         """mkdir DS/NEW"""
+        self.count('mkdir')
         name = pick(n, self.free_names())
         res = self.do(m, [["mkdir", self.mnt(m, name)]])
         self.expect(res[0], "OK", "mkdir %s" % name)
         self.tags[name] = set()
+        self.identify(name, INITIAL)
         self.by(m)
 
     @precondition(lambda self: not NO_TAGOPS and self.editable())
     @rule(m=st.integers(0, 1), t=st.integers(0, 15), plain=st.booleans())
     def rmtag(self, m, t, plain):
         """rmdir DS/T when T is empty and plain, else rm -r DS/T"""
+        self.count('rmtag')
         tag = pick(t, self.editable())
         p = self.mnt(m, tag)
+        if tag in self.parents():
+            # the server refuses: the tag stays with its samples (rm -r's removals are taken back)
+            op = "rmdir" if plain and not self.tags[tag] else "rm-r"
+            err = self.do(m, [[op, p]])[0].get("err", "OK")
+            # (rmdir: ENOTEMPTY when folders this mount made are left, as for a leaf)
+            assert err in ("EBUSY", "ENOTEMPTY") if op == "rmdir" else err.startswith("rm -r exit 1"), (
+                "%s of %s, another tag's parent: got %s, expected it refused" % (op, tag, err))
+            return
         if plain and not self.tags[tag]:
             res = self.do(m, [["rmdir", p]])
             if res[0].get("err") == "ENOTEMPTY":
@@ -571,18 +447,19 @@ class LightlyModel(RuleBasedStateMachine):
         else:
             res = self.do(m, [["rm-r", p]])
             self.expect(res[0], "OK", "rm -r %s" % tag)
-        del self.tags[tag]
+        self.trash[m][tag] = self.drop_tag(tag)
         self.by(m)
 
     @precondition(lambda self: not NO_TAGOPS and self.editable() and self.free_names())
     @rule(m=st.integers(0, 1), t=st.integers(0, 15), n=st.integers(0, 15))
     def rename_tag(self, m, t, n):
         """mv DS/T DS/U (U is no tag)"""
+        self.count('rename_tag')
         tag = pick(t, self.editable())
         name = pick(n, self.free_names())
         res = self.do(m, [["rename", self.mnt(m, tag), self.mnt(m, name)]])
         self.expect(res[0], "OK", "mv %s %s" % (tag, name))
-        self.tags[name] = self.tags.pop(tag)
+        self.rename(tag, name)
         self.by(m)
 
     # --- another writer: the API
@@ -590,10 +467,11 @@ class LightlyModel(RuleBasedStateMachine):
     @rule(t=st.integers(0, 15), sample=st.sampled_from(SAMPLES))
     def api_flip(self, t, sample):
         """GET the tag, flip one sample's bit, PUT {name, bitMaskData}"""
+        self.count('api_flip')
         tag = pick(t, self.editable())
         j = self.server_tag(tag)
-        v = int(j["bitMaskData"], 16) ^ (1 << INDEX[sample])
-        note("api: %s %s %s" % (tag, "+" if v >> INDEX[sample] & 1 else "-", sample))
+        v = int(j["bitMaskData"], 16) ^ (1 << self.index[sample])
+        note("api: %s %s %s" % (tag, "+" if v >> self.index[sample] & 1 else "-", sample))
         W.api("PUT", "/v1/datasets/%s/tags/%s" % (self.ds_id, j["id"]), {"name": tag, "bitMaskData": hex(v)})
         self.tags[tag] ^= {sample}
         self.by(None)
@@ -602,30 +480,34 @@ class LightlyModel(RuleBasedStateMachine):
     @rule(n=st.integers(0, 15), members=st.sets(st.sampled_from(SAMPLES), max_size=4))
     def api_create(self, n, members):
         """POST a tag (child of the initial tag) holding some samples"""
+        self.count('api_create')
         name = pick(n, self.free_names())
         W.api("POST", "/v1/datasets/%s/tags" % self.ds_id,
-              {"name": name, "prevTagId": self.initial_id, "bitMaskData": hexmask(members),
-               "totSize": len(SAMPLES)})
+              {"name": name, "prevTagId": self.initial_id, "bitMaskData": self.hexmask(members),
+               "totSize": len(self.samples)})
         self.tags[name] = set(members)
+        self.identify(name, INITIAL)
         self.by(None)
 
-    @precondition(lambda self: not NO_API and not NO_TAGOPS and self.editable())
+    @precondition(lambda self: not NO_API and not NO_TAGOPS and self.leaves())
     @rule(t=st.integers(0, 15))
     def api_delete(self, t):
-        """DELETE a tag"""
-        tag = pick(t, self.editable())
+        """DELETE a tag (no other tag's parent)"""
+        self.count('api_delete')
+        tag = pick(t, self.leaves())
         W.api("DELETE", "/v1/datasets/%s/tags/%s" % (self.ds_id, self.server_tag(tag)["id"]))
-        del self.tags[tag]
+        self.drop_tag(tag)
         self.by(None)
 
     @precondition(lambda self: not NO_API and not NO_TAGOPS and self.editable() and self.free_names())
     @rule(t=st.integers(0, 15), n=st.integers(0, 15))
     def api_rename(self, t, n):
         """PUT {name: NEW} (the mask left as it is)"""
+        self.count('api_rename')
         tag = pick(t, self.editable())
         name = pick(n, self.free_names())
         W.api("PUT", "/v1/datasets/%s/tags/%s" % (self.ds_id, self.server_tag(tag)["id"]), {"name": name})
-        self.tags[name] = self.tags.pop(tag)
+        self.rename(tag, name)
         self.by(None)
 
     # --- checks
@@ -636,6 +518,7 @@ class LightlyModel(RuleBasedStateMachine):
     def quiet(self):
         """Both mounts settled and past the TTL: each lists what the server holds."""
         W.quiets += 1
+        W.all_quiets += 1
         self.settle(0)
         self.settle(1)
         server = self.server_tags()
@@ -664,13 +547,21 @@ class LightlyModel(RuleBasedStateMachine):
                 m, p.returncode, open(W.mounts[m]["log"], errors="replace").read()[-1500:])
         self.settle(0)
         self.settle(1)
-        server = self.server_tags()
+        listed = self.server_tag_list()
+        server = self.server_tags(listed)
         assert set(server) == set(self.tags), "server tags %r, model %r" % (sorted(server), sorted(self.tags))
+        by_id = {t["id"]: t["name"] for t in listed}
+        by_uid = {u: n for n, u in self.uid.items()}
+        for t in listed:
+            got, want = by_id.get(t.get("prevTagId")), by_uid.get(self.prev[t["name"]])
+            assert got == want, "tag %s: parent on the server %s, model %s" % (t["name"], got, want)
         for t in sorted(server):
             assert server[t] == self.tags[t], "tag %s: server has %s more, %s fewer than the model" % (
                 t, sorted(server[t] - self.tags[t]), sorted(self.tags[t] - server[t]))
         self.steps += 1
         W.checks += 1
+        W.all_steps += 1
+        progress()
         if QUIET_EVERY and self.steps > 1 and (self.steps - 1) % QUIET_EVERY == 0:
             self.quiet()
 
@@ -710,6 +601,7 @@ def run_seed(s):
     W.deadline = time.time() + BUDGET_S
     W.out_of_budget = False
     W.examples = W.checks = W.quiets = 0
+    W.rule_counts = {}
     LightlyModel._hypothesis_internal_use_seed = s
     cfg = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
                    suppress_health_check=list(HealthCheck), print_blob=False,
@@ -738,6 +630,7 @@ def run_seed(s):
         return False
     finally:
         W.stop_mounts()
+        log("model: rules " + " ".join("%s=%d" % kv for kv in sorted(W.rule_counts.items())))
 
 
 def main():
@@ -746,7 +639,11 @@ def main():
         seeds = [int(os.environ["MODEL_SEED"])]
     else:
         seeds = [FIXED_SEED, random.SystemRandom().randrange(1, 2**31)]
-    W = World()
+    W = world.W = World("cache_ttl=%g,flush_delay_ms=%d,timeout=%g" % (TTL, FLUSH_MS, REQ_TIMEOUT_S))
+    W.pool = []
+    W.stale_until = 0       # mounts may serve their caches unasked until then
+    W.all_examples = W.all_steps = W.all_quiets = 0
+    W.t0 = W.last_progress = time.time()
     stop_at_deadline()
     atexit.register(W.close)
 
@@ -759,10 +656,11 @@ def main():
     t0 = time.time()
     try:
         W.start_emulator()
-        log("model: daemon %s, emulator %s, %d examples x %d steps per seed, budget %g s per seed%s%s%s%s"
-            % (BIN, W.url, EXAMPLES, STEPS, BUDGET_S, ", no mkdir rule" if NO_MKDIR else "",
-               ", no concurrent rule" if NO_CONCURRENT else "", ", no API writer" if NO_API else "",
-               ", no tag ops" if NO_TAGOPS else ""))
+        off = [k[len("MODEL_NO_"):].lower() for k in sorted(os.environ)
+               if k.startswith("MODEL_NO_") and os.environ[k] == "1"]
+        log("model: daemon %s, emulator %s, %d examples x %d steps per seed, budget %g s per seed%s%s"
+            % (BIN, W.url, EXAMPLES, STEPS, BUDGET_S, ", rules left out: " + " ".join(off) if off else "",
+               ", %d pooled datasets (no upsize)" % POOL if POOL else ""))
         for s in seeds:
             log("model: seed %d (replay: MODEL_SEED=%d tests/model/run.sh)" % (s, s))
             t = time.time()

@@ -629,6 +629,7 @@ def run_seed(s):
             "(replay: MODEL_SEED=%d tests/model/run.sh)" % (s, len(counts), ", ".join(map(str, counts)) or "?", s))
         return False
     finally:
+        progress(force=True)    # the soak's last row, the daemons still up
         W.stop_mounts()
         log("model: rules " + " ".join("%s=%d" % kv for kv in sorted(W.rule_counts.items())))
 

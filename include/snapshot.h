@@ -9,8 +9,10 @@
  * names in index order and the pages of sample info loaded (id, size,
  * time: what names a sample's cached content).  A binary format of our
  * own, lengths before bytes, names as a varint and their bytes: a
- * million names of 30 bytes is ~31 MB.  Files are written whole to a
- * temporary name and renamed, so a crash leaves the old or the new.
+ * million names of 30 bytes is ~31 MB.  Numbers are in this machine's
+ * byte order: a snapshot is read by the machine that wrote it.  Files
+ * are written whole to a temporary name and renamed, so a crash leaves
+ * the old or the new.
  *
  * Locking: the encode and install functions run with fs->lock held and
  * do no I/O; the read and write functions do the I/O and never take it. */

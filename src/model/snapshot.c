@@ -609,15 +609,26 @@ static int decode_dataset(struct rd *r, const char *id, struct snap_ds *x)
 	return ret;
 }
 
-/* One dataset's file; a missing one leaves it listed without tags (it
- * was never opened), a damaged one is an error. */
+static void snap_ds_dispose(struct snap_ds *x)
+{
+	api_tags_free(x->tags, x->ntags);
+	index_free(x->idx);
+	for (size_t k = 0; k < x->npages; k++)
+		free(x->pages[k].v);
+	free(x->pages);
+	memset(x, 0, sizeof(*x));
+}
+
+/* One dataset's file; a missing or damaged one leaves the dataset listed
+ * without tags (ENETDOWN when opened): the others are still worth
+ * serving. */
 static int read_dataset(const char *dir, const char *id, struct snap_ds *x)
 {
 	struct rd r = {0};
 	char *buf;
 	int ret = read_file(dir, id, &buf, &r.len);
 
-	if (ret == -ENOENT)
+	if (ret == -ENOENT || ret == -EIO)
 		return 0;
 	if (ret)
 		return ret;
@@ -625,7 +636,9 @@ static int read_dataset(const char *dir, const char *id, struct snap_ds *x)
 	ret = decode_dataset(&r, id, x);
 	free(buf);
 	x->have = !ret;
-	return ret;
+	if (ret)
+		snap_ds_dispose(x);
+	return ret == -EIO ? 0 : ret;
 }
 
 int snapshot_read(const char *dir, const char *single, struct snapshot **out)
@@ -672,15 +685,8 @@ void snapshot_free(struct snapshot *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; s->per && i < s->nds; i++) {
-		struct snap_ds *x = &s->per[i];
-
-		api_tags_free(x->tags, x->ntags);
-		index_free(x->idx);
-		for (size_t k = 0; k < x->npages; k++)
-			free(x->pages[k].v);
-		free(x->pages);
-	}
+	for (size_t i = 0; s->per && i < s->nds; i++)
+		snap_ds_dispose(&s->per[i]);
 	free(s->per);
 	api_datasets_free(s->ds, s->nds);
 	free(s);

@@ -198,3 +198,13 @@ wait_offline() {
 	run listing
 	assert_output "$(cat "$T/listing")"
 }
+
+@test "a damaged dataset file leaves that dataset without tags, the rest is served" {
+	warm_up
+	truncate -s 20 "$BATS_TEST_TMPDIR"/state/lightlyfs/snapshot-*/"$DS"
+	emu_kill
+	mount_fs -o timeout=2
+	assert_equal "$(fs_list "$MNT")" ".lightly offline-set"
+	assert_equal "$(fs_list "$MNT/offline-set")" "!ENETDOWN"
+	assert_equal "$(fs_stat offline)" True
+}

@@ -208,3 +208,16 @@ wait_offline() {
 	assert_equal "$(fs_list "$MNT/offline-set")" "!ENETDOWN"
 	assert_equal "$(fs_stat offline)" True
 }
+
+@test "-o dataset mounts that dataset offline as the root" {
+	warm_up
+	emu_kill
+	mount_fs -o timeout=2,dataset=offline-set
+	assert_equal "$(fs_list "$MNT")" ".lightly initial-tag other picked"
+	cmp "$MNT/picked/a/2.jpg" "$T/want"
+	grep -q "offline: the server cannot be reached" "$FS_LOG"
+	unmount_fs
+	run_mount -o timeout=2,dataset=no-such-set
+	assert_failure
+	assert_output --partial "cannot reach"
+}

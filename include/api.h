@@ -6,6 +6,7 @@
 #ifndef LIGHTLYFS_API_H
 #define LIGHTLYFS_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,6 +108,15 @@ struct api;
 
 struct api *api_new(struct http *h);
 void api_free(struct api *a);
+
+/* An offline mount: every request below fails with -ENETDOWN unsent
+ * (its resp zeroed), except api_probe's.  Thread safe. */
+void api_set_offline(struct api *a, bool offline);
+/* Whether the server answers and takes the token, whatever
+ * api_set_offline said: one GET of the dataset ds (NULL: of the first
+ * page of one dataset), ending by deadline_ms (http_deadline's clock; 0:
+ * the default).  0 or the request's errno. */
+int api_probe(struct api *a, const char *ds, int64_t deadline_ms);
 
 /* GET /v1/datasets, all pages. */
 int api_list_datasets(struct api *a, struct api_dataset **out, size_t *n);

@@ -30,6 +30,9 @@ struct cache {
 	double max_stale_s;
 	double down_until; /* monotonic s: a load failed; serve stale until */
 	uint64_t hits, misses, evictions, stale_served;
+	/* no server (an offline mount): what was loaded is fresh, and the
+	 * rest fails with -ENETDOWN without a request */
+	bool offline;
 };
 
 /* One load: prepare (optional) runs with the lock once the load is ours,

@@ -41,6 +41,8 @@ struct fs_config {
 	unsigned prefetch_files;      /* files fetched ahead of a walk */
 	uint64_t prefetch_bytes;      /* bytes in flight for them */
 	bool thumbnails;	      /* files hold the thumbnails */
+	bool offline;		      /* -o offline: from the snapshot only */
+	double offline_retry_s;	      /* offline, the server asked again */
 };
 
 struct fs;
@@ -64,6 +66,10 @@ int fs_start(struct fs *fs);
 size_t fs_stop(struct fs *fs);
 /* fs_free(NULL) does nothing. */
 void fs_free(struct fs *fs);
+
+/* Serving the snapshot of the listings, read-only (fs/offline.c): every
+ * edit gives -EROFS, what needs the server -ENETDOWN.  Thread safe. */
+bool fs_offline(const struct fs *fs);
 
 /* Timeouts the kernel may cache entries and attributes for. */
 double fs_entry_timeout(const struct fs *fs);

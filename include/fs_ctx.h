@@ -5,6 +5,7 @@
 #define LIGHTLYFS_FS_CTX_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,6 +22,7 @@ struct blob;
 struct content;
 struct journal;
 struct inode_ref;
+struct offline;
 
 /* The tag folders listed lately, and the last of each one's files
  * opened: files opened in its order are a walk (src/fs/walk.c). */
@@ -68,6 +70,10 @@ struct fs {
 	bool thumbnails;
 	struct fs_walks walks;
 	struct rdplus rdplus;
+	/* the snapshot and the way back online (fs/offline.c, its owner);
+	 * offline is read without the lock by every FUSE thread */
+	struct offline *off;
+	atomic_bool offline;
 };
 
 #endif

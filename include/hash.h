@@ -30,4 +30,15 @@ static inline uint64_t hash_mix64(uint64_t h)
 	return h;
 }
 
+/* One account on one server: names its files in the state directory
+ * (the journal, the offline snapshot) without the token ever showing. */
+static inline uint64_t hash_account(const char *server, size_t server_len,
+				    const char *account, size_t account_len)
+{
+	uint64_t h = hash_fnv1a(HASH_FNV_OFFSET, server, server_len);
+
+	h = hash_fnv1a(h, "\n", 1);
+	return hash_fnv1a(h, account, account_len);
+}
+
 #endif

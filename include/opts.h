@@ -14,6 +14,8 @@
 #define OPTS_DEFAULT_FLUSH_DELAY_MS 300
 #define OPTS_DEFAULT_CACHE_SIZE_MB 4096
 #define OPTS_DEFAULT_MAX_STALE_S 86400.0
+/* an offline mount asks the server this often: one small request */
+#define OPTS_DEFAULT_OFFLINE_RETRY_S 30.0
 #define OPTS_DEFAULT_MAX_RESPONSE_MB 1024
 #define OPTS_DEFAULT_FLUSH_TIMEOUT_S 30.0
 #define OPTS_DEFAULT_TRASH_DAYS 7.0
@@ -43,6 +45,8 @@ struct opts {
 	unsigned flush_delay_ms;
 	double cache_size_mb; /* 0: unbounded */
 	double max_stale_s;
+	bool offline;		/* -o offline: the saved listing only */
+	double offline_retry_s; /* offline, the server asked this often */
 	double max_response_mb;
 	double flush_timeout_s; /* how long unmount may try to send edits */
 	double trash_days;	/* deleted tags stay restorable this long */

@@ -48,6 +48,11 @@ struct sample_pages {
  * that could not be loaded (the others stay loaded). */
 int samples_ensure(struct fs *fs, struct dataset *d, uint32_t first,
 		   uint32_t last);
+/* Page k from elsewhere (an offline snapshot): v, SAMPLES_PAGE entries of
+ * which n are filled, is taken; the page counts as loaded now.  0 or
+ * -ENOMEM (v is then still the caller's). */
+int samples_adopt_page(struct dataset *d, uint32_t k, struct sample_info *v,
+		       uint32_t n);
 /* True when page k is neither loaded nor being loaded. */
 bool samples_page_wanted(const struct dataset *d, uint32_t k);
 /* Loads the n pages, each on a thread of its own (one request in flight

@@ -211,6 +211,8 @@ static int daemon_fs(struct daemon_state *d)
 	fc.prefetch_files = d->o.prefetch_files;
 	fc.prefetch_bytes = (uint64_t)(d->o.prefetch_mb * 1024 * 1024);
 	fc.thumbnails = d->o.thumbnails;
+	fc.offline = d->o.offline;
+	fc.offline_retry_s = d->o.offline_retry_s;
 	/* at start the one-line reason below says it all; the request's
 	 * own log line would only repeat it */
 	log_set_level(LOG_ERROR);

@@ -45,6 +45,8 @@ struct api {
 	 * every FUSE worker thread calls in. */
 	atomic_uint_least64_t requests[API_EP_COUNT];
 	unsigned page_streams; /* mapping pages in flight; 1: one by one */
+	/* an offline mount: nothing is sent but api_probe */
+	atomic_bool offline;
 };
 
 /* --- endpoints --- */
@@ -61,6 +63,7 @@ struct api *api_new(struct http *h)
 		return NULL;
 	a->h = h;
 	a->page_streams = 1;
+	atomic_init(&a->offline, false);
 	for (i = 0; i < API_EP_COUNT; i++)
 		atomic_init(&a->requests[i], 0);
 	return a;
@@ -108,8 +111,9 @@ const char *api_what(char *buf, size_t sz, const char *method, const char *path)
  * request had to be sent again after an attempt that may have taken effect
  * (a DELETE answered TAG_UNKNOWN: the first copy deleted it).  *resp is
  * always filled. */
-int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
-	     const char *resent_ok_code, struct http_response *resp)
+static int send_online(struct api *a, enum api_ep ep,
+		       const struct http_req *req, const char *resent_ok_code,
+		       struct http_response *resp)
 {
 	char code[API_CODE_MAX], msg[API_MSG_MAX], rid[API_RID_MAX];
 	int rc;
@@ -134,6 +138,42 @@ int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
 	/* the body's requestId when the header had none */
 	snprintf(resp->request_id, sizeof(resp->request_id), "%s", rid);
 	http_log_failed(req, resp, code, msg);
+	return rc;
+}
+
+int api_send(struct api *a, enum api_ep ep, const struct http_req *req,
+	     const char *resent_ok_code, struct http_response *resp)
+{
+	/* one place that every endpoint passes: an offline mount makes no
+	 * request, whichever layer asks (a read URL, a journal's edit) */
+	if (atomic_load(&a->offline)) {
+		memset(resp, 0, sizeof(*resp));
+		return -ENETDOWN;
+	}
+	return send_online(a, ep, req, resent_ok_code, resp);
+}
+
+void api_set_offline(struct api *a, bool offline)
+{
+	atomic_store(&a->offline, offline);
+}
+
+int api_probe(struct api *a, const char *ds, int64_t deadline_ms)
+{
+	struct http_response resp = {0};
+	char path[API_PATH_MAX];
+	struct http_req req = {
+	    .method = "GET", .idempotent = true, .deadline_ms = deadline_ms};
+	enum api_ep ep = ds ? API_EP_GET_DATASET : API_EP_LIST_DATASETS;
+	int rc = ds ? api_path(path, sizeof(path), "/v1/datasets/%s", ds)
+		    : api_path(path, sizeof(path),
+			       "/v1/datasets?pageSize=1&pageOffset=0");
+
+	if (rc)
+		return rc;
+	req.path_query = path;
+	rc = send_online(a, ep, &req, NULL, &resp);
+	http_response_dispose(&resp);
 	return rc;
 }
 

@@ -23,6 +23,8 @@ struct raw_opts {
 	char *server;
 	char *token;
 	char *max_stale;
+	char *offline_retry;
+	int offline;
 	char *max_response_mb;
 	char *token_file;
 	char *dataset;
@@ -72,6 +74,8 @@ static const struct fuse_opt opt_table[] = {
     OPT("server=%s", server),
     OPT("token=%s", token),
     OPT("max_stale=%s", max_stale),
+    OPT("offline_retry=%s", offline_retry),
+    OPT("offline", offline),
     OPT("max_response_mb=%s", max_response_mb),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
@@ -313,6 +317,7 @@ static void opts_defaults(struct opts *o)
 	o->cache_size_mb = OPTS_DEFAULT_CACHE_SIZE_MB;
 	o->log_level = LOG_INFO;
 	o->max_stale_s = OPTS_DEFAULT_MAX_STALE_S;
+	o->offline_retry_s = OPTS_DEFAULT_OFFLINE_RETRY_S;
 	o->max_response_mb = OPTS_DEFAULT_MAX_RESPONSE_MB;
 	o->flush_timeout_s = OPTS_DEFAULT_FLUSH_TIMEOUT_S;
 	o->trash_days = OPTS_DEFAULT_TRASH_DAYS;
@@ -448,6 +453,12 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 	if (raw->max_stale &&
 	    (ret = parse_number("max_stale", raw->max_stale, &o->max_stale_s)))
 		return ret;
+	if (raw->offline_retry &&
+	    (ret = parse_number("offline_retry", raw->offline_retry,
+				&o->offline_retry_s)))
+		return ret;
+	if (o->offline_retry_s < 1)
+		o->offline_retry_s = 1;
 	if (raw->max_response_mb &&
 	    (ret = parse_number("max_response_mb", raw->max_response_mb,
 				&o->max_response_mb)))
@@ -526,6 +537,7 @@ static void raw_opts_dispose(struct raw_opts *raw)
 		free(raw->token);
 	}
 	free(raw->max_stale);
+	free(raw->offline_retry);
 	free(raw->max_response_mb);
 	free(raw->server);
 	free(raw->token_file);
@@ -570,6 +582,7 @@ int opts_parse(struct opts *o, struct fuse_args *args)
 	o->max_threads_given = raw.max_threads_given;
 	o->show_version = raw.version;
 	o->sync_edits = raw.sync_edits;
+	o->offline = raw.offline;
 	o->allow_insecure = raw.allow_insecure;
 
 	ret = opts_take_strings(o, &raw);

@@ -75,6 +75,14 @@ void opts_print_help(const char *progname)
 	    "    -o ca_certs=PATH       CA bundle (also LIGHTLY_CA_CERTS)\n"
 	    "    -o max_stale=SECONDS   serve cached data this long while "
 	    "the server fails (default %g)\n"
+	    "    -o offline             serve the listing saved in state_dir "
+	    "and the cached\n"
+	    "                           content, read-only, with no request "
+	    "(also when the\n"
+	    "                           server cannot be reached at mount)\n"
+	    "    -o offline_retry=S     a mount that started offline asks the "
+	    "server\n"
+	    "                           again this often (default %g)\n"
 	    "    -o max_response_mb=MB  largest response accepted (default "
 	    "%d)\n"
 	    "    -o page_streams=N      name pages fetched at once, 1 to 16 "
@@ -112,11 +120,11 @@ void opts_print_help(const char *progname)
 	    "    -V, --version          the version\n",
 	    progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
 	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
-	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_MAX_RESPONSE_MB,
-	    OPTS_DEFAULT_PAGE_STREAMS, OPTS_DEFAULT_FLUSH_DELAY_MS,
-	    OPTS_DEFAULT_FLUSH_TIMEOUT_S, OPTS_DEFAULT_CONTENT_CACHE_MB,
-	    OPTS_DEFAULT_PREFETCH_FILES, OPTS_DEFAULT_PREFETCH_MB,
-	    OPTS_DEFAULT_READ_AHEAD_KB);
+	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_OFFLINE_RETRY_S,
+	    OPTS_DEFAULT_MAX_RESPONSE_MB, OPTS_DEFAULT_PAGE_STREAMS,
+	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
+	    OPTS_DEFAULT_CONTENT_CACHE_MB, OPTS_DEFAULT_PREFETCH_FILES,
+	    OPTS_DEFAULT_PREFETCH_MB, OPTS_DEFAULT_READ_AHEAD_KB);
 	print_state_help();
 	fputs("\nFUSE options:\n", stdout);
 	print_fuse_help();

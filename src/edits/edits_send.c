@@ -19,6 +19,7 @@
 
 #define EDITS_RETRY_MAX_S 30.0
 #define EDITS_HELD_RETRY_S 0.2
+#define EDITS_OFFLINE_RETRY_S 1.0
 
 /* One sample's membership changed in what the kernel may have cached. */
 static void notify_flip(struct fs *fs, struct dataset *d, struct tag *t,
@@ -389,6 +390,12 @@ int edits_flush(struct fs *fs, struct dataset *d, struct tag *t, bool force)
 		cache_wait(&fs->cache);
 	if (!t->edit.dirty || !t->live)
 		return 0;
+	/* an offline mount: the edits (the journal's) wait for the server;
+	 * a send would fail, and a failure would count as a refusal */
+	if (fs->cache.offline) {
+		t->edit.retry_at = cache_now() + EDITS_OFFLINE_RETRY_S;
+		return -ENETDOWN;
+	}
 	t->edit.visiting = true;
 	flush_move_targets(fs, d, t, force);
 	ret = t->live && t->edit.dirty ? take_delta(fs, d, t, &j) : 0;

@@ -240,10 +240,9 @@ static int load(struct journal *j)
 static void journal_name(const char *server, const char *account, char *name,
 			 size_t size)
 {
-	uint64_t h = hash_fnv1a(HASH_FNV_OFFSET, server, strlen(server));
+	uint64_t h =
+	    hash_account(server, strlen(server), account, strlen(account));
 
-	h = hash_fnv1a(h, "\n", 1);
-	h = hash_fnv1a(h, account, strlen(account));
 	snprintf(name, size, "journal-%016" PRIx64 ".log", h);
 }
 

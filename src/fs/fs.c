@@ -16,6 +16,7 @@
 #include "index.h"
 #include "log.h"
 #include "node.h"
+#include "offline.h"
 #include "journal.h"
 #include "refresh.h"
 #include "walk.h"
@@ -303,6 +304,8 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct node_file **out)
 		return ret;
 	if (!f->ops->open)
 		ret = f->ops->dir ? -EISDIR : -ESTALE;
+	else if ((flags & O_ACCMODE) != O_RDONLY && fs_offline(fs))
+		ret = -EROFS;
 	/* a sample may be opened for writing (a copy onto it writes its own
 	 * bytes); other files only where their kind takes writes */
 	else if ((flags & O_ACCMODE) != O_RDONLY && !f->ops->write)
@@ -383,6 +386,8 @@ int fs_mkdir(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 
 	if (ret)
 		return ret;
+	if (fs_offline(fs))
+		return node_leave(fs, -EROFS);
 	return made(fs, ops->mkdir ? ops->mkdir(fs, &p, name, &c) : -EPERM, &c,
 		    st);
 }
@@ -395,6 +400,8 @@ int fs_rmdir(struct fs *fs, uint64_t parent, const char *name)
 
 	if (ret)
 		return ret;
+	if (fs_offline(fs))
+		return node_leave(fs, -EROFS);
 	return node_leave(fs, ops->rmdir ? ops->rmdir(fs, &p, name) : -EPERM);
 }
 
@@ -406,6 +413,8 @@ int fs_unlink(struct fs *fs, uint64_t parent, const char *name)
 
 	if (ret)
 		return ret;
+	if (fs_offline(fs))
+		return node_leave(fs, -EROFS);
 	return node_leave(fs, ops->unlink ? ops->unlink(fs, &p, name) : -EPERM);
 }
 
@@ -437,6 +446,8 @@ int fs_create(struct fs *fs, uint64_t parent, const char *name, struct stat *st,
 	*added = false;
 	if (ret)
 		return ret;
+	if (fs_offline(fs))
+		return node_leave(fs, -EROFS);
 	return made(fs,
 		    ops->create ? ops->create(fs, &p, name, &c, added) : -EPERM,
 		    &c, st);
@@ -449,6 +460,8 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	struct inode_ref src, p, c;
 	int ret = node_resolve(fs, ino, &src);
 
+	if (fs_offline(fs))
+		return -EROFS;
 	if (!ret)
 		ret = node_enter(fs, newparent, &p);
 	if (ret)
@@ -466,6 +479,8 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	struct inode_ref p, np;
 	int ret;
 
+	if (fs_offline(fs))
+		return -EROFS;
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
 	ret = node_resolve(fs, newparent, &np);
@@ -592,14 +607,22 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 		return -ENOMEM;
 	}
 
+	if ((ret = offline_init(fs, cfg))) {
+		fs_free(fs);
+		return ret;
+	}
 	/* one request proves the server answers and takes the token */
-	if (cfg->dataset) {
+	if (cfg->offline) {
+		ret = -ENETDOWN;
+	} else if (cfg->dataset) {
 		ret = refresh_single(fs, cfg->dataset, err, errsz);
 	} else {
 		pthread_mutex_lock(&fs->lock);
 		ret = refresh_datasets(fs);
 		pthread_mutex_unlock(&fs->lock);
 	}
+	if (ret && (cfg->offline || offline_passing(ret)))
+		ret = offline_begin(fs, cfg, ret, err, errsz);
 	if (ret) {
 		describe_start_error(ret, fs->server_name, err, errsz);
 		fs_free(fs);
@@ -625,6 +648,8 @@ int fs_start(struct fs *fs)
 
 	if (!ret)
 		ret = node_sample_start(fs);
+	if (!ret)
+		ret = offline_start(fs);
 	return ret ? ret : edits_start(fs);
 }
 
@@ -660,8 +685,10 @@ void fs_drop_caches(struct fs *fs)
 					    NULL);
 	}
 	notify_push(&fs->notify, 0, INODE_ROOT, NULL);
-	/* a bound of one byte drops every index no listing holds */
-	fs->cache.evictions += model_evict(m, 1, NULL);
+	/* a bound of one byte drops every index no listing holds; offline
+	 * they could not be loaded again */
+	if (!fs->cache.offline)
+		fs->cache.evictions += model_evict(m, 1, NULL);
 	pthread_mutex_unlock(&fs->lock);
 	log_info("caches dropped");
 }
@@ -688,9 +715,12 @@ static size_t send_all(struct fs *fs, double until)
 
 size_t fs_stop(struct fs *fs)
 {
-	size_t left = send_all(fs, cache_now() + fs->flush_timeout_s);
+	/* offline, no send can succeed: the journal keeps them */
+	size_t left = send_all(
+	    fs, cache_now() + (fs_offline(fs) ? 0 : fs->flush_timeout_s));
 
 	edits_stop(fs);
+	offline_stop(fs);
 	log_info("stopping: %llu tag writes sent while mounted, %zu tags "
 		 "with edits left",
 		 (unsigned long long)fs->edits.writes, left);
@@ -714,6 +744,7 @@ void fs_free(struct fs *fs)
 	if (!fs)
 		return;
 	edits_stop(fs);
+	offline_free(fs);
 	content_free(fs->content);
 	free(fs->cache_dir);
 	journal_free(fs->journal);

@@ -187,6 +187,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	(void)fi;
 	ret = fs_getattr(fs, ino, &st);
+	if (!ret && fs_offline(fs))
+		ret = -EROFS;
 	if (!ret)
 		ret = setattr_check(&st, attr, to_set);
 	if (ret == -EPERM)

@@ -115,11 +115,25 @@ static int load_result(struct cache *c, const struct load *l,
 	return l->err;
 }
 
+/* Offline, a refresh could only fail: what is held (the snapshot's) is
+ * served as it is, without the warning of a failed refresh each time. */
+static int offline_result(struct cache *c, const struct load *l,
+			  const struct cache_loader *ld, void *arg)
+{
+	if (ld->usable ? ld->usable(c, l, arg) : l->good_at > 0) {
+		c->hits++;
+		return 0;
+	}
+	return -ENETDOWN;
+}
+
 int cache_load(struct cache *c, struct load *l, const struct cache_loader *ld,
 	       void *arg)
 {
 	int ret;
 
+	if (c->offline)
+		return offline_result(c, l, ld, arg);
 	if (!load_begin(c, l, ld, arg))
 		return load_result(c, l, ld, arg);
 	ret = ld->prepare ? ld->prepare(arg) : 0;

@@ -147,6 +147,20 @@ int samples_ensure(struct fs *fs, struct dataset *d, uint32_t first,
 	return ret;
 }
 
+int samples_adopt_page(struct dataset *d, uint32_t k, struct sample_info *v,
+		       uint32_t n)
+{
+	struct sample_page *p = page_at(&d->spages, k);
+
+	if (!p)
+		return -ENOMEM;
+	free(p->v);
+	p->v = v;
+	p->n = n;
+	p->load.fetched_at = p->load.good_at = cache_now();
+	return 0;
+}
+
 bool samples_page_wanted(const struct dataset *d, uint32_t k)
 {
 	const struct sample_pages *sp = &d->spages;

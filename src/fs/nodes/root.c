@@ -148,7 +148,8 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 		content_get_stats(fs->content, &cs);
 	n = asprintf(
 	    data,
-	    "{\"api\":%s,\"cache\":{\"hits\":%llu,\"misses\":%llu,"
+	    "{\"offline\":%s,\"api\":%s,"
+	    "\"cache\":{\"hits\":%llu,\"misses\":%llu,"
 	    "\"staleServed\":%llu,\"evictions\":%llu,"
 	    "\"datasets\":%zu,\"tags\":%zu,\"samplesIndexed\":%zu,"
 	    "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
@@ -159,8 +160,9 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    "\"readUrls\":%llu,\"expiredUrls\":%llu,\"prefetched\":%llu,"
 	    "\"pushed\":%llu,"
 	    "\"diskBytes\":%llu,\"diskFiles\":%llu}}\n",
-	    api_json, (unsigned long long)c->hits,
-	    (unsigned long long)c->misses, (unsigned long long)c->stale_served,
+	    fs_offline(fs) ? "true" : "false", api_json,
+	    (unsigned long long)c->hits, (unsigned long long)c->misses,
+	    (unsigned long long)c->stale_served,
 	    (unsigned long long)c->evictions, fs->model.nds, ntags, nsamples,
 	    model_cache_bytes(&fs->model), fs->cache_max_bytes,
 	    (unsigned long long)fs->edits.flushes, e.pending, e.in_flight,

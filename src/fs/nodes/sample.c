@@ -213,7 +213,9 @@ static int sample_content(struct fs *fs, struct node_file *f,
 	if (ret) {
 		content_close(sf->content);
 		sf->content = NULL;
-		return -EIO;
+		/* offline, a file not in the cache has no server to come
+		 * from: said apart from a failed read */
+		return ret == -ENETDOWN ? ret : -EIO;
 	}
 	/* the kernel caches pages up to the size stat gave: only a size it
 	 * had right may be served through its cache */

@@ -10,6 +10,7 @@
 # first third.  A measurement with one verdict: exit 1 on a divergence.
 #
 #   bench/soak.sh [--minutes N] [--seed N] [--out FILE.md]
+# The model's whole output stays in $SOAK_LOG (default /tmp/lfs-soak-SEED.log).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 minutes=30
@@ -24,8 +25,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 build=${BUILD_DIR:-build}
-log=$(mktemp /tmp/lfs-soak.XXXXXX)
-trap 'rm -f "$log"' EXIT
+# the whole run's output, kept: a failure's shrunk sequence is in it
+log=${SOAK_LOG:-/tmp/lfs-soak-$seed.log}
 
 echo "# reproduce: bench/soak.sh --minutes $minutes --seed $seed (on $(git rev-parse --short HEAD))"
 MODEL_SEED=$seed MODEL_BUDGET_S=$((minutes * 60)) MODEL_EXAMPLES=1000000 \
@@ -79,5 +80,10 @@ if [ -n "$out" ]; then
 		echo
 		echo "$table"
 	} >"$out"
+fi
+if [ "$rc" -ne 0 ]; then
+	echo
+	echo "the failure (whole output in $log):"
+	grep -n -A 40 "Falsifying example" "$log" | head -80
 fi
 [ "$rc" -eq 0 ]

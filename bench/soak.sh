@@ -25,10 +25,11 @@ while [ $# -gt 0 ]; do
 	esac
 done
 build=${BUILD_DIR:-build}
+rev=$(git rev-parse --short HEAD)
 # the whole run's output, kept: a failure's shrunk sequence is in it
 log=${SOAK_LOG:-/tmp/lfs-soak-$seed.log}
 
-echo "# reproduce: bench/soak.sh --minutes $minutes --seed $seed (on $(git rev-parse --short HEAD))"
+echo "# reproduce: bench/soak.sh --minutes $minutes --seed $seed (on $rev)"
 MODEL_SEED=$seed MODEL_BUDGET_S=$((minutes * 60)) MODEL_EXAMPLES=1000000 \
 	MODEL_PROGRESS_S=60 MODEL_DS_POOL=4 MODEL_TIMEOUT=$((minutes * 60 + 900)) \
 	LIGHTLYFS_BIN="$PWD/$build/lightlyfs" bash tests/model/run.sh 2>&1 | tee "$log" |
@@ -76,7 +77,7 @@ if [ -n "$out" ]; then
 	{
 		echo "# Soak: bench/soak.sh --minutes $minutes --seed $seed"
 		echo
-		echo "$(date -u +%F), $(git rev-parse --short HEAD), $(nproc) CPUs."
+		echo "$(date -u +%F), $rev, $(nproc) CPUs."
 		echo
 		echo "$table"
 	} >"$out"

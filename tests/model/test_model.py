@@ -87,7 +87,7 @@ import traceback
 from hypothesis import HealthCheck, Phase, Verbosity, note, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture.engine import ConjectureRunner, ExitReason
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import Flaky, StopTest, Unsatisfiable
 from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition,
                                  rule, run_state_machine_as_test)
 
@@ -597,19 +597,48 @@ def stop_at_deadline():
     ConjectureRunner.test_function = test_function
 
 
+def engine_artifact(e):
+    """Hypothesis replays choices it made before; the servers' state has
+    moved on since, so a replay may draw differently and overrun its
+    buffer.  That is Flaky caused by StopTest, with no assertion behind
+    it (a failure that does not replay is Flaky caused by the failure)."""
+    return isinstance(e, Flaky) and isinstance(e.__cause__, StopTest)
+
+
+def run_engine(s, cfg):
+    """One seed's run; an engine artifact (engine_artifact) ends that run
+    without a verdict, and the budget left goes on with a seed derived
+    from s, so a soak runs its whole time."""
+    k = 0
+    while True:
+        LightlyModel._hypothesis_internal_use_seed = s + k * 7919
+        try:
+            run_state_machine_as_test(LightlyModel, settings=cfg)
+            return
+        except Flaky as e:
+            if not engine_artifact(e):
+                raise
+            log("model: seed %d: hypothesis could not replay an earlier choice the same way "
+                "(the servers have moved on; no check failed); going on with seed %d"
+                % (s + k * 7919, s + (k + 1) * 7919))
+            W.engine_restarts += 1
+        k += 1
+        if time.time() > W.deadline:
+            return
+
+
 def run_seed(s):
     W.deadline = time.time() + BUDGET_S
     W.out_of_budget = False
-    W.examples = W.checks = W.quiets = 0
+    W.examples = W.checks = W.quiets = W.engine_restarts = 0
     W.rule_counts = {}
-    LightlyModel._hypothesis_internal_use_seed = s
     cfg = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
                    suppress_health_check=list(HealthCheck), print_blob=False,
                    phases=[Phase.explicit, Phase.generate, Phase.shrink],
                    verbosity=Verbosity.verbose if os.environ.get("MODEL_VERBOSE") else Verbosity.normal)
     W.start_mounts()
     try:
-        run_state_machine_as_test(LightlyModel, settings=cfg)
+        run_engine(s, cfg)
         if W.out_of_budget:
             log("model: seed %d stopped at its budget (MODEL_BUDGET_S=%g)" % (s, BUDGET_S))
         return True

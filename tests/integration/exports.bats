@@ -184,3 +184,23 @@ held_zips() { find "/proc/$FS_PID/fd" -lname "$BATS_TEST_TMPDIR/cache/*(deleted)
 	assert_equal "$(unzip -Z1 "$BATS_TEST_TMPDIR/big.zip" | wc -l)" 12
 	unzip -p "$BATS_TEST_TMPDIR/big.zip" sample_0000011.jpg | cmp - "$MNT/big/$tag/sample_0000011.jpg"
 }
+
+@test "-o access_control and -o export_expires reach the server on every export kind (the emulator's request log)" {
+	emu_stop
+	emu_start --verbose
+	DS=$(make_dataset scenes a/x1.jpg top1.png)
+	make_tag "$DS" tag-a 0x3 >/dev/null
+	mount_fs -o export_expires=600,access_control=team-a
+	local x="$MNT/scenes/.lightly/exports" f route
+	for f in labelstudio.json labelbox.json labelboxv4.json sama.json filenames.txt readurls.txt datasource-urls.txt; do
+		cat "$x/tag-a.$f" >/dev/null
+	done
+	for route in LabelStudio/tasks LabelBox/datarows LabelBoxV4/datarows Sama/tasks \
+		"basic/filenames?fileNameFormat=NAME" "basic/filenames?fileNameFormat=REDIRECTED_READ_URL" \
+		"basic/filenames?fileNameFormat=DATASOURCE_FULL"; do
+		run grep -F "/export/$route" "$EMU_DIR/err"
+		assert_success
+		assert_output --partial "expiresIn=600"
+		assert_output --partial "accessControl=team-a"
+	done
+}

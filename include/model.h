@@ -236,6 +236,9 @@ struct tag *model_trash_by_name(const struct dataset *d, const char *name);
 /* Marks t deleted through the mount; a listing that raced with the delete
  * cannot bring it back. */
 void model_forget_tag(struct model *m, struct dataset *d, struct tag *t);
+/* Every listing loads again at its next use, and the kernel is told to
+ * forget the root, each dataset and each tag directory it holds. */
+void model_expire_all(struct model *m);
 
 /* Bytes held by name indexes and masks, for the cache bound. */
 size_t model_cache_bytes(const struct model *m);

@@ -671,20 +671,7 @@ void fs_drop_caches(struct fs *fs)
 	struct model *m = &fs->model;
 
 	pthread_mutex_lock(&fs->lock);
-	cache_expire(&m->ds_load);
-	for (size_t i = 0; i < m->nds; i++) {
-		struct dataset *d = m->ds[i];
-
-		cache_expire(&d->tags_load);
-		cache_expire(&d->index_load);
-		notify_push(&fs->notify, 0, model_dataset_ino(d), NULL);
-		for (size_t j = 0; j < d->ntags; j++)
-			if (d->tags[j]->live)
-				notify_push(&fs->notify, 0,
-					    model_tag_ino(d, d->tags[j], 0),
-					    NULL);
-	}
-	notify_push(&fs->notify, 0, INODE_ROOT, NULL);
+	model_expire_all(m);
 	/* a bound of one byte drops every index no listing holds; offline
 	 * they could not be loaded again */
 	if (!fs->cache.offline)

@@ -149,28 +149,6 @@ int offline_begin(struct fs *fs, const struct fs_config *cfg, int why,
 
 /* ---- back online ---- */
 
-/* What the snapshot showed gives way to the server's: every listing
- * loads again at its next use, and the kernel forgets what it holds. */
-static void expire_all(struct fs *fs)
-{
-	struct model *m = &fs->model;
-
-	cache_expire(&m->ds_load);
-	for (size_t i = 0; i < m->nds; i++) {
-		struct dataset *d = m->ds[i];
-
-		cache_expire(&d->tags_load);
-		cache_expire(&d->index_load);
-		notify_push(&fs->notify, 0, model_dataset_ino(d), NULL);
-		for (size_t j = 0; j < d->ntags; j++)
-			if (d->tags[j]->live)
-				notify_push(&fs->notify, 0,
-					    model_tag_ino(d, d->tags[j], 0),
-					    NULL);
-	}
-	notify_push(&fs->notify, 0, INODE_ROOT, NULL);
-}
-
 static void go_online(struct fs *fs)
 {
 	struct edits_counts c;
@@ -178,7 +156,8 @@ static void go_online(struct fs *fs)
 	api_set_offline(fs->api, false);
 	pthread_mutex_lock(&fs->lock);
 	fs->cache.offline = false;
-	expire_all(fs);
+	/* what the snapshot showed gives way to the server's */
+	model_expire_all(&fs->model);
 	atomic_store(&fs->offline, false);
 	edits_count(fs, &c);
 	pthread_mutex_unlock(&fs->lock);

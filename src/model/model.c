@@ -613,6 +613,24 @@ int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 	return 0;
 }
 
+void model_expire_all(struct model *m)
+{
+	cache_expire(&m->ds_load);
+	for (size_t i = 0; i < m->nds; i++) {
+		struct dataset *d = m->ds[i];
+
+		cache_expire(&d->tags_load);
+		cache_expire(&d->index_load);
+		notify_push(m->notify, 0, model_dataset_ino(d), NULL);
+		for (size_t j = 0; j < d->ntags; j++)
+			if (d->tags[j]->live)
+				notify_push(m->notify, 0,
+					    model_tag_ino(d, d->tags[j], 0),
+					    NULL);
+	}
+	notify_push(m->notify, 0, INODE_ROOT, NULL);
+}
+
 void model_forget_tag(struct model *m, struct dataset *d, struct tag *t)
 {
 	t->live = false;

@@ -30,6 +30,10 @@ struct cache {
 	double max_stale_s;
 	double down_until; /* monotonic s: a load failed; serve stale until */
 	uint64_t hits, misses, evictions, stale_served;
+	/* threads in the middle of an operation that dropped the lock (a
+	 * fetch, a wait): while none is, no thread but the lock's holder
+	 * holds a pointer into the model (a dead tag's slot may go) */
+	unsigned away;
 	/* no server (an offline mount): what was loaded is fresh, and the
 	 * rest fails with -ENETDOWN without a request */
 	bool offline;

@@ -74,6 +74,8 @@ int edits_set_sample(struct fs *fs, struct dataset *d, struct tag *t,
 /* Moves sample from src to dst: the add first (see above). */
 int edits_move_sample(struct fs *fs, struct dataset *d, struct tag *src,
 		      struct tag *dst, uint32_t sample);
+/* Whether a pending move names tag slot of dataset slot ds. */
+bool edits_names_tag(const struct edits *e, uint32_t ds, uint32_t slot);
 /* Drops t's unsent edits and shows what the server had (an rmdir that
  * followed rm -r was refused: the tag keeps its samples). */
 void edits_drop_pending(struct fs *fs, struct dataset *d, struct tag *t);

@@ -74,6 +74,8 @@ bool fs_offline(const struct fs *fs);
 /* Timeouts the kernel may cache entries and attributes for. */
 double fs_entry_timeout(const struct fs *fs);
 
+/* The kernel forgot nlookup references to ino (its FORGET). */
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	      struct stat *st);
 int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st);

@@ -68,6 +68,7 @@ struct fs {
 	uint64_t content_cache_bytes, prefetch_bytes;
 	unsigned prefetch_files;
 	bool thumbnails;
+	double reap_at; /* cache_now() s: the next look for dead tags */
 	struct fs_walks walks;
 	struct rdplus rdplus;
 	/* the snapshot and the way back online (fs/offline.c, its owner);

@@ -1,8 +1,9 @@
 /* Inode numbers are computed, not allocated: each encodes what it names
  * (kind, dataset slot, tag slot, folder or sample index), so lookup needs no
  * table, FORGET needs no bookkeeping and a million entries cost no memory.
- * Slots are handed out once per process and never reused, which keeps a
- * number meaning one thing for as long as the kernel may hold it.
+ * A slot is reused only once the kernel has forgotten every number that
+ * names it (model.h), which keeps a number meaning one thing for as long
+ * as the kernel may hold it.
  *
  * Every number is below 2^53, so tools that read st_ino as a double
  * (Node.js fs.stat, JSON) still tell them apart.  Derived directories
@@ -15,6 +16,7 @@
 #ifndef LIGHTLYFS_INODE_H
 #define LIGHTLYFS_INODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define INODE_ROOT 1u		    /* FUSE_ROOT_ID */
@@ -69,5 +71,7 @@ struct inode_ref {
 uint64_t inode_encode(const struct inode_ref *ref);
 /* 0 and *ref, or -ESTALE for a number no encode could have produced. */
 int inode_decode(uint64_t ino, struct inode_ref *ref);
+/* Whether numbers of kind name a tag slot (ref.tag is one). */
+bool inode_kind_has_tag(enum inode_kind kind);
 
 #endif

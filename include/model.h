@@ -1,8 +1,10 @@
-/* The account as the mount knows it: datasets and their tags in slots that
- * are never reused (so inode numbers and pointers held across a dropped
- * lock keep naming one thing), and the merging of the server's lists into
- * them.  No I/O and no lock of its own: the caller holds fs->lock, and
- * tests drive it directly (tests/unit/test_model.c).
+/* The account as the mount knows it: datasets and their tags in slots,
+ * and the merging of the server's lists into them.  A dataset's slot is
+ * never reused; a dead tag's is, once the kernel holds no number naming it
+ * and no thread is away from the lock (tagslot.c, fs/node.c), so inode
+ * numbers and pointers held across a dropped lock keep naming one thing.
+ * No I/O and no lock of its own: the caller holds fs->lock, and tests
+ * drive it directly (tests/unit/test_model.c).
  *
  * Owners of the parts of struct tag: the server's view and mask are
  * model.c's (merges) and edits.c's (our edits); view is tagview.c's and
@@ -99,6 +101,9 @@ struct tag_zip {
 struct tag {
 	uint32_t slot;
 	bool live;
+	bool reaped; /* dead and forgotten: the slot waits for a new tag */
+	/* the kernel's lookups of numbers naming the slot, less its forgets */
+	uint64_t kernel_refs;
 	bool trashed; /* deleted through the mount, kept in .lightly/trash */
 	bool derived; /* a tag arithmetic result (arith) */
 	struct tag_arith arith;
@@ -139,6 +144,7 @@ struct dataset {
 	struct timespec mtime; /* changes when the tag list changes */
 	struct tag **tags;     /* by slot */
 	size_t ntags, tags_cap;
+	size_t reaped_tags; /* slots a new tag may take */
 	struct load tags_load;
 	struct name_index *index;
 	struct load index_load;
@@ -232,6 +238,15 @@ int model_apply_tags(struct model *m, struct dataset *d, struct api_tag *v,
 int model_add_trash(struct model *m, struct dataset *d, const char *name,
 		    struct tag **out);
 struct tag *model_trash_by_name(const struct dataset *d, const char *name);
+
+/* Slot reuse (tagslot.c).  Whether dead t may give up its slot as far as
+ * the model knows (the caller checks what else may hold it); reaping frees
+ * its memory and leaves the slot to model_tag_reuse, which new tags take
+ * first. */
+bool model_tag_reapable(const struct tag *t);
+void model_tag_reap(struct dataset *d, struct tag *t);
+struct tag *model_tag_reuse(struct dataset *d);
+void model_tag_free(struct tag *t);
 
 /* Marks t deleted through the mount; a listing that raced with the delete
  * cannot bring it back. */

@@ -156,6 +156,15 @@ static int add_move(struct edits *e, const struct dataset *d,
 	return 0;
 }
 
+bool edits_names_tag(const struct edits *e, uint32_t ds, uint32_t slot)
+{
+	for (size_t i = 0; i < e->nmoves; i++)
+		if (e->moves[i].ds == ds &&
+		    (e->moves[i].src == slot || e->moves[i].dst == slot))
+			return true;
+	return false;
+}
+
 int edits_move_sample(struct fs *fs, struct dataset *d, struct tag *src,
 		      struct tag *dst, uint32_t sample)
 {

@@ -77,9 +77,16 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	 * keys the kernel's cached listing, a document's size is its length */
 	if (!ret)
 		ret = node_check(fs, &r);
-	if (!ret)
+	if (!ret) {
 		node_stat(fs, &r, st);
+		node_entry_given(fs, st->st_ino);
+	}
 	return node_leave(fs, ret);
+}
+
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
+{
+	node_forget(fs, ino, nlookup);
 }
 
 /* ---- directories ---- */
@@ -256,6 +263,10 @@ int fs_readdir(struct fs *fs, struct fs_dir *dir, off_t off, bool plus,
 		node_stat(fs, &c, &st);
 		if (cb(name, &st, (off_t)(pos + 1), arg))
 			break;
+		/* as the kernel counts: an entry with attributes, whose
+		 * number the reply carries (fsops) */
+		if (plus && st.st_size != FS_SIZE_UNKNOWN)
+			node_entry_given(fs, st.st_ino);
 	}
 	return node_leave(fs, 0);
 }
@@ -373,8 +384,10 @@ void fs_release(struct node_file *f)
 static int made(struct fs *fs, int ret, const struct inode_ref *r,
 		struct stat *st)
 {
-	if (!ret)
+	if (!ret) {
 		node_stat(fs, r, st);
+		node_entry_given(fs, st->st_ino);
+	}
 	return node_leave(fs, ret);
 }
 

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "content.h"
+#include "edits.h"
+#include "inode.h"
 #include "fs_ctx.h"
 #include "node.h"
 #include "refresh.h"
@@ -43,8 +46,72 @@ int node_file_enter(struct fs *fs, const struct node_file *f,
 	return node_errno(ret);
 }
 
+/* ---- the kernel's references to tag slots (model.h) ---- */
+
+#define NODE_REAP_EVERY_S 1.0
+
+static struct tag *slot_tag(struct fs *fs, uint64_t ino)
+{
+	struct inode_ref r;
+	struct dataset *d;
+
+	if (inode_decode(ino, &r) || !inode_kind_has_tag(r.kind) ||
+	    r.ds >= fs->model.nds)
+		return NULL;
+	d = fs->model.ds[r.ds];
+	return r.tag < d->ntags ? d->tags[r.tag] : NULL;
+}
+
+void node_entry_given(struct fs *fs, uint64_t ino)
+{
+	struct tag *t = slot_tag(fs, ino);
+
+	if (t)
+		t->kernel_refs++;
+}
+
+void node_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
+{
+	struct inode_ref r;
+	struct tag *t;
+
+	if (inode_decode(ino, &r) || !inode_kind_has_tag(r.kind))
+		return;
+	pthread_mutex_lock(&fs->lock);
+	t = slot_tag(fs, ino);
+	if (t)
+		t->kernel_refs -=
+		    nlookup < t->kernel_refs ? nlookup : t->kernel_refs;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* At the end of an operation, with the lock: while no other thread is
+ * away from it (cache.h), none holds a pointer to a tag, and the slots
+ * of dead tags that neither the kernel nor a pending move names can go. */
+static void reap_tags(struct fs *fs)
+{
+	struct model *m = &fs->model;
+	double now;
+
+	if (fs->cache.away)
+		return;
+	now = cache_now();
+	if (now < fs->reap_at)
+		return;
+	fs->reap_at = now + NODE_REAP_EVERY_S;
+	for (size_t i = 0; i < m->nds; i++) {
+		struct dataset *d = m->ds[i];
+
+		for (size_t j = 0; j < d->ntags; j++)
+			if (model_tag_reapable(d->tags[j]) &&
+			    !edits_names_tag(&fs->edits, d->slot, (uint32_t)j))
+				model_tag_reap(d, d->tags[j]);
+	}
+}
+
 int node_leave(struct fs *fs, int ret)
 {
+	reap_tags(fs);
 	pthread_mutex_unlock(&fs->lock);
 	return node_errno(ret);
 }

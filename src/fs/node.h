@@ -114,6 +114,11 @@ int node_enter(struct fs *fs, uint64_t ino, struct inode_ref *r);
 int node_file_enter(struct fs *fs, const struct node_file *f,
 		    struct inode_ref *r);
 int node_leave(struct fs *fs, int ret);
+/* The kernel was given an entry numbered ino (lock held); it forgot
+ * nlookup of them (takes the lock).  Numbers naming a tag slot keep the
+ * slot from reuse while the kernel holds them. */
+void node_entry_given(struct fs *fs, uint64_t ino);
+void node_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
 int node_errno(int ret);
 
 /* A generated file's content ops: fill's bytes, made at open. */

@@ -49,6 +49,26 @@ uint64_t inode_encode(const struct inode_ref *r)
 	}
 }
 
+bool inode_kind_has_tag(enum inode_kind kind)
+{
+	switch (kind) {
+	case INODE_KIND_TAG:
+	case INODE_KIND_META_TAG:
+	case INODE_KIND_META_TRASH_JSON:
+	case INODE_KIND_META_EXPORT_LS:
+	case INODE_KIND_META_EXPORT_LB:
+	case INODE_KIND_META_EXPORT_LB4:
+	case INODE_KIND_META_EXPORT_SAMA:
+	case INODE_KIND_META_EXPORT_NAMES:
+	case INODE_KIND_META_EXPORT_READ_URLS:
+	case INODE_KIND_META_EXPORT_DS_URLS:
+	case INODE_KIND_META_EXPORT_ZIP:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Which fields a small kind uses: the rest must be zero. */
 static int check_small(struct inode_ref *r)
 {
@@ -66,19 +86,8 @@ static int check_small(struct inode_ref *r)
 	case INODE_KIND_META_UPSIZE:
 	case INODE_KIND_META_README:
 		return r->tag ? -ESTALE : 0;
-	case INODE_KIND_META_TAG:
-	case INODE_KIND_META_TRASH_JSON:
-	case INODE_KIND_META_EXPORT_LS:
-	case INODE_KIND_META_EXPORT_LB:
-	case INODE_KIND_META_EXPORT_LB4:
-	case INODE_KIND_META_EXPORT_SAMA:
-	case INODE_KIND_META_EXPORT_NAMES:
-	case INODE_KIND_META_EXPORT_READ_URLS:
-	case INODE_KIND_META_EXPORT_DS_URLS:
-	case INODE_KIND_META_EXPORT_ZIP:
-		return 0;
 	default:
-		return -ESTALE;
+		return inode_kind_has_tag(r->kind) ? 0 : -ESTALE;
 	}
 }
 

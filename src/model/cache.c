@@ -68,7 +68,7 @@ static bool load_begin(struct cache *c, struct load *l,
 		}
 		if (!l->busy)
 			break;
-		pthread_cond_wait(&c->cond, c->lock);
+		cache_wait(c);
 	}
 	c->misses++;
 	l->busy = true;
@@ -148,15 +148,19 @@ int cache_unlocked(struct cache *c, int (*fn)(void *arg), void *arg)
 {
 	int ret;
 
+	c->away++;
 	pthread_mutex_unlock(c->lock);
 	ret = fn(arg);
 	pthread_mutex_lock(c->lock);
+	c->away--;
 	return ret;
 }
 
 void cache_wait(struct cache *c)
 {
+	c->away++;
 	pthread_cond_wait(&c->cond, c->lock);
+	c->away--;
 }
 
 void cache_wake(struct cache *c)

@@ -1,4 +1,5 @@
-/* Datasets and tags in never-reused slots, and the merges of the server's
+/* Datasets in never-reused slots, tags in slots reused once dead and
+ * forgotten (tagslot.c), and the merges of the server's
  * lists into them (see model.h).  Caller holds fs->lock; nothing here
  * makes a request. */
 #include <errno.h>
@@ -23,31 +24,12 @@ void model_init(struct model *m, struct notify *notify)
 	m->last_stamp = m->mount_time;
 }
 
-static void tag_free(struct tag *t)
-{
-	if (!t)
-		return;
-	localdir_dispose(&t->local);
-	free(t->name);
-	bitmask_dispose(&t->mask);
-	bitmask_dispose(&t->edit.server_mask);
-	bitmask_dispose(&t->edit.added);
-	bitmask_dispose(&t->edit.removed);
-	bitmask_dispose(&t->view.folders);
-	for (int i = 0; i < API_EXPORT_COUNT; i++)
-		free(t->exports[i].doc);
-	free(t->json.doc);
-	if (t->zip.have)
-		close(t->zip.fd);
-	free(t);
-}
-
 static void dataset_free(struct dataset *d)
 {
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->ntags; i++)
-		tag_free(d->tags[i]);
+		model_tag_free(d->tags[i]);
 	free(d->tags);
 	free(d->name);
 	free(d->display);
@@ -358,8 +340,14 @@ int model_apply_datasets(struct model *m, struct api_dataset *v, size_t n)
 
 static int add_tag(struct model *m, struct dataset *d, struct tag **out)
 {
-	struct tag *t;
+	struct tag *t = model_tag_reuse(d);
 
+	if (t) {
+		t->live = true;
+		t->mtime = model_stamp(m);
+		*out = t;
+		return 0;
+	}
 	if (d->ntags > INODE_MAX_TAGS)
 		return -ENOSPC;
 	if (grow((void **)&d->tags, &d->tags_cap, d->ntags, sizeof(*d->tags)))

@@ -115,16 +115,25 @@ const struct node_ops node_root_meta_ops = {
     .list = root_meta_list,
 };
 
-static void count_model(const struct model *m, size_t *ntags, size_t *nsamples)
+struct model_counts {
+	size_t tags, samples;
+	size_t slots, dead, free; /* tag slots: all, dead tags', reusable */
+};
+
+static void count_model(const struct model *m, struct model_counts *n)
 {
-	*ntags = *nsamples = 0;
+	memset(n, 0, sizeof(*n));
 	for (size_t i = 0; i < m->nds; i++) {
 		const struct dataset *d = m->ds[i];
 
 		if (d->index)
-			*nsamples += index_count(d->index);
-		for (size_t j = 0; j < d->ntags; j++)
-			*ntags += d->tags[j]->live;
+			n->samples += index_count(d->index);
+		n->slots += d->ntags;
+		n->free += d->reaped_tags;
+		for (size_t j = 0; j < d->ntags; j++) {
+			n->tags += d->tags[j]->live;
+			n->dead += !d->tags[j]->live && !d->tags[j]->reaped;
+		}
 	}
 }
 
@@ -135,14 +144,15 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	struct content_stats cs = {0};
 	struct edits_counts e;
 	char *api_json = NULL;
-	size_t api_len = 0, ntags, nsamples;
+	struct model_counts mc;
+	size_t api_len = 0;
 	int n, ret;
 
 	(void)r;
 	ret = api_stats_json(fs->api, &api_json, &api_len);
 	if (ret)
 		return ret;
-	count_model(&fs->model, &ntags, &nsamples);
+	count_model(&fs->model, &mc);
 	edits_count(fs, &e);
 	if (fs->content)
 		content_get_stats(fs->content, &cs);
@@ -152,6 +162,7 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    "\"cache\":{\"hits\":%llu,\"misses\":%llu,"
 	    "\"staleServed\":%llu,\"evictions\":%llu,"
 	    "\"datasets\":%zu,\"tags\":%zu,\"samplesIndexed\":%zu,"
+	    "\"tagSlots\":%zu,\"tagSlotsDead\":%zu,\"tagSlotsFree\":%zu,"
 	    "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
 	    "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu,"
 	    "\"tagsInFlight\":%zu,\"tagsRetrying\":%zu,"
@@ -163,7 +174,8 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    fs_offline(fs) ? "true" : "false", api_json,
 	    (unsigned long long)c->hits, (unsigned long long)c->misses,
 	    (unsigned long long)c->stale_served,
-	    (unsigned long long)c->evictions, fs->model.nds, ntags, nsamples,
+	    (unsigned long long)c->evictions, fs->model.nds, mc.tags,
+	    mc.samples, mc.slots, mc.dead, mc.free,
 	    model_cache_bytes(&fs->model), fs->cache_max_bytes,
 	    (unsigned long long)fs->edits.flushes, e.pending, e.in_flight,
 	    e.retrying, e.moves,

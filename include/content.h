@@ -136,6 +136,22 @@ void content_close(struct content_file *f);
 void content_prefetch(struct content *c, const struct content_key *keys,
 		      size_t n);
 
+/* A warm-up (lightlyfs warmup): whole files of keys, big ones included,
+ * queued as content_prefetch does, up to its bounds; called again as they
+ * finish, it queues the next.  Readers' fetches go first. */
+void content_warm(struct content *c, const struct content_key *keys, size_t n);
+/* How much of keys is in the cache: complete files, and files on their
+ * way (fetching); sizes are the true ones where known. */
+struct content_census {
+	size_t files, cached, fetching;
+	uint64_t bytes, cached_bytes;
+};
+void content_census(struct content *c, const struct content_key *keys, size_t n,
+		    struct content_census *out);
+/* Drops keys' cached files, but for open ones; how many went. */
+size_t content_drop(struct content *c, const struct content_key *keys,
+		    size_t n);
+
 void content_get_stats(struct content *c, struct content_stats *out);
 
 #endif

@@ -55,6 +55,7 @@ enum inode_kind {
 	INODE_KIND_META_EXPORT_READ_URLS,
 	INODE_KIND_META_EXPORT_DS_URLS,
 	INODE_KIND_META_EXPORT_ZIP, /* .../exports/<tag>.zip */
+	INODE_KIND_META_WARMUP,	    /* DS/.lightly/warmup */
 	INODE_KIND_MAX_		    /* at most 256: the small kinds' field */
 };
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "opts.h"
 #include "readahead.h"
+#include "warmup.h"
 
 #ifdef LIGHTLYFS_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -379,6 +380,9 @@ int main(int argc, char *argv[])
 	struct daemon_state d = {.args = FUSE_ARGS_INIT(argc, argv)};
 	sigset_t sigs;
 	int ret = 1, rc;
+
+	if (argc > 1 && !strcmp(argv[1], "warmup"))
+		return warmup_main(argc - 1, argv + 1);
 
 	daemon_signal_set(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);

@@ -53,7 +53,8 @@ static void print_state_help(void)
 void opts_print_help(const char *progname)
 {
 	printf(
-	    "usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
+	    "usage: %s [options] [SOURCE] MOUNTPOINT\n"
+	    "       %s warmup [--check | --evict] [--background] PATH...\n\n"
 	    "Mounts a Lightly account: its datasets as directories, their "
 	    "tags as\nsubdirectories, and each tag's samples as files "
 	    "holding their images.\n\n"
@@ -118,7 +119,7 @@ void opts_print_help(const char *progname)
 	    "(default 000)\n"
 	    "    -h, --help             this help\n"
 	    "    -V, --version          the version\n",
-	    progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
+	    progname, progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
 	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
 	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_OFFLINE_RETRY_S,
 	    OPTS_DEFAULT_MAX_RESPONSE_MB, OPTS_DEFAULT_PAGE_STREAMS,

@@ -121,7 +121,8 @@ void *content_worker(void *arg)
 			}
 			c->pf_running--;
 			c->pf_bytes -= j->bytes;
-			push(c, j->o);
+			if (!j->warm)
+				push(c, j->o);
 		} else {
 			content_fetch(c, j->o, j->b0 * CONTENT_BLOCK,
 				      (j->b1 - j->b0) * CONTENT_BLOCK, true);
@@ -133,8 +134,13 @@ void *content_worker(void *arg)
 	return NULL;
 }
 
-void content_prefetch(struct content *c, const struct content_key *keys,
-		      size_t n)
+/* Whole-file jobs for keys, up to the prefetch bounds.  A walk's
+ * (warm false) skips big files, taken whole on a guess, and queues
+ * complete ones for the kernel's page cache; a warm-up asked for every
+ * byte, big files included (one at a time when bigger than the bound),
+ * and only for the content cache. */
+static void queue_whole(struct content *c, const struct content_key *keys,
+			size_t n, bool warm)
 {
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < n && !c->stopping; i++) {
@@ -146,15 +152,15 @@ void content_prefetch(struct content *c, const struct content_key *keys,
 		if (!c->cfg.prefetch_requests ||
 		    c->pf_queued >= 2 * c->cfg.prefetch_requests)
 			break;
-		/* a big file is not taken whole on a guess */
-		if (bytes > c->cfg.prefetch_bytes / 4)
+		if (!warm && bytes > c->cfg.prefetch_bytes / 4)
 			continue;
-		if (c->pf_bytes + bytes > c->cfg.prefetch_bytes)
+		if (c->pf_bytes + bytes > c->cfg.prefetch_bytes &&
+		    (!warm || c->pf_bytes))
 			break;
 		o = content_obj_get(c, &keys[i]);
 		if (!o)
 			break;
-		if (pushable(c, o) && o->refs == 1 &&
+		if (!warm && pushable(c, o) && o->refs == 1 &&
 		    (j = calloc(1, sizeof(*j)))) {
 			/* on disk already: only the kernel's copy is made */
 			j->o = o;
@@ -171,6 +177,7 @@ void content_prefetch(struct content *c, const struct content_key *keys,
 		o->pf_queued = true;
 		j->o = o;
 		j->whole = true;
+		j->warm = warm;
 		j->bytes = bytes;
 		c->pf_bytes += bytes;
 		c->pf_queued++;
@@ -178,4 +185,15 @@ void content_prefetch(struct content *c, const struct content_key *keys,
 		pthread_cond_signal(&c->work);
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+void content_prefetch(struct content *c, const struct content_key *keys,
+		      size_t n)
+{
+	queue_whole(c, keys, n, false);
+}
+
+void content_warm(struct content *c, const struct content_key *keys, size_t n)
+{
+	queue_whole(c, keys, n, true);
 }

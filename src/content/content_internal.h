@@ -63,6 +63,7 @@ struct job {
 	uint64_t b0, b1; /* blocks, marked busy; whole: b1 0 */
 	bool whole;
 	bool push; /* a complete file to hand to the kernel, nothing more */
+	bool warm; /* whole, for a warm-up: the cache only */
 	uint64_t bytes; /* counted in pf_bytes */
 };
 
@@ -130,6 +131,8 @@ void content_mem_free(struct content *c, char *buf);
 struct cobj *content_obj_insert(struct content *c, const char *key);
 /* A reference to key's object, made if need be. */
 struct cobj *content_obj_get(struct content *c, const struct content_key *k);
+/* key's object if there is one, without a reference (lock held) */
+struct cobj *content_obj_peek(struct content *c, const struct content_key *k);
 void content_obj_put(struct content *c, struct cobj *o);
 void content_lru_push(struct content *c, struct cobj *o);
 /* Idle complete files out, least recently used first, to the bound. */

@@ -163,6 +163,56 @@ struct cobj *content_obj_insert(struct content *c, const char *key)
 	return o;
 }
 
+struct cobj *content_obj_peek(struct content *c, const struct content_key *k)
+{
+	char key[KEY_MAX];
+
+	make_key(c, k, key);
+	return obj_find(c, key);
+}
+
+void content_census(struct content *c, const struct content_key *keys, size_t n,
+		    struct content_census *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->files = n;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct cobj *o = content_obj_peek(c, &keys[i]);
+		uint64_t size = o && o->sized	    ? o->size
+				: keys[i].size >= 0 ? (uint64_t)keys[i].size
+						    : 0;
+
+		out->bytes += size;
+		if (o && o->complete) {
+			out->cached++;
+			out->cached_bytes += size;
+		} else if (o) {
+			out->fetching++;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t content_drop(struct content *c, const struct content_key *keys, size_t n)
+{
+	size_t dropped = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct cobj *o = content_obj_peek(c, &keys[i]);
+
+		/* an idle file is complete and on the LRU; an open or
+		 * fetching one has references and stays */
+		if (o && !o->refs) {
+			obj_destroy(c, o);
+			dropped++;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return dropped;
+}
+
 /* A reference to key's object, made if need be (lock held). */
 struct cobj *content_obj_get(struct content *c, const struct content_key *k)
 {

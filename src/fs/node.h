@@ -130,6 +130,16 @@ void node_buffer_release(struct node_file *f);
 /* The content layer that sample files read through (nodes/sample.c):
  * started with fs's threads, after the fork.  0 without a cache_dir. */
 int node_sample_start(struct fs *fs);
+/* The content layer's key for sample s (its info loaded). */
+struct sample_info;
+struct content_key;
+void node_sample_key(const struct dataset *d, uint32_t s,
+		     const struct sample_info *i, struct content_key *k);
+/* The samples of tag folder r (kind INODE_KIND_TAG) at any depth, by index
+ * number in *out (malloc'ed, *n of them); *d is their dataset.  May drop
+ * the lock (the tag's listing is made ready). */
+int node_tag_samples(struct fs *fs, const struct inode_ref *r,
+		     struct dataset **d, uint32_t **out, size_t *n);
 
 /* ino to ref; in single-dataset mode the root is that dataset.  -ESTALE
  * for a number no entry of this mount can have. */
@@ -165,6 +175,6 @@ extern const struct node_ops node_root_ops, node_root_meta_ops, node_stats_ops,
     node_meta_dataset_ops, node_meta_tags_ops, node_meta_tag_ops,
     node_meta_trash_ops, node_meta_trash_json_ops, node_meta_exports_ops,
     node_meta_export_ops, node_meta_export_zip_ops, node_meta_upsize_ops,
-    node_readme_ops;
+    node_meta_warmup_ops, node_readme_ops;
 
 #endif

@@ -85,6 +85,7 @@ static int check_small(struct inode_ref *r)
 	case INODE_KIND_META_EXPORTS:
 	case INODE_KIND_META_UPSIZE:
 	case INODE_KIND_META_README:
+	case INODE_KIND_META_WARMUP:
 		return r->tag ? -ESTALE : 0;
 	default:
 		return inode_kind_has_tag(r->kind) ? 0 : -ESTALE;

@@ -34,31 +34,6 @@ READURL="GET /v1/datasets/{datasetId}/samples/{sampleId}/readurl"
 # cache's default location ($XDG_CACHE_HOME/lightlyfs) inside this test
 mnt() { mount_fs "XDG_CACHE_HOME=$T/xdg-cache" "$@"; }
 
-# seed_sized NAME FILE[:SIZE]...: a dataset whose samples were created
-# through the API with metaData.sizeInBytes SIZE (none without :SIZE), and an
-# initial tag "initial-tag" holding them all; prints its id.
-seed_sized() {
-	python3 - "$EMU_URL" "$TOKEN" "$@" <<'PY'
-import json, sys, urllib.request
-url, tok, name, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-def req(method, path, body=None):
-    r = urllib.request.Request(url + path + ("&" if "?" in path else "?") + "token=" + tok,
-        method=method, data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(r) as f:
-        return json.loads(f.read() or b"null")
-ds = req("POST", "/v1/datasets", {"name": name})["id"]
-for f in files:
-    fname, _, size = f.rpartition(":") if ":" in f else (f, "", "")
-    body = {"fileName": fname}
-    if size:
-        body["metaData"] = {"sizeInBytes": int(size)}
-    req("POST", "/v1/datasets/%s/samples" % ds, body)
-req("POST", "/v1/datasets/%s/tags/initial" % ds, {"imgType": "full", "name": "initial-tag"})
-print(ds)
-PY
-}
-
 # oracle DS-ID TAG OUTDIR [full|thumbnail]: every sample of the tag as its
 # read URL serves it, written to OUTDIR/<fileName>
 oracle() {

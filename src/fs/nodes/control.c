@@ -48,6 +48,8 @@ static const char readme[] =
     "back\n"
     "DS/.lightly/upsize             echo NAME > upsize adds the new "
     "samples as tag NAME\n"
+    "DS/.lightly/warmup             the control file of lightlyfs warmup "
+    "PATH\n"
     "MOUNT/.lightly/stats           the daemon's counters\n"
     "\n"
     "Edits reach the server after 300 ms, or at once on fsync; see "

@@ -49,6 +49,8 @@ static int meta_lookup(struct fs *fs, const struct inode_ref *dir,
 		out->kind = INODE_KIND_META_EXPORTS;
 	else if (!strcmp(name, "upsize"))
 		out->kind = INODE_KIND_META_UPSIZE;
+	else if (!strcmp(name, "warmup"))
+		out->kind = INODE_KIND_META_WARMUP;
 	else if (!strcmp(name, "README"))
 		out->kind = INODE_KIND_META_README;
 	else
@@ -75,6 +77,9 @@ static int meta_list(struct fs *fs, struct fs_dir *dir)
 	c.kind = INODE_KIND_META_UPSIZE;
 	if (!ret)
 		ret = dir_add(dir, "upsize", &c);
+	c.kind = INODE_KIND_META_WARMUP;
+	if (!ret)
+		ret = dir_add(dir, "warmup", &c);
 	c.kind = INODE_KIND_META_README;
 	return ret ? ret : dir_add(dir, "README", &c);
 }

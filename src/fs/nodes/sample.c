@@ -54,8 +54,8 @@ static void sample_stat(struct fs *fs, const struct inode_ref *r,
 			st->st_nlink++;
 }
 
-static void key_of(const struct dataset *d, uint32_t s,
-		   const struct sample_info *i, struct content_key *k)
+void node_sample_key(const struct dataset *d, uint32_t s,
+		     const struct sample_info *i, struct content_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->ds_slot = d->slot;
@@ -185,11 +185,12 @@ static int sample_keys(struct fs *fs, struct node_file *f,
 	if (!ret && !samples_get(d, (uint32_t)r.sample, &info))
 		ret = -EIO;
 	if (!ret) {
-		key_of(d, (uint32_t)r.sample, &info, key);
+		node_sample_key(d, (uint32_t)r.sample, &info, key);
 		max = walk_next(&fs->walks, d, (uint32_t)r.sample, ids, max);
 		for (size_t i = 0; i < max; i++)
 			if (samples_get(d, ids[i], &info))
-				key_of(d, ids[i], &info, &next[(*nnext)++]);
+				node_sample_key(d, ids[i], &info,
+						&next[(*nnext)++]);
 	}
 	ret = node_leave(fs, ret);
 	return ret && ret != -ENOENT ? -EIO : ret;

@@ -32,6 +32,7 @@ static const struct node_ops *const node_table[INODE_KIND_MAX_] = {
     [INODE_KIND_META_EXPORT_DS_URLS] = &node_meta_export_ops,
     [INODE_KIND_META_EXPORT_ZIP] = &node_meta_export_zip_ops,
     [INODE_KIND_META_UPSIZE] = &node_meta_upsize_ops,
+    [INODE_KIND_META_WARMUP] = &node_meta_warmup_ops,
     [INODE_KIND_META_README] = &node_readme_ops,
     [INODE_KIND_ROOT_README] = &node_readme_ops,
 };

@@ -186,6 +186,40 @@ static int tag_list(struct fs *fs, struct fs_dir *dir)
 			     add_local_cb, dir);
 }
 
+/* Whether sample s of d lies in folder (at any depth). */
+static bool in_folder(const struct dataset *d, uint32_t s, uint32_t folder)
+{
+	uint32_t f = index_parent(d->index, s);
+
+	while (f != INDEX_NONE && f != folder)
+		f = index_folder_parent(d->index, f);
+	return f != INDEX_NONE;
+}
+
+int node_tag_samples(struct fs *fs, const struct inode_ref *r,
+		     struct dataset **d, uint32_t **out, size_t *n)
+{
+	size_t cap, k = 0;
+	struct tag *t;
+	uint32_t nidx;
+	int ret = tag_open_view(fs, r, d, &t);
+
+	*out = NULL;
+	*n = 0;
+	if (ret)
+		return ret;
+	nidx = index_count((*d)->index);
+	cap = bitmask_count(&t->mask);
+	if (!(*out = malloc((cap ? cap : 1) * sizeof(uint32_t))))
+		return -ENOMEM;
+	for (size_t s = bitmask_next(&t->mask, 0); s < nidx && k < cap;
+	     s = bitmask_next(&t->mask, s + 1))
+		if (in_folder(*d, (uint32_t)s, r->folder))
+			(*out)[k++] = (uint32_t)s;
+	*n = k;
+	return 0;
+}
+
 /* Every edit starts here: t's listing is ready and its mask writable. */
 static int begin_edit(struct fs *fs, const struct inode_ref *r,
 		      struct dataset **d, struct tag **t)

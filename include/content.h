@@ -136,10 +136,13 @@ void content_close(struct content_file *f);
 void content_prefetch(struct content *c, const struct content_key *keys,
 		      size_t n);
 
-/* A warm-up (lightlyfs warmup): whole files of keys, big ones included,
- * queued as content_prefetch does, up to its bounds; called again as they
- * finish, it queues the next.  Readers' fetches go first. */
-void content_warm(struct content *c, const struct content_key *keys, size_t n);
+/* A warm-up (lightlyfs warmup, a shuffled reader): whole files of keys,
+ * big ones included, queued as content_prefetch does, up to its bounds;
+ * called again as they finish, it queues the next.  Readers' fetches go
+ * first.  Returns how many keys from the first are cached or on their
+ * way. */
+size_t content_warm(struct content *c, const struct content_key *keys,
+		    size_t n);
 /* How much of keys is in the cache: complete files, and files on their
  * way (fetching); sizes are the true ones where known. */
 struct content_census {

@@ -25,15 +25,23 @@ struct inode_ref;
 struct offline;
 
 /* The tag folders listed lately, and the last of each one's files
- * opened: files opened in its order are a walk (src/fs/walk.c). */
-#define FS_WALKS 4
+ * opened: files opened in its order are a walk, files opened out of it
+ * a shuffled reader (src/fs/walk.c).  A data loader's class folders are
+ * listings of their own. */
+#define FS_WALKS 64
 struct fs_walks {
 	struct fs_walk {
 		bool used;
 		uint32_t ds, tag, folder;
-		uint32_t last; /* UINT32_MAX: none yet */
+		uint32_t last;	 /* UINT32_MAX: none yet */
+		unsigned jumps;	 /* opens out of order since the last in it */
+		bool shuffled;	 /* fetched in the background */
+		uint32_t cursor; /* the last sample queued; UINT32_MAX: none */
 	} w[FS_WALKS];
 	unsigned next;
+	uint64_t shuffled;    /* listings found read out of order */
+	uint64_t too_big;     /* of them, tags bigger than the content cache */
+	uint64_t cache_bytes; /* -o content_cache_mb */
 };
 
 struct fs {

@@ -104,6 +104,9 @@ struct tag {
 	bool reaped; /* dead and forgotten: the slot waits for a new tag */
 	/* the kernel's lookups of numbers naming the slot, less its forgets */
 	uint64_t kernel_refs;
+	/* read by a shuffled reader, bigger than the content cache: said
+	 * once (fs/walk.c) */
+	bool too_big;
 	bool trashed; /* deleted through the mount, kept in .lightly/trash */
 	bool derived; /* a tag arithmetic result (arith) */
 	struct tag_arith arith;

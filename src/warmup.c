@@ -140,6 +140,8 @@ static int fail(const struct job *j, int err)
 		err == -EINVAL ? "not a tag, a folder of one or a file"
 		: err == -EOPNOTSUPP
 		    ? "the mount keeps no content (it has no cache_dir)"
+		: err == -ENOSTR
+		    ? "the mount fetches nothing ahead (-o prefetch_files=0)"
 		    : strerror(-err));
 	return 1;
 }

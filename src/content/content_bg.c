@@ -139,9 +139,11 @@ void *content_worker(void *arg)
  * complete ones for the kernel's page cache; a warm-up asked for every
  * byte, big files included (one at a time when bigger than the bound),
  * and only for the content cache. */
-static void queue_whole(struct content *c, const struct content_key *keys,
-			size_t n, bool warm)
+static size_t queue_whole(struct content *c, const struct content_key *keys,
+			  size_t n, bool warm)
 {
+	size_t handled = 0; /* keys[0, handled) are cached or on their way */
+
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < n && !c->stopping; i++) {
 		uint64_t bytes =
@@ -169,11 +171,16 @@ static void queue_whole(struct content *c, const struct content_key *keys,
 			pthread_cond_signal(&c->work);
 			continue;
 		}
-		if (o->complete || o->pf_queued || o->refs > 1 ||
-		    !(j = calloc(1, sizeof(*j)))) {
+		if (o->complete || o->pf_queued || o->refs > 1) {
+			handled += handled == i;
 			content_obj_put(c, o);
 			continue;
 		}
+		if (!(j = calloc(1, sizeof(*j)))) {
+			content_obj_put(c, o);
+			break;
+		}
+		handled += handled == i;
 		o->pf_queued = true;
 		j->o = o;
 		j->whole = true;
@@ -185,6 +192,7 @@ static void queue_whole(struct content *c, const struct content_key *keys,
 		pthread_cond_signal(&c->work);
 	}
 	pthread_mutex_unlock(&c->lock);
+	return handled;
 }
 
 void content_prefetch(struct content *c, const struct content_key *keys,
@@ -193,7 +201,7 @@ void content_prefetch(struct content *c, const struct content_key *keys,
 	queue_whole(c, keys, n, false);
 }
 
-void content_warm(struct content *c, const struct content_key *keys, size_t n)
+size_t content_warm(struct content *c, const struct content_key *keys, size_t n)
 {
-	queue_whole(c, keys, n, true);
+	return queue_whole(c, keys, n, true);
 }

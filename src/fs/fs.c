@@ -604,6 +604,7 @@ int fs_new(const struct fs_config *cfg, struct fs **out, char *err,
 	fs->blob = cfg->blob;
 	fs->content_cache_bytes = cfg->content_cache_bytes;
 	fs->prefetch_files = cfg->prefetch_files;
+	fs->walks.cache_bytes = cfg->content_cache_bytes;
 	fs->prefetch_bytes = cfg->prefetch_bytes;
 	fs->thumbnails = cfg->thumbnails;
 	if (cfg->cache_dir && !(fs->cache_dir = strdup(cfg->cache_dir))) {

@@ -1,11 +1,15 @@
 /* Directory walks (cp -r, rsync, tar, a data loader): the files of a tag
- * folder's listing opened in its order.  Only notices them and names the
- * files that come next; nodes/sample.c has those fetched ahead. */
+ * folder's listing opened in its order; and shuffled readers (a data
+ * loader with shuffle=True): its files opened out of order, WALK_JUMPS
+ * times in a row.  Only notices them and names the files to fetch (those
+ * after a walk's file; a shuffled listing's from its cursor on, once its
+ * tag fits the content cache); nodes/sample.c has them fetched. */
 #include <string.h>
 
 #include "fs_ctx.h"
 #include "index.h"
 #include "inode.h"
+#include "log.h"
 #include "samples.h"
 #include "walk.h"
 
@@ -17,8 +21,11 @@ void walk_note(struct fs_walks *ws, const struct inode_ref *dir)
 		if (ws->w[i].used && ws->w[i].ds == dir->ds &&
 		    ws->w[i].tag == dir->tag && ws->w[i].folder == dir->folder)
 			w = &ws->w[i];
-	if (!w)
+	if (!w) {
 		w = &ws->w[ws->next++ % FS_WALKS];
+		memset(w, 0, sizeof(*w));
+		w->cursor = UINT32_MAX;
+	}
 	w->used = true;
 	w->ds = dir->ds;
 	w->tag = dir->tag;
@@ -115,44 +122,148 @@ static bool walked_to(const struct tag *t, const struct walk_list *l,
 	return true;
 }
 
-size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
-		 uint32_t *next, size_t max)
-{
-	struct walk_list l;
-	uint32_t parent;
-	size_t k = 0;
+/* ---- shuffled readers ---- */
 
-	if (!d->index || s >= index_count(d->index))
+/* Opens out of a listing's order in a row that make a shuffled reader: a
+ * walk's own skips (WALK_SLACK) and a second pass are fewer. */
+#define WALK_JUMPS 3
+
+/* t's bytes, those the listing has not sized counted at the mean of the
+ * rest: ample to tell whether it fits the cache. */
+static uint64_t tag_bytes(const struct dataset *d, const struct tag *t)
+{
+	uint64_t known = 0, nknown = 0, n = 0;
+	uint32_t count = index_count(d->index);
+	struct sample_info info;
+
+	for (size_t s = bitmask_next(&t->mask, 0); s < count;
+	     s = bitmask_next(&t->mask, s + 1)) {
+		n++;
+		if (samples_get(d, (uint32_t)s, &info) &&
+		    info.size != SAMPLES_SIZE_UNKNOWN) {
+			known += info.size;
+			nknown++;
+		}
+	}
+	return nknown ? known + (n - nknown) * (known / nknown) : 0;
+}
+
+/* A listing just found read out of order: its tag is fetched in the
+ * background if it fits the cache, and said once if not. */
+static void became_shuffled(struct fs_walks *ws, struct fs_walk *w,
+			    const struct dataset *d, struct tag *t)
+{
+	uint64_t bytes = tag_bytes(d, t);
+
+	w->shuffled = true;
+	ws->shuffled++;
+	if (bytes <= ws->cache_bytes && ws->cache_bytes)
+		return;
+	ws->too_big++;
+	if (!t->too_big)
+		log_warn("tag %s: read in shuffled order, and its %.1f MiB are "
+			 "more than the content cache (-o content_cache_mb="
+			 "%.0f): every epoch fetches it again; raise "
+			 "content_cache_mb to fetch it ahead",
+			 t->name, (double)bytes / (1024.0 * 1024.0),
+			 (double)ws->cache_bytes / (1024.0 * 1024.0));
+	t->too_big = true;
+}
+
+/* The next samples of a shuffled listing after its cursor, for the
+ * content cache. */
+static size_t shuffled_next(const struct fs_walk *w, const struct dataset *d,
+			    const struct tag *t, const struct walk_list *l,
+			    uint32_t *next, size_t max)
+{
+	struct sample_info info;
+	size_t k = 0, at;
+	uint32_t x;
+
+	if (t->too_big)
 		return 0;
-	parent = index_parent(d->index, s);
+	at = walk_next_in(
+	    l, t, w->cursor == UINT32_MAX ? 0 : walk_after(l, w->cursor), &x);
+	for (; at < l->n && k < max; at = walk_next_in(l, t, at + 1, &x)) {
+		if (!samples_get(d, x, &info))
+			break;
+		next[k++] = x;
+	}
+	return k;
+}
+
+/* The files after s in the listing, for a walk that came to s in order. */
+static size_t walked_next(const struct dataset *d, const struct tag *t,
+			  const struct walk_list *l, uint32_t s, uint32_t *next,
+			  size_t max)
+{
+	struct sample_info info;
+	size_t k = 0, at;
+	uint32_t x;
+
+	for (at = walk_next_in(l, t, walk_after(l, s), &x);
+	     at < l->n && k < max; at = walk_next_in(l, t, at + 1, &x)) {
+		if (!samples_get(d, x, &info))
+			break;
+		next[k++] = x;
+	}
+	return k;
+}
+
+/* The walk of the listing that holds s, with its tag. */
+static struct fs_walk *walk_of(struct fs_walks *ws, struct dataset *d,
+			       uint32_t s, struct tag **t)
+{
+	uint32_t parent = index_parent(d->index, s);
+
 	for (size_t i = 0; i < FS_WALKS; i++) {
 		struct fs_walk *w = &ws->w[i];
-		struct tag *t = w->used && w->ds == d->slot &&
-					w->folder == parent && w->tag < d->ntags
-				    ? d->tags[w->tag]
-				    : NULL;
-		uint32_t prev, x;
-		size_t at;
 
-		if (!t || !t->live || !bitmask_test(&t->mask, s))
-			continue;
-		prev = w->last;
-		w->last = s;
-		if (prev == UINT32_MAX || prev >= s)
-			return 0;
-		walk_list_of(d->index, parent, &l);
-		if (!walked_to(t, &l, prev, s))
-			return 0;
-		for (at = walk_next_in(&l, t, walk_after(&l, s), &x);
-		     at < l.n && k < max;
-		     at = walk_next_in(&l, t, at + 1, &x)) {
-			struct sample_info info;
-
-			if (!samples_get(d, x, &info))
-				break;
-			next[k++] = x;
-		}
-		return k;
+		*t = w->used && w->ds == d->slot && w->folder == parent &&
+			     w->tag < d->ntags
+			 ? d->tags[w->tag]
+			 : NULL;
+		if (*t && (*t)->live && bitmask_test(&(*t)->mask, s))
+			return w;
 	}
-	return 0;
+	return NULL;
+}
+
+size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
+		 uint32_t *next, size_t max, bool *shuffled)
+{
+	struct walk_list l;
+	struct fs_walk *w;
+	struct tag *t;
+	uint32_t prev;
+
+	*shuffled = false;
+	if (!d->index || s >= index_count(d->index) ||
+	    !(w = walk_of(ws, d, s, &t)))
+		return 0;
+	prev = w->last;
+	w->last = s;
+	walk_list_of(d->index, index_parent(d->index, s), &l);
+	if (prev != UINT32_MAX && prev < s && walked_to(t, &l, prev, s))
+		w->jumps = 0;
+	else if (prev != UINT32_MAX && ++w->jumps >= WALK_JUMPS && !w->shuffled)
+		became_shuffled(ws, w, d, t);
+	if (w->shuffled) {
+		*shuffled = true;
+		return shuffled_next(w, d, t, &l, next, max);
+	}
+	return w->jumps || prev == UINT32_MAX || prev >= s
+		   ? 0
+		   : walked_next(d, t, &l, s, next, max);
+}
+
+void walk_advance(struct fs_walks *ws, struct dataset *d, uint32_t last)
+{
+	struct tag *t;
+	struct fs_walk *w = d->index && last < index_count(d->index)
+				? walk_of(ws, d, last, &t)
+				: NULL;
+
+	if (w && w->shuffled && (w->cursor == UINT32_MAX || w->cursor < last))
+		w->cursor = last;
 }

@@ -3,6 +3,7 @@
 #ifndef LIGHTLYFS_WALK_H
 #define LIGHTLYFS_WALK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,8 +16,13 @@ struct inode_ref;
 void walk_note(struct fs_walks *ws, const struct inode_ref *dir);
 /* When sample s is the next file of a walk of a listing it is in, up to
  * max samples after it in that listing whose info is loaded, in order,
- * into next; 0 otherwise.  Lock held. */
+ * into next; 0 otherwise.  When the listing is read in shuffled order
+ * (*shuffled), up to max of its samples after its cursor instead, to fetch
+ * into the content cache (none when its tag does not fit it).  Lock
+ * held. */
 size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
-		 uint32_t *next, size_t max);
+		 uint32_t *next, size_t max, bool *shuffled);
+/* A shuffled listing's samples up to last are cached or on their way. */
+void walk_advance(struct fs_walks *ws, struct dataset *d, uint32_t last);
 
 #endif

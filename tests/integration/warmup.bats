@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
-# lightlyfs warmup (issue 23): a running mount fetches a tag, a folder or
-# files into its content cache; --check and --evict agree with what storage
-# is asked for afterwards; a PATH bigger than the cache is refused before
-# anything is fetched; a reader's open is served ahead of a warm-up.  What
+# Training from the mount (issue 23).  lightlyfs warmup: a running mount
+# fetches a tag, a folder or files into its content cache; --check and
+# --evict agree with what storage is asked for afterwards; a PATH bigger
+# than the cache is refused before anything is fetched; a reader's open is
+# served ahead of a warm-up.  A shuffled reader has the rest of the tag
+# fetched in the background, a tag too big for the cache is said once.  What
 # storage saw is read from the emulator's /_emulator/stats/storage.
 
 load helpers
@@ -100,6 +102,15 @@ warmup() { "$LIGHTLYFS_BIN" warmup "$@"; }
 	[ "$status" -eq 2 ]
 }
 
+@test "with -o prefetch_files=0 warmup says the mount fetches nothing ahead; --check still works" {
+	mount_fs -o prefetch_files=0
+	run warmup "$MNT/alpha/half"
+	[ "$status" -eq 1 ] && [[ "$output" == *"fetches nothing ahead (-o prefetch_files=0)"* ]] || fail "$output"
+	[ "$(storage_gets)" -eq 0 ]
+	run warmup --check "$MNT/alpha/half"
+	[[ "$output" == *"0 of 8 files cached"* ]] || fail "$output"
+}
+
 @test "a reader's open during a warm-up is served before the warm-up ends" {
 	local i files=()
 	for i in $(seq -w 1 30); do files+=("f_$i.png:20000"); done
@@ -129,4 +140,58 @@ warmup() { "$LIGHTLYFS_BIN" warmup "$@"; }
 	run warmup --check "$MNT/alpha/initial-tag"
 	[ "$status" -eq 0 ] || fail "$output"
 	[ "$(storage_gets)" -eq 12 ]
+}
+
+# shuffled_read DIR SEED: opens and reads every file of DIR in a shuffled
+# order (as a DataLoader with shuffle=True), one after another; prints how
+# many bytes it read
+shuffled_read() {
+	python3 - "$1" "$2" <<'PY'
+import os, random, sys
+d, seed = sys.argv[1], int(sys.argv[2])
+names = sorted(os.listdir(d))
+random.Random(seed).shuffle(names)
+total = 0
+for n in names:
+    with open(os.path.join(d, n), "rb") as f:
+        total += len(f.read())
+print(total)
+PY
+}
+
+@test "a shuffled reader has the rest of the tag fetched in the background; each file once" {
+	local i files=()
+	for i in $(seq 10 49); do files+=("f_$i.png:20000"); done
+	seed_sized shuf "${files[@]}" >/dev/null
+	fault '{"match": "GET /blobs/{datasetId}/{sampleId}", "delay_ms": 200, "count": 1000}'
+	mount_fs -o prefetch_files=2
+	run shuffled_read "$MNT/shuf/initial-tag" 7
+	[ "$output" = $((40 * 20000)) ] || fail "read $output bytes"
+	[ "$(fs_stat content.shuffledListings)" -eq 1 ]
+	[ "$(fs_stat content.prefetched)" -gt 0 ] || fail "no file was fetched ahead of its open"
+	[ "$(storage_gets)" -eq 40 ] || fail "storage was asked $(storage_gets) times for 40 files"
+	run warmup --check "$MNT/shuf/initial-tag"
+	[ "$status" -eq 0 ] || fail "$output"
+	if grep -q "more than the content cache" "$FS_LOG"; then fail "$(cat "$FS_LOG")"; fi
+}
+
+@test "a reader in listing order stays a walk, not a shuffled reader" {
+	mount_fs -o prefetch_files=2
+	cat "$MNT"/alpha/initial-tag/site/* >/dev/null
+	cat "$MNT"/alpha/initial-tag/site/* >/dev/null # a second pass
+	[ "$(fs_stat content.shuffledListings)" -eq 0 ]
+	[ "$(fs_stat content.prefetched)" -gt 0 ] || fail "the walk fetched nothing ahead"
+	[ "$(storage_gets)" -eq 8 ]
+}
+
+@test "a tag read shuffled that is bigger than the cache is said once in the log, with both sizes" {
+	local i files=()
+	for i in $(seq 10 29); do files+=("f_$i.png:100000"); done
+	seed_sized shufbig "${files[@]}" >/dev/null
+	mount_fs -o content_cache_mb=1
+	shuffled_read "$MNT/shufbig/initial-tag" 3 >/dev/null
+	shuffled_read "$MNT/shufbig/initial-tag" 4 >/dev/null
+	[ "$(grep -c "tag initial-tag: read in shuffled order, and its 1.9 MiB are more than the content cache (-o content_cache_mb=1)" "$FS_LOG")" -eq 1 ] ||
+		fail "log: $(grep -i cache "$FS_LOG")"
+	[ "$(fs_stat content.shuffledTooBig)" -ge 1 ]
 }

@@ -170,6 +170,7 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    "\"content\":{\"hits\":%llu,\"fetches\":%llu,\"bytes\":%llu,"
 	    "\"readUrls\":%llu,\"expiredUrls\":%llu,\"prefetched\":%llu,"
 	    "\"pushed\":%llu,"
+	    "\"shuffledListings\":%llu,\"shuffledTooBig\":%llu,"
 	    "\"diskBytes\":%llu,\"diskFiles\":%llu}}\n",
 	    fs_offline(fs) ? "true" : "false", api_json,
 	    (unsigned long long)c->hits, (unsigned long long)c->misses,
@@ -184,7 +185,10 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    (unsigned long long)cs.hits, (unsigned long long)cs.fetches,
 	    (unsigned long long)cs.bytes, (unsigned long long)cs.urls,
 	    (unsigned long long)cs.expired, (unsigned long long)cs.prefetched,
-	    (unsigned long long)cs.pushed, (unsigned long long)cs.disk_bytes,
+	    (unsigned long long)cs.pushed,
+	    (unsigned long long)fs->walks.shuffled,
+	    (unsigned long long)fs->walks.too_big,
+	    (unsigned long long)cs.disk_bytes,
 	    (unsigned long long)cs.disk_files);
 	free(api_json);
 	if (n < 0) {

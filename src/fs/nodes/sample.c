@@ -160,6 +160,7 @@ struct sample_file {
 	struct content_file *content;
 	struct content_key *ahead; /* malloc'd, or NULL */
 	size_t nahead;
+	bool shuffled; /* ahead: a shuffled listing's, for the cache only */
 };
 
 #define SAMPLE_AHEAD_MAX 32
@@ -168,7 +169,7 @@ struct sample_file {
  * the model.  Lock taken and left here. */
 static int sample_keys(struct fs *fs, struct node_file *f,
 		       struct content_key *key, struct content_key *next,
-		       size_t max, size_t *nnext)
+		       size_t max, size_t *nnext, bool *shuffled)
 {
 	uint32_t ids[SAMPLE_AHEAD_MAX];
 	struct sample_info info;
@@ -186,7 +187,8 @@ static int sample_keys(struct fs *fs, struct node_file *f,
 		ret = -EIO;
 	if (!ret) {
 		node_sample_key(d, (uint32_t)r.sample, &info, key);
-		max = walk_next(&fs->walks, d, (uint32_t)r.sample, ids, max);
+		max = walk_next(&fs->walks, d, (uint32_t)r.sample, ids, max,
+				shuffled);
 		for (size_t i = 0; i < max; i++)
 			if (samples_get(d, ids[i], &info))
 				node_sample_key(d, ids[i], &info,
@@ -204,7 +206,8 @@ static int sample_content(struct fs *fs, struct node_file *f,
 	struct content_key key, next[SAMPLE_AHEAD_MAX];
 	uint64_t size = 0;
 	bool complete = false;
-	int ret = sample_keys(fs, f, &key, next, max_ahead, &sf->nahead);
+	int ret = sample_keys(fs, f, &key, next, max_ahead, &sf->nahead,
+			      &sf->shuffled);
 
 	if (ret)
 		return ret;
@@ -259,9 +262,22 @@ static void sample_opened(struct fs *fs, struct node_file *f)
 {
 	struct sample_file *sf = f->priv;
 
+	struct dataset *d;
+	size_t n;
+
 	if (!sf || !sf->nahead)
 		return;
-	content_prefetch(fs->content, sf->ahead, sf->nahead);
+	if (sf->shuffled) {
+		/* the listing's cursor moves past what is on its way */
+		n = content_warm(fs->content, sf->ahead, sf->nahead);
+		pthread_mutex_lock(&fs->lock);
+		d = model_dataset(&fs->model, sf->ahead[0].ds_slot);
+		if (n && d)
+			walk_advance(&fs->walks, d, sf->ahead[n - 1].sample);
+		pthread_mutex_unlock(&fs->lock);
+	} else {
+		content_prefetch(fs->content, sf->ahead, sf->nahead);
+	}
 	free(sf->ahead);
 	sf->ahead = NULL;
 	sf->nahead = 0;

@@ -138,6 +138,8 @@ static int warmup_write(struct fs *fs, struct node_file *f, const char *buf,
 	ret = parse(buf, len, &verb, &ino);
 	if (ret)
 		return ret;
+	if (verb == WARMUP_WARM && !fs->prefetch_files)
+		return -ENOSTR; /* nothing is fetched ahead: the command says */
 	ret = node_file_enter(fs, f, &r);
 	if (ret)
 		return ret;

@@ -5,7 +5,9 @@
 # example's start) so the working set stops growing once warm.  Prints, once
 # a minute: examples, steps, operations and steps per second, and the RSS
 # of both daemons (mount 1 is the one the kill -9 rule restarts, so mount
-# 0's RSS is the one that must stay flat); then divergences (failed
+# 0's RSS is the one that must stay flat) and what malloc holds for mount 0
+# (heapInUseBytes of its .lightly/stats: RSS less what freed memory and
+# thread stacks add); then divergences (failed
 # examples: 0 when the run passed) and mount 0's RSS growth after the warm
 # first third.  A measurement with one verdict: exit 1 on a divergence.
 #
@@ -44,14 +46,16 @@ for line in open(path, errors="replace"):
     if line.startswith("model: progress "):
         rows.append({k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", line)})
 text = open(path, errors="replace").read()
-print("| minute | examples | steps | operations | steps/s | ops/s | RSS mount 0 (MiB) | RSS mount 1 (MiB) | mount 1 restarts |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| minute | examples | steps | operations | steps/s | ops/s | RSS mount 0 (MiB) | malloc'ed mount 0 (MiB) | RSS mount 1 (MiB) | mount 1 restarts |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 prev = {"t": 0, "steps": 0, "ops": 0}
 for r in rows:
     dt = max(r["t"] - prev["t"], 1e-9)
-    print("| %.0f | %d | %d | %d | %.2f | %.1f | %.1f | %.1f | %d |" % (
+    print("| %.0f | %d | %d | %d | %.2f | %.1f | %.1f | %s | %.1f | %d |" % (
         r["t"] / 60, r["examples"], r["steps"], r["ops"], (r["steps"] - prev["steps"]) / dt,
-        (r["ops"] - prev["ops"]) / dt, r["rss0_kb"] / 1024, r["rss1_kb"] / 1024, r.get("restarts1", 0)))
+        (r["ops"] - prev["ops"]) / dt, r["rss0_kb"] / 1024,
+        "%.2f" % (r["heap0_kb"] / 1024) if r.get("heap0_kb") else "-",
+        r["rss1_kb"] / 1024, r.get("restarts1", 0)))
     prev = r
 failed = "FAILED" in text or rc != 0
 print()
@@ -65,6 +69,10 @@ if rows:
               lo, hi, warm[0]["rss0_kb"] / 1024, rows[-1]["rss0_kb"] / 1024,
               rows[-1]["steps"], rows[-1]["t"], rows[-1]["steps"] / rows[-1]["t"],
               rows[-1]["ops"] / rows[-1]["t"]))
+    heap = [r["heap0_kb"] / 1024 for r in warm if r.get("heap0_kb")]
+    if heap:
+        print("Mount 0's malloc'ed bytes after the first third: %.2f to %.2f MiB (first %.2f, last %.2f)." % (
+            min(heap), max(heap), heap[0], heap[-1]))
 rules = [l for l in text.splitlines() if l.startswith("model: rules")]
 if rules:
     print()

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """RSS of one mount while tags are created, listed and deleted through the API:
     /usr/bin/python3 bench/tagchurn.py BUILD/lightlyfs N
-prints the daemon's VmRSS every N/5 tags and the growth per deleted tag."""
+prints the daemon's VmRSS and malloc'ed bytes (.lightly/stats heapInUseBytes)
+every N/5 tags and the growth per deleted tag."""
 import json, os, subprocess, sys, tempfile, time, urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))); BIN = sys.argv[1]; N = int(sys.argv[2])
 TOKEN = "churn-token"
@@ -28,14 +29,18 @@ for _ in range(100):
 def rss():
     for l in open("/proc/%d/status" % fs.pid):
         if l.startswith("VmRSS"): return int(l.split()[1])
+def heap():
+    return json.load(open(mnt + "/.lightly/stats"))["heapInUseBytes"] // 1024
 os.listdir(mnt + "/churn")
-base = rss(); print("start rss_kb", base, flush=True)
+base, hbase = rss(), heap(); print("start rss_kb", base, "heap_kb", hbase, flush=True)
 for i in range(N):
     t = api("POST", "/v1/datasets/%s/tags" % ds, {"name": "t-%05d" % i, "prevTagId": init, "bitMaskData": "0x5", "totSize": 40})["id"]
     time.sleep(0.06); os.listdir(mnt + "/churn")
     api("DELETE", "/v1/datasets/%s/tags/%s" % (ds, t))
     time.sleep(0.06); os.listdir(mnt + "/churn")
     if (i + 1) % (N // 5) == 0:
-        print("tags %d rss_kb %d (+%.2f KB per tag)" % (i + 1, rss(), (rss() - base) / (i + 1)), flush=True)
+        r, h = rss(), heap()
+        print("tags %d rss_kb %d (+%.2f KB per tag) heap_kb %d (+%.2f KB per tag)" % (
+            i + 1, r, (r - base) / (i + 1), h, (h - hbase) / (i + 1)), flush=True)
 subprocess.run(["fusermount3", "-u", mnt]); fs.wait(); emu.terminate(); emu.wait()
 subprocess.run(["rm", "-rf", "--one-file-system", work])

@@ -51,7 +51,8 @@ Environment:
                        out then (the API cannot remove samples).  Default 0:
                        a fresh dataset per example
   MODEL_PROGRESS_S=N   every N s (checked between steps) print 'model: progress
-                       t= examples= steps= quiets= ops= rss0_kb= rss1_kb= restarts1='
+                       t= examples= steps= quiets= ops= rss0_kb= rss1_kb= restarts1=
+                       heap0_kb= (mount 0's malloc'ed bytes, from .lightly/stats)'
   MODEL_NO_CONCURRENT=1  leave the concurrent rule out
   MODEL_NO_API=1         leave the API writer's rules out (api_*, upsize, edit_deleted)
   MODEL_NO_TAGOPS=1      leave mkdir, rmdir/rm -r, tag renames (mount and API),
@@ -108,8 +109,8 @@ def progress(force=False):
         return
     W.last_progress = now
     log("model: progress t=%d examples=%d steps=%d quiets=%d ops=%d rss0_kb=%d rss1_kb=%d restarts1=%d"
-        % (now - W.t0, W.all_examples, W.all_steps, W.all_quiets, W.ops, W.rss(0), W.rss(1),
-           W.restarts[1]))
+        " heap0_kb=%d" % (now - W.t0, W.all_examples, W.all_steps, W.all_quiets, W.ops, W.rss(0),
+                          W.rss(1), W.restarts[1], W.heap_kb(0)))
 
 
 class LightlyModel(MoreRules, RuleBasedStateMachine):

@@ -261,6 +261,14 @@ class World:
     def rss(self, k):
         return rss_kb(self.mounts[k]["proc"]) if k < len(self.mounts) else 0
 
+    def heap_kb(self, k):
+        """Mount k's bytes in use by malloc, as its .lightly/stats says (0 unknown)."""
+        try:
+            with open(os.path.join(self.mounts[k]["mnt"], ".lightly", "stats")) as f:
+                return json.load(f).get("heapInUseBytes", 0) // 1024
+        except (OSError, ValueError, IndexError, KeyError):
+            return 0
+
     def stop_mounts(self):
         for m in self.mounts:
             m["worker"].stop()

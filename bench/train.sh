@@ -185,11 +185,16 @@ for rtt in ${rtts//,/ }; do
 	mount_fresh
 	j="$work/stall.json"
 	rm -f "$j"
+	prog="$work/stall.progress"
+	echo 0 >"$prog"
 	"$PY" "$TRAIN" "$MNT/train/initial-tag" --epochs 1 --no-warmup \
-		--json "$j" >>"$work/train.log" 2>&1 &
+		--json "$j" --progress "$prog" >>"$work/train.log" 2>&1 &
 	tp=$!
-	half=$(awk -v a="${t_c1:-10}" 'BEGIN { printf "%.2f", a / 2 }')
-	sleep "$half"
+	# stop when half of the images went through the loader
+	while kill -0 "$tp" 2>/dev/null && [ "$(cat "$prog" 2>/dev/null || echo 0)" -lt $((n_img / 2)) ]; do
+		sleep 0.05
+	done
+	half=$(cat "$prog")
 	stop_server
 	sleep 20
 	cont_server
@@ -212,7 +217,7 @@ except Exception as e:
 	row "epoch 1, cold, no warm-up" "$t_c1" "64 curls + epoch over the local copy" "$(add "$t_curl" "$t_loc1")" "≤ 1.5×"
 	row "epoch 2, same mount" "$t_c2" "epoch 2 over the local copy" "$t_loc" "≤ 1.1×"
 	row "epoch 2 on an offline remount (server stopped)" "$t_off" "epoch 2 over the local copy" "$t_loc" "as epoch 2"
-	row "epoch 1, cold, server stopped 20 s after ${half} s" "${t_stall/-/}" "epoch 1 cold above" "${t_c1:-0}" "completes"
+	row "epoch 1, cold, server stopped 20 s after $half images" "${t_stall/-/}" "epoch 1 cold above" "${t_c1:-0}" "completes"
 	echo
 	echo "local copy: epoch 1 $t_loc1 s, epoch 2 $t_loc s; errors: cold mount $err_c; offline $err_off (remount took $t_mnt s); stalled epoch: $img_stall images decoded, error: $err_stall"
 	echo "reproduce: sudo bench/train.sh --rtt $rtt --images $n_img"

@@ -39,6 +39,8 @@ def main():
                    help="skip `lightlyfs warmup` (also for a plain local folder)")
     p.add_argument("--lightlyfs", default="lightlyfs", help="the lightlyfs command")
     p.add_argument("--json", help="append one JSON line per epoch to this file")
+    p.add_argument("--progress", help="rewrite this file with the images done "
+                   "in the current epoch after each batch (for monitoring)")
     args = p.parse_args()
 
     # 1. Fetch the whole tag into the mount's content cache before the first
@@ -74,6 +76,9 @@ def main():
                 loss.backward()
                 opt.step()
                 seen += len(y)
+                if args.progress:
+                    with open(args.progress, "w") as f:
+                        f.write("%d\n" % seen)
         except Exception as e:  # a read that failed (EIO, ENETDOWN) lands here
             error = "%s: %s" % (type(e).__name__, str(e).strip().splitlines()[-1]
                                 if str(e).strip() else "")

@@ -194,6 +194,12 @@ for rtt in ${rtts//,/ }; do
 	unmount
 	cont_server
 
+	# epoch 1 cold on a mount with 64 files at once (not a row of the issue)
+	mount_fresh prefetch_files=64
+	epochs "$MNT/train/initial-tag" 1
+	t_c64=$E1 err_c64=$ERR1
+	unmount
+
 	# epoch 1 cold with the server stopped for 20 s in the middle
 	mount_fresh
 	j="$work/stall.json"
@@ -231,11 +237,12 @@ except Exception as e:
 	row "\`lightlyfs warmup\` of the tag (fresh mount)" "$t_warm" "64 parallel curls of its read URLs" "$t_curl" "≤ 1.25×"
 	row "  the same, mount with \`-o prefetch_files=64\` (not in the issue)" "$t_warm64" "64 parallel curls of its read URLs" "$t_curl" "—"
 	row "epoch 1, cold, no warm-up" "$t_c1" "64 curls + epoch over the local copy" "$(add "$t_curl" "$t_loc1")" "≤ 1.5×"
+	row "  the same, mount with \`-o prefetch_files=64\` (not in the issue)" "$t_c64" "64 curls + epoch over the local copy" "$(add "$t_curl" "$t_loc1")" "—"
 	row "epoch 2, same mount" "$t_c2" "epoch 2 over the local copy" "$t_loc" "≤ 1.1×"
 	row "epoch 2 on an offline remount (server stopped)" "$t_off" "epoch 2 over the local copy" "$t_loc" "as epoch 2"
 	row "epoch 1, cold, server stopped 20 s after $half images" "${t_stall/-/}" "epoch 1 cold above" "${t_c1:-0}" "completes"
 	echo
-	echo "local copy: epoch 1 $t_loc1 s, epoch 2 $t_loc s; errors: cold mount $err_c; offline $err_off (remount took $t_mnt s); stalled epoch: $img_stall images decoded, error: $err_stall"
+	echo "local copy: epoch 1 $t_loc1 s, epoch 2 $t_loc s; errors: cold mount $err_c, prefetch_files=64 $err_c64; offline $err_off (remount took $t_mnt s); stalled epoch: $img_stall images decoded, error: $err_stall"
 	echo "the cold mount after its 2 epochs (.lightly/stats): $("$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -220,13 +220,21 @@ static int fits(const struct job *j, const struct census *c)
 
 static int background(void)
 {
-	pid_t pid = fork();
+	pid_t pid;
 	int null;
+
+	fflush(NULL); /* nothing buffered is written twice */
+	pid = fork();
 
 	if (pid < 0)
 		return -1;
-	if (pid > 0)
+	if (pid > 0) {
+		printf("warming in the background (pid %d); lightlyfs warmup "
+		       "--check PATH... tells how far it got\n",
+		       (int)pid);
+		fflush(stdout);
 		_exit(0);
+	}
 	setsid();
 	null = open("/dev/null", O_RDWR);
 	if (null >= 0) {
@@ -269,13 +277,8 @@ static int run(struct job *jobs, int n, char mode, bool bg)
 	}
 	if (mode)
 		return rc;
-	if (bg) {
-		printf("warming in the background; lightlyfs warmup --check "
-		       "PATH... tells how far it got\n");
-		fflush(stdout);
-		if (background())
-			return 1;
-	}
+	if (bg && background())
+		return 1;
 	for (int i = 0; i < n && !rc; i++) {
 		ret = ask(&jobs[i], "check", &c);
 		rc = ret ? fail(&jobs[i], ret)

@@ -25,11 +25,19 @@ setup() {
 
 teardown() {
 	[ -n "${EMU_PID:-}" ] && faults_clear
-	[ -z "${BG_PID:-}" ] || { kill "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null || true; }
+	# the background warm-up is not this shell's child: killed by its pid
+	[ -z "${BG_PID:-}" ] || kill "$BG_PID" 2>/dev/null || true
 	unmount_fs
 	emu_stop
 }
 
+# bg_warmup PATH: warmup --background, its pid in BG_PID (teardown kills it)
+bg_warmup() {
+	run warmup --background "$1"
+	if [ "$status" -ne 0 ] || [[ "$output" != *"in the background (pid "* ]]; then fail "$output"; fi
+	BG_PID=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' <<<"$output")
+	[ -n "$BG_PID" ] || fail "no pid in: $output"
+}
 storage_gets() { curl -sS "$EMU_URL/_emulator/stats/storage" | py "print(d['requests'])"; }
 warmup() { "$LIGHTLYFS_BIN" warmup "$@"; }
 
@@ -118,7 +126,7 @@ warmup() { "$LIGHTLYFS_BIN" warmup "$@"; }
 	# each storage GET answers after 1 s: 30 files, 2 at a time, take 15 s
 	fault '{"match": "GET /blobs/{datasetId}/{sampleId}", "delay_ms": 1000, "count": 1000}'
 	mount_fs -o prefetch_files=2
-	warmup --background "$MNT/slow/initial-tag" >/dev/null
+	bg_warmup "$MNT/slow/initial-tag"
 	# the last file in the listing: the warm-up would fetch it last
 	run cat "$MNT/slow/initial-tag/f_30.png"
 	[ "$status" -eq 0 ] && [ "${#output}" -gt 0 ]
@@ -131,8 +139,7 @@ warmup() { "$LIGHTLYFS_BIN" warmup "$@"; }
 @test "--background returns at once and the warm-up goes on until every file is cached" {
 	mount_fs
 	fault '{"match": "GET /blobs/{datasetId}/{sampleId}", "delay_ms": 300, "count": 1000}'
-	run warmup --background "$MNT/alpha/initial-tag"
-	[ "$status" -eq 0 ] && [[ "$output" == *"in the background"* ]] || fail "$output"
+	bg_warmup "$MNT/alpha/initial-tag"
 	for _ in $(seq 1 150); do
 		warmup --check "$MNT/alpha/initial-tag" >/dev/null && break
 		sleep 0.2

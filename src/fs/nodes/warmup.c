@@ -9,6 +9,7 @@
  * again as they finish.  A plain read gives the usage. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,15 @@
 static const char warmup_usage[] =
     "lightlyfs warmup PATH... fetches PATH (a tag, a folder or files) into "
     "the content cache; see lightlyfs warmup --help\n";
+
+/* The reply a read gives: a write replaces it, maybe while a read of the
+ * same descriptor is being answered (the kernel may send both at once),
+ * so a read copies it under the lock, never pointing into it. */
+struct warmup_file {
+	pthread_mutex_t mu;
+	char *reply;
+	size_t len;
+};
 
 enum warmup_verb { WARMUP_WARM, WARMUP_CHECK, WARMUP_EVICT };
 
@@ -122,6 +132,7 @@ static int warmup_reply(struct fs *fs, const struct content_census *c,
 static int warmup_write(struct fs *fs, struct node_file *f, const char *buf,
 			size_t len, off_t off)
 {
+	struct warmup_file *wf = f->priv;
 	struct content_census census;
 	struct content_key *keys;
 	enum warmup_verb verb;
@@ -156,9 +167,11 @@ static int warmup_write(struct fs *fs, struct node_file *f, const char *buf,
 	ret = warmup_reply(fs, &census, dropped, &reply, &rlen);
 	if (ret)
 		return ret;
-	free(f->data);
-	f->data = reply;
-	f->len = rlen;
+	pthread_mutex_lock(&wf->mu);
+	free(wf->reply);
+	wf->reply = reply;
+	wf->len = rlen;
+	pthread_mutex_unlock(&wf->mu);
 	return (int)len;
 }
 
@@ -176,21 +189,67 @@ static void warmup_stat(struct fs *fs, const struct inode_ref *r,
 		       fs->model.mount_time);
 }
 
-static int warmup_fill(struct fs *fs, const struct inode_ref *r, char **data,
-		       size_t *len)
+static int warmup_open(struct fs *fs, struct node_file *f, int flags)
 {
-	(void)fs, (void)r;
-	*len = strlen(warmup_usage);
-	*data = strdup(warmup_usage);
-	return *data ? 0 : -ENOMEM;
+	struct warmup_file *wf = calloc(1, sizeof(*wf));
+	struct inode_ref r;
+	int ret;
+
+	(void)flags;
+	if (!wf || !(wf->reply = strdup(warmup_usage))) {
+		free(wf);
+		return -ENOMEM;
+	}
+	wf->len = strlen(warmup_usage);
+	ret = node_file_enter(fs, f, &r);
+	if (ret) {
+		free(wf->reply);
+		free(wf);
+		return ret;
+	}
+	pthread_mutex_init(&wf->mu, NULL);
+	f->priv = wf;
+	f->direct = true; /* the size stat gives is the usage's */
+	return node_leave(fs, 0);
+}
+
+static int warmup_read(struct node_file *f, size_t len, off_t off,
+		       char *scratch, struct content_read *rd)
+{
+	struct warmup_file *wf = f->priv;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->fd = -1;
+	pthread_mutex_lock(&wf->mu);
+	if (off >= 0 && (size_t)off < wf->len) {
+		rd->got =
+		    len < wf->len - (size_t)off ? len : wf->len - (size_t)off;
+		memcpy(scratch, wf->reply + off, rd->got);
+	}
+	pthread_mutex_unlock(&wf->mu);
+	rd->iov[0].iov_base = scratch;
+	rd->iov[0].iov_len = rd->got;
+	rd->niov = rd->got > 0;
+	return 0;
+}
+
+static void warmup_release(struct node_file *f)
+{
+	struct warmup_file *wf = f->priv;
+
+	if (!wf)
+		return;
+	pthread_mutex_destroy(&wf->mu);
+	free(wf->reply);
+	free(wf);
+	f->priv = NULL;
 }
 
 const struct node_ops node_meta_warmup_ops = {
     .check = warmup_check,
     .stat = warmup_stat,
-    .open = node_buffer_open,
-    .read = node_buffer_read,
-    .release = node_buffer_release,
-    .fill = warmup_fill,
+    .open = warmup_open,
+    .read = warmup_read,
+    .release = warmup_release,
     .write = warmup_write,
 };

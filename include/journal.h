@@ -66,6 +66,9 @@ int journal_sync(struct journal *j);
 /* Records written and not yet settled, for .lightly/stats.  After a
  * journal_compact this counts the records it kept (one per sample). */
 uint64_t journal_pending(const struct journal *j);
+/* Tags the journal keeps an entry for: those with edits not settled
+ * (an entry goes once its edits are). */
+size_t journal_tags_held(struct journal *j);
 /* The largest edit number in the file when it was opened or recorded
  * since.  Numbers restart with a process, but a done settles by number:
  * start a new process's numbers above this one, or its dones would leave

@@ -52,13 +52,6 @@ static int seqs_reserve(struct jtag *t)
 	return 0;
 }
 
-static void seqs_clear(struct jtag *t)
-{
-	free(t->seqs);
-	t->seqs = NULL;
-	t->head = t->n = t->cap = 0;
-}
-
 static size_t put_u64(char *p, uint64_t v)
 {
 	char tmp[20];
@@ -397,7 +390,7 @@ int journal_done(struct journal *j, const char *ds_id, const char *tag_id,
 		j->pending--;
 	}
 	if (t->head == t->n)
-		seqs_clear(t); /* a burst's array is not kept for ever */
+		journal_tag_drop(j, t); /* nothing of it waits */
 	if (seq > j->max_seq)
 		j->max_seq = seq;
 out:
@@ -436,6 +429,16 @@ int journal_sync(struct journal *j)
 
 /* The counters are read under the lock although the struct is const: a
  * torn 64-bit read would show nonsense in .lightly/stats on 32-bit. */
+size_t journal_tags_held(struct journal *j)
+{
+	size_t n;
+
+	pthread_mutex_lock(&j->lock);
+	n = j->ntags;
+	pthread_mutex_unlock(&j->lock);
+	return n;
+}
+
 uint64_t journal_pending(const struct journal *j)
 {
 	pthread_mutex_t *lock = (pthread_mutex_t *)&j->lock;
@@ -582,8 +585,8 @@ static int compact_truncate(struct journal *j)
 	j->size = JOURNAL_HEADER_LEN;
 	j->torn = false;
 	j->wgen++;
-	for (uint32_t i = 0; i < j->ntags; i++)
-		seqs_clear(j->tags[i]);
+	while (j->ntags)
+		journal_tag_drop(j, j->tags[j->ntags - 1]);
 	return 0;
 }
 

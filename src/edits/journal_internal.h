@@ -75,6 +75,8 @@ struct scan {
  * create is set.  0 and *out (NULL when absent), -ENOMEM, -EOVERFLOW. */
 int journal_tag_get(struct journal *j, const char *ds, const char *tag,
 		    bool create, struct jtag **out);
+/* Forgets t, whose edits are all settled (lock held); t is freed. */
+void journal_tag_drop(struct journal *j, struct jtag *t);
 
 /* journal_scan.c */
 

@@ -1,7 +1,9 @@
 /* The journal's tag table: the entry of a (dataset, tag) pair, found by
  * hash in an open-addressed table or made, for journal.c's writers and
- * journal_scan.c's reader alike.  Knows tags by their ids only; the entries
- * are freed with the journal (journal_free). */
+ * journal_scan.c's reader alike.  Knows tags by their ids only.  An entry
+ * whose edits are all settled is dropped (journal_tag_drop): a mount whose
+ * tags come and go (a script's, a soak's) would otherwise hold one for
+ * every tag it ever edited until it is unmounted. */
 #include "journal_internal.h"
 
 #include <errno.h>
@@ -94,4 +96,54 @@ int journal_tag_get(struct journal *j, const char *ds, const char *tag,
 	j->table[s] = j->ntags;
 	*out = j->last = t;
 	return 0;
+}
+
+/* Empties table slot s and moves the entries of its probe run that may
+ * move into the hole (linear probing's backward shift), so every entry
+ * stays reachable from its hash. */
+static void table_remove(struct journal *j, uint32_t s)
+{
+	uint32_t mask = j->table_cap - 1, hole = s, k = s;
+
+	for (;;) {
+		uint32_t home;
+
+		k = (k + 1) & mask;
+		if (!j->table[k])
+			break;
+		home = (uint32_t)j->tags[j->table[k] - 1]->hash & mask;
+		if (((k - home) & mask) >= ((k - hole) & mask)) {
+			j->table[hole] = j->table[k];
+			hole = k;
+		}
+	}
+	j->table[hole] = 0;
+}
+
+static uint32_t slot_of(const struct journal *j, const struct jtag *t)
+{
+	uint32_t mask = j->table_cap - 1, s = (uint32_t)t->hash & mask;
+
+	while (j->table[s] != t->idx + 1)
+		s = (s + 1) & mask;
+	return s;
+}
+
+void journal_tag_drop(struct journal *j, struct jtag *t)
+{
+	struct jtag *last = j->tags[j->ntags - 1];
+
+	table_remove(j, slot_of(j, t));
+	if (last != t) {
+		/* the last entry takes t's index, in the table too */
+		j->table[slot_of(j, last)] = t->idx + 1;
+		last->idx = t->idx;
+		j->tags[t->idx] = last;
+	}
+	j->ntags--;
+	if (j->last == t)
+		j->last = NULL;
+	free(t->seqs);
+	free(t->staged);
+	free(t);
 }

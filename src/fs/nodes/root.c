@@ -171,7 +171,8 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    "\"memoryBytes\":%zu,\"memoryBoundBytes\":%zu},"
 	    "\"edits\":{\"flushes\":%llu,\"tagsPending\":%zu,"
 	    "\"tagsInFlight\":%zu,\"tagsRetrying\":%zu,"
-	    "\"movesWaiting\":%zu,\"journalPending\":%llu},"
+	    "\"movesWaiting\":%zu,\"journalPending\":%llu,"
+	    "\"journalTags\":%zu},"
 	    "\"content\":{\"hits\":%llu,\"fetches\":%llu,\"bytes\":%llu,"
 	    "\"readUrls\":%llu,\"expiredUrls\":%llu,\"prefetched\":%llu,"
 	    "\"pushed\":%llu,"
@@ -187,6 +188,7 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    e.retrying, e.moves,
 	    (unsigned long long)(fs->journal ? journal_pending(fs->journal)
 					     : 0),
+	    fs->journal ? journal_tags_held(fs->journal) : 0,
 	    (unsigned long long)cs.hits, (unsigned long long)cs.fetches,
 	    (unsigned long long)cs.bytes, (unsigned long long)cs.urls,
 	    (unsigned long long)cs.expired, (unsigned long long)cs.prefetched,

@@ -512,6 +512,38 @@ static void test_burst(void)
 	remove_journal("acct-burst");
 }
 
+/* A mount whose tags come and go holds an entry only for tags with edits
+ * not settled, and the others stay findable after entries around them go. */
+static void test_settled_tags_forgotten(void)
+{
+	struct journal *j = jopen("acct-churn");
+	char tag[JOURNAL_ID_LEN + 1];
+	uint64_t seq = 0;
+	size_t n = 0;
+	unsigned skipped = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(tag, sizeof(tag), "%024x", 0x100000 + i);
+		CHECK_INT(journal_edit(j, DS, tag, ++seq, 1, true), 0);
+		/* every third stays pending */
+		if (i % 3)
+			CHECK_INT(journal_done(j, DS, tag, seq), 0);
+	}
+	CHECK_INT(journal_tags_held(j), 1000);
+	CHECK_INT(journal_pending(j), 1000);
+	/* the held ones settle by their own numbers: each is still found */
+	for (int i = 0; i < 3000; i += 3) {
+		snprintf(tag, sizeof(tag), "%024x", 0x100000 + i);
+		CHECK_INT(journal_done(j, DS, tag, (uint64_t)i + 1), 0);
+	}
+	CHECK_INT(journal_pending(j), 0);
+	CHECK_INT(journal_tags_held(j), 0);
+	CHECK_INT(journal_replay(j, count_cb, &n, &skipped), 0);
+	CHECK_INT(n, 0);
+	journal_free(j);
+	remove_journal("acct-churn");
+}
+
 static int rm_cb(const char *path, const struct stat *st, int flag,
 		 struct FTW *ftw)
 {
@@ -538,6 +570,7 @@ int main(void)
 	test_compact();
 	test_concurrent_appends();
 	test_burst();
+	test_settled_tags_forgotten();
 	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return CHECK_DONE();
 }

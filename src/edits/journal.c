@@ -429,16 +429,6 @@ int journal_sync(struct journal *j)
 
 /* The counters are read under the lock although the struct is const: a
  * torn 64-bit read would show nonsense in .lightly/stats on 32-bit. */
-size_t journal_tags_held(struct journal *j)
-{
-	size_t n;
-
-	pthread_mutex_lock(&j->lock);
-	n = j->ntags;
-	pthread_mutex_unlock(&j->lock);
-	return n;
-}
-
 uint64_t journal_pending(const struct journal *j)
 {
 	pthread_mutex_t *lock = (pthread_mutex_t *)&j->lock;
@@ -461,12 +451,27 @@ uint64_t journal_max_seq(const struct journal *j)
 	return n;
 }
 
+size_t journal_tags_held(struct journal *j)
+{
+	size_t n;
+
+	pthread_mutex_lock(&j->lock);
+	n = j->ntags;
+	pthread_mutex_unlock(&j->lock);
+	return n;
+}
+
+struct jids {
+	char ds[JOURNAL_ID_LEN + 1];
+	char tag[JOURNAL_ID_LEN + 1];
+};
+
 int journal_replay(struct journal *j,
 		   int (*cb)(const char *ds_id, const char *tag_id,
 			     uint32_t sample, bool add, void *arg),
 		   void *arg, unsigned *skipped)
 {
-	struct jtag **tags = NULL;
+	struct jids *tags = NULL;
 	struct scan s;
 	size_t npending, nreport;
 	int ret;
@@ -480,21 +485,25 @@ int journal_replay(struct journal *j,
 		return ret;
 	}
 	ret = journal_scan_settle(j, &s, true, &npending, &nreport);
-	/* a copy of the entries (never freed before the journal): cb may
-	 * add tags, which moves j->tags */
+	/* a copy of the ids, not of the entries: cb may add tags, which
+	 * moves j->tags, and settle them (a sync_edits mount), which frees
+	 * an entry the records below still name */
 	if (!ret) {
 		tags = malloc((j->ntags ? j->ntags : 1) * sizeof(*tags));
-		if (tags)
-			memcpy(tags, j->tags, j->ntags * sizeof(*tags));
-		else
+		if (!tags)
 			ret = -ENOMEM;
+		for (uint32_t i = 0; tags && i < j->ntags; i++) {
+			memcpy(tags[i].ds, j->tags[i]->ds, sizeof(tags[i].ds));
+			memcpy(tags[i].tag, j->tags[i]->tag,
+			       sizeof(tags[i].tag));
+		}
 	}
 	pthread_mutex_unlock(&j->lock);
 	if (skipped)
 		*skipped = s.skipped;
 	for (size_t i = 0; !ret && i < s.n; i++) {
 		const struct jrec *r = &s.recs[i];
-		const struct jtag *t = tags[r->bits & JREC_TAG_MASK];
+		const struct jids *t = &tags[r->bits & JREC_TAG_MASK];
 
 		if (r->bits & JREC_REPORT)
 			ret = cb(t->ds, t->tag, r->sample, r->bits & JREC_ADD,

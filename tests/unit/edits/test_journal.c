@@ -544,6 +544,52 @@ static void test_settled_tags_forgotten(void)
 	remove_journal("acct-churn");
 }
 
+struct settler {
+	struct journal *j;
+	uint64_t seq;
+	struct got g;
+};
+
+/* What a sync_edits mount does in replay: each edit replayed is recorded
+ * anew and settled at once, which settles the tag's replayed ones too. */
+static int settle_cb(const char *ds_id, const char *tag_id, uint32_t sample,
+		     bool add, void *arg)
+{
+	struct settler *st = arg;
+
+	CHECK_INT(collect_cb(ds_id, tag_id, sample, add, &st->g), 0);
+	CHECK_INT(journal_edit(st->j, ds_id, tag_id, ++st->seq, sample, add),
+		  0);
+	CHECK_INT(journal_done(st->j, ds_id, tag_id, st->seq), 0);
+	return 0;
+}
+
+/* Entries are freed while a replay walks the records naming them. */
+static void test_replay_settling_as_it_goes(void)
+{
+	struct journal *j = jopen("acct-resettle");
+	struct settler st = {0};
+
+	for (uint32_t i = 1; i <= 4; i++) {
+		CHECK_INT(journal_edit(j, DS, TAG, i, i, true), 0);
+		CHECK_INT(journal_edit(j, DS, TAG2, 10 + i, i, false), 0);
+	}
+	journal_free(j);
+	j = jopen("acct-resettle");
+	st.j = j;
+	st.seq = journal_max_seq(j);
+	CHECK_INT(journal_replay(j, settle_cb, &st, NULL), 0);
+	CHECK_INT(st.g.n, 8);
+	check_rec(&st.g, 0, TAG, 1, true);
+	check_rec(&st.g, 1, TAG2, 1, false);
+	check_rec(&st.g, 6, TAG, 4, true);
+	check_rec(&st.g, 7, TAG2, 4, false);
+	CHECK_INT(journal_pending(j), 0);
+	CHECK_INT(journal_tags_held(j), 0);
+	journal_free(j);
+	remove_journal("acct-resettle");
+}
+
 static int rm_cb(const char *path, const struct stat *st, int flag,
 		 struct FTW *ftw)
 {
@@ -571,6 +617,7 @@ int main(void)
 	test_concurrent_appends();
 	test_burst();
 	test_settled_tags_forgotten();
+	test_replay_settling_as_it_goes();
 	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return CHECK_DONE();
 }

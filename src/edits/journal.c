@@ -222,6 +222,7 @@ static int load(struct journal *j)
 		ret = journal_pending_stage(j, &s, JREC_PENDING);
 	if (!ret) {
 		journal_pending_commit(j);
+		journal_tags_prune(j); /* the file's settled tags */
 		j->torn = s.torn_end;
 		j->max_seq = s.max_seq;
 	}
@@ -335,7 +336,7 @@ int journal_edit(struct journal *j, const char *ds_id, const char *tag_id,
 		 uint64_t seq, uint32_t sample, bool add)
 {
 	char buf[JOURNAL_LINE_MAX];
-	struct jtag *t;
+	struct jtag *t = NULL;
 	size_t len;
 	int ret;
 
@@ -361,6 +362,8 @@ int journal_edit(struct journal *j, const char *ds_id, const char *tag_id,
 	if (seq > j->max_seq)
 		j->max_seq = seq;
 out:
+	if (t && t->head == t->n)
+		journal_tag_drop(j, t); /* made for an edit not written */
 	pthread_mutex_unlock(&j->lock);
 	return ret;
 }
@@ -481,6 +484,7 @@ int journal_replay(struct journal *j,
 	pthread_mutex_lock(&j->lock);
 	ret = journal_scan_file(j, &s);
 	if (ret) {
+		journal_tags_prune(j);
 		pthread_mutex_unlock(&j->lock);
 		return ret;
 	}
@@ -498,6 +502,7 @@ int journal_replay(struct journal *j,
 			       sizeof(tags[i].tag));
 		}
 	}
+	journal_tags_prune(j); /* the scan made entries for settled tags */
 	pthread_mutex_unlock(&j->lock);
 	if (skipped)
 		*skipped = s.skipped;
@@ -642,6 +647,9 @@ int journal_compact(struct journal *j)
 out:
 	journal_scan_dispose(&s);
 unlock:
+	/* the scan remade the entries of tags settled since the last
+	 * compaction, and the commit left those with no edit waiting */
+	journal_tags_prune(j);
 	pthread_mutex_unlock(&j->lock);
 	return ret;
 }

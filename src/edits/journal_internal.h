@@ -77,6 +77,11 @@ int journal_tag_get(struct journal *j, const char *ds, const char *tag,
 		    bool create, struct jtag **out);
 /* Forgets t, whose edits are all settled (lock held); t is freed. */
 void journal_tag_drop(struct journal *j, struct jtag *t);
+/* Drops every entry with no unsettled edit (lock held, nothing staged).
+ * A scan makes an entry for each tag the file has an edit of, settled or
+ * not: a load, a compaction or a replay calls this once it no longer
+ * needs the scan's tag indexes. */
+void journal_tags_prune(struct journal *j);
 
 /* journal_scan.c */
 

@@ -147,3 +147,12 @@ void journal_tag_drop(struct journal *j, struct jtag *t)
 	free(t->staged);
 	free(t);
 }
+
+void journal_tags_prune(struct journal *j)
+{
+	/* downwards: a drop moves the last entry, already looked at, into
+	 * the hole */
+	for (uint32_t i = j->ntags; i-- > 0;)
+		if (j->tags[i]->head == j->tags[i]->n)
+			journal_tag_drop(j, j->tags[i]);
+}

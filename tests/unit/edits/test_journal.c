@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -544,6 +545,73 @@ static void test_settled_tags_forgotten(void)
 	remove_journal("acct-churn");
 }
 
+#define TAG3 "cccccccccccccccccccccccc"
+
+/* A scan reads every tag the file has an edit of, settled or not: after a
+ * compaction, a reopen or a replay the journal still holds entries only
+ * for tags with edits waiting, and the ones it dropped can be edited and
+ * settled again. */
+static void test_scan_forgets_settled_tags(void)
+{
+	struct journal *j = jopen("acct-rescan");
+	struct got g;
+
+	for (uint32_t i = 1; i <= 3; i++) {
+		CHECK_INT(journal_edit(j, DS, TAG, i, i, true), 0);
+		CHECK_INT(journal_edit(j, DS, TAG2, 10 + i, i, true), 0);
+		CHECK_INT(journal_edit(j, DS, TAG3, 20 + i, i, true), 0);
+	}
+	CHECK_INT(journal_done(j, DS, TAG, 3), 0);
+	CHECK_INT(journal_done(j, DS, TAG2, 13), 0);
+	CHECK_INT(journal_tags_held(j), 1);
+	/* something pending: the rewrite, which scans the file */
+	CHECK_INT(journal_compact(j), 0);
+	CHECK_INT(journal_pending(j), 3);
+	CHECK_INT(journal_tags_held(j), 1);
+	/* settled again after the rewrite: its table still finds them */
+	CHECK_INT(journal_edit(j, DS, TAG, 30, 7, true), 0);
+	CHECK_INT(journal_edit(j, DS, TAG2, 31, 7, true), 0);
+	CHECK_INT(journal_tags_held(j), 3);
+	CHECK_INT(journal_done(j, DS, TAG, 30), 0);
+	CHECK_INT(journal_tags_held(j), 2);
+	journal_free(j);
+	/* the file names TAG (settled) and TAG2, TAG3 (waiting) */
+	j = jopen("acct-rescan");
+	CHECK_INT(journal_pending(j), 4);
+	CHECK_INT(journal_tags_held(j), 2);
+	CHECK_INT(journal_done(j, DS, TAG2, 31), 0);
+	CHECK_INT(journal_tags_held(j), 1);
+	replay(j, &g, NULL);
+	CHECK_INT(g.n, 3);
+	check_rec(&g, 0, TAG3, 1, true);
+	CHECK_INT(journal_tags_held(j), 1);
+	journal_free(j);
+	remove_journal("acct-rescan");
+}
+
+/* An edit the file refused (here a file size limit) leaves no entry. */
+static void test_failed_edit_holds_nothing(void)
+{
+	struct journal *j = jopen("acct-efbig");
+	struct rlimit old, lim;
+	struct stat st;
+
+	CHECK_INT(journal_edit(j, DS, TAG, 1, 1, true), 0);
+	CHECK(stat(journal_path(j), &st) == 0);
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size;
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	CHECK_INT(journal_edit(j, DS, TAG2, 2, 1, true), -EFBIG);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_DFL);
+	CHECK_INT(journal_tags_held(j), 1);
+	CHECK_INT(journal_pending(j), 1);
+	journal_free(j);
+	remove_journal("acct-efbig");
+}
+
 struct settler {
 	struct journal *j;
 	uint64_t seq;
@@ -617,6 +685,8 @@ int main(void)
 	test_concurrent_appends();
 	test_burst();
 	test_settled_tags_forgotten();
+	test_scan_forgets_settled_tags();
+	test_failed_edit_holds_nothing();
 	test_replay_settling_as_it_goes();
 	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return CHECK_DONE();

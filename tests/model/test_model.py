@@ -219,8 +219,10 @@ class LightlyModel(MoreRules, RuleBasedStateMachine):
             time.sleep(d)
 
     def by(self, m):
-        """A change was made through mount m (None: through the API)."""
-        now = time.time()
+        """A change was made through mount m (None: through the API).  Not
+        before W.stale_until: a mount that had a refresh fail (emu_restart)
+        answers from what it has until then, others' changes included."""
+        now = max(time.time(), W.stale_until)
         for k in (0, 1):
             if k != m:
                 self.changed[k] = now

@@ -60,7 +60,8 @@ void blob_free(struct blob *b);
  *  - a 206 whose Content-Range does not start at the asked offset, or a
  *    body shorter than its Content-Length, is not served: the rest is asked
  *    for again (bounded attempts, full-jitter backoff), as are resets,
- *    timeouts, 408, 429 and 5xx;
+ *    timeouts, 408, 429, 500, 502, 503 and 504 (Retry-After honoured);
+ *    storage that does not answer is tried until the deadline;
  *  - a 200 to a ranged request is the whole object: the bytes before off
  *    are skipped, so the sink still sees only what was asked;
  *  - 416 (off at or past the end): returns 0 with got 0 and total set when

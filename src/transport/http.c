@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "resolve.h"
+#include "retry.h"
 
 #define HTTP_BODY_INITIAL ((size_t)16 * 1024)
 #define HTTP_KEEPIDLE_S 60L
@@ -120,7 +121,7 @@ int http_escape(const char *s, char *out, size_t outsz)
 	return 0;
 }
 
-/* The struct with its locks and the jitter seed; NULL on failure. */
+/* The struct with its locks; NULL on failure. */
 static struct http *http_alloc(void)
 {
 	struct http *h = calloc(1, sizeof(*h));
@@ -136,10 +137,6 @@ static struct http *http_alloc(void)
 		free(h);
 		return NULL;
 	}
-	h->rng = ((uint64_t)http_now_ms() << 20) ^ (uint64_t)(uintptr_t)h ^
-		 (uint64_t)getpid();
-	if (!h->rng)
-		h->rng = 0x9e3779b97f4a7c15ULL;
 	return h;
 }
 
@@ -512,7 +509,6 @@ static const char *http_safe_error(const struct http *h, CURLcode code,
 static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
 			   long *status)
 {
-	curl_off_t retry_after = 0;
 	long request_size = 0;
 
 	/* Counts the bytes of the request that were written to the socket,
@@ -526,12 +522,7 @@ static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
 	 * matters is whether the exchange completed. */
 	if (code == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
-			CURLE_OK &&
-		    retry_after > 0)
-			o->retry_after_ms = retry_after > LONG_MAX / 1000
-						? LONG_MAX
-						: (long)retry_after * 1000;
+		o->retry_after_ms = retry_after_ms(c);
 	}
 }
 

@@ -32,9 +32,8 @@ struct http {
 	CURL *pool[HTTP_POOL_MAX];
 	size_t npool;
 
-	pthread_mutex_t stats_lock; /* guards stats and rng */
+	pthread_mutex_t stats_lock; /* guards stats */
 	struct http_stats stats;
-	uint64_t rng; /* xorshift64 state for the backoff jitter */
 };
 
 /* How one attempt ended, for the retry decision. */

@@ -88,6 +88,10 @@ void opts_print_help(const char *progname)
 	    "%d)\n"
 	    "    -o page_streams=N      name pages fetched at once, 1 to 16 "
 	    "(default %d)\n"
+	    "    -o host_connections=N  connections to one host at once, 1 to "
+	    "%d (default %d);\n"
+	    "                           HTTP/2 hosts use one, HTTP/1.1 one "
+	    "a request\n"
 	    "    -o allow_insecure      allow a token over plain http to "
 	    "another host\n"
 	    "    -o sync_edits          send every tag edit at once\n"
@@ -122,10 +126,12 @@ void opts_print_help(const char *progname)
 	    progname, progname, OPTS_DEFAULT_SERVER, OPTS_DEFAULT_CACHE_TTL_S,
 	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
 	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_OFFLINE_RETRY_S,
-	    OPTS_DEFAULT_MAX_RESPONSE_MB, OPTS_DEFAULT_PAGE_STREAMS,
-	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
-	    OPTS_DEFAULT_CONTENT_CACHE_MB, OPTS_DEFAULT_PREFETCH_FILES,
-	    OPTS_DEFAULT_PREFETCH_MB, OPTS_DEFAULT_READ_AHEAD_KB);
+	    OPTS_DEFAULT_MAX_RESPONSE_MB,
+	    OPTS_DEFAULT_PAGE_STREAMS, OPTS_MAX_HOST_CONNECTIONS,
+	    OPTS_DEFAULT_HOST_CONNECTIONS, OPTS_DEFAULT_FLUSH_DELAY_MS,
+	    OPTS_DEFAULT_FLUSH_TIMEOUT_S, OPTS_DEFAULT_CONTENT_CACHE_MB,
+	    OPTS_DEFAULT_PREFETCH_FILES, OPTS_DEFAULT_PREFETCH_MB,
+	    OPTS_DEFAULT_READ_AHEAD_KB);
 	print_state_help();
 	fputs("\nFUSE options:\n", stdout);
 	print_fuse_help();

@@ -1,5 +1,5 @@
 /* Storage reads (blob.h): ranged GETs of signed URLs on a pool of curl
- * handles of its own, with no token and no
+ * handles of its own (run on the shared transport), with no token and no
  * header beyond Range; what each attempt's failure means for the next (the
  * policy is retry.c's), asking for the rest after a cut body; expiry
  * answers told apart from other refusals; the counters. */
@@ -24,11 +24,13 @@
 
 #include "blob_internal.h"
 #include "log.h"
+#include "loop.h"
 #include "resolve.h"
 #include "retry.h"
 
-/* Idle handles kept for reuse (their connections stay open); FUSE runs
- * about ten workers, and a handle beyond this is cleaned up after use. */
+/* Idle easy handles kept for reuse (the connections are the transport's);
+ * FUSE runs about ten workers, and a handle beyond this is cleaned up
+ * after use. */
 #define BLOB_POOL_MAX 32
 #define BLOB_TIMEOUT_MS_DEFAULT 60000L
 #define BLOB_ATTEMPTS_DEFAULT 4U
@@ -57,6 +59,9 @@ struct blob {
 	pthread_mutex_t lock; /* guards pool and npool only */
 	CURL *pool[BLOB_POOL_MAX];
 	size_t npool;
+
+	struct transport *transport; /* where the GETs run */
+	bool own_transport;	     /* made by blob_new, freed with it */
 
 	pthread_mutex_t stats_lock; /* guards stats */
 	struct blob_stats stats;
@@ -107,6 +112,8 @@ void blob_free(struct blob *b)
 		return;
 	for (i = 0; i < b->npool; i++)
 		curl_easy_cleanup(b->pool[i]);
+	if (b->own_transport)
+		transport_free(b->transport);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->stats_lock);
 	free(b->ca_certs);
@@ -157,7 +164,13 @@ struct blob *blob_new(const struct blob_config *cfg)
 						   : BLOB_ATTEMPTS_DEFAULT;
 	/* CURLOPT_PROTOCOLS_STR and REDIR_PROTOCOLS_STR came in 7.85.0. */
 	b->protocols_str = v && v->version_num >= 0x075500;
-	if ((cfg && cfg->ca_certs && !(b->ca_certs = strdup(cfg->ca_certs))) ||
+	b->transport = cfg ? cfg->transport : NULL;
+	if (!b->transport) {
+		b->transport = transport_new(NULL);
+		b->own_transport = true;
+	}
+	if (!b->transport ||
+	    (cfg && cfg->ca_certs && !(b->ca_certs = strdup(cfg->ca_certs))) ||
 	    blob_set_proxy(b) || transport_resolve_list(&b->resolve)) {
 		blob_free(b);
 		return NULL;
@@ -588,7 +601,11 @@ static void blob_attempt(struct blob *b, CURL *c, const char *url, long left_ms,
 			 x->end - 1);
 	code = blob_setup(b, c, url, range, left_ms, x);
 	if (code == CURLE_OK)
-		code = curl_easy_perform(c);
+		code = transport_setup(b->transport, c, url);
+	/* the callbacks run on the transport's thread meanwhile, on x and
+	 * the caller's sink only */
+	if (code == CURLE_OK)
+		code = transport_perform(b->transport, c);
 	/* x dies with the caller's frame: the pooled handle must not point at
 	 * it. */
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);

@@ -1,8 +1,9 @@
-/* libcurl transport.  Owns a pool of easy handles (taken under a mutex, used
- * without it, so connections are kept alive), the URL with the token as the
- * last query parameter, a capped response buffer, one attempt of a request
- * (http_retry.c loops over them), the counters behind .lightly/stats, and
- * the one table from HTTP status and Lightly error code to errno. */
+/* The API's requests.  Owns a pool of easy handles (taken under a mutex,
+ * run on the shared transport, whose cache keeps the connections), the URL
+ * with the token as the last query parameter, a capped response buffer,
+ * one attempt of a request (http_retry.c loops over them), the counters
+ * behind .lightly/stats, and the one table from HTTP status and Lightly
+ * error code to errno. */
 #include "http_internal.h"
 
 #include <curl/curl.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "resolve.h"
 #include "retry.h"
 
@@ -70,6 +72,8 @@ void http_free(struct http *h)
 		return;
 	for (i = 0; i < h->npool; i++)
 		curl_easy_cleanup(h->pool[i]);
+	if (h->own_transport)
+		transport_free(h->transport);
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->stats_lock);
 	curl_slist_free_all(h->headers);
@@ -224,6 +228,13 @@ struct http *http_new(const struct http_config *cfg)
 		h->max_body--; /* room for the NUL */
 	if (http_set_headers(h))
 		goto out;
+	h->transport = cfg->transport;
+	if (!h->transport) {
+		h->transport = transport_new(NULL);
+		h->own_transport = true;
+		if (!h->transport)
+			goto out;
+	}
 	ok = 1;
 out:
 	if (!ok) {
@@ -470,6 +481,8 @@ static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
 	rc = http_setup_transport(h, c, url, left_ms, sink, errbuf);
 	if (rc == CURLE_OK)
 		rc = http_setup_method(c, req);
+	if (rc == CURLE_OK)
+		rc = transport_setup(h->transport, c, url);
 	return rc;
 }
 
@@ -503,7 +516,7 @@ static const char *http_safe_error(const struct http *h, CURLcode code,
 	return errbuf;
 }
 
-/* What the handle knows after curl_easy_perform returned code: whether
+/* What the handle knows after its transfer ended with code: whether
  * the request went out, and with a complete exchange the status (*status)
  * and Retry-After. */
 static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
@@ -582,8 +595,10 @@ void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 	resp->status = 0;
 	resp->request_id[0] = '\0';
 	code = http_setup(h, c, req, url, left_ms, &sink, errbuf);
+	/* the callbacks run on the transport's thread meanwhile, on sink
+	 * and errbuf only, which this frame owns until it returns */
 	if (code == CURLE_OK)
-		code = curl_easy_perform(c);
+		code = transport_perform(h->transport, c);
 	/* errbuf and sink die with this frame; the pooled handle must not
 	 * point at them (curl_easy_cleanup may still report errors). */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);

@@ -102,6 +102,32 @@ static void test_page_streams(void)
 	opts_dispose(&o);
 }
 
+/* -o host_connections: 1 to 256, default 32; out of range is refused, not
+ * clamped (the documented range is what it does). */
+static void test_host_connections(void)
+{
+	static const char *const bad[] = {
+	    "host_connections=0", "host_connections=257",
+	    "host_connections=2.5", "host_connections=x"};
+	const char *none[] = {"lightlyfs", "/mnt"};
+	const char *four[] = {"lightlyfs", "-o", "host_connections=4", "/mnt"};
+	const char *argv[] = {"lightlyfs", "-o", NULL, "/mnt"};
+	struct opts o;
+	size_t i;
+
+	CHECK_INT(parse(&o, 2, none), 0);
+	CHECK_INT(o.host_connections, OPTS_DEFAULT_HOST_CONNECTIONS);
+	opts_dispose(&o);
+	CHECK_INT(parse(&o, 4, four), 0);
+	CHECK_INT(o.host_connections, 4);
+	opts_dispose(&o);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		argv[2] = bad[i];
+		CHECK_INT(parse(&o, 4, argv), -EINVAL);
+		opts_dispose(&o);
+	}
+}
+
 static void test_bad_values(void)
 {
 	static const char *const bad[] = {
@@ -284,6 +310,7 @@ static void test_log_redacts_the_token(void)
 int main(void)
 {
 	test_page_streams();
+	test_host_connections();
 	test_log_redacts_the_token();
 	test_mount_style_options();
 	test_clear_text_token_only_to_this_machine();

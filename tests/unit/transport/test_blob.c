@@ -25,6 +25,7 @@
 #include "blob.h"
 #include "check.h"
 #include "log.h"
+#include "transport.h"
 
 #define OBJ_LEN 100
 #define SIG "sig=s3cr3t5ig"
@@ -936,6 +937,44 @@ static void test_connection_kept(void)
 	srv_stop(&s);
 }
 
+/* Two clients on one transport share its connection, and a paused
+ * transport (before a fork) starts again with the next request, the
+ * connection still open. */
+static void test_shared_transport(void)
+{
+	struct transport_stats ts;
+	struct blob_config cfg = {.timeout_ms = 10000};
+	struct blob_range r;
+	struct got g1 = {0}, g2 = {0};
+	struct transport *t;
+	struct blob *b1, *b2;
+	struct srv s;
+
+	CHECK_INT(srv_start(&s), 0);
+	add_206(&s, SRV_SEND, 0, 9, SIZE_MAX);
+	add_206(&s, SRV_SEND, 10, 19, SIZE_MAX);
+	add_206(&s, SRV_SEND, 20, 29, SIZE_MAX);
+	t = transport_new(&(struct transport_config){.host_connections = 2});
+	CHECK(t != NULL);
+	cfg.transport = t;
+	b1 = blob_new(&cfg);
+	b2 = blob_new(&cfg);
+	CHECK_INT(get(b1, &s, 0, 10, &r, &g1), 0);
+	CHECK_INT(get(b2, &s, 10, 10, &r, &g2), 0);
+	transport_pause(t);
+	CHECK_INT(get(b1, &s, 20, 10, &r, &g1), 0);
+	CHECK(got_is(&g2, 10, 10));
+	CHECK_INT(g1.len, 20);
+	CHECK_INT(s.accepted, 1);
+	transport_get_stats(t, &ts);
+	CHECK_INT(ts.transfers, 3);
+	CHECK_INT(ts.connects, 1);
+	blob_free(b1);
+	blob_free(b2);
+	transport_free(t);
+	srv_stop(&s);
+}
+
 /* user:password@ would become an Authorization header: refused unsent. */
 static void test_userinfo_refused(void)
 {
@@ -1178,6 +1217,7 @@ int main(void)
 	test_redirect_followed();
 	test_redirect_refused();
 	test_connection_kept();
+	test_shared_transport();
 	test_userinfo_refused();
 	test_http_proxy();
 	test_threads();

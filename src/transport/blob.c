@@ -460,8 +460,11 @@ static CURLcode blob_setup(struct blob *b, CURL *c, const char *url,
 						: BLOB_CONNECT_TIMEOUT_MS);
 	BLOB_SET(CURLOPT_LOW_SPEED_LIMIT, BLOB_LOW_SPEED_BYTES);
 	BLOB_SET(CURLOPT_LOW_SPEED_TIME, BLOB_LOW_SPEED_S);
-	/* fewer, larger pieces for the sink: one pwrite each */
-	BLOB_SET(CURLOPT_BUFFERSIZE, 512L * 1024);
+	/* Fewer, larger pieces for the sink: one pwrite each.  libcurl
+	 * refuses a new size while the handle still holds its receive buffer
+	 * (7.88, after an HTTP/2 transfer on the multi), and that buffer has
+	 * this size already: every handle of the pool is set up alike. */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
 	BLOB_SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	BLOB_SET(CURLOPT_TCP_KEEPIDLE, BLOB_KEEPIDLE_S);
 	BLOB_SET(CURLOPT_TCP_KEEPINTVL, BLOB_KEEPINTVL_S);

@@ -58,6 +58,10 @@ struct blob_range {
 	uint64_t got;	/* bytes delivered to the sink */
 	long status;	/* last HTTP status, 0 when none */
 	unsigned attempts;
+	/* the last attempt's wait from its request sent to the first byte of
+	 * the answer (a round trip and the server's time), microseconds; -1
+	 * when none came */
+	int64_t ttfb_us;
 };
 
 struct blob *blob_new(const struct blob_config *cfg);

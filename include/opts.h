@@ -20,14 +20,17 @@
 #define OPTS_DEFAULT_FLUSH_TIMEOUT_S 30.0
 #define OPTS_DEFAULT_TRASH_DAYS 7.0
 #define OPTS_DEFAULT_CONTENT_CACHE_MB 1024
-#define OPTS_DEFAULT_PREFETCH_FILES 8
+/* the most whole files in flight; how many follows the link
+ * (content_window), from CONTENT_WINDOW_FILES up */
+#define OPTS_DEFAULT_PREFETCH_FILES 128
+#define OPTS_MAX_PREFETCH_FILES 1024
 /* the kernel's readahead on the mount, KiB: its own 128 KiB makes a
  * sequential read a READ round trip per 128 KiB */
 #define OPTS_DEFAULT_READ_AHEAD_KB 1024
 #define OPTS_DEFAULT_PREFETCH_MB 64
 #define OPTS_DEFAULT_PAGE_STREAMS 4
 /* connections to one host at a time (transport.h) */
-#define OPTS_DEFAULT_HOST_CONNECTIONS 32
+#define OPTS_DEFAULT_HOST_CONNECTIONS 64
 #define OPTS_MAX_HOST_CONNECTIONS 256
 
 struct opts {

@@ -507,7 +507,14 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 		if ((ret = parse_number("prefetch_files", raw->prefetch_files,
 					&n)))
 			return ret;
-		o->prefetch_files = n > 64 ? 64 : (unsigned)n;
+		if (n > OPTS_MAX_PREFETCH_FILES || n != (unsigned)n) {
+			fprintf(stderr,
+				"lightlyfs: -o prefetch_files=%s: expected "
+				"a whole number from 0 to %d\n",
+				raw->prefetch_files, OPTS_MAX_PREFETCH_FILES);
+			return -EINVAL;
+		}
+		o->prefetch_files = (unsigned)n;
 	}
 	if (raw->read_ahead_kb) {
 		double n;

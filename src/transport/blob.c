@@ -591,6 +591,22 @@ static void blob_outcome(struct blob_xfer *x, CURLcode code)
 		blob_classify(x);
 }
 
+/* Past the handshakes (their time is in PRETRANSFER): what the request
+ * itself waited, which is what a window of requests in flight must
+ * cover. */
+static void blob_ttfb(CURL *c, struct blob_range *r)
+{
+	curl_off_t pre = 0, start = 0;
+
+	r->ttfb_us = -1;
+	if (curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre) ==
+		CURLE_OK &&
+	    curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME_T, &start) ==
+		CURLE_OK &&
+	    start > 0 && start >= pre)
+		r->ttfb_us = (int64_t)(start - pre);
+}
+
 static void blob_attempt(struct blob *b, CURL *c, const char *url, long left_ms,
 			 struct blob_xfer *x)
 {
@@ -614,6 +630,7 @@ static void blob_attempt(struct blob *b, CURL *c, const char *url, long left_ms,
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
 	x->retry_after_ms = code == CURLE_OK ? retry_after_ms(c) : -1;
+	blob_ttfb(c, x->r);
 	blob_outcome(x, code);
 
 	pthread_mutex_lock(&b->stats_lock);
@@ -713,6 +730,7 @@ int blob_get(struct blob *b, const char *url, struct blob_range *r,
 	r->got = 0;
 	r->status = 0;
 	r->attempts = 0;
+	r->ttfb_us = -1;
 	memset(&x, 0, sizeof(x));
 	/* curl would turn user:password@ into an Authorization header */
 	if (blob_has_userinfo(url)) {

@@ -219,7 +219,7 @@ static size_t queue_whole(struct content *c, const struct content_key *keys,
 		/* the queue holds what the window will want while the reader
 		 * is held up by a file: new jobs come only with its opens */
 		if (!c->cfg.prefetch_requests ||
-		    c->pf_queued >= c->cfg.prefetch_requests)
+		    c->pf_queued >= 2 * c->cfg.prefetch_requests)
 			break;
 		if (!warm && bytes > c->cfg.prefetch_bytes / 4)
 			continue;

@@ -37,7 +37,7 @@ void walk_note(struct fs_walks *ws, const struct inode_ref *dir)
 /* Files fetched after the first open of a listing's first file: a copy
  * of the folder, or someone reading one file; the second open in order
  * says which. */
-#define WALK_FIRST 8
+#define WALK_FIRST 32
 
 /* Files of a listing a walk in order may step over (walked_to). */
 #define WALK_SLACK 3
@@ -294,6 +294,7 @@ size_t walk_urls(struct fs_walks *ws, struct dataset *d, const uint32_t *next,
 	struct tag *t;
 	size_t k = 0, at;
 	uint32_t x;
+	bool cont;
 
 	if (!n || !max || !d->index || next[0] >= index_count(d->index) ||
 	    !(w = walk_of(ws, d, next[0], &t)))
@@ -303,10 +304,15 @@ size_t walk_urls(struct fs_walks *ws, struct dataset *d, const uint32_t *next,
 	    next[n - 1] < w->url_due)
 		return 0;
 	walk_list_of(d->index, index_parent(d->index, next[0]), &l);
-	for (at = walk_next_in(&l, t, walk_after(&l, next[0]) - 1, &x);
-	     at < l.n && k < max; at = walk_next_in(&l, t, at + 1, &x)) {
-		if (k == 0 && x != next[0])
-			break; /* next[0] is not where the listing says */
+	/* on from the last page, or afresh from next[0] once past it */
+	cont = w->url_last != UINT32_MAX && next[0] <= w->url_last;
+	at = walk_next_in(&l, t,
+			  cont ? walk_after(&l, w->url_last)
+			       : walk_after(&l, next[0]) - 1,
+			  &x);
+	if (!cont && at < l.n && x != next[0])
+		return 0; /* next[0] is not where the listing says */
+	for (; at < l.n && k < max; at = walk_next_in(&l, t, at + 1, &x)) {
 		urls[k] = x;
 		/* the rank of the one before, plus what lies between */
 		if (k == 0) {

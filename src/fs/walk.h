@@ -25,10 +25,11 @@ void walk_note(struct fs_walks *ws, const struct inode_ref *dir);
 size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
 		 uint32_t *next, size_t max, bool *shuffled, bool *first);
 /* After walk_next named next[0, n): when the files fetched ahead reach
- * those whose read URLs were asked for (half way), up to max files of
- * the listing from next[0] on into urls, in order, with their places
- * among their tag's files in index order (the export's pages) into
- * ranks, and *tag; 0 when no page is due.  Lock held. */
+ * half way through those whose read URLs were asked for, up to max files
+ * of the listing after those (from next[0] when it is past them) into
+ * urls, in order, with their places among their tag's files in index
+ * order (the export's pages) into ranks, and *tag; 0 when no page is
+ * due.  Lock held. */
 size_t walk_urls(struct fs_walks *ws, struct dataset *d, const uint32_t *next,
 		 size_t n, uint32_t *urls, uint32_t *ranks, size_t max,
 		 const struct tag **tag);

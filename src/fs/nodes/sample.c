@@ -350,9 +350,10 @@ static int sample_open(struct fs *fs, struct node_file *f, int flags)
 	sf = calloc(1, sizeof(*sf));
 	if (!sf)
 		return -ENOMEM;
-	/* as many as may be in flight: a reader held up by a big file opens
-	 * nothing, and the window must not run dry meanwhile */
-	ret = sample_content(fs, f, sf, fs->prefetch_files);
+	/* twice as many as may be in flight: a reader held up by a big file
+	 * opens nothing, and the files after it, done meanwhile, must not
+	 * leave the window dry */
+	ret = sample_content(fs, f, sf, 2 * (size_t)fs->prefetch_files);
 	if (ret) {
 		content_close(sf->content);
 		sample_file_free(sf);

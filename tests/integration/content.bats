@@ -710,7 +710,7 @@ PAGES="GET /v1/datasets/{datasetId}/tags/{tagId}/export/basic/filenamesAndReadUr
 # its own readurl, and every byte is right.
 @test "a page of read URLs that names other files than the listing is not used: every byte is still right" {
 	emu_start
-	local files=() i ds body
+	local files=() i body
 	for i in $(seq -w 1 30); do files+=("img_$i.png:$((3000 + 1301 * 10#$i))"); done
 	DS=$(seed_sized lies "${files[@]}")
 	oracle "$DS" initial-tag "$O"

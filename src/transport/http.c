@@ -320,7 +320,17 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	if (resp->len + n + 1 > s->cap) {
 		size_t cap = s->cap ? s->cap : HTTP_BODY_INITIAL;
+		curl_off_t declared = -1;
 		char *p;
+
+		/* a declared length: the whole body in one allocation, not a
+		 * growing one copied at each doubling */
+		if (!s->cap && s->c &&
+		    curl_easy_getinfo(s->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+				      &declared) == CURLE_OK &&
+		    declared > 0 && (uint64_t)declared < s->max_body &&
+		    (size_t)declared + 1 > cap)
+			cap = (size_t)declared + 1;
 
 		while (cap < resp->len + n + 1)
 			cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;

@@ -339,6 +339,7 @@ static int sample_open(struct fs *fs, struct node_file *f, int flags)
 {
 	struct sample_file *sf;
 	struct inode_ref r;
+	size_t ahead;
 	int ret;
 
 	(void)flags;
@@ -350,10 +351,14 @@ static int sample_open(struct fs *fs, struct node_file *f, int flags)
 	sf = calloc(1, sizeof(*sf));
 	if (!sf)
 		return -ENOMEM;
-	/* twice as many as may be in flight: a reader held up by a big file
-	 * opens nothing, and the files after it, done meanwhile, must not
-	 * leave the window dry */
-	ret = sample_content(fs, f, sf, 2 * (size_t)fs->prefetch_files);
+	/* four times the link's window (at most twice the most in flight):
+	 * a reader held up by a big file opens nothing, and the files after
+	 * it, done meanwhile, must not leave the window dry; on a near link
+	 * the window and this stay small, and an open costs little */
+	ahead = 4 * (size_t)content_window(fs->content);
+	if (ahead > 2 * (size_t)fs->prefetch_files)
+		ahead = 2 * (size_t)fs->prefetch_files;
+	ret = sample_content(fs, f, sf, ahead);
 	if (ret) {
 		content_close(sf->content);
 		sample_file_free(sf);

@@ -138,6 +138,8 @@ for rtt in ${rtts//,/ }; do
 	cp -r "$MNT/imgs/initial-tag" "$work/cp"
 	t_cp=$(secs "$t0")
 	conn_fs=$(python3 "$TOOLS" conns "$WAN_ACCESS_LOG" "$from")
+	link_fs=$(python3 -c 'import json,sys; c = json.load(open(sys.argv[1]))["content"]
+print("window %s files at the end, first byte %.0f ms, %.1f MB/s; %s readurl, %s URL pages (%s URLs)" % (c.get("window"), c.get("linkRttUs", 0) / 1000, c.get("linkBytesPerS", 0) / 1e6, c["readUrls"], c.get("urlPages"), c.get("urlsPaged")))' "$MNT/.lightly/stats" 2>/dev/null || echo "no link counters")
 	unmount
 	cmp -s "$work/cp/$big_name" <(curl -sS "${link[@]}" "$big_url") ||
 		{ echo "wan.sh: the copy of $big_name differs" >&2; exit 1; }
@@ -222,4 +224,6 @@ os.close(fd)' "$MNT/imgs/initial-tag" "$MNT/imgs/ln-$rtt"
 	row "100 \`ln\` + \`sync\` into a new tag" "$t_ln" "curl GET + PUT of the tag" "$t_put"
 	echo
 	echo "connections opened during the cold \`cp -r\`: lightlyfs $conn_fs; 64 parallel curls $conn_curl; official way $conn_off"
+	echo
+	echo "the mount during the cold \`cp -r\`: $link_fs"
 done

@@ -217,6 +217,23 @@ int api_decode_readurl(const char *body, size_t len, char **url);
 int api_get_readurl(struct api *a, const char *ds, const char *sample,
 		    int thumbnail, char **url);
 
+/* One file of GET .../tags/{tag}/export/basic/filenamesAndReadUrls. */
+struct api_read_url {
+	char *name; /* fileName */
+	char *url;  /* readUrl: a signed http(s) URL of the full image */
+};
+int api_decode_read_urls(const char *body, size_t len,
+			 struct api_read_url **out, size_t *n);
+/* GET .../tags/{tag}/export/basic/filenamesAndReadUrls?pageSize=count&
+ * pageOffset=offset: the tag's files from its offset-th on, in index
+ * order, each with its read URL; at most count (fewer at the end).  API-NOTES
+ * calls the route unreliable: a caller checks each name and falls back to
+ * api_get_readurl.  *out malloc'd, api_read_urls_free it. */
+int api_tag_read_urls(struct api *a, const char *ds, const char *tag,
+		      size_t offset, size_t count, struct api_read_url **out,
+		      size_t *n);
+void api_read_urls_free(struct api_read_url *v, size_t n);
+
 /* Retries (http.c) and what the endpoints do about them:
  * - GET, PUT and DELETE are sent again after any retryable failure.  A
  *   DELETE answered TAG_UNKNOWN after an attempt that may have reached the
@@ -234,7 +251,8 @@ int api_get_readurl(struct api *a, const char *ds, const char *sample,
  *   "get_tag": N, "get_mappings": N, "get_tag_filenames": N,
  *   "create_tag": N, "create_initial_tag": N, "update_tag": N,
  *   "delete_tag": N, "tag_arithmetics": N, "upsize_tags": N,
- *   "export_tag": N, "list_samples": N, "get_readurl": N},
+ *   "export_tag": N, "list_samples": N, "get_readurl": N,
+ *   "get_read_urls": N},
  *  "retries": N, "failures": N, "bytesReceived": N, "lastError": "..."}
  * requests counts HTTP requests (each page, each check) by endpoint, not
  * their retries; the rest is http_get_stats().  *json is malloc'd and

@@ -43,6 +43,8 @@ void bitmask_clear(struct bitmask *bm, size_t bit);
  * past bit).  0 or -ENOMEM. */
 int bitmask_put(struct bitmask *bm, size_t bit, bool on, size_t nbits);
 size_t bitmask_count(const struct bitmask *bm);
+/* How many bits below bit are set: bit's place in the set's order. */
+size_t bitmask_rank(const struct bitmask *bm, size_t bit);
 bool bitmask_is_empty(const struct bitmask *bm);
 /* Same set of bits; nbits may differ (bits beyond it read as 0). */
 bool bitmask_equal(const struct bitmask *a, const struct bitmask *b);

@@ -1,5 +1,6 @@
 /* Storage reads: ranged GETs of signed URLs (S3, GCS, Azure or the
- * emulator's /blobs/), through a pool of curl handles of their own.
+ * emulator's /blobs/), through curl handles of their own on the shared
+ * transport (transport.h).
  *
  * A signed URL is fetched exactly as given: no token, no Authorization, no
  * header the signature does not cover.  Redirects are followed only to
@@ -20,7 +21,11 @@
  * caller gets a new URL and tries once more. */
 #define BLOB_EXPIRED EKEYEXPIRED
 
+struct transport;
+
 struct blob_config {
+	/* the shared transport; NULL: one of its own, freed with it */
+	struct transport *transport;
 	const char *ca_certs;  /* CA bundle path or NULL */
 	long timeout_ms;       /* deadline of one blob_get, retries included;
 				  <= 0 means 60 s */
@@ -32,7 +37,10 @@ struct blob;
 /* Where blob_get puts the body: called with consecutive pieces, starting at
  * the first byte asked for.  Returns 0 or a negative errno (then the
  * transfer stops with it).  A retried attempt starts again at the byte
- * after the last one delivered: pieces are never repeated. */
+ * after the last one delivered: pieces are never repeated.  It runs on the
+ * transport's thread while blob_get waits, so it may touch what arg points
+ * to and take short locks, but never wait for another request: every
+ * transfer would wait with it. */
 typedef int (*blob_sink_fn)(const char *data, size_t len, void *arg);
 
 struct blob_range {
@@ -50,6 +58,10 @@ struct blob_range {
 	uint64_t got;	/* bytes delivered to the sink */
 	long status;	/* last HTTP status, 0 when none */
 	unsigned attempts;
+	/* the last attempt's wait from its request sent to the first byte of
+	 * the answer (a round trip and the server's time), microseconds; -1
+	 * when none came */
+	int64_t ttfb_us;
 };
 
 struct blob *blob_new(const struct blob_config *cfg);
@@ -60,7 +72,8 @@ void blob_free(struct blob *b);
  *  - a 206 whose Content-Range does not start at the asked offset, or a
  *    body shorter than its Content-Length, is not served: the rest is asked
  *    for again (bounded attempts, full-jitter backoff), as are resets,
- *    timeouts, 408, 429 and 5xx;
+ *    timeouts, 408, 429, 500, 502, 503 and 504 (Retry-After honoured);
+ *    storage that does not answer is tried until the deadline;
  *  - a 200 to a ranged request is the whole object: the bytes before off
  *    are skipped, so the sink still sees only what was asked;
  *  - 416 (off at or past the end): returns 0 with got 0 and total set when

@@ -17,7 +17,8 @@
  *   it reads (few GETs: on real storage each costs a round trip).  Any
  *   other read fetches its blocks only.
  * - content_prefetch fetches whole files the caller expects to be opened
- *   next (a directory walk), bounded by prefetch_requests requests and
+ *   next (a directory walk): as many at once as the link's round trip
+ *   and rate call for (content_window), at most prefetch_requests, and
  *   prefetch_bytes bytes in flight.
  * - Complete files stay on disk under cache_bytes, least recently used
  *   first out; with cache_bytes 0 a file lives only while it is open.
@@ -40,6 +41,9 @@
 #define CONTENT_WINDOW_MIN ((uint64_t)1024 * 1024)
 #define CONTENT_WINDOW_MAX ((uint64_t)32 * 1024 * 1024)
 #define CONTENT_WINDOW_GROWTH 4
+/* a big file's first request, opened from its start: it sizes the file,
+ * and streams what a reader from the start wants first on one request */
+#define CONTENT_FIRST_WINDOW ((uint64_t)4 * 1024 * 1024)
 /* how far from the furthest read a read still counts as sequential */
 #define CONTENT_SEQ_BEHIND ((uint64_t)4 * 1024 * 1024)
 /* a file up to this size is fetched whole by its first read */
@@ -54,9 +58,9 @@ struct content_config {
 	struct api *api;   /* borrowed: readurl */
 	struct blob *blob; /* borrowed: storage */
 	const char *cache_dir;
-	uint64_t cache_bytes; /* 0: no cache beyond open files */
-	bool thumbnails;      /* type=thumbnail instead of full */
-	unsigned prefetch_requests;
+	uint64_t cache_bytes;	    /* 0: no cache beyond open files */
+	bool thumbnails;	    /* type=thumbnail instead of full */
+	unsigned prefetch_requests; /* whole files in flight at most */
 	uint64_t prefetch_bytes;
 	/* called (no lock held) when a sample's true size is learnt and it
 	 * differs from the key's */
@@ -83,11 +87,35 @@ struct content_key {
 struct content;
 struct content_file;
 
+/* The window of whole files in flight never goes under this (nor over
+ * prefetch_requests): what the fetch threads need on a fast link. */
+#define CONTENT_WINDOW_FILES 8
+
+/* The link to storage as the fetches measured it (content_link.c). */
+struct content_link {
+	int64_t rtt_us;	   /* least time to first byte lately; 0: none */
+	int64_t rtt_at_ms; /* monotonic */
+	double rate;	   /* most bytes a second delivered lately */
+	int64_t rate_at_ms;
+	double mean_size; /* bytes of a fetch, lately */
+	double fetch_s;	  /* seconds a fetch takes, lately */
+	uint64_t bytes;	  /* delivered since mark_ms */
+	int64_t mark_ms;
+	int64_t last_ms; /* the last fetch's end */
+	bool starting;	 /* the rate still grows: the window opens by
+			    one a fetch */
+	unsigned start_window, flat;
+	double start_rate;
+	unsigned window; /* whole files in flight it calls for */
+};
+
 struct content_stats {
 	uint64_t hits;	     /* reads served without a request */
 	uint64_t fetches;    /* storage GETs made */
 	uint64_t bytes;	     /* bytes fetched from storage */
 	uint64_t urls;	     /* readurl calls */
+	uint64_t url_pages;  /* pages of read URLs asked for */
+	uint64_t url_paged;  /* URLs they gave */
 	uint64_t expired;    /* URLs that answered expired */
 	uint64_t pushed;     /* files handed to the kernel's page cache */
 	uint64_t prefetched; /* files fetched ahead of their open */
@@ -136,6 +164,18 @@ void content_close(struct content_file *f);
 void content_prefetch(struct content *c, const struct content_key *keys,
 		      size_t n);
 
+/* Read URLs of files opened soon, asked for by pages of their tag's
+ * export (API-NOTES: filenamesAndReadUrls) in the background: keys[i] is
+ * the file at place ranks[i] (increasing) of tag_id's files in index
+ * order, names[i] its full name.  Asks for a page from the first that
+ * has no URL on its way, as far as keys go.  A fetch that needs one waits
+ * for its page; a file the page does not name as expected gets its own
+ * readurl. */
+void content_urls_ahead(struct content *c, const char *tag_id,
+			const struct content_key *keys,
+			const char *const *names, const uint32_t *ranks,
+			size_t n);
+
 /* A warm-up (lightlyfs warmup, a shuffled reader): whole files of keys,
  * big ones included, queued as content_prefetch does, up to its bounds;
  * called again as they finish, it queues the next.  Readers' fetches go
@@ -156,5 +196,10 @@ size_t content_drop(struct content *c, const struct content_key *keys,
 		    size_t n);
 
 void content_get_stats(struct content *c, struct content_stats *out);
+/* Whole files a walk may have in flight now, from the link's round trip
+ * and rate (Little's law), within CONTENT_WINDOW_FILES and
+ * prefetch_requests. */
+unsigned content_window(struct content *c);
+void content_link_get(struct content *c, struct content_link *out);
 
 #endif

@@ -37,6 +37,9 @@ struct fs_walks {
 		unsigned jumps;	 /* opens out of order since the last in it */
 		bool shuffled;	 /* fetched in the background */
 		uint32_t cursor; /* the last sample queued; UINT32_MAX: none */
+		/* read URLs asked for up to url_last; the next page is due
+		 * once the files fetched ahead reach url_due */
+		uint32_t url_last, url_due;
 	} w[FS_WALKS];
 	unsigned next;
 	uint64_t shuffled;    /* listings found read out of order */

@@ -1,8 +1,7 @@
-/* libcurl transport: a pool of easy handles (connection reuse, never shared
- * by two threads at once), one deadline per logical request, bounded retries
+/* The API's requests: one deadline per logical request, bounded retries
  * with backoff, the token as the last query parameter, counters, and the one
  * table that turns HTTP statuses and Lightly error codes into errno values.
- * Knows nothing of JSON. */
+ * They run on the shared transport (transport.h).  Knows nothing of JSON. */
 #ifndef LIGHTLYFS_HTTP_H
 #define LIGHTLYFS_HTTP_H
 
@@ -22,7 +21,11 @@
  * which is retried until the deadline */
 #define HTTP_RETRY_DOWN_CAP_MS 1000L
 
+struct transport;
+
 struct http_config {
+	/* the shared transport; NULL: one of its own, freed with it */
+	struct transport *transport;
 	const char *base_url; /* e.g. https://api.lightly.ai, no trailing '/' */
 	const char *token;    /* API token, sent as ?token=; never logged */
 	const char *ca_certs; /* CA bundle path or NULL */

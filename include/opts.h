@@ -20,12 +20,18 @@
 #define OPTS_DEFAULT_FLUSH_TIMEOUT_S 30.0
 #define OPTS_DEFAULT_TRASH_DAYS 7.0
 #define OPTS_DEFAULT_CONTENT_CACHE_MB 1024
-#define OPTS_DEFAULT_PREFETCH_FILES 8
+/* the most whole files in flight; how many follows the link
+ * (content_window), from CONTENT_WINDOW_FILES up */
+#define OPTS_DEFAULT_PREFETCH_FILES 128
+#define OPTS_MAX_PREFETCH_FILES 1024
 /* the kernel's readahead on the mount, KiB: its own 128 KiB makes a
  * sequential read a READ round trip per 128 KiB */
 #define OPTS_DEFAULT_READ_AHEAD_KB 1024
 #define OPTS_DEFAULT_PREFETCH_MB 64
 #define OPTS_DEFAULT_PAGE_STREAMS 4
+/* connections to one host at a time (transport.h) */
+#define OPTS_DEFAULT_HOST_CONNECTIONS 64
+#define OPTS_MAX_HOST_CONNECTIONS 256
 
 struct opts {
 	char *server;	  /* malloc'd, no trailing '/' */
@@ -48,12 +54,13 @@ struct opts {
 	bool offline;		/* -o offline: the saved listing only */
 	double offline_retry_s; /* offline, the server asked this often */
 	double max_response_mb;
-	double flush_timeout_s; /* how long unmount may try to send edits */
-	double trash_days;	/* deleted tags stay restorable this long */
-	unsigned page_streams;	/* mapping pages in flight at once */
-	long export_expires_s;	/* -o export_expires; -1: not sent */
-	char *access_control;	/* -o access_control, malloc'd or NULL */
-	char *log_file;		/* -o log_file=PATH, malloc'd, or NULL */
+	double flush_timeout_s;	   /* how long unmount may try to send edits */
+	double trash_days;	   /* deleted tags stay restorable this long */
+	unsigned page_streams;	   /* mapping pages in flight at once */
+	unsigned host_connections; /* connections to one host at a time */
+	long export_expires_s;	   /* -o export_expires; -1: not sent */
+	char *access_control;	   /* -o access_control, malloc'd or NULL */
+	char *log_file;		   /* -o log_file=PATH, malloc'd, or NULL */
 	char *source;	/* SOURCE of "lightlyfs SOURCE MOUNTPOINT", or NULL */
 	unsigned uid;	/* owner of every entry: -o uid=, else getuid() */
 	unsigned gid;	/* -o gid=, else getgid() */

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "opts.h"
 #include "readahead.h"
+#include "transport.h"
 #include "warmup.h"
 
 #ifdef LIGHTLYFS_HAVE_SYSTEMD
@@ -37,6 +38,7 @@ struct daemon_state {
 	struct fuse_loop_config *loop_cfg;
 	struct fuse_session *se;
 	struct opts o;
+	struct transport *transport;
 	struct http *http;
 	struct api *api;
 	struct blob *blob;
@@ -158,7 +160,17 @@ static int daemon_client(struct daemon_state *d)
 		return -1;
 	}
 	d->curl_up = true;
+	/* one transport for the API and storage: one cache of connections,
+	 * DNS answers and TLS sessions */
+	d->transport = transport_new(&(struct transport_config){
+	    .host_connections = (long)d->o.host_connections,
+	});
+	if (!d->transport) {
+		fprintf(stderr, "lightlyfs: cannot start the transport\n");
+		return -1;
+	}
 	memset(&hc, 0, sizeof(hc));
+	hc.transport = d->transport;
 	hc.base_url = d->o.server;
 	hc.token = d->o.token;
 	hc.ca_certs = d->o.ca_certs;
@@ -170,6 +182,7 @@ static int daemon_client(struct daemon_state *d)
 		api_set_page_streams(d->api, d->o.page_streams);
 	/* storage gets its own transport: it never sees the token */
 	d->blob = blob_new(&(struct blob_config){
+	    .transport = d->transport,
 	    .ca_certs = d->o.ca_certs,
 	    .timeout_ms = (long)(d->o.timeout_s * 2000),
 	});
@@ -275,6 +288,7 @@ static int daemon_mount(struct daemon_state *d)
 		return -1;
 	/* the parent exits only after the child has set itself up, and the
 	 * mount exists by then: requests wait in the kernel for the loop */
+	transport_pause(d->transport); /* its thread would not survive */
 	fuse_daemonize(d->cmd.foreground);
 	/* stderr is /dev/null in a daemon */
 	if (d->syslog)
@@ -363,6 +377,7 @@ static int daemon_teardown(struct daemon_state *d)
 	api_free(d->api);
 	blob_free(d->blob);
 	http_free(d->http);
+	transport_free(d->transport);
 	if (d->curl_up)
 		curl_global_cleanup();
 	free(d->cmd.mountpoint);

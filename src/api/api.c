@@ -37,6 +37,7 @@ static const char *const api_ep_names[API_EP_COUNT] = {
     [API_EP_EXPORT_TAG] = "export_tag",
     [API_EP_LIST_SAMPLES] = "list_samples",
     [API_EP_GET_READURL] = "get_readurl",
+    [API_EP_GET_READ_URLS] = "get_read_urls",
 };
 
 struct api {
@@ -646,6 +647,39 @@ int api_get_readurl(struct api *a, const char *ds, const char *sample,
 			      &resp);
 	if (!rc)
 		rc = api_decode_readurl(resp.body, resp.len, url);
+	http_response_dispose(&resp);
+	return rc;
+}
+
+int api_tag_read_urls(struct api *a, const char *ds, const char *tag,
+		      size_t offset, size_t count, struct api_read_url **out,
+		      size_t *n)
+{
+	struct http_response resp = {0};
+	char path[API_PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!api_id_valid(ds) || !api_id_valid(tag) || !count)
+		return -EINVAL;
+	rc = api_path(path, sizeof(path),
+		      "/v1/datasets/%s/tags/%s/export/basic/"
+		      "filenamesAndReadUrls?pageSize=%zu&pageOffset=%zu",
+		      ds, tag, count, offset);
+	if (!rc)
+		rc = api_call(a, API_EP_GET_READ_URLS, "GET", path, NULL, 0,
+			      &resp);
+	if (!rc)
+		rc = api_decode_read_urls(resp.body, resp.len, out, n);
+	if (!rc && *n > count) {
+		/* a server that ignores pageSize: what was asked for */
+		for (size_t i = count; i < *n; i++) {
+			free((*out)[i].name);
+			free((*out)[i].url);
+		}
+		*n = count;
+	}
 	http_response_dispose(&resp);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /* What the files of the api module share, none of it public: api.c (the
  * core call, the counters and the dataset, tag and sample endpoints),
- * api_tags.c and api_pages.c (more endpoints), api_json.c and api_encode.c
- * (every cJSON use: decoders, request bodies) and api_names.c (ids, tag
+ * api_tags.c and api_pages.c (more endpoints), api_json.c,
+ * api_json_samples.c and api_encode.c (every cJSON use: decoders, request
+ * bodies) and api_names.c (ids, tag
  * names, the name-array scanner).  Decoders name the request they log. */
 #ifndef LIGHTLYFS_API_INTERNAL_H
 #define LIGHTLYFS_API_INTERNAL_H
@@ -31,6 +32,7 @@ enum api_ep {
 	API_EP_EXPORT_TAG,
 	API_EP_LIST_SAMPLES,
 	API_EP_GET_READURL,
+	API_EP_GET_READ_URLS,
 	API_EP_COUNT
 };
 

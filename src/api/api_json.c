@@ -1,12 +1,14 @@
-/* The API decoding module: every use of cJSON is in this file and in
+/* The API decoding module: every use of cJSON is in this file,
+ * api_json_samples.c (the answers about samples and their content) and
  * api_encode.c, which builds the request bodies.  Bodies are parsed here,
  * checked field by field and copied into the structs of api.h.  A malformed
  * answer is logged once, here, with what was wrong and at most a short
  * excerpt of the body. */
-#include "api_internal.h"
+#include "api_json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +51,7 @@ static void api_excerpt(const char *s, size_t len, char *out, size_t outsz)
  * with a NUL at body[len] (http.c bodies have one): cJSON without the
  * CVE-2023-53154 fix (upstream 1.7.18; Debian 12 backports it) reads past
  * a trailing backslash. */
-static int api_parse(const char *what, const char *body, size_t len,
-		     cJSON **out)
+int api_parse(const char *what, const char *body, size_t len, cJSON **out)
 {
 	const char *end = NULL;
 	cJSON *root = NULL;
@@ -113,14 +114,8 @@ static const char *api_type_name(const cJSON *j)
 	return "invalid";
 }
 
-/* The context of one decode, for its single log line. */
-struct api_dec {
-	const char *what; /* "GET /v1/datasets/…" or the decoder's name */
-	size_t index;	  /* element of an array, or SIZE_MAX */
-};
-
-static int api_bad(const struct api_dec *d, const char *key, const cJSON *j,
-		   const char *expected)
+int api_bad(const struct api_dec *d, const char *key, const cJSON *j,
+	    const char *expected)
 {
 	if (d->index != SIZE_MAX)
 		log_warn("%s: element %zu: \"%s\" is %s, expected %s", d->what,
@@ -131,7 +126,7 @@ static int api_bad(const struct api_dec *d, const char *key, const cJSON *j,
 	return -EIO;
 }
 
-static int api_bad_top(const char *what, const cJSON *j, const char *expected)
+int api_bad_top(const char *what, const cJSON *j, const char *expected)
 {
 	log_warn("%s: the answer is %s, expected %s", what, api_type_name(j),
 		 expected);
@@ -139,8 +134,8 @@ static int api_bad_top(const char *what, const cJSON *j, const char *expected)
 }
 
 /* A string field; absent or null gives *out NULL unless required. */
-static int api_get_str(const struct api_dec *d, const cJSON *obj,
-		       const char *key, int required, char **out)
+int api_get_str(const struct api_dec *d, const cJSON *obj, const char *key,
+		int required, char **out)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -154,8 +149,8 @@ static int api_get_str(const struct api_dec *d, const cJSON *obj,
 }
 
 /* An object id; absent or null gives "" when nullable. */
-static int api_get_id(const struct api_dec *d, const cJSON *obj,
-		      const char *key, int nullable, char out[API_ID_LEN + 1])
+int api_get_id(const struct api_dec *d, const cJSON *obj, const char *key,
+	       int nullable, char out[API_ID_LEN + 1])
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -171,8 +166,8 @@ static int api_get_id(const struct api_dec *d, const cJSON *obj,
 /* An integer field.  cJSON's valueint saturates at INT_MAX, so the double is
  * read and must be a whole number in int64_t range (timestamps in ms exceed
  * 2^31).  Absent or null keeps *out unless required. */
-static int api_get_int(const struct api_dec *d, const cJSON *obj,
-		       const char *key, int required, int64_t min, int64_t *out)
+int api_get_int(const struct api_dec *d, const cJSON *obj, const char *key,
+		int required, int64_t min, int64_t *out)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
 	double v;
@@ -682,112 +677,4 @@ void api_decode_error(const char *body, size_t len, char *code, size_t codesz,
 		      char *msg, size_t msgsz)
 {
 	api_error_from(body, len, code, codesz, msg, msgsz, NULL, 0);
-}
-
-/* --- samples --- */
-
-/* SampleData: only what the content layer needs.  metaData.sizeInBytes is
- * optional (API-NOTES): a sample without it has its size learnt at open. */
-static int api_sample_from(const struct api_dec *d, const cJSON *obj,
-			   struct api_sample *out)
-{
-	const cJSON *meta;
-	int64_t created = 0;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	out->size = -1;
-	if (!cJSON_IsObject(obj))
-		return api_bad(d, "(sample)", obj, "an object");
-	rc = api_get_id(d, obj, "id", 0, out->id);
-	if (!rc)
-		rc = api_get_int(d, obj, "createdAt", 0, 0, &created);
-	out->last_modified_at = created;
-	if (!rc)
-		rc = api_get_int(d, obj, "lastModifiedAt", 0, 0,
-				 &out->last_modified_at);
-	meta = cJSON_GetObjectItemCaseSensitive(obj, "metaData");
-	if (!rc && cJSON_IsObject(meta)) {
-		const cJSON *sz =
-		    cJSON_GetObjectItemCaseSensitive(meta, "sizeInBytes");
-
-		/* a size that is not a whole number >= 0 is as good as none */
-		if (cJSON_IsNumber(sz) && sz->valuedouble >= 0 &&
-		    sz->valuedouble < 0x1p53 &&
-		    (double)(int64_t)sz->valuedouble == sz->valuedouble)
-			out->size = (int64_t)sz->valuedouble;
-	}
-	return rc;
-}
-
-int api_decode_samples(const char *body, size_t len, struct api_sample **out,
-		       size_t *n)
-{
-	struct api_dec d = {.what = "GET samples", .index = 0};
-	cJSON *root = NULL;
-	const cJSON *it;
-	size_t count, i = 0;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	rc = api_parse(d.what, body, len, &root);
-	if (rc)
-		return rc;
-	if (!cJSON_IsArray(root)) {
-		rc = api_bad_top(d.what, root, "an array of samples");
-		goto out;
-	}
-	count = (size_t)cJSON_GetArraySize(root);
-	*out = calloc(count ? count : 1, sizeof(**out));
-	if (!*out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	cJSON_ArrayForEach(it, root)
-	{
-		d.index = i;
-		rc = api_sample_from(&d, it, &(*out)[i]);
-		if (rc)
-			break;
-		i++;
-	}
-	if (rc) {
-		free(*out);
-		*out = NULL;
-	} else {
-		*n = i;
-	}
-out:
-	cJSON_Delete(root);
-	return rc;
-}
-
-int api_decode_readurl(const char *body, size_t len, char **url)
-{
-	cJSON *root = NULL;
-	const char *s = NULL;
-	size_t slen = 0;
-
-	*url = NULL;
-	/* a JSON string, or the URL as plain text */
-	if (len && body[0] == '"' && !api_parse(NULL, body, len, &root) &&
-	    cJSON_IsString(root) && root->valuestring) {
-		s = root->valuestring;
-		slen = strlen(s);
-	} else if (len && body[0] != '"') {
-		s = body;
-		slen = len;
-		while (slen && strchr(" \t\r\n", s[slen - 1]))
-			slen--;
-	}
-	if (!s || slen < 8 || memchr(s, '\0', slen) ||
-	    (strncmp(s, "http://", 7) && strncmp(s, "https://", 8))) {
-		cJSON_Delete(root);
-		log_warn("GET readurl: the answer is not an http(s) URL");
-		return -EIO;
-	}
-	*url = strndup(s, slen);
-	cJSON_Delete(root);
-	return *url ? 0 : -ENOMEM;
 }

@@ -44,6 +44,7 @@ struct raw_opts {
 	char *flush_timeout;
 	char *trash_days;
 	char *page_streams;
+	char *host_connections;
 	char *export_expires;
 	char *access_control;
 	char *loglevel; /* -o loglevel=, rclone's spelling of log_level */
@@ -104,6 +105,7 @@ static const struct fuse_opt opt_table[] = {
     OPT("flush_timeout=%s", flush_timeout),
     OPT("trash_days=%s", trash_days),
     OPT("page_streams=%s", page_streams),
+    OPT("host_connections=%s", host_connections),
     OPT("export_expires=%s", export_expires),
     OPT("access_control=%s", access_control),
     OPT("sync_edits", sync_edits),
@@ -322,6 +324,7 @@ static void opts_defaults(struct opts *o)
 	o->flush_timeout_s = OPTS_DEFAULT_FLUSH_TIMEOUT_S;
 	o->trash_days = OPTS_DEFAULT_TRASH_DAYS;
 	o->page_streams = OPTS_DEFAULT_PAGE_STREAMS;
+	o->host_connections = OPTS_DEFAULT_HOST_CONNECTIONS;
 	o->export_expires_s = -1;
 	o->content_cache_mb = OPTS_DEFAULT_CONTENT_CACHE_MB;
 	o->prefetch_files = OPTS_DEFAULT_PREFETCH_FILES;
@@ -411,12 +414,30 @@ static int opts_take_strings(struct opts *o, const struct raw_opts *raw)
 	return 0;
 }
 
-/* What export links carry: their lifetime and access control. */
+/* What export links carry: their lifetime and access control; and the
+ * connections to a host.  A value out of range is refused, not clamped:
+ * the documented range is what the option does. */
 static int opts_take_exports(struct opts *o, const struct raw_opts *raw)
 {
 	double v;
 	int ret;
 
+	if (raw->host_connections) {
+		ret =
+		    parse_number("host_connections", raw->host_connections, &v);
+		if (ret)
+			return ret;
+		if (v < 1 || v > OPTS_MAX_HOST_CONNECTIONS ||
+		    v != (unsigned)v) {
+			fprintf(stderr,
+				"lightlyfs: -o host_connections=%s: expected "
+				"a whole number from 1 to %d\n",
+				raw->host_connections,
+				OPTS_MAX_HOST_CONNECTIONS);
+			return -EINVAL;
+		}
+		o->host_connections = (unsigned)v;
+	}
 	if (raw->export_expires) {
 		ret = parse_number("export_expires", raw->export_expires, &v);
 		if (ret)
@@ -486,7 +507,14 @@ static int opts_take_limits(struct opts *o, const struct raw_opts *raw)
 		if ((ret = parse_number("prefetch_files", raw->prefetch_files,
 					&n)))
 			return ret;
-		o->prefetch_files = n > 64 ? 64 : (unsigned)n;
+		if (n > OPTS_MAX_PREFETCH_FILES || n != (unsigned)n) {
+			fprintf(stderr,
+				"lightlyfs: -o prefetch_files=%s: expected "
+				"a whole number from 0 to %d\n",
+				raw->prefetch_files, OPTS_MAX_PREFETCH_FILES);
+			return -EINVAL;
+		}
+		o->prefetch_files = (unsigned)n;
 	}
 	if (raw->read_ahead_kb) {
 		double n;
@@ -557,6 +585,7 @@ static void raw_opts_dispose(struct raw_opts *raw)
 	free(raw->flush_timeout);
 	free(raw->trash_days);
 	free(raw->page_streams);
+	free(raw->host_connections);
 	free(raw->export_expires);
 	free(raw->access_control);
 	free(raw->loglevel);

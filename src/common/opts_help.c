@@ -50,6 +50,28 @@ static void print_state_help(void)
 	    OPTS_DEFAULT_TRASH_DAYS);
 }
 
+/* The options of file content: the cache and the fetches ahead. */
+static void print_content_help(void)
+{
+	printf(
+	    "\nfile content:\n"
+	    "    -o content_cache_mb=MB bound on cached file content "
+	    "(default %d, 0: none)\n"
+	    "    -o prefetch_files=N    most files fetched ahead of a copy "
+	    "of a tag at once,\n"
+	    "                           0 to %d (default %d); how many "
+	    "follows the link\n"
+	    "    -o prefetch_mb=MB      bytes in flight for them, and held for "
+	    "readers\n"
+	    "                           before the cache's disk (default %d)\n"
+	    "    -o read_ahead_kb=KB    the kernel's readahead on the mount "
+	    "(default %d,\n"
+	    "                           0: the kernel's; needs root)\n",
+	    OPTS_DEFAULT_CONTENT_CACHE_MB, OPTS_MAX_PREFETCH_FILES,
+	    OPTS_DEFAULT_PREFETCH_FILES, OPTS_DEFAULT_PREFETCH_MB,
+	    OPTS_DEFAULT_READ_AHEAD_KB);
+}
+
 void opts_print_help(const char *progname)
 {
 	printf(
@@ -88,6 +110,10 @@ void opts_print_help(const char *progname)
 	    "%d)\n"
 	    "    -o page_streams=N      name pages fetched at once, 1 to 16 "
 	    "(default %d)\n"
+	    "    -o host_connections=N  connections to one host at once, 1 to "
+	    "%d (default %d);\n"
+	    "                           HTTP/2 hosts use one, HTTP/1.1 one "
+	    "a request\n"
 	    "    -o allow_insecure      allow a token over plain http to "
 	    "another host\n"
 	    "    -o sync_edits          send every tag edit at once\n"
@@ -96,16 +122,6 @@ void opts_print_help(const char *progname)
 	    "    -o flush_timeout=S     how long unmount tries to send edits "
 	    "(default %.0f);\n"
 	    "                           what is left waits in the journal\n"
-	    "    -o content_cache_mb=MB bound on cached file content "
-	    "(default %d, 0: none)\n"
-	    "    -o prefetch_files=N    files fetched ahead of a copy of a "
-	    "tag (default %d)\n"
-	    "    -o prefetch_mb=MB      bytes in flight for them, and held for "
-	    "readers\n"
-	    "                           before the cache's disk (default %d)\n"
-	    "    -o read_ahead_kb=KB    the kernel's readahead on the mount "
-	    "(default %d,\n"
-	    "                           0: the kernel's; needs root)\n"
 	    "    -o thumbnails          files hold the thumbnails, not the "
 	    "full images\n"
 	    "    -o export_expires=S    lifetime of the image links in "
@@ -123,9 +139,9 @@ void opts_print_help(const char *progname)
 	    OPTS_DEFAULT_CACHE_SIZE_MB, OPTS_DEFAULT_TIMEOUT_S,
 	    OPTS_DEFAULT_MAX_STALE_S, OPTS_DEFAULT_OFFLINE_RETRY_S,
 	    OPTS_DEFAULT_MAX_RESPONSE_MB, OPTS_DEFAULT_PAGE_STREAMS,
-	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S,
-	    OPTS_DEFAULT_CONTENT_CACHE_MB, OPTS_DEFAULT_PREFETCH_FILES,
-	    OPTS_DEFAULT_PREFETCH_MB, OPTS_DEFAULT_READ_AHEAD_KB);
+	    OPTS_MAX_HOST_CONNECTIONS, OPTS_DEFAULT_HOST_CONNECTIONS,
+	    OPTS_DEFAULT_FLUSH_DELAY_MS, OPTS_DEFAULT_FLUSH_TIMEOUT_S);
+	print_content_help();
 	print_state_help();
 	fputs("\nFUSE options:\n", stdout);
 	print_fuse_help();

@@ -26,7 +26,9 @@ int content_new(const struct content_config *cfg, struct content **out)
 	c->table = calloc(c->nbuckets, sizeof(*c->table));
 	c->lru.lru_next = c->lru.lru_prev = &c->lru;
 	/* bytes a reader's fetches hold in memory: the prefetch bound's */
-	if (!c->dir || !c->table || content_mem_init(c, cfg->prefetch_bytes)) {
+	if (!c->dir || !c->table || content_mem_init(c, cfg->prefetch_bytes) ||
+	    content_urls_init(c)) {
+		content_urls_fini(c);
 		content_mem_fini(c);
 		free(c->dir);
 		free(c->table);
@@ -50,10 +52,12 @@ int content_new(const struct content_config *cfg, struct content **out)
 	content_scan_dir(c);
 	if (!c->cfg.cache_bytes)
 		c->cfg.prefetch_requests = 0;
-	/* readahead gets two threads of its own beside the prefetchers */
+	content_link_init(c);
+	/* readahead gets two threads of its own beside the prefetchers, who
+	 * start as many as the first window needs; more come as it grows
+	 * (content_workers_grow) */
 	c->threads = calloc(c->cfg.prefetch_requests + 2, sizeof(pthread_t));
-	for (unsigned i = 0; c->threads && i < c->cfg.prefetch_requests + 2;
-	     i++) {
+	for (unsigned i = 0; c->threads && i < c->link.window + 2; i++) {
 		if (pthread_create(&c->threads[i], NULL, content_worker, c))
 			break;
 		c->nthreads++;
@@ -85,18 +89,22 @@ void content_free(struct content *c)
 		if (!j->whole)
 			for (uint64_t b = j->b0; b < j->b1; b++)
 				set_bit(j->o->busy, b, false);
+		if (j->sizing)
+			j->o->sizing = false;
 		j->o->pf_queued = false;
 		content_obj_put(c, j->o);
 		free(j);
 	}
 	pthread_cond_broadcast(&c->work);
 	pthread_mutex_unlock(&c->lock);
+	/* no thread starts once stopping is set: nthreads is final */
 	for (unsigned i = 0; i < c->nthreads; i++)
 		pthread_join(c->threads[i], NULL);
 	free(c->threads);
 	/* what readers received goes to the cache before the end */
 	content_writer_stop(c);
 	content_obj_free_all(c);
+	content_urls_fini(c);
 	content_mem_fini(c);
 	free(c->table);
 	free(c->dir);

@@ -36,7 +36,15 @@ static void run_whole(struct content *c, struct cobj *o)
 {
 	uint64_t b = 0, e;
 
-	if (content_obj_sized(c, o) || o->complete)
+	/* unsized: the whole of it on the request that sizes it */
+	while (o->sizing && !o->sized)
+		pthread_cond_wait(&c->cond, &c->lock);
+	if (!o->sized && !o->complete) {
+		o->sizing = true;
+		if (content_obj_size_fetch(c, o, UINT64_MAX, 0, false))
+			return;
+	}
+	if (o->complete)
 		return;
 	/* the rest of it, in the runs no reader is fetching */
 	while (b < o->nblocks) {
@@ -51,6 +59,33 @@ static void run_whole(struct content *c, struct cobj *o)
 			return;
 		b = e;
 	}
+}
+
+/* A big file's first window, which sizes it, then on the connection it
+ * opened (kept alive, its congestion window open: a second request at
+ * once would take another, cold) the rest of the claim, when the file is
+ * still open and a reader got half way through it: it reads on.  One
+ * that stopped (head, file(1)) cost the first window only. */
+static void run_first(struct content *c, struct job *j)
+{
+	struct cobj *o = j->o;
+	uint64_t claim, b1;
+	int ret = content_obj_size_fetch(c, o, j->size, j->claim, true);
+
+	if (!o->sized)
+		return;
+	claim = j->claim < o->size ? j->claim : o->size;
+	b1 = (claim + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+	if (!ret && o->refs > 1 && o->read_to >= j->size / 2 &&
+	    claim > j->size) {
+		content_fetch(c, o, j->size, claim - j->size, true);
+		return;
+	}
+	for (uint64_t b = j->size / CONTENT_BLOCK; b < b1 && b < o->nblocks;
+	     b++)
+		if (!bit(o->have, b))
+			set_bit(o->busy, b, false);
+	pthread_cond_broadcast(&c->cond);
 }
 
 /* Whether o is a file to hand to the kernel: complete, of the size stat
@@ -89,14 +124,19 @@ void *content_worker(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		struct job *j = content_dequeue(&c->ra_head, &c->ra_tail);
+		struct job *j;
+
+		/* pages of URLs first: fetches wait for them */
+		if (content_urls_run(c))
+			continue;
+		j = content_dequeue(&c->ra_head, &c->ra_tail);
 
 		if (!j && !c->pushing) {
 			j = content_dequeue(&c->push_head, &c->push_tail);
 			c->pushing = j != NULL;
 		}
 
-		if (!j && c->pf_running < c->cfg.prefetch_requests) {
+		if (!j && c->pf_running < c->link.window) {
 			j = content_dequeue(&c->pf_head, &c->pf_tail);
 			if (j) {
 				c->pf_queued--;
@@ -106,7 +146,9 @@ void *content_worker(void *arg)
 		if (!j) {
 			if (c->stopping)
 				break;
+			c->idle++;
 			pthread_cond_wait(&c->work, &c->lock);
+			c->idle--;
 			continue;
 		}
 		if (j->push) {
@@ -123,15 +165,38 @@ void *content_worker(void *arg)
 			c->pf_bytes -= j->bytes;
 			if (!j->warm)
 				push(c, j->o);
+		} else if (j->sizing) {
+			run_first(c, j);
 		} else {
 			content_fetch(c, j->o, j->b0 * CONTENT_BLOCK,
 				      (j->b1 - j->b0) * CONTENT_BLOCK, true);
 		}
 		content_obj_put(c, j->o);
 		free(j);
+		/* a fetch may have widened the window: more may run */
+		if (c->pf_head && c->pf_running < c->link.window) {
+			content_workers_grow(c);
+			pthread_cond_broadcast(&c->work);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+void content_workers_grow(struct content *c)
+{
+	unsigned want = c->pf_running + c->pf_queued;
+
+	if (want > c->link.window)
+		want = c->link.window;
+	/* two beside the prefetchers: readers' read-ahead */
+	want += 2;
+	if (want > c->cfg.prefetch_requests + 2)
+		want = c->cfg.prefetch_requests + 2;
+	while (
+	    c->threads && !c->stopping && c->nthreads < want &&
+	    !pthread_create(&c->threads[c->nthreads], NULL, content_worker, c))
+		c->nthreads++;
 }
 
 /* Whole-file jobs for keys, up to the prefetch bounds.  A walk's
@@ -151,6 +216,8 @@ static size_t queue_whole(struct content *c, const struct content_key *keys,
 		struct cobj *o;
 		struct job *j;
 
+		/* the queue holds what the window will want while the reader
+		 * is held up by a file: new jobs come only with its opens */
 		if (!c->cfg.prefetch_requests ||
 		    c->pf_queued >= 2 * c->cfg.prefetch_requests)
 			break;
@@ -189,6 +256,7 @@ static size_t queue_whole(struct content *c, const struct content_key *keys,
 		c->pf_bytes += bytes;
 		c->pf_queued++;
 		content_queue(&c->pf_head, &c->pf_tail, j);
+		content_workers_grow(c);
 		pthread_cond_signal(&c->work);
 	}
 	pthread_mutex_unlock(&c->lock);

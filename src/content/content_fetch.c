@@ -1,7 +1,7 @@
-/* Fetching: an object's read URL, kept until it nears expiry, and the
- * ranged GETs that bring its bytes into block buffers or its cache file,
- * marking blocks held as they arrive; learning an object's size.  Calls
- * the object store and hands dirty blocks to the writer. */
+/* Fetching: the ranged GETs that bring an object's bytes into block
+ * buffers or its cache file, marking blocks held as they arrive; learning
+ * an object's size.  Calls the object store and the read URLs, and hands
+ * dirty blocks to the writer. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,60 +30,55 @@ static void mark_have(struct content *c, struct cobj *o, uint64_t b)
 	}
 }
 
-static int64_t wall_s(void)
+static double mono_s(void)
 {
-	return (int64_t)time(NULL);
-}
+	struct timespec ts;
 
-/* A copy of a read URL good for a while (lock held; dropped for the
- * request).  stale: the URL that just answered expired. */
-static int obj_url(struct content *c, struct cobj *o, const char *stale,
-		   char **url)
-{
-	char *fresh = NULL;
-	int ret;
-
-	*url = NULL;
-	while (o->url_busy)
-		pthread_cond_wait(&c->cond, &c->lock);
-	if (o->url && stale && !strcmp(o->url, stale)) {
-		free(o->url);
-		o->url = NULL;
-	}
-	if (o->url && o->url_expiry - CONTENT_URL_MARGIN_S > wall_s()) {
-		*url = strdup(o->url);
-		return *url ? 0 : -ENOMEM;
-	}
-	o->url_busy = true;
-	c->st.urls++;
-	pthread_mutex_unlock(&c->lock);
-	ret = api_get_readurl(c->cfg.api, o->k.ds_id, o->k.sample_id,
-			      c->cfg.thumbnails, &fresh);
-	pthread_mutex_lock(&c->lock);
-	o->url_busy = false;
-	pthread_cond_broadcast(&c->cond);
-	if (ret)
-		return ret;
-	free(o->url);
-	o->url = fresh;
-	o->url_expiry = blob_url_expiry(fresh);
-	if (!o->url_expiry)
-		o->url_expiry = wall_s() + CONTENT_URL_DEFAULT_TTL_S;
-	else if (o->url_expiry - CONTENT_URL_MARGIN_S <= wall_s())
-		/* a short-lived URL: use it at once rather than never */
-		o->url_expiry = wall_s() + CONTENT_URL_MARGIN_S + 1;
-	*url = strdup(fresh);
-	return *url ? 0 : -ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 struct sink {
 	struct content *c;
 	struct cobj *o;
+	const struct blob_range *r;
 	uint64_t pos;	 /* file offset of the next byte */
+	uint64_t end;	 /* where the fetch stops; UINT64_MAX: the end */
 	uint64_t marked; /* blocks below this one are marked */
 	bool stage;	 /* a reader waits: keep the bytes in memory */
 	int err;
 };
+
+/* The answer's head told the object's size before its first byte (o
+ * unsized, the fetch o's sizing): the size is set at once, so that
+ * whoever waits for it goes on while the bytes stream, and the blocks
+ * this fetch brings are busy, so that readers wait for them rather than
+ * ask for them again. */
+static int sink_size(struct sink *s)
+{
+	struct content *c = s->c;
+	struct cobj *o = s->o;
+	uint64_t b1;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = o->sized ? 0 : content_obj_set_size(c, o, s->r->total);
+	if (!ret) {
+		uint64_t end = o->claim > s->end ? o->claim : s->end;
+
+		b1 = end == UINT64_MAX
+			 ? o->nblocks
+			 : (end + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
+		for (uint64_t b = s->pos / CONTENT_BLOCK;
+		     b < b1 && b < o->nblocks; b++)
+			if (!bit(o->have, b))
+				set_bit(o->busy, b, true);
+		s->marked = s->pos / CONTENT_BLOCK;
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
 
 /* Where the next bytes go: the block buffer they belong in (made when a
  * reader waits for them and the bound allows), else NULL (the file);
@@ -116,6 +111,12 @@ static int sink_write(const char *data, size_t len, void *arg)
 {
 	struct sink *s = arg;
 	struct cobj *o = s->o;
+
+	/* o->sized is only ever set under the lock, and by this fetch while
+	 * it sizes o */
+	if (!o->sized && s->r->total && s->pos % CONTENT_BLOCK == 0 &&
+	    (s->err = sink_size(s)))
+		return s->err;
 
 	while (len) {
 		size_t want = len;
@@ -192,17 +193,20 @@ static void unbusy(struct content *c, struct cobj *o, uint64_t off,
 int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		  bool stage)
 {
+	struct blob_range r;
 	struct sink s = {.c = c,
 			 .o = o,
+			 .r = &r,
 			 .pos = off,
+			 .end = len == UINT64_MAX ? UINT64_MAX : off + len,
 			 .marked = off / CONTENT_BLOCK,
 			 .stage = stage};
-	struct blob_range r;
+	double t0;
 	char *url = NULL, *stale = NULL;
 	int ret = content_obj_file(c, o);
 
 	for (int round = 0; !ret && round < 2; round++) {
-		ret = obj_url(c, o, stale, &url);
+		ret = content_obj_url(c, o, stale, &url);
 		free(stale);
 		stale = NULL;
 		if (ret)
@@ -216,6 +220,7 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		pthread_mutex_unlock(&c->lock);
 		log_debug("content: GET %s bytes %llu+%llu", o->key,
 			  (unsigned long long)r.off, (unsigned long long)r.len);
+		t0 = mono_s();
 		ret = blob_get(c->cfg.blob, url, &r, sink_write, &s);
 		log_debug("content: got %s bytes %llu+%llu: %d", o->key,
 			  (unsigned long long)r.off, (unsigned long long)r.got,
@@ -223,6 +228,7 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		pthread_mutex_lock(&c->lock);
 		c->st.fetches += r.attempts;
 		c->st.bytes += r.got;
+		content_link_sample(c, r.ttfb_us, r.got, mono_s() - t0);
 		if (ret == -BLOB_EXPIRED) {
 			c->st.expired++;
 			stale = url;
@@ -246,22 +252,14 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 	return ret;
 }
 
-/* o's size, fetching its first bytes to learn it (lock held). */
-int content_obj_sized(struct content *c, struct cobj *o)
+int content_obj_size_fetch(struct content *c, struct cobj *o, uint64_t len,
+			   uint64_t claim, bool stage)
 {
-	uint64_t first;
 	int ret;
 
-	while (o->sizing)
-		pthread_cond_wait(&c->cond, &c->lock);
-	if (o->sized || o->complete)
-		return 0;
-	o->sizing = true;
-	/* a small file whole at once; of a big one what a first read needs */
-	first = o->k.size >= 0 && (uint64_t)o->k.size <= CONTENT_SMALL
-		    ? (uint64_t)o->k.size + CONTENT_BLOCK
-		    : CONTENT_SMALL;
-	ret = content_fetch(c, o, 0, first, false);
+	o->claim = claim;
+	ret = content_fetch(c, o, 0, len, stage);
+	o->claim = 0;
 	o->sizing = false;
 	pthread_cond_broadcast(&c->cond);
 	if (!ret && o->sized && c->cfg.size_learnt &&
@@ -275,4 +273,22 @@ int content_obj_sized(struct content *c, struct cobj *o)
 		pthread_mutex_lock(&c->lock);
 	}
 	return ret;
+}
+
+/* o's size, fetching its first bytes to learn it (lock held). */
+int content_obj_sized(struct content *c, struct cobj *o)
+{
+	/* a sizing fetch sizes o as its answer begins (sink_size) */
+	while (o->sizing && !o->sized)
+		pthread_cond_wait(&c->cond, &c->lock);
+	if (o->sized || o->complete)
+		return 0;
+	o->sizing = true;
+	/* a small file whole at once; of a big one what a first read needs */
+	return content_obj_size_fetch(c, o,
+				      o->k.size >= 0 && (uint64_t)o->k.size <=
+							    CONTENT_SMALL
+					  ? (uint64_t)o->k.size + CONTENT_BLOCK
+					  : CONTENT_SMALL,
+				      0, false);
 }

@@ -5,7 +5,10 @@
  * - content_store.c: objects, the LRU, eviction, blocks, cache files,
  *   the cache directory at start;
  * - content_writer.c: the thread that writes dirty blocks to the files;
- * - content_fetch.c: read URLs, the GETs into an object, its size;
+ * - content_urls.c: read URLs, one per object, and the book of those
+ *   fetched ahead by pages;
+ * - content_link.c: the link's round trip and rate, and the window;
+ * - content_fetch.c: the GETs into an object, its size;
  * - content_bg.c: the worker threads (read-ahead, prefetch, push);
  * - content.c (content_new, _free, stats) and content_read.c (open,
  *   read, close): the interface.
@@ -53,6 +56,8 @@ struct cobj {
 	uint64_t disk;		      /* bytes counted in disk_bytes */
 	char *url;
 	int64_t url_expiry; /* wall-clock s */
+	uint64_t claim;	    /* a sizing fetch's blocks busy up to here */
+	uint64_t read_to;   /* the furthest byte a reader asked for */
 	bool url_busy;
 	int last_err;
 };
@@ -62,8 +67,11 @@ struct job {
 	struct cobj *o;	 /* a reference of the job's */
 	uint64_t b0, b1; /* blocks, marked busy; whole: b1 0 */
 	bool whole;
-	bool push; /* a complete file to hand to the kernel, nothing more */
-	bool warm; /* whole, for a warm-up: the cache only */
+	bool push;   /* a complete file to hand to the kernel, nothing more */
+	bool warm;   /* whole, for a warm-up: the cache only */
+	bool sizing; /* o's first size bytes, which size it (o->sizing),
+		      * then up to claim when a reader is still there */
+	uint64_t size, claim;
 	uint64_t bytes; /* counted in pf_bytes */
 };
 
@@ -97,6 +105,14 @@ struct content {
 	char **arenas, **spare; /* where buffers come from; free ones */
 	size_t narenas, max_arenas, nspare;
 	struct content_stats st;
+	/* content_urls.c's book and its queue of pages to ask for */
+	struct urlent **url_book;
+	size_t url_nbuckets, url_count;
+	struct urljob *url_head, *url_tail;
+	struct content_link link; /* content_link.c's */
+	unsigned idle;		  /* workers waiting for work */
+	int url_fails;		  /* pages in a row that gave nothing */
+	int64_t url_rest_until;	  /* wall-clock s: readurl only till then */
 };
 
 struct content_file {
@@ -165,10 +181,38 @@ void content_writer_stop(struct content *c);
 /* An object got dirty blocks: it goes in the writer's queue. */
 void content_writer_queue(struct content *c, struct cobj *o);
 
+/* ---- content_urls.c ---- */
+
+#define CONTENT_URL_BOOK_MAX 4096
+int content_urls_init(struct content *c);
+void content_urls_fini(struct content *c);
+/* Asks for the first queued page, if any (lock held, dropped for the
+ * request): whether there was one. */
+bool content_urls_run(struct content *c);
+/* A copy of a read URL for o good for a while (lock held; dropped for
+ * the request).  stale: the URL that just answered expired. */
+int content_obj_url(struct content *c, struct cobj *o, const char *stale,
+		    char **url);
+
+/* ---- content_link.c ---- */
+
+void content_link_init(struct content *c);
+/* A fetch ended: its time to first byte (-1: none), bytes, and how long
+ * it took. */
+void content_link_sample(struct content *c, int64_t ttfb_us, uint64_t bytes,
+			 double secs);
+
 /* ---- content_fetch.c ---- */
 
 /* o's size, fetching its first bytes to learn it. */
 int content_obj_sized(struct content *c, struct cobj *o);
+/* The fetch of o's first len bytes that sizes it (o->sizing set by the
+ * caller, cleared here once it ends); o is sized as soon as the answer
+ * says its size, while the bytes still come, and the blocks up to claim
+ * (when more than len) are busy then too: the caller fetches them next,
+ * or unbusies them. */
+int content_obj_size_fetch(struct content *c, struct cobj *o, uint64_t len,
+			   uint64_t claim, bool stage);
 /* [off, off + len) of o; its blocks are marked busy.  stage: a reader
  * waits for them, so they are kept in memory (within mem_max) and
  * written to the file behind it; else they go to the file at once. */
@@ -177,6 +221,9 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 
 /* ---- content_bg.c ---- */
 
+/* Workers for the jobs the window lets run, up to its bound (lock
+ * held). */
+void content_workers_grow(struct content *c);
 void content_queue(struct job **head, struct job **tail, struct job *j);
 struct job *content_dequeue(struct job **head, struct job **tail);
 void *content_worker(void *arg);

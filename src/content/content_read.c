@@ -39,12 +39,43 @@ int content_open(struct content *c, const struct content_key *key,
 	return 0;
 }
 
+/* A big file not sized yet: its first window (a reader reads a file
+ * from its start) comes on one request, by a worker, so that the open
+ * waits for its size only and the read-ahead that follows streams on the
+ * connection it already has, with no second request to wait for (lock
+ * held). */
+static bool size_streamed(struct content *c, struct cobj *o)
+{
+	struct job *j;
+
+	if (o->sized || o->complete || o->sizing || c->stopping ||
+	    !c->nthreads || o->k.size <= (int64_t)CONTENT_SMALL ||
+	    !(j = calloc(1, sizeof(*j))))
+		return false;
+	o->sizing = true;
+	o->refs++;
+	j->o = o;
+	j->sizing = true;
+	j->size = (uint64_t)o->k.size < CONTENT_FIRST_WINDOW
+		      ? (uint64_t)o->k.size
+		      : CONTENT_FIRST_WINDOW;
+	j->claim = (uint64_t)o->k.size < CONTENT_WINDOW_MAX
+		       ? (uint64_t)o->k.size
+		       : CONTENT_WINDOW_MAX;
+	content_queue(&c->ra_head, &c->ra_tail, j);
+	pthread_cond_signal(&c->work);
+	return true;
+}
+
 int content_size(struct content_file *f, uint64_t *size)
 {
 	struct content *c = f->c;
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
+	/* past the claim, a reader reads on at the widest window */
+	if (size_streamed(c, f->o))
+		f->window = CONTENT_WINDOW_MAX;
 	ret = content_obj_sized(c, f->o);
 	*size = f->o->size;
 	pthread_mutex_unlock(&c->lock);
@@ -69,7 +100,9 @@ static void read_ahead(struct content *c, struct content_file *f, uint64_t end)
 	uint64_t b = end / CONTENT_BLOCK, lim, e;
 	struct job *j;
 
-	if (o->complete)
+	/* a reader that stops within its first window (head, file(1))
+	 * costs that window only */
+	if (o->complete || end < CONTENT_FIRST_WINDOW / 2)
 		return;
 	lim = (end + f->window + CONTENT_BLOCK - 1) / CONTENT_BLOCK;
 	if (lim > o->nblocks)
@@ -299,6 +332,8 @@ int content_read_begin(struct content_file *f, size_t len, off_t off,
 	} else if (end > f->next) {
 		f->next = end;
 	}
+	if (end > o->read_to)
+		o->read_to = end;
 	if (seq)
 		read_ahead(c, f, f->next);
 out:

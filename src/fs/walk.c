@@ -25,6 +25,7 @@ void walk_note(struct fs_walks *ws, const struct inode_ref *dir)
 		w = &ws->w[ws->next++ % FS_WALKS];
 		memset(w, 0, sizeof(*w));
 		w->cursor = UINT32_MAX;
+		w->url_last = w->url_due = UINT32_MAX;
 	}
 	w->used = true;
 	w->ds = dir->ds;
@@ -32,6 +33,11 @@ void walk_note(struct fs_walks *ws, const struct inode_ref *dir)
 	w->folder = dir->folder;
 	w->last = UINT32_MAX;
 }
+
+/* Files fetched after the first open of a listing's first file: a copy
+ * of the folder, or someone reading one file; the second open in order
+ * says which. */
+#define WALK_FIRST 32
 
 /* Files of a listing a walk in order may step over (walked_to). */
 #define WALK_SLACK 3
@@ -230,14 +236,14 @@ static struct fs_walk *walk_of(struct fs_walks *ws, struct dataset *d,
 }
 
 size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
-		 uint32_t *next, size_t max, bool *shuffled)
+		 uint32_t *next, size_t max, bool *shuffled, bool *first)
 {
 	struct walk_list l;
 	struct fs_walk *w;
 	struct tag *t;
 	uint32_t prev;
 
-	*shuffled = false;
+	*shuffled = *first = false;
 	if (!d->index || s >= index_count(d->index) ||
 	    !(w = walk_of(ws, d, s, &t)))
 		return 0;
@@ -252,9 +258,18 @@ size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
 		*shuffled = true;
 		return shuffled_next(w, d, t, &l, next, max);
 	}
-	return w->jumps || prev == UINT32_MAX || prev >= s
-		   ? 0
-		   : walked_next(d, t, &l, s, next, max);
+	if (prev == UINT32_MAX) {
+		uint32_t x0;
+
+		/* a walk from the listing's first file (cp -r) is one from
+		 * its first open */
+		*first = walk_next_in(&l, t, 0, &x0) < l.n && x0 == s;
+		if (!*first)
+			return 0;
+		return walked_next(d, t, &l, s, next,
+				   max < WALK_FIRST ? max : WALK_FIRST);
+	}
+	return w->jumps || prev >= s ? 0 : walked_next(d, t, &l, s, next, max);
 }
 
 void walk_advance(struct fs_walks *ws, struct dataset *d, uint32_t last)
@@ -266,4 +281,56 @@ void walk_advance(struct fs_walks *ws, struct dataset *d, uint32_t last)
 
 	if (w && w->shuffled && (w->cursor == UINT32_MAX || w->cursor < last))
 		w->cursor = last;
+}
+
+/* ---- read URLs by page ---- */
+
+size_t walk_urls(struct fs_walks *ws, struct dataset *d, const uint32_t *next,
+		 size_t n, uint32_t *urls, uint32_t *ranks, size_t max,
+		 const struct tag **tag)
+{
+	struct walk_list l;
+	struct fs_walk *w;
+	struct tag *t;
+	size_t k = 0, at;
+	uint32_t x;
+	bool cont;
+
+	if (!n || !max || !d->index || next[0] >= index_count(d->index) ||
+	    !(w = walk_of(ws, d, next[0], &t)))
+		return 0;
+	/* asked for already, and not half way through them yet */
+	if (w->url_last != UINT32_MAX && next[0] <= w->url_last &&
+	    next[n - 1] < w->url_due)
+		return 0;
+	walk_list_of(d->index, index_parent(d->index, next[0]), &l);
+	/* on from the last page, or afresh from next[0] once past it */
+	cont = w->url_last != UINT32_MAX && next[0] <= w->url_last;
+	at = walk_next_in(&l, t,
+			  cont ? walk_after(&l, w->url_last)
+			       : walk_after(&l, next[0]) - 1,
+			  &x);
+	if (!cont && at < l.n && x != next[0])
+		return 0; /* next[0] is not where the listing says */
+	for (; at < l.n && k < max; at = walk_next_in(&l, t, at + 1, &x)) {
+		urls[k] = x;
+		/* the rank of the one before, plus what lies between */
+		if (k == 0) {
+			ranks[k] = (uint32_t)bitmask_rank(&t->mask, x);
+		} else {
+			uint32_t r = ranks[k - 1] + 1;
+
+			for (size_t y = bitmask_next(&t->mask, urls[k - 1] + 1);
+			     y < x; y = bitmask_next(&t->mask, y + 1))
+				r++;
+			ranks[k] = r;
+		}
+		k++;
+	}
+	if (!k)
+		return 0;
+	w->url_last = urls[k - 1];
+	w->url_due = urls[k / 2];
+	*tag = t;
+	return k;
 }

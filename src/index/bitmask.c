@@ -278,6 +278,20 @@ size_t bitmask_count(const struct bitmask *bm)
 	return count;
 }
 
+size_t bitmask_rank(const struct bitmask *bm, size_t bit)
+{
+	size_t nwords = bitmask_nwords(bm);
+	size_t w = bit / BITMASK_WORD_BITS, count = 0, i;
+
+	for (i = 0; i < w && i < nwords; i++)
+		count += (size_t)__builtin_popcountll(bm->words[i]);
+	if (w < nwords && bit % BITMASK_WORD_BITS)
+		count += (size_t)__builtin_popcountll(
+		    bm->words[w] &
+		    ((UINT64_C(1) << (bit % BITMASK_WORD_BITS)) - 1));
+	return count;
+}
+
 bool bitmask_is_empty(const struct bitmask *bm)
 {
 	size_t nwords = bitmask_nwords(bm);

@@ -1,8 +1,8 @@
 /* Storage reads (blob.h): ranged GETs of signed URLs on a pool of curl
- * handles of its own, with no token and no header beyond Range; the retry
- * loop that asks for the rest after a cut body; expiry answers told apart
- * from other refusals; the expiry time a signed URL's query carries; the
- * counters. */
+ * handles of its own (run on the shared transport), with no token and no
+ * header beyond Range; what each attempt's failure means for the next (the
+ * policy is retry.c's), asking for the rest after a cut body; expiry
+ * answers told apart from other refusals; the counters. */
 
 /* CURLOPT_PROTOCOLS (a bit mask) is the fallback for a libcurl older than
  * 7.85, which has no CURLOPT_PROTOCOLS_STR; newer headers mark it
@@ -24,19 +24,17 @@
 
 #include "blob_internal.h"
 #include "log.h"
+#include "loop.h"
 #include "resolve.h"
+#include "retry.h"
 
-/* Idle handles kept for reuse (their connections stay open); FUSE runs
- * about ten workers, and a handle beyond this is cleaned up after use. */
+/* Idle easy handles kept for reuse (the connections are the transport's);
+ * FUSE runs about ten workers, and a handle beyond this is cleaned up
+ * after use. */
 #define BLOB_POOL_MAX 32
 #define BLOB_TIMEOUT_MS_DEFAULT 60000L
 #define BLOB_ATTEMPTS_DEFAULT 4U
 #define BLOB_CONNECT_TIMEOUT_MS 10000L
-#define BLOB_RETRY_BASE_MS 100L
-#define BLOB_RETRY_CAP_MS 2000L
-/* A retry is not started with less than this left: it could only time out,
- * and the earlier, more telling error would be lost. */
-#define BLOB_RETRY_MIN_LEFT_MS 50L
 #define BLOB_MAX_REDIRS 5L
 /* A body slower than 1 KiB/s for 10 s is stalled: the attempt fails and
  * the rest is asked for on a new connection. */
@@ -62,9 +60,11 @@ struct blob {
 	CURL *pool[BLOB_POOL_MAX];
 	size_t npool;
 
-	pthread_mutex_t stats_lock; /* guards stats and rng */
+	struct transport *transport; /* where the GETs run */
+	bool own_transport;	     /* made by blob_new, freed with it */
+
+	pthread_mutex_t stats_lock; /* guards stats */
 	struct blob_stats stats;
-	uint64_t rng; /* xorshift64 state of the backoff jitter */
 };
 
 /* One attempt: what the header and write callbacks learn and do. */
@@ -95,19 +95,12 @@ struct blob_xfer {
 	bool retry;    /* ... and the rest is worth asking for again */
 	bool down;     /* ... and no answer came: retried to the deadline */
 	bool sink_err; /* err is the sink's own */
+	long retry_after_ms; /* an error answer's Retry-After, or -1 */
 	char reason[BLOB_REASON_MAX];
 	size_t errlen;
 	bool errfull;
 	char errbody[BLOB_ERR_BODY_MAX + 1];
 };
-
-static int64_t blob_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* --- the object and its pool --- */
 
@@ -119,6 +112,8 @@ void blob_free(struct blob *b)
 		return;
 	for (i = 0; i < b->npool; i++)
 		curl_easy_cleanup(b->pool[i]);
+	if (b->own_transport)
+		transport_free(b->transport);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->stats_lock);
 	free(b->ca_certs);
@@ -169,11 +164,13 @@ struct blob *blob_new(const struct blob_config *cfg)
 						   : BLOB_ATTEMPTS_DEFAULT;
 	/* CURLOPT_PROTOCOLS_STR and REDIR_PROTOCOLS_STR came in 7.85.0. */
 	b->protocols_str = v && v->version_num >= 0x075500;
-	b->rng = ((uint64_t)blob_now_ms() << 20) ^ (uint64_t)(uintptr_t)b ^
-		 (uint64_t)getpid();
-	if (!b->rng)
-		b->rng = 0x9e3779b97f4a7c15ULL;
-	if ((cfg && cfg->ca_certs && !(b->ca_certs = strdup(cfg->ca_certs))) ||
+	b->transport = cfg ? cfg->transport : NULL;
+	if (!b->transport) {
+		b->transport = transport_new(NULL);
+		b->own_transport = true;
+	}
+	if (!b->transport ||
+	    (cfg && cfg->ca_certs && !(b->ca_certs = strdup(cfg->ca_certs))) ||
 	    blob_set_proxy(b) || transport_resolve_list(&b->resolve)) {
 		blob_free(b);
 		return NULL;
@@ -463,8 +460,11 @@ static CURLcode blob_setup(struct blob *b, CURL *c, const char *url,
 						: BLOB_CONNECT_TIMEOUT_MS);
 	BLOB_SET(CURLOPT_LOW_SPEED_LIMIT, BLOB_LOW_SPEED_BYTES);
 	BLOB_SET(CURLOPT_LOW_SPEED_TIME, BLOB_LOW_SPEED_S);
-	/* fewer, larger pieces for the sink: one pwrite each */
-	BLOB_SET(CURLOPT_BUFFERSIZE, 512L * 1024);
+	/* Fewer, larger pieces for the sink: one pwrite each.  libcurl
+	 * refuses a new size while the handle still holds its receive buffer
+	 * (7.88, after an HTTP/2 transfer on the multi), and that buffer has
+	 * this size already: every handle of the pool is set up alike. */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
 	BLOB_SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	BLOB_SET(CURLOPT_TCP_KEEPIDLE, BLOB_KEEPIDLE_S);
 	BLOB_SET(CURLOPT_TCP_KEEPINTVL, BLOB_KEEPINTVL_S);
@@ -484,28 +484,6 @@ static CURLcode blob_setup(struct blob *b, CURL *c, const char *url,
 }
 
 #undef BLOB_SET
-
-/* Transport failures worth asking for the rest again: refused or reset
- * connections, timeouts (connect, stall, the attempt's share of the
- * deadline), an empty answer or a body cut short of its Content-Length.
- * Not retried: names that do not resolve, TLS and certificate errors, a
- * redirect to another scheme or too many of them. */
-static bool blob_curl_retryable(CURLcode code)
-{
-	switch (code) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
-	}
-}
 
 static int blob_curl_errno(CURLcode code)
 {
@@ -546,7 +524,7 @@ static void blob_classify(struct blob_xfer *x)
 	long s = x->status;
 
 	snprintf(x->reason, sizeof(x->reason), "HTTP %ld", s);
-	x->retry = s == 408 || s == 429 || (s >= 500 && s <= 599);
+	x->retry = retry_status(s);
 	if (blob_is_expiry(s, x->errbody)) {
 		x->err = -BLOB_EXPIRED;
 		snprintf(x->reason, sizeof(x->reason), "HTTP %ld: expired", s);
@@ -596,7 +574,7 @@ static void blob_outcome(struct blob_xfer *x, CURLcode code)
 	if (code == CURLE_WRITE_ERROR && (x->done || x->errfull))
 		code = CURLE_OK;
 	if (code != CURLE_OK) {
-		blob_fail(x, blob_curl_errno(code), blob_curl_retryable(code),
+		blob_fail(x, blob_curl_errno(code), retry_curl_code(code),
 			  curl_easy_strerror(code));
 		x->down = x->retry && !x->status;
 		return;
@@ -613,6 +591,22 @@ static void blob_outcome(struct blob_xfer *x, CURLcode code)
 		blob_classify(x);
 }
 
+/* Past the handshakes (their time is in PRETRANSFER): what the request
+ * itself waited, which is what a window of requests in flight must
+ * cover. */
+static void blob_ttfb(CURL *c, struct blob_range *r)
+{
+	curl_off_t pre = 0, start = 0;
+
+	r->ttfb_us = -1;
+	if (curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre) ==
+		CURLE_OK &&
+	    curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME_T, &start) ==
+		CURLE_OK &&
+	    start > 0 && start >= pre)
+		r->ttfb_us = (int64_t)(start - pre);
+}
+
 static void blob_attempt(struct blob *b, CURL *c, const char *url, long left_ms,
 			 struct blob_xfer *x)
 {
@@ -626,11 +620,17 @@ static void blob_attempt(struct blob *b, CURL *c, const char *url, long left_ms,
 			 x->end - 1);
 	code = blob_setup(b, c, url, range, left_ms, x);
 	if (code == CURLE_OK)
-		code = curl_easy_perform(c);
+		code = transport_setup(b->transport, c, url);
+	/* the callbacks run on the transport's thread meanwhile, on x and
+	 * the caller's sink only */
+	if (code == CURLE_OK)
+		code = transport_perform(b->transport, c);
 	/* x dies with the caller's frame: the pooled handle must not point at
 	 * it. */
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+	x->retry_after_ms = code == CURLE_OK ? retry_after_ms(c) : -1;
+	blob_ttfb(c, x->r);
 	blob_outcome(x, code);
 
 	pthread_mutex_lock(&b->stats_lock);
@@ -641,59 +641,7 @@ static void blob_attempt(struct blob *b, CURL *c, const char *url, long left_ms,
 	pthread_mutex_unlock(&b->stats_lock);
 }
 
-/* --- the retry loop --- */
-
-/* Full jitter (uniform in [0, min(cap, base * 2^(retry-1))]) spreads the
- * retries of many readers instead of bringing them back in step. */
-static long blob_backoff_ms(struct blob *b, unsigned retry)
-{
-	long ceil_ms = BLOB_RETRY_BASE_MS;
-	uint64_t v;
-	unsigned i;
-
-	for (i = 1; i < retry && ceil_ms < BLOB_RETRY_CAP_MS; i++)
-		ceil_ms *= 2;
-	if (ceil_ms > BLOB_RETRY_CAP_MS)
-		ceil_ms = BLOB_RETRY_CAP_MS;
-	pthread_mutex_lock(&b->stats_lock);
-	v = b->rng;
-	v ^= v << 13;
-	v ^= v >> 7;
-	v ^= v << 17;
-	b->rng = v;
-	pthread_mutex_unlock(&b->stats_lock);
-	return (long)(v % (uint64_t)(ceil_ms + 1));
-}
-
-static void blob_sleep_until(int64_t when_ms)
-{
-	struct timespec ts = {
-	    .tv_sec = (time_t)(when_ms / 1000),
-	    .tv_nsec = (long)(when_ms % 1000) * 1000000L,
-	};
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
-}
-
-/* Sleeps the backoff after attempt; false, at once, when no attempt could
- * start BLOB_RETRY_MIN_LEFT_MS before the deadline.  A storage that does
- * not answer (down, restarting) is tried until the deadline, whatever
- * max_attempts says, the last time just before it (as http_retry.c). */
-static bool blob_retry_wait(struct blob *b, unsigned attempt, int64_t deadline,
-			    bool down)
-{
-	long wait_ms = blob_backoff_ms(b, attempt);
-	int64_t now = blob_now_ms();
-
-	if (down && now + wait_ms + BLOB_RETRY_MIN_LEFT_MS >= deadline)
-		wait_ms = (long)(deadline - now) - 2 * BLOB_RETRY_MIN_LEFT_MS;
-	if (wait_ms < 0 || now + wait_ms + BLOB_RETRY_MIN_LEFT_MS >= deadline)
-		return false;
-	blob_sleep_until(now + wait_ms);
-	return true;
-}
+/* --- the attempts --- */
 
 /* Logs the end of a blob_get that failed: once, here, with the host and
  * path only.  An expired URL is routine (the caller gets a new one), and a
@@ -737,12 +685,43 @@ static int blob_try(struct blob *b, const char *url, struct blob_range *r,
 	return x->err;
 }
 
+/* What the attempts of one blob_get share. */
+struct blob_run {
+	struct blob *b;
+	const char *url;
+	struct blob_range *r;
+	uint64_t end;
+	blob_sink_fn sink;
+	void *arg;
+	struct blob_xfer *x;
+};
+
+/* One attempt for retry_run, asking for what is still missing: a cut body
+ * is worth asking the rest of, and storage that does not answer (down,
+ * restarting) is tried until the deadline. */
+static void blob_step(void *arg, unsigned attempt, long left_ms,
+		      struct retry_step *st)
+{
+	struct blob_run *run = arg;
+	struct blob_xfer *x = run->x;
+
+	(void)attempt;
+	st->err = blob_try(run->b, run->url, run->r, run->end, run->sink,
+			   run->arg, left_ms, x);
+	st->again = x->retry;
+	st->down = x->down;
+	st->retry_after_ms = x->retry_after_ms;
+	st->reason = x->reason;
+}
+
 int blob_get(struct blob *b, const char *url, struct blob_range *r,
 	     blob_sink_fn sink, void *arg)
 {
 	struct blob_xfer x;
-	int64_t deadline;
-	uint64_t end;
+	struct blob_run run = {
+	    .b = b, .url = url, .r = r, .sink = sink, .arg = arg, .x = &x};
+	char what[160] = "GET ";
+	unsigned n;
 	int rc = 0;
 
 	if (!b || !url || !r || !sink)
@@ -751,6 +730,7 @@ int blob_get(struct blob *b, const char *url, struct blob_range *r,
 	r->got = 0;
 	r->status = 0;
 	r->attempts = 0;
+	r->ttfb_us = -1;
 	memset(&x, 0, sizeof(x));
 	/* curl would turn user:password@ into an Authorization header */
 	if (blob_has_userinfo(url)) {
@@ -761,25 +741,10 @@ int blob_get(struct blob *b, const char *url, struct blob_range *r,
 	if (r->len == 0)
 		return 0;
 	/* a length reaching past 2^64 - 1 means "to the end" too */
-	end = r->len > BLOB_NO_END - r->off ? BLOB_NO_END : r->off + r->len;
-	deadline = blob_now_ms() + b->timeout_ms;
-	for (;;) {
-		long left_ms = (long)(deadline - blob_now_ms());
-
-		if (left_ms <= 0) {
-			/* the last attempt's error says more, if any */
-			if (!rc)
-				rc = -ETIMEDOUT;
-			break;
-		}
-		rc = blob_try(b, url, r, end, sink, arg, left_ms, &x);
-		if (!rc || !x.retry ||
-		    (r->attempts >= b->max_attempts && !x.down) ||
-		    !blob_retry_wait(b, r->attempts, deadline, x.down))
-			break;
-		log_debug("GET: %s after %" PRIu64 " bytes, attempt %u",
-			  x.reason, r->got, r->attempts + 1);
-	}
+	run.end = r->len > BLOB_NO_END - r->off ? BLOB_NO_END : r->off + r->len;
+	blob_log_url(url, what + 4, sizeof(what) - 4);
+	rc = retry_run(retry_now_ms() + b->timeout_ms, b->max_attempts,
+		       blob_step, &run, what, &n);
 out:
 	if (rc) {
 		blob_log_failure(url, r, &x, rc);

@@ -1,8 +1,9 @@
-/* libcurl transport.  Owns a pool of easy handles (taken under a mutex, used
- * without it, so connections are kept alive), the URL with the token as the
- * last query parameter, a capped response buffer, one attempt of a request
- * (http_retry.c loops over them), the counters behind .lightly/stats, and
- * the one table from HTTP status and Lightly error code to errno. */
+/* The API's requests.  Owns a pool of easy handles (taken under a mutex,
+ * run on the shared transport, whose cache keeps the connections), the URL
+ * with the token as the last query parameter, a capped response buffer,
+ * one attempt of a request (http_retry.c loops over them), the counters
+ * behind .lightly/stats, and the one table from HTTP status and Lightly
+ * error code to errno. */
 #include "http_internal.h"
 
 #include <curl/curl.h>
@@ -18,7 +19,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "resolve.h"
+#include "retry.h"
 
 #define HTTP_BODY_INITIAL ((size_t)16 * 1024)
 #define HTTP_KEEPIDLE_S 60L
@@ -69,6 +72,8 @@ void http_free(struct http *h)
 		return;
 	for (i = 0; i < h->npool; i++)
 		curl_easy_cleanup(h->pool[i]);
+	if (h->own_transport)
+		transport_free(h->transport);
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->stats_lock);
 	curl_slist_free_all(h->headers);
@@ -120,7 +125,7 @@ int http_escape(const char *s, char *out, size_t outsz)
 	return 0;
 }
 
-/* The struct with its locks and the jitter seed; NULL on failure. */
+/* The struct with its locks; NULL on failure. */
 static struct http *http_alloc(void)
 {
 	struct http *h = calloc(1, sizeof(*h));
@@ -136,10 +141,6 @@ static struct http *http_alloc(void)
 		free(h);
 		return NULL;
 	}
-	h->rng = ((uint64_t)http_now_ms() << 20) ^ (uint64_t)(uintptr_t)h ^
-		 (uint64_t)getpid();
-	if (!h->rng)
-		h->rng = 0x9e3779b97f4a7c15ULL;
 	return h;
 }
 
@@ -227,6 +228,13 @@ struct http *http_new(const struct http_config *cfg)
 		h->max_body--; /* room for the NUL */
 	if (http_set_headers(h))
 		goto out;
+	h->transport = cfg->transport;
+	if (!h->transport) {
+		h->transport = transport_new(NULL);
+		h->own_transport = true;
+		if (!h->transport)
+			goto out;
+	}
 	ok = 1;
 out:
 	if (!ok) {
@@ -312,7 +320,17 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	if (resp->len + n + 1 > s->cap) {
 		size_t cap = s->cap ? s->cap : HTTP_BODY_INITIAL;
+		curl_off_t declared = -1;
 		char *p;
+
+		/* a declared length: the whole body in one allocation, not a
+		 * growing one copied at each doubling */
+		if (!s->cap && s->c &&
+		    curl_easy_getinfo(s->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+				      &declared) == CURLE_OK &&
+		    declared > 0 && (uint64_t)declared < s->max_body &&
+		    (size_t)declared + 1 > cap)
+			cap = (size_t)declared + 1;
 
 		while (cap < resp->len + n + 1)
 			cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
@@ -473,6 +491,8 @@ static CURLcode http_setup(struct http *h, CURL *c, const struct http_req *req,
 	rc = http_setup_transport(h, c, url, left_ms, sink, errbuf);
 	if (rc == CURLE_OK)
 		rc = http_setup_method(c, req);
+	if (rc == CURLE_OK)
+		rc = transport_setup(h->transport, c, url);
 	return rc;
 }
 
@@ -506,13 +526,12 @@ static const char *http_safe_error(const struct http *h, CURLcode code,
 	return errbuf;
 }
 
-/* What the handle knows after curl_easy_perform returned code: whether
+/* What the handle knows after its transfer ended with code: whether
  * the request went out, and with a complete exchange the status (*status)
  * and Retry-After. */
 static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
 			   long *status)
 {
-	curl_off_t retry_after = 0;
 	long request_size = 0;
 
 	/* Counts the bytes of the request that were written to the socket,
@@ -526,12 +545,7 @@ static void http_read_info(CURL *c, CURLcode code, struct http_outcome *o,
 	 * matters is whether the exchange completed. */
 	if (code == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
-			CURLE_OK &&
-		    retry_after > 0)
-			o->retry_after_ms = retry_after > LONG_MAX / 1000
-						? LONG_MAX
-						: (long)retry_after * 1000;
+		o->retry_after_ms = retry_after_ms(c);
 	}
 }
 
@@ -591,8 +605,10 @@ void http_attempt(struct http *h, CURL *c, const struct http_req *req,
 	resp->status = 0;
 	resp->request_id[0] = '\0';
 	code = http_setup(h, c, req, url, left_ms, &sink, errbuf);
+	/* the callbacks run on the transport's thread meanwhile, on sink
+	 * and errbuf only, which this frame owns until it returns */
 	if (code == CURLE_OK)
-		code = curl_easy_perform(c);
+		code = transport_perform(h->transport, c);
 	/* errbuf and sink die with this frame; the pooled handle must not
 	 * point at them (curl_easy_cleanup may still report errors). */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);

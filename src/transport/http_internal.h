@@ -12,8 +12,9 @@
 
 #include "http.h"
 
-/* Idle handles kept for reuse; FUSE runs about ten worker threads, and an
- * extra handle beyond this is simply cleaned up after its request. */
+/* Idle easy handles kept for reuse (the connections are the transport's);
+ * FUSE runs about ten worker threads, and an extra handle beyond this is
+ * simply cleaned up after its request. */
 #define HTTP_POOL_MAX 32
 #define HTTP_REASON_MAX 160
 
@@ -32,9 +33,11 @@ struct http {
 	CURL *pool[HTTP_POOL_MAX];
 	size_t npool;
 
-	pthread_mutex_t stats_lock; /* guards stats and rng */
+	struct transport *transport; /* where the requests run */
+	bool own_transport;	     /* made by http_new, freed with it */
+
+	pthread_mutex_t stats_lock; /* guards stats */
 	struct http_stats stats;
-	uint64_t rng; /* xorshift64 state for the backoff jitter */
 };
 
 /* How one attempt ended, for the retry decision. */

@@ -1,7 +1,8 @@
-/* One logical request (http_send): attempts under one deadline, which
- * failures are worth another attempt, the full-jitter backoff between them,
- * the verify callback of a request that is not idempotent, and the counters
- * at the end.  One attempt on one handle is http.c's (http_attempt). */
+/* One logical request (http_send): what each attempt's failure means for
+ * the next (whether and when to go again is the one policy of retry.c),
+ * the verify callback of a request that is not idempotent, and the
+ * counters at the end.  One attempt on one handle is http.c's
+ * (http_attempt). */
 #include "http_internal.h"
 
 #include <errno.h>
@@ -9,55 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
-
-/* A retry is not started with less than this left before the deadline: it
- * could only time out, and the earlier, more telling error would be lost. */
-#define HTTP_RETRY_MIN_LEFT_MS 50L
-
-/* Statuses that say "try again": the request timed out on the server (408),
- * was rate limited (429, with Retry-After), or met a server or gateway in
- * trouble (500, 502, 503, 504).  The official client retries the same set
- * (API-NOTES, Transport), less 400 and 409, which a retry cannot mend. */
-static bool http_status_retryable(long status)
-{
-	switch (status) {
-	case 408:
-	case 429:
-	case 500:
-	case 502:
-	case 503:
-	case 504:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Transport failures worth another attempt: refused or reset connections,
- * an attempt that timed out (the connect timeout is shorter than the
- * deadline), an empty or cut answer.  Not retried: a host name that does
- * not resolve (a typo far more often than a passing resolver failure, and
- * the mount must fail at once), TLS and certificate errors, a body over
- * the cap, out of memory. */
-static bool http_curl_retryable(CURLcode code)
-{
-	switch (code) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
-	}
-}
+#include "retry.h"
 
 /* Whether an attempt that failed may have been acted on by the server: it
  * got (part of) the request and did not say it refused it.  408 and 429 are
@@ -67,53 +22,6 @@ static bool http_maybe_applied(const struct http_outcome *o)
 	if (o->status != 0)
 		return o->status >= 500;
 	return o->sent;
-}
-
-/* A failure without an answer (refused, reset, timed out, nothing back):
- * the server is down or restarting, which takes seconds, not the second
- * or two the attempts last; such a request keeps trying until its
- * deadline.  An answer (a status) is the server's word, and its retries
- * stay bounded by HTTP_RETRY_MAX_ATTEMPTS. */
-static bool http_unanswered(const struct http_outcome *o)
-{
-	return o->status == 0;
-}
-
-/* Full jitter (a uniform wait in [0, min(cap, base * 2^n)]): spreads the
- * retries of many clients instead of having them come back in step.  An
- * unanswered request backs off to at most HTTP_RETRY_DOWN_CAP_MS: probing
- * a server that is down costs it nothing, and the request goes through
- * soon after it is back. */
-static long http_backoff_ms(struct http *h, unsigned retry, long cap_ms)
-{
-	long ceil_ms = HTTP_RETRY_BASE_MS;
-	uint64_t x;
-	unsigned i;
-
-	for (i = 1; i < retry && ceil_ms < cap_ms; i++)
-		ceil_ms *= 2;
-	if (ceil_ms > cap_ms)
-		ceil_ms = cap_ms;
-	pthread_mutex_lock(&h->stats_lock);
-	x = h->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	h->rng = x;
-	pthread_mutex_unlock(&h->stats_lock);
-	return (long)(x % (uint64_t)(ceil_ms + 1));
-}
-
-static void http_sleep_until(int64_t when_ms)
-{
-	struct timespec ts = {
-	    .tv_sec = (time_t)(when_ms / 1000),
-	    .tv_nsec = (long)(when_ms % 1000) * 1000000L,
-	};
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
 }
 
 /* Counts the end of one logical request. */
@@ -130,92 +38,6 @@ static void http_count_end(struct http *h, const struct http_req *req, int rc,
 			 o->err && o->reason[0] ? o->reason : strerror(-rc));
 	}
 	pthread_mutex_unlock(&h->stats_lock);
-}
-
-/* Starts attempt number attempt of req on a handle from the pool with what
- * is left of the deadline.  False (o says why, when it is the first) when
- * the deadline has passed or no handle could be had. */
-static bool http_try(struct http *h, const struct http_req *req,
-		     const char *url, int64_t deadline, unsigned attempt,
-		     bool reached, struct http_response *resp,
-		     struct http_outcome *o)
-{
-	long left_ms = (long)(deadline - http_now_ms());
-	CURL *c;
-
-	if (left_ms <= 0) {
-		/* Only a caller-given deadline can be gone before the first
-		 * attempt. */
-		if (attempt == 1) {
-			snprintf(o->reason, sizeof(o->reason),
-				 "deadline passed before sending");
-			o->err = -ETIMEDOUT;
-		}
-		return false;
-	}
-	c = http_take(h);
-	if (!c) {
-		o->err = -ENOMEM;
-		snprintf(o->reason, sizeof(o->reason), "out of memory");
-		return false;
-	}
-	if (attempt > 1) {
-		if (reached)
-			resp->resent = true;
-		pthread_mutex_lock(&h->stats_lock);
-		h->stats.retries++;
-		pthread_mutex_unlock(&h->stats_lock);
-	}
-	resp->attempts = attempt;
-	http_attempt(h, c, req, url, left_ms, resp, o);
-	http_put(h, c);
-	return true;
-}
-
-/* Whether the failure o of attempt is worth another one at all. */
-static bool http_retry_allowed(const struct http_req *req,
-			       const struct http_outcome *o, unsigned attempt)
-{
-	/* Anything else is an answer a retry would only repeat. */
-	if (o->status ? !http_status_retryable(o->status)
-		      : !http_curl_retryable(o->code))
-		return false;
-	if (attempt >= HTTP_RETRY_MAX_ATTEMPTS && !http_unanswered(o))
-		return false;
-	if (!req->idempotent && http_maybe_applied(o) && !req->verify_cb)
-		return false;
-	return true;
-}
-
-/* Sleeps the backoff before attempt + 1.  False, at once, when that attempt
- * could not start HTTP_RETRY_MIN_LEFT_MS before the deadline.  An
- * unanswered request whose backoff would pass the deadline makes its last
- * attempt just before it instead: the server may be back by then. */
-static bool http_retry_wait(struct http *h, const struct http_req *req,
-			    const struct http_outcome *o, unsigned attempt,
-			    int64_t deadline)
-{
-	bool down = http_unanswered(o);
-	long wait_ms = http_backoff_ms(
-	    h, attempt, down ? HTTP_RETRY_DOWN_CAP_MS : HTTP_RETRY_CAP_MS);
-	int64_t now;
-
-	/* Retry-After (RFC 9110 10.2.3) is the server's own estimate:
-	 * waiting less only earns another 429 or 503. */
-	if (o->retry_after_ms > wait_ms)
-		wait_ms = o->retry_after_ms;
-	now = http_now_ms();
-	if (down && now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline)
-		wait_ms = (long)(deadline - now) - 2 * HTTP_RETRY_MIN_LEFT_MS;
-	if (wait_ms < 0 || now + wait_ms + HTTP_RETRY_MIN_LEFT_MS >= deadline) {
-		log_debug("%s %s: %s, no time left for attempt %u", req->method,
-			  req->path_query, o->reason, attempt + 1);
-		return false;
-	}
-	log_debug("%s %s: %s, attempt %u in %ld ms", req->method,
-		  req->path_query, o->reason, attempt + 1, wait_ms);
-	http_sleep_until(now + wait_ms);
-	return true;
 }
 
 /* Before a request that is not idempotent is sent again after a failure
@@ -250,18 +72,83 @@ static int http_retry_verify(const struct http_req *req,
 	return 0;
 }
 
+/* What the attempts of one http_send share. */
+struct http_run {
+	struct http *h;
+	const struct http_req *req;
+	const char *url;
+	struct http_response *resp;
+	struct http_outcome o;
+	bool reached; /* an attempt may have reached the server */
+};
+
+/* Whether the failure o is worth another attempt at all: a failure
+ * without an answer (refused, reset, timed out, nothing back) is the
+ * server down or restarting, which retry_run tries until the deadline; an
+ * answer is the server's word, retried HTTP_RETRY_MAX_ATTEMPTS times. */
+static void http_judge(const struct http_req *req, const struct http_outcome *o,
+		       struct retry_step *st)
+{
+	st->err = o->err;
+	st->reason = o->reason;
+	st->retry_after_ms = o->retry_after_ms;
+	st->down = o->status == 0;
+	/* anything else is an answer a retry would only repeat */
+	st->again =
+	    o->status ? retry_status(o->status) : retry_curl_code(o->code);
+	if (!req->idempotent && http_maybe_applied(o) && !req->verify_cb)
+		st->again = false;
+}
+
+/* Attempt number attempt of the request, after the verify callback of one
+ * that is not idempotent had its say about the attempt before. */
+static void http_step(void *arg, unsigned attempt, long left_ms,
+		      struct retry_step *st)
+{
+	struct http_run *run = arg;
+	struct http *h = run->h;
+	CURL *c;
+
+	if (attempt > 1) {
+		int v = http_retry_verify(run->req, run->resp, &run->o,
+					  attempt - 1);
+
+		if (v) {
+			st->err = run->o.err; /* 0, or the failure stands */
+			return;
+		}
+		if (run->reached)
+			run->resp->resent = true;
+		pthread_mutex_lock(&h->stats_lock);
+		h->stats.retries++;
+		pthread_mutex_unlock(&h->stats_lock);
+	}
+	c = http_take(h);
+	if (!c) {
+		run->o.err = st->err = -ENOMEM;
+		snprintf(run->o.reason, sizeof(run->o.reason), "out of memory");
+		return;
+	}
+	run->resp->attempts = attempt;
+	http_attempt(h, c, run->req, run->url, left_ms, run->resp, &run->o);
+	http_put(h, c);
+	if (http_maybe_applied(&run->o))
+		run->reached = true;
+	http_judge(run->req, &run->o, st);
+}
+
 int http_send(struct http *h, const struct http_req *req,
 	      struct http_response *resp)
 {
-	struct http_outcome o = {.err = -EIO};
-	bool reached = false; /* an attempt may have reached the server */
+	struct http_run run = {.h = h, .req = req, .resp = resp};
 	int64_t start, deadline;
-	char *url = NULL;
+	char *url = NULL, what[96];
 	size_t url_len = 0;
-	unsigned attempt;
+	unsigned attempts;
 	int rc;
 
 	memset(resp, 0, sizeof(*resp));
+	run.o.err = -EIO;
 	if (!h || !req || !req->method || !req->path_query ||
 	    req->path_query[0] != '/')
 		return -EINVAL;
@@ -271,29 +158,24 @@ int http_send(struct http *h, const struct http_req *req,
 	rc = http_url(h, req->path_query, &url, &url_len);
 	if (rc)
 		goto out;
-
-	for (attempt = 1;; attempt++) {
-		if (!http_try(h, req, url, deadline, attempt, reached, resp,
-			      &o))
-			break;
-		if (o.err == 0)
-			break;
-		if (http_maybe_applied(&o))
-			reached = true;
-		if (!http_retry_allowed(req, &o, attempt) ||
-		    !http_retry_wait(h, req, &o, attempt, deadline) ||
-		    http_retry_verify(req, resp, &o, attempt) != 0)
-			break;
-	}
+	run.url = url;
+	snprintf(what, sizeof(what), "%s %.*s", req->method,
+		 (int)strcspn(req->path_query, "?"), req->path_query);
 	/* The last failure's errno, whatever stopped the loop: -ETIMEDOUT
 	 * when the deadline cut an attempt short, -EAGAIN when a 429's
 	 * Retry-After reached beyond it, -EIO after 5xx... */
-	rc = o.err;
+	rc = retry_run(deadline, HTTP_RETRY_MAX_ATTEMPTS, http_step, &run, what,
+		       &attempts);
+	if (!attempts) {
+		snprintf(run.o.reason, sizeof(run.o.reason),
+			 "deadline passed before sending");
+		run.o.err = rc;
+	}
 	resp->elapsed_ms = (long)(http_now_ms() - start);
-	if (rc && o.status == 0)
-		http_log_failed(req, resp, NULL, o.reason);
+	if (rc && run.o.status == 0)
+		http_log_failed(req, resp, NULL, run.o.reason);
 out:
-	http_count_end(h, req, rc, &o);
+	http_count_end(h, req, rc, &run.o);
 	http_url_free(url, url_len);
 	return rc;
 }

@@ -149,6 +149,7 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	 * (freed memory not given back, thread stacks): a soak tells a leak
 	 * from fragmentation by it */
 	struct mallinfo2 mi = mallinfo2();
+	struct content_link link = {0};
 	struct model_counts mc;
 	size_t api_len = 0;
 	int n, ret;
@@ -159,8 +160,10 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 		return ret;
 	count_model(&fs->model, &mc);
 	edits_count(fs, &e);
-	if (fs->content)
+	if (fs->content) {
 		content_get_stats(fs->content, &cs);
+		content_link_get(fs->content, &link);
+	}
 	n = asprintf(
 	    data,
 	    "{\"offline\":%s,\"heapInUseBytes\":%zu,\"api\":%s,"
@@ -174,8 +177,10 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    "\"movesWaiting\":%zu,\"journalPending\":%llu,"
 	    "\"journalTags\":%zu},"
 	    "\"content\":{\"hits\":%llu,\"fetches\":%llu,\"bytes\":%llu,"
-	    "\"readUrls\":%llu,\"expiredUrls\":%llu,\"prefetched\":%llu,"
-	    "\"pushed\":%llu,"
+	    "\"readUrls\":%llu,\"expiredUrls\":%llu,"
+	    "\"urlPages\":%llu,\"urlsPaged\":%llu,\"prefetched\":%llu,"
+	    "\"pushed\":%llu,\"linkRttUs\":%lld,\"linkBytesPerS\":%.0f,"
+	    "\"window\":%u,"
 	    "\"shuffledListings\":%llu,\"shuffledTooBig\":%llu,"
 	    "\"diskBytes\":%llu,\"diskFiles\":%llu}}\n",
 	    fs_offline(fs) ? "true" : "false", mi.uordblks + mi.hblkhd,
@@ -191,9 +196,10 @@ static int stats_fill(struct fs *fs, const struct inode_ref *r, char **data,
 	    fs->journal ? journal_tags_held(fs->journal) : 0,
 	    (unsigned long long)cs.hits, (unsigned long long)cs.fetches,
 	    (unsigned long long)cs.bytes, (unsigned long long)cs.urls,
-	    (unsigned long long)cs.expired, (unsigned long long)cs.prefetched,
-	    (unsigned long long)cs.pushed,
-	    (unsigned long long)fs->walks.shuffled,
+	    (unsigned long long)cs.expired, (unsigned long long)cs.url_pages,
+	    (unsigned long long)cs.url_paged, (unsigned long long)cs.prefetched,
+	    (unsigned long long)cs.pushed, (long long)link.rtt_us, link.rate,
+	    link.window, (unsigned long long)fs->walks.shuffled,
 	    (unsigned long long)fs->walks.too_big,
 	    (unsigned long long)cs.disk_bytes,
 	    (unsigned long long)cs.disk_files);

@@ -153,6 +153,17 @@ int node_sample_start(struct fs *fs)
 	return content_new(&cc, &fs->content);
 }
 
+/* Read URLs to ask for by page (content_urls_ahead): the files, their
+ * names (in buf) and their places in the tag. */
+struct sample_urls {
+	char tag_id[API_ID_LEN + 1];
+	size_t n;
+	struct content_key *keys;
+	const char **names;
+	uint32_t *ranks;
+	char *buf;
+};
+
 /* An open sample: its content, and the files a walk opens next, fetched
  * once the open is answered so the opener does not wait for the queueing
  * and the wakeups. */
@@ -161,25 +172,88 @@ struct sample_file {
 	struct content_key *ahead; /* malloc'd, or NULL */
 	size_t nahead;
 	bool shuffled; /* ahead: a shuffled listing's, for the cache only */
+	bool first;    /* ahead: after a listing's first file */
+	struct sample_urls *urls; /* malloc'd, or NULL */
 };
 
-#define SAMPLE_AHEAD_MAX 32
+/* Files whose URLs one page asks for: many more than are fetched at once,
+ * so that a page costs one round trip per that many files. */
+#define SAMPLE_URL_PAGE 256
+
+static void sample_urls_free(struct sample_urls *u)
+{
+	if (!u)
+		return;
+	free(u->keys);
+	free(u->names);
+	free(u->ranks);
+	free(u->buf);
+	free(u);
+}
+
+/* The URL page walk_urls says is due after next (lock held). */
+static struct sample_urls *sample_urls(struct fs *fs, struct dataset *d,
+				       const uint32_t *next, size_t n,
+				       size_t max)
+{
+	struct sample_urls *u = calloc(1, sizeof(*u));
+	uint32_t *ids = calloc(max ? max : 1, sizeof(*ids));
+	const struct tag *t = NULL;
+	struct sample_info info;
+	size_t k, len, total = 0, at = 0;
+
+	(void)fs;
+	if (u) {
+		u->ranks = calloc(max ? max : 1, sizeof(*u->ranks));
+		u->keys = calloc(max ? max : 1, sizeof(*u->keys));
+		u->names = calloc(max ? max : 1, sizeof(*u->names));
+	}
+	if (!u || !ids || !u->ranks || !u->keys || !u->names)
+		goto fail;
+	k = walk_urls(&fs->walks, d, next, n, ids, u->ranks, max, &t);
+	/* the listing's info is loaded page by page: up to the first file
+	 * whose is not */
+	for (u->n = 0; u->n < k && samples_get(d, ids[u->n], &info); u->n++) {
+		node_sample_key(d, ids[u->n], &info, &u->keys[u->n]);
+		index_name(d->index, ids[u->n], &len);
+		total += len + 1;
+	}
+	if (!u->n || !(u->buf = malloc(total)))
+		goto fail;
+	for (k = 0; k < u->n; k++) {
+		const char *name = index_name(d->index, ids[k], &len);
+
+		memcpy(u->buf + at, name, len);
+		u->buf[at + len] = '\0';
+		u->names[k] = u->buf + at;
+		at += len + 1;
+	}
+	memcpy(u->tag_id, t->id, sizeof(u->tag_id));
+	free(ids);
+	return u;
+fail:
+	free(ids);
+	sample_urls_free(u);
+	return NULL;
+}
 
 /* The sample's key, and (ahead) the files a walk opens after it, from
- * the model.  Lock taken and left here. */
+ * the model, with the URL page due for them.  Lock taken and left here. */
 static int sample_keys(struct fs *fs, struct node_file *f,
-		       struct content_key *key, struct content_key *next,
-		       size_t max, size_t *nnext, bool *shuffled)
+		       struct content_key *key, struct sample_file *sf,
+		       size_t max)
 {
-	uint32_t ids[SAMPLE_AHEAD_MAX];
+	uint32_t *ids = max ? calloc(max, sizeof(*ids)) : NULL;
 	struct sample_info info;
 	struct inode_ref r;
 	struct dataset *d;
-	int ret = node_file_enter(fs, f, &r);
+	int ret = max && !ids ? -ENOMEM : node_file_enter(fs, f, &r);
 
-	*nnext = 0;
-	if (ret)
+	sf->nahead = 0;
+	if (ret) {
+		free(ids);
 		return ret;
+	}
 	d = model_dataset(&fs->model, r.ds);
 	ret = d ? samples_ensure(fs, d, (uint32_t)r.sample, (uint32_t)r.sample)
 		: -ENOENT;
@@ -187,31 +261,64 @@ static int sample_keys(struct fs *fs, struct node_file *f,
 		ret = -EIO;
 	if (!ret) {
 		node_sample_key(d, (uint32_t)r.sample, &info, key);
-		max = walk_next(&fs->walks, d, (uint32_t)r.sample, ids, max,
-				shuffled);
-		for (size_t i = 0; i < max; i++)
+		if (max)
+			max = walk_next(&fs->walks, d, (uint32_t)r.sample, ids,
+					max, &sf->shuffled, &sf->first);
+		if (max)
+			sf->ahead = malloc(max * sizeof(*sf->ahead));
+		for (size_t i = 0; sf->ahead && i < max; i++)
 			if (samples_get(d, ids[i], &info))
 				node_sample_key(d, ids[i], &info,
-						&next[(*nnext)++]);
+						&sf->ahead[sf->nahead++]);
+		if (max)
+			sf->urls = sample_urls(
+			    fs, d, ids, max,
+			    max > SAMPLE_URL_PAGE ? 2 * max : SAMPLE_URL_PAGE);
 	}
 	ret = node_leave(fs, ret);
+	free(ids);
 	return ret && ret != -ENOENT ? -EIO : ret;
 }
+
+static void sample_drop_ahead(struct sample_file *sf)
+{
+	free(sf->ahead);
+	sf->ahead = NULL;
+	sf->nahead = 0;
+	sample_urls_free(sf->urls);
+	sf->urls = NULL;
+}
+
+static void sample_file_free(struct sample_file *sf)
+{
+	free(sf->ahead);
+	sample_urls_free(sf->urls);
+	free(sf);
+}
+
+static void sample_ahead(struct fs *fs, struct sample_file *sf);
 
 /* The content of f's sample, opened; direct: the size stat gave was not
  * the true one (the kernel must not cache by it). */
 static int sample_content(struct fs *fs, struct node_file *f,
 			  struct sample_file *sf, size_t max_ahead)
 {
-	struct content_key key, next[SAMPLE_AHEAD_MAX];
+	struct content_key key;
 	uint64_t size = 0;
 	bool complete = false;
-	int ret = sample_keys(fs, f, &key, next, max_ahead, &sf->nahead,
-			      &sf->shuffled);
+	int ret = sample_keys(fs, f, &key, sf, max_ahead);
 
 	if (ret)
 		return ret;
 	ret = content_open(fs->content, &key, &sf->content, &complete);
+	/* a cached first file is no sign of a copy to come: someone looks
+	 * at it again */
+	if (!ret && sf->first && complete)
+		sample_drop_ahead(sf);
+	/* content_size may fetch (a size the listing did not give, or gave
+	 * wrong): the next files need not wait for it */
+	if (!ret)
+		sample_ahead(fs, sf);
 	if (!ret)
 		ret = content_size(sf->content, &size);
 	if (ret) {
@@ -224,10 +331,6 @@ static int sample_content(struct fs *fs, struct node_file *f,
 	/* the kernel caches pages up to the size stat gave: only a size it
 	 * had right may be served through its cache */
 	f->direct = key.size < 0 || (uint64_t)key.size != size;
-	if (sf->nahead && (sf->ahead = malloc(sf->nahead * sizeof(*sf->ahead))))
-		memcpy(sf->ahead, next, sf->nahead * sizeof(*sf->ahead));
-	else
-		sf->nahead = 0;
 	return 0;
 }
 
@@ -236,7 +339,7 @@ static int sample_open(struct fs *fs, struct node_file *f, int flags)
 {
 	struct sample_file *sf;
 	struct inode_ref r;
-	size_t ahead = fs->prefetch_files * 2;
+	size_t ahead;
 	int ret;
 
 	(void)flags;
@@ -248,24 +351,39 @@ static int sample_open(struct fs *fs, struct node_file *f, int flags)
 	sf = calloc(1, sizeof(*sf));
 	if (!sf)
 		return -ENOMEM;
-	ret = sample_content(
-	    fs, f, sf, ahead < SAMPLE_AHEAD_MAX ? ahead : SAMPLE_AHEAD_MAX);
+	/* four times the link's window (at most twice the most in flight):
+	 * a reader held up by a big file opens nothing, and the files after
+	 * it, done meanwhile, must not leave the window dry; on a near link
+	 * the window and this stay small, and an open costs little */
+	ahead = 4 * (size_t)content_window(fs->content);
+	if (ahead > 2 * (size_t)fs->prefetch_files)
+		ahead = 2 * (size_t)fs->prefetch_files;
+	ret = sample_content(fs, f, sf, ahead);
 	if (ret) {
-		free(sf);
+		content_close(sf->content);
+		sample_file_free(sf);
 		return ret;
 	}
 	f->priv = sf;
 	return 0;
 }
 
-static void sample_opened(struct fs *fs, struct node_file *f)
+/* The read URLs and the files a walk opens next, asked for. */
+static void sample_ahead(struct fs *fs, struct sample_file *sf)
 {
-	struct sample_file *sf = f->priv;
-
+	struct sample_urls *u;
 	struct dataset *d;
 	size_t n;
 
-	if (!sf || !sf->nahead)
+	if (!sf)
+		return;
+	if ((u = sf->urls)) {
+		content_urls_ahead(fs->content, u->tag_id, u->keys, u->names,
+				   u->ranks, u->n);
+		sample_urls_free(u);
+		sf->urls = NULL;
+	}
+	if (!sf->nahead)
 		return;
 	if (sf->shuffled) {
 		/* the listing's cursor moves past what is on its way */
@@ -281,6 +399,12 @@ static void sample_opened(struct fs *fs, struct node_file *f)
 	free(sf->ahead);
 	sf->ahead = NULL;
 	sf->nahead = 0;
+}
+
+static void sample_opened(struct fs *fs, struct node_file *f)
+{
+	if (f->priv)
+		sample_ahead(fs, f->priv);
 }
 
 static int sample_read(struct node_file *f, size_t len, off_t off,
@@ -311,8 +435,7 @@ static void sample_release(struct node_file *f)
 	if (!sf)
 		return;
 	content_close(sf->content);
-	free(sf->ahead);
-	free(sf);
+	sample_file_free(sf);
 	f->priv = NULL;
 }
 
@@ -334,14 +457,14 @@ static struct sample_file *sample_writing(struct fs *fs, struct node_file *f,
 	}
 	*ret = sample_content(fs, f, sf, 0);
 	if (*ret) {
-		free(sf);
+		sample_file_free(sf);
 		return NULL;
 	}
 	if (__atomic_compare_exchange_n(&f->priv, &none, sf, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return sf;
 	content_close(sf->content);
-	free(sf);
+	sample_file_free(sf);
 	return none;
 }
 

@@ -823,6 +823,39 @@ static void test_decode_samples(void)
 	CHECK_INT(api_decode_readurl("\"file:///etc/passwd\"", 20, &url), -EIO);
 	CHECK(url == NULL);
 	CHECK_INT(api_decode_readurl("", 0, &url), -EIO);
+
+	/* filenamesAndReadUrls: names and http(s) URLs, in order */
+	{
+		static const char ok[] =
+		    "[{\"fileName\":\"a/b.jpg\",\"readUrl\":\"https://s/1\"},"
+		    "{\"fileName\":\"c.png\",\"readUrl\":\"http://s/2\","
+		    "\"extra\":1}]";
+		static const char bad[] =
+		    "[{\"fileName\":\"a\",\"readUrl\":\"https://s/1\"},"
+		    "{\"fileName\":\"b\",\"readUrl\":\"s3://b/x\"}]";
+		struct api_read_url *r = NULL;
+		size_t nr = 9;
+
+		CHECK_INT(api_decode_read_urls(ok, sizeof(ok) - 1, &r, &nr), 0);
+		CHECK_INT(nr, 2);
+		if (r && nr == 2) {
+			CHECK_STR(r[0].name, "a/b.jpg");
+			CHECK_STR(r[0].url, "https://s/1");
+			CHECK_STR(r[1].name, "c.png");
+			CHECK_STR(r[1].url, "http://s/2");
+		}
+		api_read_urls_free(r, nr);
+		CHECK_INT(api_decode_read_urls(bad, sizeof(bad) - 1, &r, &nr),
+			  -EIO);
+		CHECK(r == NULL);
+		CHECK_INT(nr, 0);
+		CHECK_INT(
+		    api_decode_read_urls("[{\"fileName\":\"a\"}]", 16, &r, &nr),
+		    -EIO);
+		CHECK_INT(api_decode_read_urls("[]", 2, &r, &nr), 0);
+		CHECK_INT(nr, 0);
+		api_read_urls_free(r, nr);
+	}
 }
 
 /* A tag's history: mounts' stamps read back with the samples they list

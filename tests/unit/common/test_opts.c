@@ -102,6 +102,64 @@ static void test_page_streams(void)
 	opts_dispose(&o);
 }
 
+/* -o host_connections: 1 to 256, default 64; out of range is refused, not
+ * clamped (the documented range is what it does). */
+static void test_host_connections(void)
+{
+	static const char *const bad[] = {
+	    "host_connections=0", "host_connections=257",
+	    "host_connections=2.5", "host_connections=x"};
+	const char *none[] = {"lightlyfs", "/mnt"};
+	const char *four[] = {"lightlyfs", "-o", "host_connections=4", "/mnt"};
+	const char *argv[] = {"lightlyfs", "-o", NULL, "/mnt"};
+	struct opts o;
+	size_t i;
+
+	CHECK_INT(parse(&o, 2, none), 0);
+	CHECK_INT(o.host_connections, OPTS_DEFAULT_HOST_CONNECTIONS);
+	opts_dispose(&o);
+	CHECK_INT(parse(&o, 4, four), 0);
+	CHECK_INT(o.host_connections, 4);
+	opts_dispose(&o);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		argv[2] = bad[i];
+		CHECK_INT(parse(&o, 4, argv), -EINVAL);
+		opts_dispose(&o);
+	}
+}
+
+/* -o prefetch_files: 0 to 1024 as given (it was silently cut to 64);
+ * past the range it is refused. */
+static void test_prefetch_files(void)
+{
+	static const char *const bad[] = {
+	    "prefetch_files=1025", "prefetch_files=2.5", "prefetch_files=-1"};
+	const char *argv[] = {"lightlyfs", "-o", NULL, "/mnt"};
+	const char *none[] = {"lightlyfs", "/mnt"};
+	struct opts o;
+
+	CHECK_INT(parse(&o, 2, none), 0);
+	CHECK_INT(o.prefetch_files, OPTS_DEFAULT_PREFETCH_FILES);
+	opts_dispose(&o);
+	argv[2] = "prefetch_files=200";
+	CHECK_INT(parse(&o, 4, argv), 0);
+	CHECK_INT(o.prefetch_files, 200);
+	opts_dispose(&o);
+	argv[2] = "prefetch_files=1024";
+	CHECK_INT(parse(&o, 4, argv), 0);
+	CHECK_INT(o.prefetch_files, 1024);
+	opts_dispose(&o);
+	argv[2] = "prefetch_files=0";
+	CHECK_INT(parse(&o, 4, argv), 0);
+	CHECK_INT(o.prefetch_files, 0);
+	opts_dispose(&o);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		argv[2] = bad[i];
+		CHECK_INT(parse(&o, 4, argv), -EINVAL);
+		opts_dispose(&o);
+	}
+}
+
 static void test_bad_values(void)
 {
 	static const char *const bad[] = {
@@ -284,6 +342,8 @@ static void test_log_redacts_the_token(void)
 int main(void)
 {
 	test_page_streams();
+	test_host_connections();
+	test_prefetch_files();
 	test_log_redacts_the_token();
 	test_mount_style_options();
 	test_clear_text_token_only_to_this_machine();

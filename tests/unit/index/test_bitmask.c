@@ -86,6 +86,10 @@ static void test_parse_hand_computed(void)
 		}
 		CHECK_INT(bit, END);
 		CHECK_INT(bitmask_count(&bm), n);
+		/* the k-th listed bit has rank k; past the end, the count */
+		for (k = 0; k < n; k++)
+			CHECK_INT(bitmask_rank(&bm, c->bits[k]), k);
+		CHECK_INT(bitmask_rank(&bm, c->max_bits + 200), n);
 		CHECK(bitmask_is_empty(&bm) == (n == 0));
 		/* Round trip gives back the canonical string. */
 		CHECK_INT(bitmask_to_hex(&bm, &out), 0);

@@ -25,6 +25,7 @@
 #include "blob.h"
 #include "check.h"
 #include "log.h"
+#include "transport.h"
 
 #define OBJ_LEN 100
 #define SIG "sig=s3cr3t5ig"
@@ -936,6 +937,44 @@ static void test_connection_kept(void)
 	srv_stop(&s);
 }
 
+/* Two clients on one transport share its connection, and a paused
+ * transport (before a fork) starts again with the next request, the
+ * connection still open. */
+static void test_shared_transport(void)
+{
+	struct transport_stats ts;
+	struct blob_config cfg = {.timeout_ms = 10000};
+	struct blob_range r;
+	struct got g1 = {0}, g2 = {0};
+	struct transport *t;
+	struct blob *b1, *b2;
+	struct srv s;
+
+	CHECK_INT(srv_start(&s), 0);
+	add_206(&s, SRV_SEND, 0, 9, SIZE_MAX);
+	add_206(&s, SRV_SEND, 10, 19, SIZE_MAX);
+	add_206(&s, SRV_SEND, 20, 29, SIZE_MAX);
+	t = transport_new(&(struct transport_config){.host_connections = 2});
+	CHECK(t != NULL);
+	cfg.transport = t;
+	b1 = blob_new(&cfg);
+	b2 = blob_new(&cfg);
+	CHECK_INT(get(b1, &s, 0, 10, &r, &g1), 0);
+	CHECK_INT(get(b2, &s, 10, 10, &r, &g2), 0);
+	transport_pause(t);
+	CHECK_INT(get(b1, &s, 20, 10, &r, &g1), 0);
+	CHECK(got_is(&g2, 10, 10));
+	CHECK_INT(g1.len, 20);
+	CHECK_INT(s.accepted, 1);
+	transport_get_stats(t, &ts);
+	CHECK_INT(ts.transfers, 3);
+	CHECK_INT(ts.connects, 1);
+	blob_free(b1);
+	blob_free(b2);
+	transport_free(t);
+	srv_stop(&s);
+}
+
 /* user:password@ would become an Authorization header: refused unsent. */
 static void test_userinfo_refused(void)
 {
@@ -992,7 +1031,7 @@ static void test_http_proxy(void)
 
 struct worker {
 	struct blob *b;
-	const struct srv *s;
+	const char *url;
 	int ok;
 };
 
@@ -1005,7 +1044,11 @@ static void *worker_main(void *arg)
 		struct blob_range r;
 		struct got g = {0};
 
-		if (get(w->b, w->s, 40, 10, &r, &g) == 0 && got_is(&g, 40, 10))
+		memset(&r, 0, sizeof(r));
+		r.off = 40;
+		r.len = 10;
+		if (blob_get(w->b, w->url, &r, sink_cb, &g) == 0 &&
+		    got_is(&g, 40, 10))
 			w->ok++;
 	}
 	return NULL;
@@ -1018,14 +1061,17 @@ static void test_threads(void)
 	struct blob_stats st;
 	struct srv s;
 	struct blob *b;
+	char url[128];
 	int i, ok = 0;
 
 	CHECK_INT(srv_start(&s), 0);
 	for (i = 0; i < THREADS * GETS_PER_THREAD; i++)
 		add_206(&s, SRV_SEND, 40, 49, SIZE_MAX);
 	b = client(20000, 0);
+	/* obj_url's buffer is one for all: the threads must not share it */
+	snprintf(url, sizeof(url), "%s", obj_url(&s));
 	for (i = 0; i < THREADS; i++) {
-		w[i] = (struct worker){.b = b, .s = &s};
+		w[i] = (struct worker){.b = b, .url = url};
 		CHECK_INT(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (i = 0; i < THREADS; i++) {
@@ -1178,6 +1224,7 @@ int main(void)
 	test_redirect_followed();
 	test_redirect_refused();
 	test_connection_kept();
+	test_shared_transport();
 	test_userinfo_refused();
 	test_http_proxy();
 	test_threads();

@@ -184,6 +184,8 @@ void content_writer_queue(struct content *c, struct cobj *o);
 /* ---- content_urls.c ---- */
 
 #define CONTENT_URL_BOOK_MAX 4096
+/* the most files one page of read URLs asks for */
+#define CONTENT_URL_PAGE_MAX 1024
 int content_urls_init(struct content *c);
 void content_urls_fini(struct content *c);
 /* Asks for the first queued page, if any (lock held, dropped for the

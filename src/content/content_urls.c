@@ -161,7 +161,8 @@ static bool url_known(struct content *c, const struct content_key *k)
 	struct cobj *o = content_obj_peek(c, k);
 	struct urlent *e;
 
-	if (o && o->url && fresh(o->url_expiry))
+	/* a file in the cache needs none */
+	if (o && (o->complete || (o->url && fresh(o->url_expiry))))
 		return true;
 	e = *book_slot(c, k->ds_id, k->sample_id);
 	return e && (e->pending || fresh(e->expiry));
@@ -188,8 +189,10 @@ void content_urls_ahead(struct content *c, const char *tag_id,
 		goto out;
 	/* a page spans the ranks from first's; a folder's files are spread
 	 * over its tag: at most 4 entries of the page per file of ours */
-	for (last = first; last + 1 < n && ranks[last + 1] > ranks[last] &&
-			   ranks[last + 1] - ranks[first] < 4 * n;
+	for (last = first;
+	     last + 1 < n && last + 1 - first < CONTENT_URL_PAGE_MAX &&
+	     ranks[last + 1] > ranks[last] &&
+	     ranks[last + 1] - ranks[first] < 4 * n;
 	     last++)
 		;
 	if (c->url_count + (last - first + 1) > CONTENT_URL_BOOK_MAX)

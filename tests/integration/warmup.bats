@@ -47,6 +47,9 @@ warmup() { "$LIGHTLYFS_BIN" warmup "$@"; }
 	[ "$status" -eq 0 ] || fail "warmup: $output"
 	[[ "$output" == *"12 files, 0.5 MiB cached"* ]] || fail "summary: $output"
 	[ "$(storage_gets)" -eq 12 ] || fail "storage was asked $(storage_gets) times for 12 files"
+	# their read URLs came by page, not a readurl each (issue 22)
+	run python3 -c 'import json,sys; c = json.load(open(sys.argv[1]))["content"]; print(c["readUrls"], c["urlsPaged"])' "$MNT/.lightly/stats"
+	assert_output "0 12"
 	cp -r "$MNT/alpha/initial-tag" "$BATS_TEST_TMPDIR/copy"
 	[ "$(storage_gets)" -eq 12 ] || fail "the copy after the warm-up asked storage $(($(storage_gets) - 12)) more times"
 	[ "$(find "$BATS_TEST_TMPDIR/copy" -type f | wc -l)" -eq 12 ]

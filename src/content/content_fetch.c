@@ -30,14 +30,6 @@ static void mark_have(struct content *c, struct cobj *o, uint64_t b)
 	}
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct sink {
 	struct content *c;
 	struct cobj *o;
@@ -201,7 +193,7 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 			 .end = len == UINT64_MAX ? UINT64_MAX : off + len,
 			 .marked = off / CONTENT_BLOCK,
 			 .stage = stage};
-	double t0;
+	int64_t t0;
 	char *url = NULL, *stale = NULL;
 	int ret = content_obj_file(c, o);
 
@@ -220,7 +212,7 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		pthread_mutex_unlock(&c->lock);
 		log_debug("content: GET %s bytes %llu+%llu", o->key,
 			  (unsigned long long)r.off, (unsigned long long)r.len);
-		t0 = mono_s();
+		t0 = content_mono_ms();
 		ret = blob_get(c->cfg.blob, url, &r, sink_write, &s);
 		log_debug("content: got %s bytes %llu+%llu: %d", o->key,
 			  (unsigned long long)r.off, (unsigned long long)r.got,
@@ -228,7 +220,8 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		pthread_mutex_lock(&c->lock);
 		c->st.fetches += r.attempts;
 		c->st.bytes += r.got;
-		content_link_sample(c, r.ttfb_us, r.got, mono_s() - t0);
+		content_link_sample(c, r.ttfb_us, r.got,
+				    (double)(content_mono_ms() - t0) / 1000.0);
 		if (ret == -BLOB_EXPIRED) {
 			c->st.expired++;
 			stale = url;

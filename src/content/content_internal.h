@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "content.h"
 
@@ -120,6 +121,16 @@ struct content_file {
 	struct cobj *o;
 	uint64_t next, window; /* next: the furthest end read */
 };
+
+/* Monotonic milliseconds, for the writer's idle time and the link's
+ * samples. */
+static inline int64_t content_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static inline bool bit(const uint8_t *m, uint64_t b)
 {

@@ -33,14 +33,6 @@
 /* A pause this long and the link is measured afresh. */
 #define LINK_IDLE_MS 1000
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static unsigned window_of(const struct content *c)
 {
 	const struct content_link *l = &c->link;
@@ -69,7 +61,7 @@ static void link_restart(struct content_link *l, int64_t now)
 
 void content_link_init(struct content *c)
 {
-	link_restart(&c->link, mono_ms());
+	link_restart(&c->link, content_mono_ms());
 	c->link.window = window_of(c);
 }
 
@@ -108,7 +100,7 @@ void content_link_sample(struct content *c, int64_t ttfb_us, uint64_t bytes,
 			 double secs)
 {
 	struct content_link *l = &c->link;
-	int64_t now = mono_ms();
+	int64_t now = content_mono_ms();
 	unsigned w;
 
 	if (now - l->last_ms > LINK_IDLE_MS)

@@ -16,17 +16,9 @@
 /* a file still open is written this long after its last new block */
 #define WB_IDLE_MS 500
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void content_writer_queue(struct content *c, struct cobj *o)
 {
-	o->wb_touched = mono_ms();
+	o->wb_touched = content_mono_ms();
 	if (o->wb_queued)
 		return;
 	o->wb_queued = true;
@@ -148,7 +140,7 @@ static void *writer_main(void *arg)
 	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		int64_t now = mono_ms(), wake = 0;
+		int64_t now = content_mono_ms(), wake = 0;
 		struct cobj *o = c->wb_head;
 
 		while (o && !writable(c, o, now, &wake))

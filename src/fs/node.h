@@ -135,6 +135,21 @@ struct sample_info;
 struct content_key;
 void node_sample_key(const struct dataset *d, uint32_t s,
 		     const struct sample_info *i, struct content_key *k);
+/* What a page of read URLs (content_urls_ahead) needs of n samples of a
+ * tag: their names (in buf) and places among the tag's samples in index
+ * order (the export's order). */
+struct node_url_page {
+	char tag_id[API_ID_LEN + 1];
+	const char **names;
+	uint32_t *ranks;
+	char *buf;
+};
+struct tag;
+/* v[0, n): samples of t, ascending.  0, or -ENOMEM with u empty.  Lock
+ * held: the names are copied. */
+int node_url_page(const struct dataset *d, const struct tag *t,
+		  const uint32_t *v, size_t n, struct node_url_page *u);
+void node_url_page_dispose(struct node_url_page *u);
 /* The samples of tag folder r (kind INODE_KIND_TAG) at any depth, by index
  * number in *out (malloc'ed, *n of them); *d is their dataset.  May drop
  * the lock (the tag's listing is made ready). */

@@ -286,8 +286,7 @@ void walk_advance(struct fs_walks *ws, struct dataset *d, uint32_t last)
 /* ---- read URLs by page ---- */
 
 size_t walk_urls(struct fs_walks *ws, struct dataset *d, const uint32_t *next,
-		 size_t n, uint32_t *urls, uint32_t *ranks, size_t max,
-		 const struct tag **tag)
+		 size_t n, uint32_t *urls, size_t max, const struct tag **tag)
 {
 	struct walk_list l;
 	struct fs_walk *w;
@@ -314,17 +313,6 @@ size_t walk_urls(struct fs_walks *ws, struct dataset *d, const uint32_t *next,
 		return 0; /* next[0] is not where the listing says */
 	for (; at < l.n && k < max; at = walk_next_in(&l, t, at + 1, &x)) {
 		urls[k] = x;
-		/* the rank of the one before, plus what lies between */
-		if (k == 0) {
-			ranks[k] = (uint32_t)bitmask_rank(&t->mask, x);
-		} else {
-			uint32_t r = ranks[k - 1] + 1;
-
-			for (size_t y = bitmask_next(&t->mask, urls[k - 1] + 1);
-			     y < x; y = bitmask_next(&t->mask, y + 1))
-				r++;
-			ranks[k] = r;
-		}
 		k++;
 	}
 	if (!k)

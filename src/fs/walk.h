@@ -27,12 +27,10 @@ size_t walk_next(struct fs_walks *ws, struct dataset *d, uint32_t s,
 /* After walk_next named next[0, n): when the files fetched ahead reach
  * half way through those whose read URLs were asked for, up to max files
  * of the listing after those (from next[0] when it is past them) into
- * urls, in order, with their places among their tag's files in index
- * order (the export's pages) into ranks, and *tag; 0 when no page is
- * due.  Lock held. */
+ * urls, in order, and their tag into *tag; 0 when no page is due.  Lock
+ * held. */
 size_t walk_urls(struct fs_walks *ws, struct dataset *d, const uint32_t *next,
-		 size_t n, uint32_t *urls, uint32_t *ranks, size_t max,
-		 const struct tag **tag);
+		 size_t n, uint32_t *urls, size_t max, const struct tag **tag);
 /* A shuffled listing's samples up to last are cached or on their way. */
 void walk_advance(struct fs_walks *ws, struct dataset *d, uint32_t last);
 

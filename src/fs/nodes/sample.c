@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bitmask.h"
 #include "content.h"
 #include "fs_ctx.h"
 #include "index.h"
@@ -153,15 +154,12 @@ int node_sample_start(struct fs *fs)
 	return content_new(&cc, &fs->content);
 }
 
-/* Read URLs to ask for by page (content_urls_ahead): the files, their
- * names (in buf) and their places in the tag. */
+/* A walk's page of read URLs to ask for: the files, and what the page
+ * needs of them. */
 struct sample_urls {
-	char tag_id[API_ID_LEN + 1];
 	size_t n;
 	struct content_key *keys;
-	const char **names;
-	uint32_t *ranks;
-	char *buf;
+	struct node_url_page page;
 };
 
 /* An open sample: its content, and the files a walk opens next, fetched
@@ -180,14 +178,63 @@ struct sample_file {
  * so that a page costs one round trip per that many files. */
 #define SAMPLE_URL_PAGE 256
 
+int node_url_page(const struct dataset *d, const struct tag *t,
+		  const uint32_t *v, size_t n, struct node_url_page *u)
+{
+	size_t total = 0, at = 0, len;
+
+	memset(u, 0, sizeof(*u));
+	if (!n)
+		return 0;
+	u->ranks = calloc(n, sizeof(*u->ranks));
+	u->names = calloc(n, sizeof(*u->names));
+	if (!u->ranks || !u->names)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		index_name(d->index, v[i], &len);
+		total += len + 1;
+		/* the rank of the one before, plus the tag's samples between
+		 * (another folder's) */
+		if (i == 0) {
+			u->ranks[0] = (uint32_t)bitmask_rank(&t->mask, v[0]);
+			continue;
+		}
+		u->ranks[i] = u->ranks[i - 1] + 1;
+		for (size_t y = bitmask_next(&t->mask, v[i - 1] + 1); y < v[i];
+		     y = bitmask_next(&t->mask, y + 1))
+			u->ranks[i]++;
+	}
+	if (!(u->buf = malloc(total)))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = index_name(d->index, v[i], &len);
+
+		memcpy(u->buf + at, name, len);
+		u->buf[at + len] = '\0';
+		u->names[i] = u->buf + at;
+		at += len + 1;
+	}
+	memcpy(u->tag_id, t->id, sizeof(u->tag_id));
+	return 0;
+fail:
+	node_url_page_dispose(u);
+	return -ENOMEM;
+}
+
+void node_url_page_dispose(struct node_url_page *u)
+{
+	free(u->names);
+	free(u->ranks);
+	free(u->buf);
+	memset(u, 0, sizeof(*u));
+}
+
 static void sample_urls_free(struct sample_urls *u)
 {
 	if (!u)
 		return;
 	free(u->keys);
-	free(u->names);
-	free(u->ranks);
-	free(u->buf);
+	node_url_page_dispose(&u->page);
 	free(u);
 }
 
@@ -200,35 +247,19 @@ static struct sample_urls *sample_urls(struct fs *fs, struct dataset *d,
 	uint32_t *ids = calloc(max ? max : 1, sizeof(*ids));
 	const struct tag *t = NULL;
 	struct sample_info info;
-	size_t k, len, total = 0, at = 0;
+	size_t k;
 
-	(void)fs;
-	if (u) {
-		u->ranks = calloc(max ? max : 1, sizeof(*u->ranks));
+	if (u)
 		u->keys = calloc(max ? max : 1, sizeof(*u->keys));
-		u->names = calloc(max ? max : 1, sizeof(*u->names));
-	}
-	if (!u || !ids || !u->ranks || !u->keys || !u->names)
+	if (!u || !ids || !u->keys)
 		goto fail;
-	k = walk_urls(&fs->walks, d, next, n, ids, u->ranks, max, &t);
+	k = walk_urls(&fs->walks, d, next, n, ids, max, &t);
 	/* the listing's info is loaded page by page: up to the first file
 	 * whose is not */
-	for (u->n = 0; u->n < k && samples_get(d, ids[u->n], &info); u->n++) {
+	for (u->n = 0; u->n < k && samples_get(d, ids[u->n], &info); u->n++)
 		node_sample_key(d, ids[u->n], &info, &u->keys[u->n]);
-		index_name(d->index, ids[u->n], &len);
-		total += len + 1;
-	}
-	if (!u->n || !(u->buf = malloc(total)))
+	if (!u->n || node_url_page(d, t, ids, u->n, &u->page))
 		goto fail;
-	for (k = 0; k < u->n; k++) {
-		const char *name = index_name(d->index, ids[k], &len);
-
-		memcpy(u->buf + at, name, len);
-		u->buf[at + len] = '\0';
-		u->names[k] = u->buf + at;
-		at += len + 1;
-	}
-	memcpy(u->tag_id, t->id, sizeof(u->tag_id));
 	free(ids);
 	return u;
 fail:
@@ -378,8 +409,8 @@ static void sample_ahead(struct fs *fs, struct sample_file *sf)
 	if (!sf)
 		return;
 	if ((u = sf->urls)) {
-		content_urls_ahead(fs->content, u->tag_id, u->keys, u->names,
-				   u->ranks, u->n);
+		content_urls_ahead(fs->content, u->page.tag_id, u->keys,
+				   u->page.names, u->page.ranks, u->n);
 		sample_urls_free(u);
 		sf->urls = NULL;
 	}

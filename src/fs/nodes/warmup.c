@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bitmask.h"
 #include "content.h"
-#include "index.h"
 #include "fs_ctx.h"
 #include "node.h"
 #include "samples.h"
@@ -64,67 +62,12 @@ static int parse(const char *buf, size_t len, enum warmup_verb *verb,
 	return -EINVAL;
 }
 
-/* What a warm-up of a tag's files asks for their read URLs by page
- * (content_urls_ahead): their names and places in the tag. */
-struct warm_urls {
-	char tag_id[API_ID_LEN + 1];
-	const char **names;
-	uint32_t *ranks;
-	char *buf;
-};
-
-static void warm_urls_free(struct warm_urls *u)
-{
-	free(u->names);
-	free(u->ranks);
-	free(u->buf);
-	memset(u, 0, sizeof(*u));
-}
-
-/* v[0, n): samples of r's tag, ascending (lock held).  Nothing on
- * failure: each file then gets its own readurl. */
-static void warm_urls_of(const struct dataset *d, const struct inode_ref *r,
-			 const uint32_t *v, size_t n, struct warm_urls *u)
-{
-	const struct tag *t = model_tag(d, r->tag);
-	size_t total = 0, at = 0, len;
-
-	if (!t || !n || !(u->ranks = calloc(n, sizeof(*u->ranks))) ||
-	    !(u->names = calloc(n, sizeof(*u->names))))
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		index_name(d->index, v[i], &len);
-		total += len + 1;
-		if (i == 0) {
-			u->ranks[0] = (uint32_t)bitmask_rank(&t->mask, v[0]);
-			continue;
-		}
-		u->ranks[i] = u->ranks[i - 1] + 1;
-		for (size_t y = bitmask_next(&t->mask, v[i - 1] + 1); y < v[i];
-		     y = bitmask_next(&t->mask, y + 1))
-			u->ranks[i]++;
-	}
-	if (!(u->buf = malloc(total)))
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		const char *name = index_name(d->index, v[i], &len);
-
-		memcpy(u->buf + at, name, len);
-		u->buf[at + len] = '\0';
-		u->names[i] = u->buf + at;
-		at += len + 1;
-	}
-	memcpy(u->tag_id, t->id, sizeof(u->tag_id));
-	return;
-fail:
-	warm_urls_free(u);
-}
-
 /* The content keys of ino's samples (a tag, a folder of one or a file of
  * the dataset ds), sizes from the sample listing, and for a tag's what
  * its pages of read URLs need (lock held; may drop it). */
 static int keys_of(struct fs *fs, uint32_t ds, uint64_t ino,
-		   struct content_key **keys, size_t *n, struct warm_urls *u)
+		   struct content_key **keys, size_t *n,
+		   struct node_url_page *u)
 {
 	struct sample_info info;
 	struct inode_ref r;
@@ -162,8 +105,8 @@ static int keys_of(struct fs *fs, uint32_t ds, uint64_t ino,
 	}
 	/* the listing may have changed while samples_ensure let go of the
 	 * lock: names and places are taken now, with the keys' */
-	if (!ret && v && u)
-		warm_urls_of(d, &r, v, *n, u);
+	if (!ret && v && u && model_tag(d, r.tag))
+		(void)node_url_page(d, model_tag(d, r.tag), v, *n, u);
 	free(v);
 	if (ret) {
 		free(*keys);
@@ -196,7 +139,7 @@ static int warmup_write(struct fs *fs, struct node_file *f, const char *buf,
 {
 	struct warmup_file *wf = f->priv;
 	struct content_census census;
-	struct warm_urls urls = {0};
+	struct node_url_page urls = {0};
 	struct content_key *keys;
 	enum warmup_verb verb;
 	struct inode_ref r;
@@ -226,7 +169,7 @@ static int warmup_write(struct fs *fs, struct node_file *f, const char *buf,
 	if (urls.names)
 		content_urls_ahead(fs->content, urls.tag_id, keys, urls.names,
 				   urls.ranks, n);
-	warm_urls_free(&urls);
+	node_url_page_dispose(&urls);
 	if (verb == WARMUP_WARM)
 		content_warm(fs->content, keys, n);
 	else if (verb == WARMUP_EVICT)

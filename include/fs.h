@@ -116,9 +116,6 @@ int fs_open(struct fs *fs, uint64_t ino, int flags, struct node_file **out);
 /* A file create just made (a sample added to a tag): its content is
  * opened at its first write. */
 int fs_open_created(struct fs *fs, uint64_t ino, struct node_file **out);
-/* After the open is answered: what the opener need not wait for (the
- * files a walk opens next are fetched). */
-void fs_opened(struct fs *fs, struct node_file *f);
 /* The kernel must not keep f's pages: the size stat gave is not its
  * true one (the kernel has been told), or it is made at open. */
 bool fs_file_direct(const struct node_file *f);

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -212,7 +211,7 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		pthread_mutex_unlock(&c->lock);
 		log_debug("content: GET %s bytes %llu+%llu", o->key,
 			  (unsigned long long)r.off, (unsigned long long)r.len);
-		t0 = content_mono_ms();
+		t0 = content_mono_us();
 		ret = blob_get(c->cfg.blob, url, &r, sink_write, &s);
 		log_debug("content: got %s bytes %llu+%llu: %d", o->key,
 			  (unsigned long long)r.off, (unsigned long long)r.got,
@@ -221,7 +220,7 @@ int content_fetch(struct content *c, struct cobj *o, uint64_t off, uint64_t len,
 		c->st.fetches += r.attempts;
 		c->st.bytes += r.got;
 		content_link_sample(c, r.ttfb_us, r.got,
-				    (double)(content_mono_ms() - t0) / 1000.0);
+				    (double)(content_mono_us() - t0) / 1e6);
 		if (ret == -BLOB_EXPIRED) {
 			c->st.expired++;
 			stale = url;

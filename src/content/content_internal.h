@@ -122,14 +122,19 @@ struct content_file {
 	uint64_t next, window; /* next: the furthest end read */
 };
 
-/* Monotonic milliseconds, for the writer's idle time and the link's
- * samples. */
-static inline int64_t content_mono_ms(void)
+/* Monotonic microseconds, for the writer's idle time and the link's
+ * samples (a fetch on a near link takes a few milliseconds). */
+static inline int64_t content_mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline int64_t content_mono_ms(void)
+{
+	return content_mono_us() / 1000;
 }
 
 static inline bool bit(const uint8_t *m, uint64_t b)

@@ -336,12 +336,6 @@ int fs_open_created(struct fs *fs, uint64_t ino, struct node_file **out)
 	return file_new(fs, ino, out);
 }
 
-void fs_opened(struct fs *fs, struct node_file *f)
-{
-	if (f->ops->opened)
-		f->ops->opened(fs, f);
-}
-
 bool fs_file_direct(const struct node_file *f)
 {
 	return f->direct;

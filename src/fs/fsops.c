@@ -329,12 +329,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * the kernel's page cache may keep them between opens */
 	fi->direct_io = fs_file_direct(f->file);
 	fi->keep_cache = !fi->direct_io;
-	/* req is gone once answered, and a RELEASE may come at once: f is
-	 * held until what follows the open is done */
-	atomic_fetch_add(&f->refs, 1);
 	fuse_reply_open(req, fi);
-	fs_opened(fs, f->file);
-	open_file_put(f);
 }
 
 /* A thread's buffer for big replies, kept for the thread's life. */

@@ -65,14 +65,12 @@ struct node_ops {
 	/* fills the snapshot (dir->ref is the directory) */
 	int (*list)(struct fs *fs, struct fs_dir *dir);
 	/* The content ops: without fs->lock (see above).  open fills f (its
-	 * ino, ref and ops are set); opened runs once the open is answered,
-	 * for what the opener need not wait for; read says where len bytes
+	 * ino, ref and ops are set); read says where len bytes
 	 * at off are (struct content_read: a file or memory, short only at
 	 * the end), held until read_done; write takes bytes (the count taken
 	 * or -errno); release frees what open made.  A generated file's kind
 	 * uses the node_buffer_* ops below with its fill. */
 	int (*open)(struct fs *fs, struct node_file *f, int flags);
-	void (*opened)(struct fs *fs, struct node_file *f);
 	int (*read)(struct node_file *f, size_t len, off_t off, char *scratch,
 		    struct content_read *rd);
 	void (*read_done)(struct node_file *f, struct content_read *rd);

@@ -162,11 +162,14 @@ struct sample_urls {
 	struct node_url_page page;
 };
 
-/* An open sample: its content, and the files a walk opens next, fetched
- * once the open is answered so the opener does not wait for the queueing
- * and the wakeups. */
+/* An open sample: its content. */
 struct sample_file {
 	struct content_file *content;
+};
+
+/* What an open asks for ahead: the files a walk opens next, and the page
+ * of read URLs due for them. */
+struct sample_next {
 	struct content_key *ahead; /* malloc'd, or NULL */
 	size_t nahead;
 	bool shuffled; /* ahead: a shuffled listing's, for the cache only */
@@ -271,7 +274,7 @@ fail:
 /* The sample's key, and (ahead) the files a walk opens after it, from
  * the model, with the URL page due for them.  Lock taken and left here. */
 static int sample_keys(struct fs *fs, struct node_file *f,
-		       struct content_key *key, struct sample_file *sf,
+		       struct content_key *key, struct sample_next *nx,
 		       size_t max)
 {
 	uint32_t *ids = max ? calloc(max, sizeof(*ids)) : NULL;
@@ -280,7 +283,7 @@ static int sample_keys(struct fs *fs, struct node_file *f,
 	struct dataset *d;
 	int ret = max && !ids ? -ENOMEM : node_file_enter(fs, f, &r);
 
-	sf->nahead = 0;
+	nx->nahead = 0;
 	if (ret) {
 		free(ids);
 		return ret;
@@ -294,15 +297,15 @@ static int sample_keys(struct fs *fs, struct node_file *f,
 		node_sample_key(d, (uint32_t)r.sample, &info, key);
 		if (max)
 			max = walk_next(&fs->walks, d, (uint32_t)r.sample, ids,
-					max, &sf->shuffled, &sf->first);
+					max, &nx->shuffled, &nx->first);
 		if (max)
-			sf->ahead = malloc(max * sizeof(*sf->ahead));
-		for (size_t i = 0; sf->ahead && i < max; i++)
+			nx->ahead = malloc(max * sizeof(*nx->ahead));
+		for (size_t i = 0; nx->ahead && i < max; i++)
 			if (samples_get(d, ids[i], &info))
 				node_sample_key(d, ids[i], &info,
-						&sf->ahead[sf->nahead++]);
+						&nx->ahead[nx->nahead++]);
 		if (max)
-			sf->urls = sample_urls(
+			nx->urls = sample_urls(
 			    fs, d, ids, max,
 			    max > SAMPLE_URL_PAGE ? 2 * max : SAMPLE_URL_PAGE);
 	}
@@ -311,45 +314,60 @@ static int sample_keys(struct fs *fs, struct node_file *f,
 	return ret && ret != -ENOENT ? -EIO : ret;
 }
 
-static void sample_drop_ahead(struct sample_file *sf)
+static void sample_next_free(struct sample_next *nx)
 {
-	free(sf->ahead);
-	sf->ahead = NULL;
-	sf->nahead = 0;
-	sample_urls_free(sf->urls);
-	sf->urls = NULL;
+	free(nx->ahead);
+	sample_urls_free(nx->urls);
+	memset(nx, 0, sizeof(*nx));
 }
 
-static void sample_file_free(struct sample_file *sf)
+/* The read URLs and the files a walk opens next, asked for. */
+static void sample_ahead(struct fs *fs, const struct sample_next *nx)
 {
-	free(sf->ahead);
-	sample_urls_free(sf->urls);
-	free(sf);
-}
+	const struct sample_urls *u = nx->urls;
+	struct dataset *d;
+	size_t n;
 
-static void sample_ahead(struct fs *fs, struct sample_file *sf);
+	if (u)
+		content_urls_ahead(fs->content, u->page.tag_id, u->keys,
+				   u->page.names, u->page.ranks, u->n);
+	if (!nx->nahead)
+		return;
+	if (nx->shuffled) {
+		/* the listing's cursor moves past what is on its way */
+		n = content_warm(fs->content, nx->ahead, nx->nahead);
+		pthread_mutex_lock(&fs->lock);
+		d = model_dataset(&fs->model, nx->ahead[0].ds_slot);
+		if (n && d)
+			walk_advance(&fs->walks, d, nx->ahead[n - 1].sample);
+		pthread_mutex_unlock(&fs->lock);
+	} else {
+		content_prefetch(fs->content, nx->ahead, nx->nahead);
+	}
+}
 
 /* The content of f's sample, opened; direct: the size stat gave was not
  * the true one (the kernel must not cache by it). */
 static int sample_content(struct fs *fs, struct node_file *f,
 			  struct sample_file *sf, size_t max_ahead)
 {
+	struct sample_next nx = {0};
 	struct content_key key;
 	uint64_t size = 0;
 	bool complete = false;
-	int ret = sample_keys(fs, f, &key, sf, max_ahead);
+	int ret = sample_keys(fs, f, &key, &nx, max_ahead);
 
-	if (ret)
+	if (ret) {
+		sample_next_free(&nx);
 		return ret;
+	}
 	ret = content_open(fs->content, &key, &sf->content, &complete);
 	/* a cached first file is no sign of a copy to come: someone looks
-	 * at it again */
-	if (!ret && sf->first && complete)
-		sample_drop_ahead(sf);
-	/* content_size may fetch (a size the listing did not give, or gave
-	 * wrong): the next files need not wait for it */
-	if (!ret)
-		sample_ahead(fs, sf);
+	 * at it again.  content_size may fetch (a size the listing did not
+	 * give, or gave wrong): the next files need not wait for it */
+	if (!ret && !(nx.first && complete))
+		sample_ahead(fs, &nx);
+	sample_next_free(&nx);
 	if (!ret)
 		ret = content_size(sf->content, &size);
 	if (ret) {
@@ -392,50 +410,11 @@ static int sample_open(struct fs *fs, struct node_file *f, int flags)
 	ret = sample_content(fs, f, sf, ahead);
 	if (ret) {
 		content_close(sf->content);
-		sample_file_free(sf);
+		free(sf);
 		return ret;
 	}
 	f->priv = sf;
 	return 0;
-}
-
-/* The read URLs and the files a walk opens next, asked for. */
-static void sample_ahead(struct fs *fs, struct sample_file *sf)
-{
-	struct sample_urls *u;
-	struct dataset *d;
-	size_t n;
-
-	if (!sf)
-		return;
-	if ((u = sf->urls)) {
-		content_urls_ahead(fs->content, u->page.tag_id, u->keys,
-				   u->page.names, u->page.ranks, u->n);
-		sample_urls_free(u);
-		sf->urls = NULL;
-	}
-	if (!sf->nahead)
-		return;
-	if (sf->shuffled) {
-		/* the listing's cursor moves past what is on its way */
-		n = content_warm(fs->content, sf->ahead, sf->nahead);
-		pthread_mutex_lock(&fs->lock);
-		d = model_dataset(&fs->model, sf->ahead[0].ds_slot);
-		if (n && d)
-			walk_advance(&fs->walks, d, sf->ahead[n - 1].sample);
-		pthread_mutex_unlock(&fs->lock);
-	} else {
-		content_prefetch(fs->content, sf->ahead, sf->nahead);
-	}
-	free(sf->ahead);
-	sf->ahead = NULL;
-	sf->nahead = 0;
-}
-
-static void sample_opened(struct fs *fs, struct node_file *f)
-{
-	if (f->priv)
-		sample_ahead(fs, f->priv);
 }
 
 static int sample_read(struct node_file *f, size_t len, off_t off,
@@ -466,7 +445,7 @@ static void sample_release(struct node_file *f)
 	if (!sf)
 		return;
 	content_close(sf->content);
-	sample_file_free(sf);
+	free(sf);
 	f->priv = NULL;
 }
 
@@ -488,14 +467,14 @@ static struct sample_file *sample_writing(struct fs *fs, struct node_file *f,
 	}
 	*ret = sample_content(fs, f, sf, 0);
 	if (*ret) {
-		sample_file_free(sf);
+		free(sf);
 		return NULL;
 	}
 	if (__atomic_compare_exchange_n(&f->priv, &none, sf, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return sf;
 	content_close(sf->content);
-	sample_file_free(sf);
+	free(sf);
 	return none;
 }
 
@@ -521,7 +500,6 @@ const struct node_ops node_sample_ops = {
     .check = sample_check,
     .stat = sample_stat,
     .open = sample_open,
-    .opened = sample_opened,
     .read = sample_read,
     .read_done = sample_read_done,
     .write = sample_write,
